@@ -1,0 +1,41 @@
+using System.CommandLine;
+using MtnnCluster.Coordinator.Actors;
+using MtnnCluster.Coordinator.Output;
+using MtnnCluster.Coordinator.Runs;
+
+namespace MtnnCluster.Coordinator.Commands;
+
+/// <summary><c>mtnn train</c>: the whole run in this process (coordinator and workers as local actors).</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var options = new TrainOptions();
+        var workers = new Option<int>("--workers") { Description = "worker actors in this process", DefaultValueFactory = _ => 2 };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
+        var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var command = new Command("train", "train a multitask network on one machine");
+        options.AddTo(command);
+        command.Options.Add(workers);
+        command.Options.Add(device);
+        command.Options.Add(verbose);
+        command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
+        {
+            var spec = options.ToSpec(parse);
+            var outDirectory = parse.GetValue(options.Out)!.FullName;
+            var job = new TrainJob($"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}", spec, outDirectory, parse.GetValue(workers));
+            var completion = new RunCompletion(Console.Out);
+            var outcome = await EmbeddedRun.RunAsync(job,
+                new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING"), completion, cancel);
+            var metrics = RunMetrics.From(outcome);
+            Console.WriteLine($"best epoch {metrics.BestEpoch}: mean test ROC-AUC {Format(metrics.MeanTestRocAuc)}, PRC-AUC {Format(metrics.MeanTestPrcAuc)}" +
+                              (metrics.MeanTestRmse is null ? "" : $", RMSE {Format(metrics.MeanTestRmse)}, R² {Format(metrics.MeanTestR2)}") +
+                              $"; {metrics.WallSeconds:F1} s");
+            Console.WriteLine($"wrote {Path.Combine(outDirectory, "metrics.json")} and {Path.Combine(outDirectory, "checkpoint")}/");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static string Format(double? value) => value is { } v ? v.ToString("F4") : "n/a";
+}

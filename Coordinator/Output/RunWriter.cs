@@ -1,0 +1,93 @@
+using System.Text.Json;
+using MtnnCluster.Checkpoints;
+using MtnnCluster.Data;
+using MtnnCluster.Evaluation;
+using MtnnCluster.Messages;
+using MtnnCluster.Training;
+
+namespace MtnnCluster.Coordinator.Output;
+
+/// <summary>Writes a finished run into its output directory: <c>checkpoint/</c> and <c>metrics.json</c>.</summary>
+public static class RunWriter
+{
+    public static void Write(string outDirectory, RunOutcome outcome)
+    {
+        Directory.CreateDirectory(outDirectory);
+        var data = outcome.Data;
+        var model = new CheckpointModel(Checkpoint.CurrentFormat, outcome.RunId, outcome.Spec,
+            data.Tasks.Select((t, i) => new CheckpointTask(t.Name, t.Kind, data.Scales[i].Mean, data.Scales[i].Std)).ToArray(),
+            data.FeatureSize, data.Fingerprint, outcome.BestEpoch, DateTimeOffset.UtcNow);
+        new Checkpoint(model, outcome.Trunk, outcome.HeadWeight, outcome.HeadBias).Write(Path.Combine(outDirectory, "checkpoint"));
+        var metrics = RunMetrics.From(outcome);
+        var path = Path.Combine(outDirectory, "metrics.json");
+        var temporary = path + ".tmp";
+        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(metrics, Checkpoint.Json));
+        File.Move(temporary, path, overwrite: true);
+    }
+}
+
+/// <summary>The shape of metrics.json. NaN (a metric that does not apply, or a single-class split) is written as null.</summary>
+public sealed record RunMetrics(
+    string RunId,
+    string Dataset,
+    string Schedule,
+    string Split,
+    int Rows,
+    int InvalidSmiles,
+    int EpochsRun,
+    int BestEpoch,
+    double WallSeconds,
+    double? MeanTrainRocAuc,
+    double? MeanValidRocAuc,
+    double? MeanTestRocAuc,
+    double? MeanValidPrcAuc,
+    double? MeanTestPrcAuc,
+    double? MeanTestRmse,
+    double? MeanTestR2,
+    IReadOnlyList<TaskReport> Tasks,
+    IReadOnlyList<WorkerReport> Workers,
+    IReadOnlyList<EpochHistory> History,
+    IReadOnlyList<RunEvent> Events)
+{
+    public static RunMetrics From(RunOutcome outcome)
+    {
+        var metrics = outcome.FinalScores.Select(s => new TaskMetrics(s.Task, s.Regression ? TaskKind.Regression : TaskKind.Classification,
+            s.Split, s.Labelled, s.Positives, s.RocAuc, s.PrcAuc, s.Rmse, s.Mae, s.R2, !s.Regression && double.IsNaN(s.RocAuc))).ToArray();
+        double? Mean(string split, Func<TaskMetrics, double> pick) => Nullable(MetricSummary.Mean(metrics.Where(m => m.Split == split), pick));
+        var bySplit = metrics.ToLookup(m => (m.Task, m.Split));
+        var workerOf = outcome.Workers.SelectMany(w => w.Tasks.Select(t => (t, w.WorkerId))).ToDictionary(p => p.t, p => p.WorkerId);
+        var tasks = outcome.Data.Tasks.Select((task, i) =>
+        {
+            TaskMetrics? Of(string split) => bySplit[(task.Name, split)].FirstOrDefault();
+            var (train, valid, test) = (Of("train"), Of("valid"), Of("test"));
+            return new TaskReport(task.Name, task.Kind.ToString().ToLowerInvariant(), workerOf.GetValueOrDefault(i, ""),
+                train?.Labelled ?? 0, train?.Positives ?? 0, valid?.Labelled ?? 0, valid?.Positives ?? 0, test?.Labelled ?? 0, test?.Positives ?? 0,
+                Nullable(train?.RocAuc), Nullable(valid?.RocAuc), Nullable(test?.RocAuc), Nullable(valid?.PrcAuc), Nullable(test?.PrcAuc),
+                Nullable(test?.Rmse), Nullable(test?.Mae), Nullable(test?.R2),
+                new[] { train, valid, test }.Where(m => m is { SingleClass: true }).Select(m => m!.Split).ToArray());
+        }).ToArray();
+        return new RunMetrics(outcome.RunId, outcome.Data.Path, outcome.Spec.Schedule.Kind.ToString().ToLowerInvariant(), outcome.Spec.Split.Kind,
+            outcome.Data.RowCount, outcome.Data.InvalidSmiles, outcome.History.Count, outcome.BestEpoch, Math.Round(outcome.WallSeconds, 3),
+            Mean("train", m => m.RocAuc), Mean("valid", m => m.RocAuc), Mean("test", m => m.RocAuc),
+            Mean("valid", m => m.PrcAuc), Mean("test", m => m.PrcAuc), Mean("test", m => m.Rmse), Mean("test", m => m.R2),
+            tasks,
+            outcome.Workers.Select(w => new WorkerReport(w.WorkerId, w.Address, w.Device, w.Slots, w.Tasks.Select(t => outcome.Data.Tasks[t].Name).ToArray())).ToArray(),
+            outcome.History.Select(h => new EpochHistory(h.Epoch, h.Phase.ToString().ToLowerInvariant(), Nullable(h.TrainLoss), Nullable(h.ValidScore),
+                Nullable(h.MeanValidRocAuc), Math.Round(h.Seconds, 3), Math.Round(h.RowsPerSecond, 1), h.Improved)).ToArray(),
+            []);
+    }
+
+    private static double? Nullable(double? value) => value is { } v && double.IsFinite(v) ? v : null;
+}
+
+public sealed record TaskReport(
+    string Name, string Kind, string Worker,
+    int TrainLabels, int TrainPositives, int ValidLabels, int ValidPositives, int TestLabels, int TestPositives,
+    double? TrainRocAuc, double? ValidRocAuc, double? TestRocAuc, double? ValidPrcAuc, double? TestPrcAuc,
+    double? TestRmse, double? TestMae, double? TestR2, string[] SingleClassIn);
+
+public sealed record WorkerReport(string Id, string Address, string Device, int Slots, string[] Tasks);
+
+public sealed record EpochHistory(int Epoch, string Phase, double? TrainLoss, double? ValidScore, double? MeanValidRocAuc, double Seconds, double RowsPerSecond, bool Improved);
+
+public sealed record RunEvent(DateTimeOffset Time, string Kind, string Worker, int TasksMoved);

@@ -1,0 +1,10 @@
+using System.CommandLine;
+using MtnnCluster.Coordinator.Commands;
+
+var root = new RootCommand("MtnnCluster: massively multitask neural networks on an Akka.NET cluster")
+{
+    TrainCommand.Create(),
+    PredictCommand.Create(),
+    FeaturizeCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync();

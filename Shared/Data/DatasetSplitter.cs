@@ -1,0 +1,63 @@
+namespace MtnnCluster.Data;
+
+/// <summary>Seeded train/valid/test splits of a dataset's rows.</summary>
+public static class DatasetSplitter
+{
+    /// <summary>Rows shuffled with the seed, then cut at the fractions (each size within one row).</summary>
+    public static SplitAssignment Random(int rowCount, SplitFractions fractions, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
+        var rows = Enumerable.Range(0, rowCount).ToArray();
+        new SplitMix64(seed).Shuffle(rows);
+        var (train, valid, _) = fractions.Sizes(rowCount);
+        return new SplitAssignment(rows[..train], rows[train..(train + valid)], rows[(train + valid)..]);
+    }
+
+    /// <summary>
+    /// Bemis–Murcko scaffold split, balanced as in chemprop: rows sharing a scaffold key stay in one split.
+    /// Scaffold groups larger than half the valid or test size are placed first (they would swamp a small
+    /// split), the rest after them, each set in seeded random order; groups fill train, then valid, then
+    /// test, each taking a group only while it fits. The empty key (acyclic molecules) is one group like
+    /// any other. Sizes follow the fractions only as closely as the groups allow.
+    /// </summary>
+    /// <param name="scaffoldKeys">One key per row, e.g. its canonical Murcko scaffold SMILES.</param>
+    public static SplitAssignment Scaffold(IReadOnlyList<string> scaffoldKeys, SplitFractions fractions, int seed)
+    {
+        var (trainSize, validSize, testSize) = fractions.Sizes(scaffoldKeys.Count);
+        var isBig = (List<int> group) => group.Count > validSize / 2.0 || group.Count > testSize / 2.0;
+        var groups = GroupByKey(scaffoldKeys);
+        var big = groups.Where(isBig).ToList();
+        var small = groups.Where(group => !isBig(group)).ToList();
+        var random = new SplitMix64(seed);
+        random.Shuffle(big);
+        random.Shuffle(small);
+
+        List<int> train = [], valid = [], test = [];
+        foreach (var group in big.Concat(small))
+        {
+            var target = train.Count + group.Count <= trainSize ? train
+                : valid.Count + group.Count <= validSize ? valid
+                : test;
+            target.AddRange(group);
+        }
+        return new SplitAssignment(train, valid, test);
+    }
+
+    /// <summary>Row groups in order of each key's first row, so the grouping itself is deterministic.</summary>
+    private static List<List<int>> GroupByKey(IReadOnlyList<string> keys)
+    {
+        var groupOf = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var groups = new List<List<int>>();
+        for (var row = 0; row < keys.Count; row++)
+        {
+            if (!groupOf.TryGetValue(keys[row], out var group))
+            {
+                group = [];
+                groupOf.Add(keys[row], group);
+                groups.Add(group);
+            }
+            group.Add(row);
+        }
+        return groups;
+    }
+}

@@ -1,0 +1,32 @@
+using Akka.Hosting;
+using MtnnCluster.Messages;
+using MtnnCluster.Serialization;
+
+namespace MtnnCluster.Hosting;
+
+/// <summary>Builder extensions every MtnnCluster node shares.</summary>
+public static class MtnnAkkaExtensions
+{
+    /// <summary>Dispatcher for actors that run long tensor work: a thread of their own each.</summary>
+    public const string ComputeDispatcher = "mtnn.compute-dispatcher";
+
+    /// <summary>
+    /// Binds <see cref="MtnnMessageSerializer"/> to every protocol message, defines the compute dispatcher, and
+    /// sets the log level. With <paramref name="verifySerialization"/> every local message is serialized and
+    /// deserialized too (tests), so one process exercises the same bytes a cluster would.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddMtnnBasics(this AkkaConfigurationBuilder builder, bool verifySerialization = false, string logLevel = "WARNING")
+    {
+        builder.WithCustomSerializer("mtnn", [typeof(IMtnnMessage)], system => new MtnnMessageSerializer(system));
+        builder.AddHocon($$"""
+            akka.loglevel = {{logLevel}}
+            akka.stdout-loglevel = {{logLevel}}
+            akka.actor.serialize-messages = {{(verifySerialization ? "on" : "off")}}
+            {{ComputeDispatcher}} {
+              type = PinnedDispatcher
+              executor = thread-pool-executor
+            }
+            """, HoconAddMode.Prepend);
+        return builder;
+    }
+}

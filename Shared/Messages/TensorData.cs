@@ -1,0 +1,13 @@
+using MessagePack;
+
+namespace MtnnCluster.Messages;
+
+/// <summary>One named float32 tensor as it travels: shape and little-endian bytes.</summary>
+[MessagePackObject]
+public sealed record TensorData(
+    [property: Key(0)] string Name,
+    [property: Key(1)] int[] Shape,
+    [property: Key(2)] byte[] Bytes)
+{
+    public long ElementCount => Shape.Aggregate(1L, (n, d) => n * d);
+}

@@ -1,0 +1,60 @@
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Model;
+
+/// <summary>
+/// Adam with decoupled weight decay (Loshchilov and Hutter). Written out rather than taken from torch.optim so
+/// that gradients can come from elsewhere (the coordinator's reduced trunk gradient) and the moment estimates
+/// are plain tensors a checkpoint can hold.
+/// </summary>
+public sealed class AdamW : IDisposable
+{
+    private readonly IReadOnlyList<Tensor> _parameters;
+    private readonly Tensor[] _firstMoments;
+    private readonly Tensor[] _secondMoments;
+    private readonly double _learningRate, _weightDecay, _beta1, _beta2, _epsilon;
+
+    public long StepCount { get; private set; }
+
+    public AdamW(IReadOnlyList<Tensor> parameters, double learningRate, double weightDecay,
+        double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+    {
+        _parameters = parameters;
+        _learningRate = learningRate;
+        _weightDecay = weightDecay;
+        _beta1 = beta1;
+        _beta2 = beta2;
+        _epsilon = epsilon;
+        _firstMoments = parameters.Select(p => zeros_like(p).detach()).ToArray();
+        _secondMoments = parameters.Select(p => zeros_like(p).detach()).ToArray();
+    }
+
+    /// <summary>One step from the parameters' own .grad (local training).</summary>
+    public void Step() => Step(_parameters.Select(p => p.grad ?? throw new InvalidOperationException("parameter has no gradient")).ToArray());
+
+    /// <summary>One step from explicit gradients, in parameter order.</summary>
+    public void Step(IReadOnlyList<Tensor> gradients)
+    {
+        if (gradients.Count != _parameters.Count) throw new ArgumentException($"{gradients.Count} gradients for {_parameters.Count} parameters");
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        StepCount++;
+        var correction1 = 1 - Math.Pow(_beta1, StepCount);
+        var correction2 = 1 - Math.Pow(_beta2, StepCount);
+        for (var i = 0; i < _parameters.Count; i++)
+        {
+            var p = _parameters[i];
+            var g = gradients[i];
+            _firstMoments[i].mul_(_beta1).add_(g, alpha: 1 - _beta1);
+            _secondMoments[i].mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
+            if (_weightDecay > 0) p.mul_(1 - _learningRate * _weightDecay);
+            var denominator = _secondMoments[i].div(correction2).sqrt_().add_(_epsilon);
+            p.addcdiv_(_firstMoments[i], denominator, value: -_learningRate / correction1);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _firstMoments.Concat(_secondMoments)) t.Dispose();
+    }
+}

@@ -1,0 +1,70 @@
+using MtnnCluster.Messages;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Model;
+
+/// <summary>
+/// The heads of one worker's tasks as a single [hidden × tasks] matrix and a bias per task, so that all of them
+/// run in one matrix product. Column j belongs to <see cref="TaskIndices"/>[j].
+/// </summary>
+public sealed class HeadBlock : IDisposable
+{
+    public int[] TaskIndices { get; }
+    public Tensor Weight { get; }
+    public Tensor Bias { get; }
+    public IReadOnlyList<Tensor> Parameters => [Weight, Bias];
+
+    /// <summary>
+    /// Each task's column is drawn from a generator seeded by (run seed, task index), so a head starts the same
+    /// whichever worker owns it and however many workers share the tasks.
+    /// </summary>
+    public HeadBlock(int hidden, int[] taskIndices, long seed, Device device)
+    {
+        TaskIndices = taskIndices;
+        var columns = new List<Tensor>();
+        var biases = new List<Tensor>();
+        foreach (var task in taskIndices)
+        {
+            using var generator = new Generator(checked((ulong)SeededInit.Mix(seed, 0x4EAD, task)));
+            columns.Add(SeededInit.Uniform([hidden, 1], hidden, generator, CPU));
+            biases.Add(SeededInit.Uniform([1], hidden, generator, CPU));
+        }
+        using (no_grad())
+        {
+            Weight = cat(columns, 1).to(device).detach().requires_grad_(true);
+            Bias = cat(biases, 0).to(device).detach().requires_grad_(true);
+        }
+        foreach (var t in columns.Concat(biases)) t.Dispose();
+    }
+
+    public HeadBlock(int[] taskIndices, Tensor weight, Tensor bias)
+    {
+        TaskIndices = taskIndices;
+        Weight = weight.detach().requires_grad_(true);
+        Bias = bias.detach().requires_grad_(true);
+    }
+
+    public Tensor Forward(Tensor hidden) => hidden.matmul(Weight).add(Bias);
+
+    public (TensorData Weight, TensorData Bias) Export() =>
+        (TensorCodec.Encode("heads.weight", Weight), TensorCodec.Encode("heads.bias", Bias));
+
+    public void CopyFrom(HeadBlock other)
+    {
+        using var _ = no_grad();
+        Weight.copy_(other.Weight);
+        Bias.copy_(other.Bias);
+    }
+
+    public HeadBlock Clone()
+    {
+        using var _ = no_grad();
+        return new HeadBlock(TaskIndices, Weight.clone(), Bias.clone());
+    }
+
+    public void Dispose()
+    {
+        Weight.Dispose();
+        Bias.Dispose();
+    }
+}

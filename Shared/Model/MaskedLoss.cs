@@ -1,0 +1,62 @@
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Model;
+
+/// <summary>
+/// Labels of a block of tasks, prepared once: targets with missing entries zero-filled, a 0/1 mask of the
+/// labelled ones, and per-entry weights (mask × positive weighting). A missing label is masked out, never read as 0.
+/// </summary>
+public sealed class LabelBlock : IDisposable
+{
+    public Tensor Targets { get; }
+    public Tensor Mask { get; }
+    public Tensor Weights { get; }
+    /// <summary>1 for regression columns, 0 for classification columns, shape [tasks].</summary>
+    public Tensor RegressionColumns { get; }
+
+    public LabelBlock(Tensor labelsWithNaN, Tensor regressionColumns, Tensor positiveWeights)
+    {
+        using var scope = NewDisposeScope();
+        var mask = labelsWithNaN.isnan().logical_not().to(ScalarType.Float32);
+        var targets = labelsWithNaN.nan_to_num(0.0);
+        // positives of classification tasks weigh positiveWeights[task]; everything else weighs 1
+        var positiveBoost = targets.mul(positiveWeights.sub(1)).mul(regressionColumns.neg().add(1)).add(1);
+        Targets = targets.MoveToOuterDisposeScope();
+        Mask = mask.MoveToOuterDisposeScope();
+        Weights = mask.mul(positiveBoost).MoveToOuterDisposeScope();
+        RegressionColumns = regressionColumns.clone().MoveToOuterDisposeScope();
+    }
+
+    public LabelBlock Rows(Tensor rowIndices) => new(this, rowIndices);
+
+    private LabelBlock(LabelBlock all, Tensor rows)
+    {
+        Targets = all.Targets.index_select(0, rows);
+        Mask = all.Mask.index_select(0, rows);
+        Weights = all.Weights.index_select(0, rows);
+        RegressionColumns = all.RegressionColumns.alias();
+    }
+
+    public void Dispose()
+    {
+        Targets.Dispose();
+        Mask.Dispose();
+        Weights.Dispose();
+        RegressionColumns.Dispose();
+    }
+}
+
+public static class MaskedLoss
+{
+    /// <summary>
+    /// Summed (not averaged) loss over labelled entries: binary cross-entropy on logits for classification
+    /// columns, squared error for regression columns. Summing lets the coordinator weight workers by labels.
+    /// </summary>
+    public static Tensor Sum(Tensor outputs, LabelBlock labels)
+    {
+        var bce = nn.functional.binary_cross_entropy_with_logits(outputs, labels.Targets, reduction: nn.Reduction.None);
+        var squared = outputs.sub(labels.Targets).square();
+        var perEntry = where(labels.RegressionColumns.to(ScalarType.Bool), squared, bce);
+        return perEntry.mul(labels.Weights).sum();
+    }
+}

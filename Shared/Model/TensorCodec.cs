@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+using MtnnCluster.Messages;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Model;
+
+/// <summary>Moves float32 tensors in and out of <see cref="TensorData"/> (the wire and checkpoint form).</summary>
+public static class TensorCodec
+{
+    public static TensorData Encode(string name, Tensor tensor)
+    {
+        using var cpu = tensor.detach().to(ScalarType.Float32, CPU).contiguous();
+        var bytes = new byte[cpu.numel() * sizeof(float)];
+        cpu.bytes.CopyTo(bytes);
+        return new TensorData(name, cpu.shape.Select(d => checked((int)d)).ToArray(), bytes);
+    }
+
+    public static Tensor Decode(TensorData data, Device? device = null)
+    {
+        CheckSize(data);
+        var shape = data.Shape.Select(d => (long)d).ToArray();
+        var values = MemoryMarshal.Cast<byte, float>(data.Bytes).ToArray();
+        var cpu = tensor(values, shape, ScalarType.Float32);
+        if (device is null || device.type == DeviceType.CPU) return cpu;
+        using (cpu) return cpu.to(device);
+    }
+
+    /// <summary>Copies <paramref name="data"/> into an existing tensor of the same shape, without autograd.</summary>
+    public static void CopyInto(TensorData data, Tensor target)
+    {
+        CheckSize(data);
+        if (!data.Shape.Select(d => (long)d).SequenceEqual(target.shape))
+            throw new InvalidDataException($"tensor {data.Name}: shape [{string.Join(',', data.Shape)}] does not match [{string.Join(',', target.shape)}]");
+        using var _ = no_grad();
+        using var source = Decode(data, target.device);
+        target.copy_(source);
+    }
+
+    private static void CheckSize(TensorData data)
+    {
+        if (data.Shape.Any(d => d < 0) || data.ElementCount * sizeof(float) != data.Bytes.LongLength)
+            throw new InvalidDataException($"tensor {data.Name}: {data.Bytes.LongLength} bytes do not hold shape [{string.Join(',', data.Shape)}] of float32");
+    }
+}

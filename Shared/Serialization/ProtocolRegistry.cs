@@ -1,0 +1,39 @@
+using System.Collections.Frozen;
+using MtnnCluster.Messages;
+
+namespace MtnnCluster.Serialization;
+
+/// <summary>
+/// The closed list of protocol messages and their short wire manifests. The wire names a code from this table,
+/// never a .NET type name, so a peer cannot make us instantiate a type we did not list.
+/// </summary>
+public static class ProtocolRegistry
+{
+    /// <summary>Bumped when a message changes shape incompatibly.</summary>
+    public const int ProtocolVersion = 1;
+
+    private static readonly (string Code, Type Type)[] Entries =
+    [
+        ("reg", typeof(RegisterWorker)),
+        ("regd", typeof(WorkerRegistered)),
+        ("start", typeof(StartRun)),
+        ("ready", typeof(WorkerReady)),
+        ("fail", typeof(WorkerFailed)),
+        ("tstep", typeof(TrunkStep)),
+        ("tgrad", typeof(TrunkGradient)),
+        ("hep", typeof(HeadEpoch)),
+        ("hepd", typeof(HeadEpochDone)),
+        ("eval", typeof(Evaluate)),
+        ("evald", typeof(Evaluation)),
+        ("keep", typeof(KeepBestHeads)),
+        ("restore", typeof(RestoreBestHeads)),
+        ("fetch", typeof(FetchHeads)),
+        ("heads", typeof(HeadShard)),
+        ("end", typeof(EndRun)),
+    ];
+
+    public static readonly FrozenDictionary<string, Type> TypeByCode = Entries.ToFrozenDictionary(e => $"{e.Code}.{ProtocolVersion}", e => e.Type);
+    public static readonly FrozenDictionary<Type, string> CodeByType = Entries.ToFrozenDictionary(e => e.Type, e => $"{e.Code}.{ProtocolVersion}");
+
+    public static IEnumerable<Type> MessageTypes => Entries.Select(e => e.Type);
+}

@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using MtnnCluster.Chem;
+using MtnnCluster.Data;
+
+namespace MtnnCluster.Training;
+
+/// <summary>One row's features: indices of set bits (or counted environments) and their values.</summary>
+public sealed record SparseFeatures(int[] Indices, float[] Values);
+
+/// <summary>Mean and standard deviation of a regression task's training labels; targets are standardised by them.</summary>
+public sealed record TargetScale(double Mean, double Std)
+{
+    public static readonly TargetScale Identity = new(0, 1);
+}
+
+/// <summary>
+/// A dataset ready to train on: labels read, SMILES parsed and featurised (invalid ones skipped and counted),
+/// split. Rows here are the valid rows only, in file order. Identical on every node for the same spec, which is
+/// what lets workers load their own rows from shared storage.
+/// </summary>
+public sealed class PreparedDataset
+{
+    private static readonly ConcurrentDictionary<string, Lazy<PreparedDataset>> Cache = new();
+
+    public required string Path { get; init; }
+    public required TaskInfo[] Tasks { get; init; }
+    public required string[] Smiles { get; init; }
+    public required int[] LineNumbers { get; init; }
+    /// <summary>Row-major [row × task], NaN where missing.</summary>
+    public required float[] Labels { get; init; }
+    public required SparseFeatures[] Features { get; init; }
+    public required SplitAssignment Split { get; init; }
+    public required TargetScale[] Scales { get; init; }
+    public required int FeatureSize { get; init; }
+    public required int InvalidSmiles { get; init; }
+    public required IReadOnlyList<string> Warnings { get; init; }
+    /// <summary>SHA-256 of the file's bytes: a checkpoint names the data it was trained on.</summary>
+    public required string Fingerprint { get; init; }
+
+    public int RowCount => Smiles.Length;
+    public int TaskCount => Tasks.Length;
+    public float Label(int row, int task) => Labels[row * Tasks.Length + task];
+
+    /// <summary>Loads (or returns the process's cached copy of) the dataset a run spec names.</summary>
+    public static PreparedDataset Load(RunSpec spec, Action<string>? warn = null)
+    {
+        var dataset = spec.Dataset;
+        var key = string.Join('|', System.IO.Path.GetFullPath(dataset.Path), File.GetLastWriteTimeUtc(dataset.Path).Ticks,
+            dataset.SmilesColumn, string.Join(',', dataset.Tasks ?? []), string.Join(',', dataset.RegressionTasks ?? []),
+            string.Join(',', dataset.ClassificationTasks ?? []), spec.Featurizer, spec.Split);
+        var lazy = Cache.GetOrAdd(key, _ => new Lazy<PreparedDataset>(() => Prepare(spec, warn)));
+        try { return lazy.Value; }
+        catch { Cache.TryRemove(key, out _); throw; }
+    }
+
+    public static PreparedDataset Prepare(RunSpec spec, Action<string>? warn = null)
+    {
+        warn ??= _ => { };
+        var kinds = new Dictionary<string, TaskKind>();
+        foreach (var t in spec.Dataset.RegressionTasks ?? []) kinds[t] = TaskKind.Regression;
+        foreach (var t in spec.Dataset.ClassificationTasks ?? []) kinds[t] = TaskKind.Classification;
+        var table = CsvLabelReader.Read(spec.Dataset.Path, new CsvReadOptions(spec.Dataset.SmilesColumn, spec.Dataset.Tasks, kinds));
+        var warnings = new List<string>(table.Warnings);
+
+        var featurizer = new EcfpFeaturizer(spec.Featurizer.Radius, spec.Featurizer.Bits);
+        var features = new SparseFeatures?[table.RowCount];
+        var scaffolds = new string?[table.RowCount];
+        var errors = new string?[table.RowCount];
+        var scaffoldSplit = spec.Split.Kind == "scaffold";
+        Parallel.For(0, table.RowCount, row =>
+        {
+            if (!SmilesParser.TryParse(table.Smiles[row], out var molecule, out var error) || molecule is null)
+            {
+                errors[row] = error ?? "invalid SMILES";
+                return;
+            }
+            features[row] = FeatureEncoding.Encode(featurizer, molecule, spec.Featurizer.Counts);
+            if (scaffoldSplit) scaffolds[row] = MurckoScaffold.Key(molecule);
+        });
+
+        var valid = new List<int>();
+        for (var row = 0; row < table.RowCount; row++)
+        {
+            if (features[row] is null)
+            {
+                var message = $"{table.Path}:{table.LineNumbers[row]}: invalid SMILES '{table.Smiles[row]}' skipped ({errors[row]})";
+                warnings.Add(message);
+                warn(message);
+            }
+            else valid.Add(row);
+        }
+        if (valid.Count == 0) throw new InvalidDataException($"{table.Path}: no row has a valid SMILES in column '{spec.Dataset.SmilesColumn}'");
+
+        var taskCount = table.TaskCount;
+        var labels = new float[valid.Count * taskCount];
+        for (var i = 0; i < valid.Count; i++)
+            Array.Copy(table.Labels, valid[i] * taskCount, labels, i * taskCount, taskCount);
+
+        var fractions = new SplitFractions(spec.Split.Train, spec.Split.Valid, spec.Split.Test);
+        var split = scaffoldSplit
+            ? DatasetSplitter.Scaffold(valid.Select(r => scaffolds[r]!).ToArray(), fractions, spec.Split.Seed)
+            : DatasetSplitter.Random(valid.Count, fractions, spec.Split.Seed);
+
+        return new PreparedDataset
+        {
+            Path = table.Path,
+            Tasks = table.Tasks,
+            Smiles = valid.Select(r => table.Smiles[r]).ToArray(),
+            LineNumbers = valid.Select(r => table.LineNumbers[r]).ToArray(),
+            Labels = labels,
+            Features = valid.Select(r => features[r]!).ToArray(),
+            Split = split,
+            Scales = ComputeScales(table.Tasks, labels, split.Train),
+            FeatureSize = spec.Featurizer.Bits,
+            InvalidSmiles = table.RowCount - valid.Count,
+            Warnings = warnings,
+            Fingerprint = FileFingerprint(spec.Dataset.Path),
+        };
+    }
+
+    /// <summary>Row indices (into this dataset) of a split that carry at least one label among <paramref name="tasks"/>.</summary>
+    public int[] LabelledRows(IReadOnlyList<int> splitRows, IReadOnlyList<int> tasks) =>
+        splitRows.Where(row => tasks.Any(t => !float.IsNaN(Label(row, t)))).ToArray();
+
+    public static string FileFingerprint(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    private static TargetScale[] ComputeScales(TaskInfo[] tasks, float[] labels, int[] trainRows)
+    {
+        var scales = new TargetScale[tasks.Length];
+        for (var t = 0; t < tasks.Length; t++)
+        {
+            if (tasks[t].Kind != TaskKind.Regression) { scales[t] = TargetScale.Identity; continue; }
+            var values = trainRows.Select(r => (double)labels[r * tasks.Length + t]).Where(v => !double.IsNaN(v)).ToArray();
+            if (values.Length == 0) { scales[t] = TargetScale.Identity; continue; }
+            var mean = values.Average();
+            var std = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / values.Length);
+            scales[t] = new TargetScale(mean, std > 1e-12 ? std : 1);
+        }
+        return scales;
+    }
+}

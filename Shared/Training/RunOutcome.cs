@@ -1,0 +1,34 @@
+using MtnnCluster.Messages;
+
+namespace MtnnCluster.Training;
+
+/// <summary>One epoch as the coordinator saw it.</summary>
+public sealed record EpochReport(
+    int Epoch, int Epochs, EpochPhase Phase, double TrainLoss, double ValidScore, double MeanValidRocAuc,
+    double Seconds, double RowsPerSecond, bool Improved);
+
+/// <summary>Which worker trained which tasks.</summary>
+public sealed record WorkerAssignment(string WorkerId, string Address, string Device, int Slots, int[] Tasks);
+
+/// <summary>Everything a finished run produced, before it is written out.</summary>
+public sealed record RunOutcome(
+    string RunId,
+    RunSpec Spec,
+    PreparedDataset Data,
+    IReadOnlyList<EpochReport> History,
+    int BestEpoch,
+    IReadOnlyList<TaskScore> FinalScores,
+    IReadOnlyList<WorkerAssignment> Workers,
+    TensorData[] Trunk,
+    TensorData HeadWeight,
+    TensorData HeadBias,
+    double WallSeconds);
+
+/// <summary>What the coordinator reports while it runs; the command line prints it, tests collect it.</summary>
+public interface ITrainingObserver
+{
+    void Info(string message);
+    void EpochCompleted(EpochReport report);
+    void Completed(RunOutcome outcome);
+    void Failed(Exception error);
+}

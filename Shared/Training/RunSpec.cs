@@ -1,0 +1,94 @@
+using MessagePack;
+
+namespace MtnnCluster.Training;
+
+public enum ScheduleKind { Joint, Alternate }
+
+/// <summary>What one epoch updates: trunk and heads together, the trunk alone (heads frozen), or the heads alone.</summary>
+public enum EpochPhase { Joint, Trunk, Heads }
+
+/// <summary>Where the rows come from and which columns are tasks.</summary>
+[MessagePackObject]
+public sealed record DatasetSpec(
+    [property: Key(0)] string Path,
+    [property: Key(1)] string SmilesColumn,
+    [property: Key(2)] string[]? Tasks,
+    [property: Key(3)] string[]? RegressionTasks,
+    [property: Key(4)] string[]? ClassificationTasks);
+
+[MessagePackObject]
+public sealed record FeaturizerSpec(
+    [property: Key(0)] int Radius,
+    [property: Key(1)] int Bits,
+    [property: Key(2)] bool Counts);
+
+[MessagePackObject]
+public sealed record SplitSpec(
+    [property: Key(0)] string Kind,
+    [property: Key(1)] int Seed,
+    [property: Key(2)] double Train,
+    [property: Key(3)] double Valid,
+    [property: Key(4)] double Test);
+
+[MessagePackObject]
+public sealed record ModelSpec(
+    [property: Key(0)] int[] Layers,
+    [property: Key(1)] double Dropout);
+
+[MessagePackObject]
+public sealed record OptimizerSpec(
+    [property: Key(0)] double LearningRate,
+    [property: Key(1)] double WeightDecay,
+    [property: Key(2)] int BatchSize,
+    [property: Key(3)] bool BalancePositives);
+
+/// <summary>
+/// The schedule: <c>joint</c> updates everything every epoch; <c>alternate</c> (ATE-SG) repeats
+/// <see cref="TrunkEpochs"/> trunk-only epochs then <see cref="HeadEpochs"/> head-only epochs.
+/// </summary>
+[MessagePackObject]
+public sealed record ScheduleSpec(
+    [property: Key(0)] ScheduleKind Kind,
+    [property: Key(1)] int Epochs,
+    [property: Key(2)] int TrunkEpochs,
+    [property: Key(3)] int HeadEpochs,
+    [property: Key(4)] int Patience);
+
+/// <summary>Everything a worker needs to take part in a run; identical on every node.</summary>
+[MessagePackObject]
+public sealed record RunSpec(
+    [property: Key(0)] DatasetSpec Dataset,
+    [property: Key(1)] FeaturizerSpec Featurizer,
+    [property: Key(2)] SplitSpec Split,
+    [property: Key(3)] ModelSpec Model,
+    [property: Key(4)] OptimizerSpec Optimizer,
+    [property: Key(5)] ScheduleSpec Schedule,
+    [property: Key(6)] int Seed)
+{
+    /// <summary>Fails fast, naming the field, on a configuration that cannot train.</summary>
+    public void Validate()
+    {
+        static void Require(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
+        Require(Model.Layers.Length > 0, "--layers: at least one hidden layer is needed");
+        Require(Model.Layers.All(n => n > 0), $"--layers: every size must be positive (got {string.Join(',', Model.Layers)})");
+        Require(Model.Dropout is >= 0 and < 1, $"--dropout must be in [0, 1) (got {Model.Dropout})");
+        Require(Featurizer.Radius is >= 0 and <= 6, $"--radius must be 0..6 (got {Featurizer.Radius})");
+        Require(Featurizer.Bits is >= 8 and <= 1 << 20, $"--bits must be 8..1048576 (got {Featurizer.Bits})");
+        Require(Optimizer.LearningRate > 0, $"--lr must be positive (got {Optimizer.LearningRate})");
+        Require(Optimizer.WeightDecay >= 0, $"--weight-decay must be ≥ 0 (got {Optimizer.WeightDecay})");
+        Require(Optimizer.BatchSize > 0, $"--batch-size must be positive (got {Optimizer.BatchSize})");
+        Require(Schedule.Epochs >= 1, $"--epochs must be ≥ 1 (got {Schedule.Epochs})");
+        Require(Schedule.TrunkEpochs >= 1 && Schedule.HeadEpochs >= 1,
+            $"--trunk-epochs and --head-epochs must be ≥ 1 (got {Schedule.TrunkEpochs}, {Schedule.HeadEpochs})");
+        Require(Schedule.Patience >= 0, $"--patience must be ≥ 0 (got {Schedule.Patience})");
+        Require(Split.Kind is "random" or "scaffold", $"--split must be random or scaffold (got {Split.Kind})");
+    }
+
+    /// <summary>The phase of a 1-based epoch under this schedule.</summary>
+    public EpochPhase PhaseOf(int epoch)
+    {
+        if (Schedule.Kind == ScheduleKind.Joint) return EpochPhase.Joint;
+        var cycle = Schedule.TrunkEpochs + Schedule.HeadEpochs;
+        return (epoch - 1) % cycle < Schedule.TrunkEpochs ? EpochPhase.Trunk : EpochPhase.Heads;
+    }
+}

@@ -1,0 +1,235 @@
+using MtnnCluster.Data;
+using MtnnCluster.Evaluation;
+using MtnnCluster.Messages;
+using MtnnCluster.Model;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Training;
+
+/// <summary>The outcome of one batch or one head epoch on a worker: summed loss and what it was summed over.</summary>
+public sealed record ShardLoss(double LossSum, long Labels, int Rows);
+
+/// <summary>
+/// The tensor math of one worker: its tasks' heads, the rows labelled for them, a local copy of the trunk.
+/// It computes trunk gradients for the coordinator to reduce, trains its heads, and scores its tasks. No actors
+/// here: the worker actor drives it, and tests call it directly.
+/// </summary>
+public sealed class ShardTrainer : IDisposable
+{
+    private sealed class SplitRows(int[] rows, Tensor features, LabelBlock labels) : IDisposable
+    {
+        public int[] Rows { get; } = rows;
+        public Tensor Features { get; } = features;
+        public LabelBlock Labels { get; } = labels;
+        public void Dispose() { Features.Dispose(); Labels.Dispose(); }
+    }
+
+    private readonly PreparedDataset _data;
+    private readonly RunSpec _spec;
+    private readonly Device _device;
+    private readonly Trunk _trunk;
+    private readonly HeadBlock _heads;
+    private readonly AdamW _headOptimizer;
+    private readonly Generator _dropout;
+    private readonly Dictionary<Split, SplitRows> _splits = [];
+    private HeadBlock? _bestHeads;
+    private Tensor? _embeddings;
+    private long _embeddingsVersion = -1;
+
+    public int[] TaskIndices { get; }
+    public int TrainRows => _splits[Split.Train].Rows.Length;
+    public long TrainLabels { get; }
+
+    public ShardTrainer(PreparedDataset data, RunSpec spec, int[] taskIndices, Device device)
+    {
+        _data = data;
+        _spec = spec;
+        _device = device;
+        TaskIndices = taskIndices;
+        foreach (var split in new[] { Split.Train, Split.Valid, Split.Test })
+            _splits[split] = LoadRows(split switch { Split.Train => data.Split.Train, Split.Valid => data.Split.Valid, _ => data.Split.Test });
+        using (var mask = _splits[Split.Train].Labels.Mask.sum()) TrainLabels = (long)mask.item<float>();
+        _trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, device);
+        _heads = new HeadBlock(spec.Model.Layers[^1], taskIndices, spec.Seed, device);
+        _headOptimizer = new AdamW(_heads.Parameters, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
+        _dropout = new Generator(checked((ulong)SeededInit.Mix(spec.Seed, 0xD509, taskIndices.FirstOrDefault())), device);
+    }
+
+    private SplitRows LoadRows(int[] splitRows)
+    {
+        var rows = _data.LabelledRows(splitRows, TaskIndices);
+        var labels = new float[rows.Length * TaskIndices.Length];
+        for (var i = 0; i < rows.Length; i++)
+            for (var j = 0; j < TaskIndices.Length; j++)
+            {
+                var task = TaskIndices[j];
+                var scale = _data.Scales[task];
+                labels[i * TaskIndices.Length + j] = (float)((_data.Label(rows[i], task) - scale.Mean) / scale.Std);
+            }
+        using var scope = NewDisposeScope();
+        var labelTensor = tensor(labels, [rows.Length, TaskIndices.Length]).to(_device);
+        var regression = tensor(TaskIndices.Select(t => _data.Tasks[t].Kind == TaskKind.Regression ? 1f : 0f).ToArray()).to(_device);
+        var positiveWeights = tensor(PositiveWeights()).to(_device);
+        var block = new LabelBlock(labelTensor, regression, positiveWeights);
+        var features = FeatureMatrix.Dense(_data.Features, rows, _data.FeatureSize, _device).MoveToOuterDisposeScope();
+        return new SplitRows(rows, features, block);
+    }
+
+    /// <summary>With balancing on, a task's positives weigh negatives/positives of its training labels.</summary>
+    private float[] PositiveWeights() => TaskIndices.Select(task =>
+    {
+        if (!_spec.Optimizer.BalancePositives || _data.Tasks[task].Kind != TaskKind.Classification) return 1f;
+        int positives = 0, negatives = 0;
+        foreach (var row in _data.Split.Train)
+        {
+            var y = _data.Label(row, task);
+            if (y == 1) positives++;
+            else if (y == 0) negatives++;
+        }
+        return positives > 0 && negatives > 0 ? (float)negatives / positives : 1f;
+    }).ToArray();
+
+    /// <summary>This worker's rows for batch <paramref name="step"/> of an epoch: a seeded shuffle cut into equal parts.</summary>
+    private long[] BatchRows(int epoch, int step, int steps, int rowCount)
+    {
+        var order = Permutation(rowCount, SeededInit.Mix(_spec.Seed, epoch, TaskIndices.FirstOrDefault()));
+        var start = (int)((long)step * rowCount / steps);
+        var end = (int)((long)(step + 1) * rowCount / steps);
+        return order[start..end];
+    }
+
+    private static long[] Permutation(int count, long seed)
+    {
+        var order = new long[count];
+        for (var i = 0; i < count; i++) order[i] = i;
+        var state = unchecked((ulong)seed);
+        for (var i = count - 1; i > 0; i--)
+        {
+            state = unchecked(state * 6364136223846793005UL + 1442695040888963407UL);
+            var j = (int)((state >> 33) % (ulong)(i + 1));
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+
+    /// <summary>
+    /// One synchronous step: the gradient of this worker's summed loss with respect to the trunk it was sent.
+    /// In the joint phase the heads take their own step too; in the trunk phase they stay frozen.
+    /// </summary>
+    public (ShardLoss Loss, TensorData[] Gradients) TrunkStep(int epoch, int step, int steps, EpochPhase phase, IReadOnlyList<TensorData> trunk)
+    {
+        _trunk.Load(trunk);
+        var train = _splits[Split.Train];
+        var batch = BatchRows(epoch, step, steps, train.Rows.Length);
+        using var scope = NewDisposeScope();
+        ZeroGradients(_trunk.Parameters);
+        ZeroGradients(_heads.Parameters);
+        var index = tensor(batch, device: _device);
+        using var labels = train.Labels.Rows(index);
+        var hidden = _trunk.Forward(train.Features.index_select(0, index), _spec.Model.Dropout, _dropout);
+        var loss = MaskedLoss.Sum(_heads.Forward(hidden), labels);
+        var labelCount = (long)labels.Mask.sum().item<float>();
+        loss.backward();
+        var gradients = _trunk.Parameters.Select((p, i) => TensorCodec.Encode(Trunk.ParameterName(i), p.grad ?? zeros_like(p))).ToArray();
+        if (phase == EpochPhase.Joint && labelCount > 0) StepHeads(labelCount);
+        return (new ShardLoss(loss.item<float>(), labelCount, batch.Length), gradients);
+    }
+
+    /// <summary>
+    /// One head-only epoch (ATE-SG): the trunk is frozen, so its outputs for this worker's rows are computed once
+    /// per trunk version and reused; only the heads see gradients.
+    /// </summary>
+    public ShardLoss HeadEpoch(int epoch, long version, IReadOnlyList<TensorData> trunk)
+    {
+        var train = _splits[Split.Train];
+        if (_embeddingsVersion != version || _embeddings is null)
+        {
+            _trunk.Load(trunk);
+            _embeddings?.Dispose();
+            _embeddings = Inference.Embed(_trunk, train.Features);
+            _embeddingsVersion = version;
+        }
+        var rows = train.Rows.Length;
+        var steps = Math.Max(1, (rows + _spec.Optimizer.BatchSize - 1) / _spec.Optimizer.BatchSize);
+        double lossSum = 0;
+        long labelSum = 0;
+        for (var step = 0; step < steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            var index = tensor(BatchRows(epoch, step, steps, rows), device: _device);
+            using var labels = train.Labels.Rows(index);
+            ZeroGradients(_heads.Parameters);
+            var loss = MaskedLoss.Sum(_heads.Forward(_embeddings.index_select(0, index)), labels);
+            var labelCount = (long)labels.Mask.sum().item<float>();
+            if (labelCount == 0) continue;
+            loss.backward();
+            StepHeads(labelCount);
+            lossSum += loss.item<float>();
+            labelSum += labelCount;
+        }
+        return new ShardLoss(lossSum, labelSum, rows);
+    }
+
+    private void StepHeads(long labelCount)
+    {
+        using (no_grad())
+            foreach (var p in _heads.Parameters) p.grad?.div_(labelCount);
+        _headOptimizer.Step();
+    }
+
+    private static void ZeroGradients(IEnumerable<Tensor> parameters)
+    {
+        foreach (var p in parameters) p.grad?.zero_();
+    }
+
+    /// <summary>Scores of this worker's tasks on the named splits, with the given trunk.</summary>
+    public TaskScore[] Evaluate(IReadOnlyList<TensorData> trunk, IEnumerable<Split> splits)
+    {
+        _trunk.Load(trunk);
+        var tasks = TaskIndices.Select(t => _data.Tasks[t]).ToArray();
+        var scales = TaskIndices.Select(t => _data.Scales[t]).ToArray();
+        var scores = new List<TaskScore>();
+        foreach (var split in splits)
+        {
+            var rows = _splits[split];
+            var predictions = Inference.Predict(_trunk, _heads, rows.Features, tasks, scales);
+            var column = new float[rows.Rows.Length];
+            var truth = new float[rows.Rows.Length];
+            for (var j = 0; j < TaskIndices.Length; j++)
+            {
+                for (var i = 0; i < rows.Rows.Length; i++)
+                {
+                    column[i] = predictions[i * TaskIndices.Length + j];
+                    truth[i] = _data.Label(rows.Rows[i], TaskIndices[j]);
+                }
+                var m = TaskMetrics.Compute(tasks[j].Name, tasks[j].Kind, split.ToString().ToLowerInvariant(), column, truth);
+                scores.Add(new TaskScore(m.Task, m.Split, m.Kind == TaskKind.Regression, m.Labelled, m.Positives, m.RocAuc, m.PrcAuc, m.Rmse, m.Mae, m.R2));
+            }
+        }
+        return scores.ToArray();
+    }
+
+    public void KeepBestHeads()
+    {
+        if (_bestHeads is null) _bestHeads = _heads.Clone();
+        else _bestHeads.CopyFrom(_heads);
+    }
+
+    public void RestoreBestHeads()
+    {
+        if (_bestHeads is not null) _heads.CopyFrom(_bestHeads);
+    }
+
+    public (TensorData Weight, TensorData Bias) ExportHeads() => _heads.Export();
+
+    public void Dispose()
+    {
+        foreach (var split in _splits.Values) split.Dispose();
+        _trunk.Dispose();
+        _heads.Dispose();
+        _bestHeads?.Dispose();
+        _headOptimizer.Dispose();
+        _embeddings?.Dispose();
+        _dropout.Dispose();
+    }
+}

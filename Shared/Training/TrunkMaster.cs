@@ -1,0 +1,73 @@
+using MtnnCluster.Messages;
+using MtnnCluster.Model;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Training;
+
+/// <summary>
+/// The coordinator's master copy of the trunk and its optimizer. It reduces the workers' trunk gradients
+/// (summed losses, weighted by the labels each summed over) into one step. Knows nothing of actors.
+/// </summary>
+public sealed class TrunkMaster : IDisposable
+{
+    private readonly Trunk _trunk;
+    private readonly AdamW _optimizer;
+    private TensorData[]? _exported;
+    private TensorData[]? _best;
+
+    /// <summary>Bumped by every optimizer step; workers' replies name the version they computed on.</summary>
+    public long Version { get; private set; }
+    public long? BestVersion { get; private set; }
+
+    public TrunkMaster(int inputSize, RunSpec spec)
+    {
+        _trunk = new Trunk(inputSize, spec.Model.Layers, spec.Seed, CPU);
+        _optimizer = new AdamW(_trunk.Parameters, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
+    }
+
+    /// <summary>The current parameters as they travel; encoded once per version, shared by every send.</summary>
+    public TensorData[] Parameters => _exported ??= _trunk.Export();
+
+    /// <summary>
+    /// Sums the gradients of all workers (in the order given, so the result is deterministic), divides by the
+    /// total number of labels, and takes one step. Returns false (no step) when no worker had a label.
+    /// </summary>
+    public bool ApplyGradients(IReadOnlyList<TrunkGradient> contributions)
+    {
+        var labels = contributions.Sum(c => c.Labels);
+        if (labels == 0) return false;
+        using var scope = NewDisposeScope();
+        var sums = _trunk.Parameters.Select(p => zeros_like(p)).ToArray();
+        foreach (var contribution in contributions)
+        {
+            if (contribution.Gradients.Length != sums.Length)
+                throw new InvalidDataException($"gradient from {contribution.WorkerId}: {contribution.Gradients.Length} tensors, {sums.Length} expected");
+            for (var i = 0; i < sums.Length; i++)
+                sums[i].add_(TensorCodec.Decode(contribution.Gradients[i]));
+        }
+        foreach (var s in sums) s.div_(labels);
+        _optimizer.Step(sums);
+        Version++;
+        _exported = null;
+        return true;
+    }
+
+    public void KeepBest()
+    {
+        _best = Parameters;
+        BestVersion = Version;
+    }
+
+    public void RestoreBest()
+    {
+        if (_best is null) return;
+        _trunk.Load(_best);
+        _exported = _best;
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _trunk.Dispose();
+    }
+}

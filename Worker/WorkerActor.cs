@@ -1,0 +1,120 @@
+using Akka.Actor;
+using System.Runtime.InteropServices;
+using Akka.Event;
+using MtnnCluster.Data;
+using MtnnCluster.Messages;
+using MtnnCluster.Training;
+
+namespace MtnnCluster.Worker;
+
+/// <summary>How a worker presents itself: a stable id, the device it computes on, and its capacity in slots.</summary>
+public sealed record WorkerOptions(string WorkerId, string Device, int Slots);
+
+/// <summary>
+/// A worker: registers with the coordinator, owns the heads and rows of the tasks it is given, and answers the
+/// coordinator's steps. The tensor work is <see cref="ShardTrainer"/>'s; this actor only sequences it. It runs on
+/// a dedicated thread (see <see cref="WorkerHosting"/>), so long steps block nothing else.
+/// </summary>
+public sealed class WorkerActor : ReceiveActor, IWithTimers
+{
+    private readonly WorkerOptions _options;
+    private readonly IActorRef _coordinator;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private ShardTrainer? _trainer;
+    private string? _runId;
+    private bool _registered;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+    /// <summary>Messages dropped because they named another run or arrived before one started.</summary>
+    public long Dropped { get; private set; }
+
+    public WorkerActor(WorkerOptions options, IActorRef coordinator)
+    {
+        _options = options;
+        _coordinator = coordinator;
+
+        Receive<Register>(_ => { if (!_registered) _coordinator.Tell(new RegisterWorker(_options.WorkerId, _options.Device, _options.Slots)); });
+        Receive<WorkerRegistered>(_ => { _registered = true; Timers.Cancel("register"); });
+        Receive<StartRun>(Start);
+        Receive<IRunMessage>(m => m.RunId != _runId || _trainer is null, m =>
+        {
+            Dropped++;
+            _log.Debug("dropped {0} for run {1}", m.GetType().Name, m.RunId);
+        });
+        Receive<TrunkStep>(m => Reply(m.RunId, () =>
+        {
+            var (loss, gradients) = _trainer!.TrunkStep(m.Epoch, m.Step, m.Steps, m.Phase, m.Trunk);
+            return new TrunkGradient(m.RunId, _options.WorkerId, m.Epoch, m.Step, m.Version, loss.LossSum, loss.Labels, loss.Rows, gradients);
+        }));
+        Receive<HeadEpoch>(m => Reply(m.RunId, () =>
+        {
+            var loss = _trainer!.HeadEpoch(m.Epoch, m.Version, m.Trunk);
+            return new HeadEpochDone(m.RunId, _options.WorkerId, m.Epoch, loss.LossSum, loss.Labels, loss.Rows);
+        }));
+        Receive<Evaluate>(m => Reply(m.RunId, () =>
+            new Evaluation(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Trunk, m.Splits.Select(ParseSplit)))));
+        Receive<KeepBestHeads>(_ => _trainer!.KeepBestHeads());
+        Receive<RestoreBestHeads>(_ => _trainer!.RestoreBestHeads());
+        Receive<FetchHeads>(m => Reply(m.RunId, () =>
+        {
+            var (weight, bias) = _trainer!.ExportHeads();
+            return new HeadShard(m.RunId, _options.WorkerId, _trainer.TaskIndices, weight, bias);
+        }));
+        Receive<EndRun>(_ => EndCurrentRun());
+    }
+
+    protected override void PreStart()
+    {
+        // Until the coordinator acknowledges (it may not exist yet, or be moving), keep announcing ourselves.
+        Self.Tell(Register.Instance);
+        Timers.StartPeriodicTimer("register", Register.Instance, TimeSpan.FromSeconds(2));
+    }
+
+    protected override void PostStop() => EndCurrentRun();
+
+    private void Start(StartRun start)
+    {
+        EndCurrentRun();
+        _runId = start.RunId;
+        try
+        {
+            var data = PreparedDataset.Load(start.Spec, w => _log.Warning(w));
+            _trainer = new ShardTrainer(data, start.Spec, start.TaskIndices, DeviceName.Parse(_options.Device));
+            _log.Info("worker {0}: {1} tasks, {2} training rows on {3}", _options.WorkerId, start.TaskIndices.Length, _trainer.TrainRows, _options.Device);
+            Sender.Tell(new WorkerReady(start.RunId, _options.WorkerId, _trainer.TrainRows, _trainer.TrainLabels));
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or DataFormatException)
+        {
+            _log.Error(e, "worker {0} cannot start run {1}", _options.WorkerId, start.RunId);
+            Sender.Tell(new WorkerFailed(start.RunId, _options.WorkerId, e.Message));
+            EndCurrentRun();
+        }
+    }
+
+    private void Reply(string runId, Func<IMtnnMessage> work)
+    {
+        try
+        {
+            Sender.Tell(work());
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or ExternalException)
+        {
+            _log.Error(e, "worker {0} failed a step of run {1}", _options.WorkerId, runId);
+            Sender.Tell(new WorkerFailed(runId, _options.WorkerId, e.Message));
+        }
+    }
+
+    private void EndCurrentRun()
+    {
+        _trainer?.Dispose();
+        _trainer = null;
+        _runId = null;
+    }
+
+    private static Split ParseSplit(string name) => Enum.Parse<Split>(name, ignoreCase: true);
+
+    private sealed class Register : INoSerializationVerificationNeeded
+    {
+        public static readonly Register Instance = new();
+    }
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, the RDKit oracle comparison, training and predict round trips.
+# Extra arguments go to `dotnet test` (for example: ./test.sh --filter FullyQualifiedName~Chem).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+"$root/Deploy/setup.sh"
+exec dotnet test "$root/Tests/MtnnCluster.Tests.csproj" -c Release --no-build --logger "console;verbosity=normal" "$@"
