@@ -1,5 +1,4 @@
 using Akka.Actor;
-using System.Runtime.InteropServices;
 using Akka.Event;
 using MtnnCluster.Data;
 using MtnnCluster.Messages;
@@ -52,7 +51,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             return new HeadEpochDone(m.RunId, _options.WorkerId, m.Epoch, loss.LossSum, loss.Labels, loss.Rows);
         }));
         Receive<Evaluate>(m => Reply(m.RunId, () =>
-            new Evaluation(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Trunk, m.Splits.Select(ParseSplit)))));
+            new EvaluationResult(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Trunk, m.Splits.Select(ParseSplit)))));
         Receive<KeepBestHeads>(_ => _trainer!.KeepBestHeads());
         Receive<RestoreBestHeads>(_ => _trainer!.RestoreBestHeads());
         Receive<FetchHeads>(m => Reply(m.RunId, () =>
@@ -83,8 +82,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _log.Info("worker {0}: {1} tasks, {2} training rows on {3}", _options.WorkerId, start.TaskIndices.Length, _trainer.TrainRows, _options.Device);
             Sender.Tell(new WorkerReady(start.RunId, _options.WorkerId, _trainer.TrainRows, _trainer.TrainLabels));
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or DataFormatException)
+        catch (Exception e)
         {
+            // whatever went wrong, the coordinator must hear of it rather than wait for a reply
             _log.Error(e, "worker {0} cannot start run {1}", _options.WorkerId, start.RunId);
             Sender.Tell(new WorkerFailed(start.RunId, _options.WorkerId, e.Message));
             EndCurrentRun();
@@ -97,7 +97,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             Sender.Tell(work());
         }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException or ExternalException)
+        catch (Exception e)
         {
             _log.Error(e, "worker {0} failed a step of run {1}", _options.WorkerId, runId);
             Sender.Tell(new WorkerFailed(runId, _options.WorkerId, e.Message));

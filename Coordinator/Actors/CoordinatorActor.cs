@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using MtnnCluster.Checkpoints;
 using MtnnCluster.Coordinator.Output;
 using MtnnCluster.Data;
 using MtnnCluster.Evaluation;
@@ -66,7 +67,7 @@ public sealed class CoordinatorActor : ReceiveActor
         Receive<WorkerReady>(m => Answer("ready", 0, 0, m.WorkerId, m));
         Receive<TrunkGradient>(m => Answer("step", m.Epoch, m.Step, m.WorkerId, m));
         Receive<HeadEpochDone>(m => Answer("heads", m.Epoch, 0, m.WorkerId, m));
-        Receive<Evaluation>(m => Answer("eval", m.Epoch, 0, m.WorkerId, m));
+        Receive<EvaluationResult>(m => Answer("eval", m.Epoch, 0, m.WorkerId, m));
         Receive<HeadShard>(m => Answer("fetch", 0, 0, m.WorkerId, m));
         Receive<Terminated>(t => OnWorkerLost(t.ActorRef));
     }
@@ -167,7 +168,7 @@ public sealed class CoordinatorActor : ReceiveActor
         var trainSeconds = _epochClock.Elapsed.TotalSeconds;
         StartRound("eval", epoch, 0, _ => new Evaluate(_job.RunId, epoch, _trunk!.Version, ["valid"], _trunk.Parameters), replies =>
         {
-            var scores = replies.Cast<Evaluation>().SelectMany(e => e.Scores).ToArray();
+            var scores = replies.Cast<EvaluationResult>().SelectMany(e => e.Scores).ToArray();
             var validScore = ValidationScore(scores);
             var improved = validScore > _bestScore || _bestEpoch == 0;
             if (improved)
@@ -207,7 +208,7 @@ public sealed class CoordinatorActor : ReceiveActor
         Broadcast(new RestoreBestHeads(_job.RunId));
         StartRound("eval", 0, 0, _ => new Evaluate(_job.RunId, 0, _trunk.Version, ["train", "valid", "test"], _trunk.Parameters), evaluations =>
         {
-            var scores = evaluations.Cast<Evaluation>().SelectMany(e => e.Scores).ToArray();
+            var scores = evaluations.Cast<EvaluationResult>().SelectMany(e => e.Scores).ToArray();
             StartRound("fetch", 0, 0, _ => new FetchHeads(_job.RunId), shards =>
             {
                 var (weight, bias) = HeadAssembly.Merge(shards.Cast<HeadShard>().ToArray(), _data!.TaskCount);
@@ -250,9 +251,9 @@ public sealed class CoordinatorActor : ReceiveActor
         {
             round.Complete(round.Replies.Values.ToArray());
         }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException or System.Runtime.InteropServices.ExternalException)
+        catch (Exception e)
         {
-            Fail(e);
+            Fail(e); // a run that cannot go on must end with its error, never wait for a reply that will not come
         }
     }
 

@@ -11,13 +11,10 @@ public static class CsvLabelReader
 {
     private const int ValueShown = 40;
 
-    // Invalid bytes must fail loudly rather than become U+FFFD inside a SMILES string.
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     public static LabelTable Read(string path, CsvReadOptions options)
     {
         using var stream = DataFile.OpenRead(path);
-        using var text = new StreamReader(stream, StrictUtf8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        using var text = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
         var records = new CsvRecordReader(text, path);
         try
         {
@@ -27,10 +24,6 @@ public static class CsvLabelReader
         {
             throw new DataFormatException(path, records.CurrentLine, null,
                 $"the gzip file is truncated or corrupt; reading stopped on this line ({e.Message})", e);
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw new DataFormatException(path, records.CurrentLine, null, "the text is not valid UTF-8", e);
         }
     }
 
@@ -72,7 +65,7 @@ public static class CsvLabelReader
             lines.Add(records.RecordLine);
         }
         if (smiles.Count == 0)
-            throw new DataFormatException(path, records.CurrentLine, null, "the file has a header but no rows with a SMILES");
+            throw new DataFormatException(path, records.RecordLine, null, "the file has a header but no rows with a SMILES");
 
         var tasks = layout.TaskNames
             .Select((name, task) => new TaskInfo(name, kinds[task] ?? stats[task].InferredKind))
@@ -86,6 +79,8 @@ public static class CsvLabelReader
         var cell = records.Field(field).Trim();
         if (cell.IsEmpty)
             return float.NaN;
+        if (cell is "0" or "1") // nearly every cell of a classification file
+            return cell[0] - '0';
         if (!float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
             throw new DataFormatException(path, records.RecordLine, task, $"label '{Shorten(cell)}' is not a number");
         if (!float.IsFinite(value))

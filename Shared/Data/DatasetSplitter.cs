@@ -24,10 +24,9 @@ public static class DatasetSplitter
     public static SplitAssignment Scaffold(IReadOnlyList<string> scaffoldKeys, SplitFractions fractions, int seed)
     {
         var (trainSize, validSize, testSize) = fractions.Sizes(scaffoldKeys.Count);
-        var isBig = (List<int> group) => group.Count > validSize / 2.0 || group.Count > testSize / 2.0;
         var groups = GroupByKey(scaffoldKeys);
-        var big = groups.Where(isBig).ToList();
-        var small = groups.Where(group => !isBig(group)).ToList();
+        var big = groups.Where(IsBig).ToList();
+        var small = groups.Where(group => !IsBig(group)).ToList();
         var random = new SplitMix64(seed);
         random.Shuffle(big);
         random.Shuffle(small);
@@ -41,6 +40,8 @@ public static class DatasetSplitter
             target.AddRange(group);
         }
         return new SplitAssignment(train, valid, test);
+
+        bool IsBig(List<int> group) => group.Count > validSize / 2.0 || group.Count > testSize / 2.0;
     }
 
     /// <summary>Row groups in order of each key's first row, so the grouping itself is deterministic.</summary>

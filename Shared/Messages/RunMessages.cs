@@ -102,7 +102,7 @@ public sealed record TaskScore(
 
 /// <summary>Worker → coordinator: the scores of its tasks.</summary>
 [MessagePackObject]
-public sealed record Evaluation(
+public sealed record EvaluationResult(
     [property: Key(0)] string RunId,
     [property: Key(1)] string WorkerId,
     [property: Key(2)] int Epoch,

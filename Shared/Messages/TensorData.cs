@@ -9,5 +9,6 @@ public sealed record TensorData(
     [property: Key(1)] int[] Shape,
     [property: Key(2)] byte[] Bytes)
 {
+    [IgnoreMember]
     public long ElementCount => Shape.Aggregate(1L, (n, d) => n * d);
 }

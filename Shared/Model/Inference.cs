@@ -1,5 +1,6 @@
 using MtnnCluster.Data;
 using MtnnCluster.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Model;

@@ -21,10 +21,11 @@ public sealed class LabelBlock : IDisposable
         var targets = labelsWithNaN.nan_to_num(0.0);
         // positives of classification tasks weigh positiveWeights[task]; everything else weighs 1
         var positiveBoost = targets.mul(positiveWeights.sub(1)).mul(regressionColumns.neg().add(1)).add(1);
-        Targets = targets.MoveToOuterDisposeScope();
-        Mask = mask.MoveToOuterDisposeScope();
-        Weights = mask.mul(positiveBoost).MoveToOuterDisposeScope();
-        RegressionColumns = regressionColumns.clone().MoveToOuterDisposeScope();
+        // the block outlives any scope it is built in: its owner disposes it
+        Targets = targets.DetachFromDisposeScope();
+        Mask = mask.DetachFromDisposeScope();
+        Weights = mask.mul(positiveBoost).DetachFromDisposeScope();
+        RegressionColumns = regressionColumns.clone().DetachFromDisposeScope();
     }
 
     public LabelBlock Rows(Tensor rowIndices) => new(this, rowIndices);

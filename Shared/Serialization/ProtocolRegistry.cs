@@ -24,7 +24,7 @@ public static class ProtocolRegistry
         ("hep", typeof(HeadEpoch)),
         ("hepd", typeof(HeadEpochDone)),
         ("eval", typeof(Evaluate)),
-        ("evald", typeof(Evaluation)),
+        ("evald", typeof(EvaluationResult)),
         ("keep", typeof(KeepBestHeads)),
         ("restore", typeof(RestoreBestHeads)),
         ("fetch", typeof(FetchHeads)),

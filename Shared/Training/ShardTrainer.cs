@@ -71,7 +71,7 @@ public sealed class ShardTrainer : IDisposable
         var regression = tensor(TaskIndices.Select(t => _data.Tasks[t].Kind == TaskKind.Regression ? 1f : 0f).ToArray()).to(_device);
         var positiveWeights = tensor(PositiveWeights()).to(_device);
         var block = new LabelBlock(labelTensor, regression, positiveWeights);
-        var features = FeatureMatrix.Dense(_data.Features, rows, _data.FeatureSize, _device).MoveToOuterDisposeScope();
+        var features = FeatureMatrix.Dense(_data.Features, rows, _data.FeatureSize, _device).DetachFromDisposeScope();
         return new SplitRows(rows, features, block);
     }
 
@@ -146,7 +146,7 @@ public sealed class ShardTrainer : IDisposable
         {
             _trunk.Load(trunk);
             _embeddings?.Dispose();
-            _embeddings = Inference.Embed(_trunk, train.Features);
+            _embeddings = Inference.Embed(_trunk, train.Features).DetachFromDisposeScope();
             _embeddingsVersion = version;
         }
         var rows = train.Rows.Length;

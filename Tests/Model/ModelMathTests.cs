@@ -1,0 +1,127 @@
+using MtnnCluster.Model;
+using MtnnCluster.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Tests.Model;
+
+public sealed class ModelMathTests
+{
+    private static LabelBlock Labels(float[,] values, float[]? regression = null, float[]? positiveWeights = null)
+    {
+        var tasks = values.GetLength(1);
+        using var labels = tensor(values);
+        using var reg = tensor(regression ?? new float[tasks]);
+        using var pw = tensor(positiveWeights ?? Enumerable.Repeat(1f, tasks).ToArray());
+        return new LabelBlock(labels, reg, pw);
+    }
+
+    [Fact]
+    public void A_missing_label_contributes_nothing_to_the_loss_or_the_gradient()
+    {
+        using var outputs = tensor(new float[,] { { 0.3f, -1.2f }, { 2.0f, 0.7f } }).requires_grad_(true);
+        using var withMissing = Labels(new float[,] { { 1, float.NaN }, { 0, 1 } });
+        using var loss = MaskedLoss.Sum(outputs, withMissing);
+        loss.backward();
+        var expected = Bce(0.3, 1) + Bce(2.0, 0) + Bce(0.7, 1);
+        Assert.Equal(expected, loss.item<float>(), 4);
+        Assert.Equal(0f, outputs.grad!.data<float>()[1]); // row 0, task 1: missing
+    }
+
+    [Fact]
+    public void Positive_weighting_scales_only_positive_classification_labels()
+    {
+        using var outputs = tensor(new float[,] { { 0.3f, 0.5f }, { -0.4f, 0.5f } });
+        using var labels = Labels(new float[,] { { 1, 0 }, { 0, 1 } }, positiveWeights: [3f, 1f]);
+        using var loss = MaskedLoss.Sum(outputs, labels);
+        Assert.Equal(3 * Bce(0.3, 1) + Bce(-0.4, 0) + Bce(0.5, 0) + Bce(0.5, 1), loss.item<float>(), 4);
+    }
+
+    [Fact]
+    public void Regression_columns_use_squared_error()
+    {
+        using var outputs = tensor(new float[,] { { 0.3f, 2.0f }, { 0.1f, -1.0f } });
+        using var labels = Labels(new float[,] { { 1, 1.5f }, { 0, float.NaN } }, regression: [0f, 1f], positiveWeights: [1f, 5f]);
+        using var loss = MaskedLoss.Sum(outputs, labels);
+        Assert.Equal(Bce(0.3, 1) + Bce(0.1, 0) + 0.25, loss.item<float>(), 4);
+    }
+
+    [Fact]
+    public void AdamW_first_step_moves_each_weight_by_the_learning_rate_against_its_gradient()
+    {
+        using var p = tensor(new[] { 1f, -2f, 0.5f }).requires_grad_(true);
+        using var g = tensor(new[] { 0.1f, -3f, 0f });
+        using var adam = new AdamW([p], learningRate: 0.01, weightDecay: 0.1);
+        adam.Step([g]);
+        var after = p.data<float>().ToArray();
+        // bias-corrected first step: m̂/√v̂ = sign(g); decoupled decay first: p(1 − lr·wd)
+        Assert.Equal(1f * 0.999f - 0.01f, after[0], 5);
+        Assert.Equal(-2f * 0.999f + 0.01f, after[1], 5);
+        Assert.Equal(0.5f * 0.999f, after[2], 5);
+    }
+
+    [Fact]
+    public void Trunk_and_heads_are_reproducible_from_the_seed()
+    {
+        using var a = new Trunk(16, [8, 4], 5, CPU);
+        using var b = new Trunk(16, [8, 4], 5, CPU);
+        using var c = new Trunk(16, [8, 4], 6, CPU);
+        Assert.Equal(a.Export()[0].Bytes, b.Export()[0].Bytes);
+        Assert.NotEqual(a.Export()[0].Bytes, c.Export()[0].Bytes);
+        using var all = new HeadBlock(4, [0, 1, 2], 9, CPU);
+        using var some = new HeadBlock(4, [2], 9, CPU);
+        // a head starts the same whichever worker (block) owns it
+        Assert.Equal(all.Weight[.., 2].data<float>().ToArray(), some.Weight[.., 0].data<float>().ToArray());
+    }
+
+    [Fact]
+    public void Tensors_survive_the_wire_form()
+    {
+        using var t = randn(3, 5);
+        var data = TensorCodec.Encode("x", t);
+        using var back = TensorCodec.Decode(data);
+        Assert.Equal(t.data<float>().ToArray(), back.data<float>().ToArray());
+        using var target = zeros(3, 5);
+        TensorCodec.CopyInto(data, target);
+        Assert.Equal(t.data<float>().ToArray(), target.data<float>().ToArray());
+        Assert.Throws<InvalidDataException>(() => TensorCodec.CopyInto(data with { Bytes = data.Bytes[..^4] }, target));
+        Assert.Throws<InvalidDataException>(() => TensorCodec.CopyInto(data with { Shape = [5, 3] }, target));
+    }
+
+    [Fact]
+    public void Tasks_are_balanced_by_labelled_rows_weighted_by_slots()
+    {
+        var assignment = TaskAssignment.Balance([100, 10, 10, 10, 90, 5], [new WorkerSlot("a", 1), new WorkerSlot("b", 1)]);
+        var load = assignment.ToDictionary(a => a.Key, a => a.Value.Sum(t => new long[] { 100, 10, 10, 10, 90, 5 }[t]));
+        Assert.Equal(Enumerable.Range(0, 6), assignment.Values.SelectMany(t => t).Order());
+        Assert.True(Math.Abs(load["a"] - load["b"]) <= 10, $"loads {load["a"]} and {load["b"]}");
+
+        var weighted = TaskAssignment.Balance(Enumerable.Repeat(10L, 30).ToArray(), [new WorkerSlot("a", 1), new WorkerSlot("b", 2)]);
+        Assert.Equal(10, weighted["a"].Length);
+        Assert.Equal(20, weighted["b"].Length);
+
+        var spare = TaskAssignment.Balance([5, 5], [new WorkerSlot("a", 1), new WorkerSlot("b", 1), new WorkerSlot("c", 1)]);
+        Assert.Equal(2, spare.Count); // a worker without tasks is left out, not given an empty shard
+    }
+
+    [Fact]
+    public void Alternate_schedule_cycles_trunk_then_head_epochs()
+    {
+        var spec = Serialization.MtnnMessageSerializerTests.SampleSpec() with { Schedule = new ScheduleSpec(ScheduleKind.Alternate, 10, 1, 2, 0) };
+        Assert.Equal([EpochPhase.Trunk, EpochPhase.Heads, EpochPhase.Heads, EpochPhase.Trunk, EpochPhase.Heads],
+            Enumerable.Range(1, 5).Select(spec.PhaseOf));
+        var joint = spec with { Schedule = spec.Schedule with { Kind = ScheduleKind.Joint } };
+        Assert.All(Enumerable.Range(1, 5).Select(joint.PhaseOf), p => Assert.Equal(EpochPhase.Joint, p));
+    }
+
+    [Theory]
+    [InlineData(new int[0], "--layers")]
+    [InlineData(new[] { 100, 0 }, "--layers")]
+    public void Impossible_layer_sizes_are_refused(int[] layers, string named)
+    {
+        var spec = Serialization.MtnnMessageSerializerTests.SampleSpec() with { Model = new ModelSpec(layers, 0.1) };
+        Assert.Contains(named, Assert.Throws<ArgumentException>(spec.Validate).Message);
+    }
+
+    private static float Bce(double logit, double y) => (float)(Math.Log(1 + Math.Exp(-Math.Abs(logit))) + Math.Max(logit, 0) - logit * y);
+}

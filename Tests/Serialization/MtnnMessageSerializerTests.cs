@@ -1,0 +1,85 @@
+using System.Runtime.Serialization;
+using Akka.Actor;
+using MtnnCluster.Messages;
+using MtnnCluster.Serialization;
+using MtnnCluster.Training;
+using Xunit;
+
+namespace MtnnCluster.Tests.Serialization;
+
+public sealed class MtnnMessageSerializerTests : IDisposable
+{
+    private readonly ActorSystem _system = ActorSystem.Create("serializer-tests");
+    private readonly MtnnMessageSerializer _serializer;
+
+    public MtnnMessageSerializerTests() => _serializer = new MtnnMessageSerializer((ExtendedActorSystem)_system);
+
+    public void Dispose() => _system.Dispose();
+
+    internal static RunSpec SampleSpec() => new(
+        new DatasetSpec("/data/x.csv", "smiles", ["a", "b"], null, ["b"]),
+        new FeaturizerSpec(2, 2048, false),
+        new SplitSpec("random", 1, 0.8, 0.1, 0.1),
+        new ModelSpec([64, 16], 0.25),
+        new OptimizerSpec(1e-3, 1e-4, 32, true),
+        new ScheduleSpec(ScheduleKind.Alternate, 10, 1, 2, 3),
+        7);
+
+    private static TensorData Tensor() => new("trunk.0.weight", [2, 3], Enumerable.Range(0, 24).Select(i => (byte)i).ToArray());
+
+    public static IEnumerable<object[]> Samples() => new IMtnnMessage[]
+    {
+        new RegisterWorker("w1", "cuda:0", 2),
+        new WorkerRegistered("w1"),
+        new StartRun("r", SampleSpec(), [0, 3]),
+        new WorkerReady("r", "w1", 100, 250),
+        new WorkerFailed("r", "w1", "disk"),
+        new TrunkStep("r", 2, 5, 10, EpochPhase.Trunk, 42, [Tensor()]),
+        new TrunkGradient("r", "w1", 2, 5, 42, 1.5, 30, 12, [Tensor()]),
+        new HeadEpoch("r", 3, 43, [Tensor()]),
+        new HeadEpochDone("r", "w1", 3, 0.5, 9, 4),
+        new Evaluate("r", 3, 43, ["valid"], [Tensor()]),
+        new EvaluationResult("r", "w1", 3, [new TaskScore("t", "valid", false, 10, 3, 0.8, 0.5, double.NaN, double.NaN, double.NaN)]),
+        new KeepBestHeads("r", 3),
+        new RestoreBestHeads("r"),
+        new FetchHeads("r"),
+        new HeadShard("r", "w1", [0, 3], Tensor(), new TensorData("heads.bias", [2], new byte[8])),
+        new EndRun("r"),
+    }.Select(m => new object[] { m });
+
+    [Theory]
+    [MemberData(nameof(Samples))]
+    public void Every_protocol_message_round_trips(IMtnnMessage message)
+    {
+        var manifest = _serializer.Manifest(message);
+        var copy = _serializer.FromBinary(_serializer.ToBinary(message), manifest);
+        Assert.IsType(message.GetType(), copy);
+        Assert.Equal(Json(message), Json(copy));
+    }
+
+    [Fact]
+    public void Every_message_type_in_the_protocol_is_registered()
+    {
+        var declared = typeof(IMtnnMessage).Assembly.GetTypes()
+            .Where(t => typeof(IMtnnMessage).IsAssignableFrom(t) && !t.IsInterface && !t.IsAbstract).ToHashSet();
+        Assert.Equal(declared.OrderBy(t => t.Name), ProtocolRegistry.MessageTypes.OrderBy(t => t.Name));
+        Assert.Equal(Samples().Count(), declared.Count);
+    }
+
+    [Fact]
+    public void Unknown_manifest_is_refused_without_reading_type_names()
+    {
+        var bytes = _serializer.ToBinary(new FetchHeads("r"));
+        Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "System.IO.FileInfo, System.IO"));
+        Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fetch.999"));
+    }
+
+    [Fact]
+    public void A_type_outside_the_protocol_cannot_be_serialized()
+    {
+        Assert.Throws<ArgumentException>(() => _serializer.Manifest("a string"));
+    }
+
+    private static string Json(object o) => System.Text.Json.JsonSerializer.Serialize(o, o.GetType(),
+        new System.Text.Json.JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+}

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using MtnnCluster.Checkpoints;
+using MtnnCluster.Coordinator.Actors;
+using MtnnCluster.Coordinator.Commands;
+using MtnnCluster.Coordinator.Runs;
+using MtnnCluster.Messages;
+using MtnnCluster.Model;
+using MtnnCluster.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Tests.Training;
+
+/// <summary>A small slice of Tox21 in a temporary directory, shared by the training tests.</summary>
+public sealed class Tox21Slice : IDisposable
+{
+    public string Directory { get; } = Path.Combine(Path.GetTempPath(), $"mtnn-tests-{Guid.NewGuid():N}");
+    public string Csv { get; }
+
+    public Tox21Slice()
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        Csv = Path.Combine(Directory, "tox21-slice.csv");
+        File.WriteAllLines(Csv, File.ReadLines(RepoPaths.File("examples/tox21.csv")).Take(1201));
+    }
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+}
+
+public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox21Slice>
+{
+    private RunSpec Spec(ScheduleKind schedule, int epochs = 3) => new(
+        new DatasetSpec(slice.Csv, "smiles", null, null, null),
+        new FeaturizerSpec(2, 1024, false),
+        new SplitSpec("random", 0, 0.8, 0.1, 0.1),
+        new ModelSpec([64, 32], 0.1),
+        new OptimizerSpec(1e-3, 1e-4, 64, false),
+        new ScheduleSpec(schedule, epochs, 1, 1, 0),
+        0);
+
+    private async Task<(RunOutcome Outcome, string Out)> Train(RunSpec spec, int workers = 2, string? name = null)
+    {
+        var outDirectory = Path.Combine(slice.Directory, name ?? Guid.NewGuid().ToString("N"));
+        var job = new TrainJob($"test-{Guid.NewGuid():N}", spec, outDirectory, workers);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var outcome = await EmbeddedRun.RunAsync(job, new EmbeddedOptions(workers, "cpu", VerifySerialization: true), new RunCompletion(TextWriter.Null), timeout.Token);
+        return (outcome, outDirectory);
+    }
+
+    [Theory]
+    [InlineData(ScheduleKind.Joint)]
+    [InlineData(ScheduleKind.Alternate)]
+    public async Task Two_workers_train_every_task_once_and_write_metrics_and_a_checkpoint(ScheduleKind schedule)
+    {
+        var (outcome, outDirectory) = await Train(Spec(schedule, epochs: 4));
+
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDirectory, "metrics.json")));
+        var root = metrics.RootElement;
+        var tasks = root.GetProperty("tasks").EnumerateArray().ToArray();
+        Assert.Equal(12, tasks.Length);
+        var workers = root.GetProperty("workers").EnumerateArray().ToArray();
+        Assert.Equal(2, workers.Length);
+        var trainedBy = workers.SelectMany(w => w.GetProperty("tasks").EnumerateArray().Select(t => t.GetString()!)).ToArray();
+        Assert.Equal(tasks.Select(t => t.GetProperty("name").GetString()!).Order(), trainedBy.Order()); // each task by exactly one worker
+        Assert.InRange(root.GetProperty("mean_test_roc_auc").GetDouble(), 0.55, 1.0);
+        Assert.Equal(4, root.GetProperty("history").GetArrayLength());
+        if (schedule == ScheduleKind.Alternate)
+            Assert.Equal(["trunk", "heads", "trunk", "heads"], root.GetProperty("history").EnumerateArray().Select(h => h.GetProperty("phase").GetString()));
+        Assert.All(tasks, t => Assert.True(t.GetProperty("test_labels").GetInt32() > 0));
+        Assert.True(File.Exists(Path.Combine(outDirectory, "checkpoint", "manifest.json")));
+        Assert.Equal(12, outcome.FinalScores.Count(s => s.Split == "test"));
+    }
+
+    [Fact]
+    public async Task Predict_from_the_checkpoint_gives_the_probabilities_of_the_trained_model()
+    {
+        var (outcome, outDirectory) = await Train(Spec(ScheduleKind.Joint));
+        var checkpoint = Checkpoint.Read(Path.Combine(outDirectory, "checkpoint"));
+        var rows = Predictor.Predict(checkpoint, slice.Csv, null, CPU);
+
+        var data = outcome.Data;
+        var features = FeatureMatrix.Dense(data.Features, Enumerable.Range(0, data.RowCount).ToArray(), data.FeatureSize, CPU);
+        using var trunk = new Trunk(data.FeatureSize, outcome.Spec.Model.Layers, 1, CPU);
+        trunk.Load(outcome.Trunk);
+        using var heads = new HeadBlock(Enumerable.Range(0, data.TaskCount).ToArray(), TensorCodec.Decode(outcome.HeadWeight), TensorCodec.Decode(outcome.HeadBias));
+        var inMemory = Inference.Predict(trunk, heads, features, data.Tasks, data.Scales);
+
+        var predicted = rows.Where(r => r.Values is not null).ToArray();
+        Assert.Equal(data.RowCount, predicted.Length);
+        for (var row = 0; row < data.RowCount; row++)
+        {
+            Assert.Equal(data.Smiles[row], predicted[row].Smiles);
+            Assert.Equal(inMemory.AsSpan(row * data.TaskCount, data.TaskCount).ToArray(), predicted[row].Values!);
+        }
+        Assert.All(inMemory, p => Assert.InRange(p, 0f, 1f));
+
+        var csv = Path.Combine(outDirectory, "predictions.csv");
+        Predictor.WriteCsv(csv, checkpoint, rows);
+        var header = File.ReadLines(csv).First().Split(',');
+        Assert.Equal(["smiles", "valid", .. data.Tasks.Select(t => t.Name)], header);
+        Assert.Equal(rows.Count + 1, File.ReadLines(csv).Count());
+    }
+
+    [Fact]
+    public async Task The_same_seed_gives_the_same_model()
+    {
+        var first = await Train(Spec(ScheduleKind.Alternate));
+        var second = await Train(Spec(ScheduleKind.Alternate));
+        Assert.Equal(first.Outcome.Trunk.Select(t => t.Bytes), second.Outcome.Trunk.Select(t => t.Bytes));
+        Assert.Equal(first.Outcome.HeadWeight.Bytes, second.Outcome.HeadWeight.Bytes);
+    }
+
+    [Fact]
+    public async Task A_damaged_checkpoint_is_refused_with_the_file_named()
+    {
+        var (_, outDirectory) = await Train(Spec(ScheduleKind.Joint, epochs: 1));
+        var weights = Path.Combine(outDirectory, "checkpoint", "weights.msgpack");
+        var bytes = File.ReadAllBytes(weights);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(weights, bytes);
+        var error = Assert.Throws<InvalidDataException>(() => Checkpoint.Read(Path.Combine(outDirectory, "checkpoint")));
+        Assert.Contains("weights.msgpack", error.Message);
+    }
+}
