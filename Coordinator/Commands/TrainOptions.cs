@@ -18,7 +18,7 @@ public sealed class TrainOptions
     public Option<int> Epochs { get; } = new("--epochs") { Description = "most epochs to train (early stopping may end sooner)", DefaultValueFactory = _ => 40 };
     public Option<int> TrunkEpochs { get; } = new("--trunk-epochs") { Description = "alternate schedule: trunk-only epochs per cycle", DefaultValueFactory = _ => 1 };
     public Option<int> HeadEpochs { get; } = new("--head-epochs") { Description = "alternate schedule: head-only epochs per cycle", DefaultValueFactory = _ => 1 };
-    public Option<int> Patience { get; } = new("--patience") { Description = "stop after this many epochs without a better validation score (0: never)", DefaultValueFactory = _ => 10 };
+    public Option<int> Patience { get; } = new("--patience") { Description = "stop after this many epochs without a better validation score (0: never)", DefaultValueFactory = _ => 5 };
     public Option<string> Layers { get; } = new("--layers") { Description = "trunk hidden layer sizes", DefaultValueFactory = _ => "2000,100" };
     public Option<double> Dropout { get; } = new("--dropout") { Description = "dropout after each trunk layer", DefaultValueFactory = _ => 0.25 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1e-3 };

@@ -105,10 +105,10 @@ public sealed class ModelMathTests
     }
 
     [Fact]
-    public void Alternate_schedule_cycles_trunk_then_head_epochs()
+    public void Alternate_schedule_cycles_head_then_trunk_epochs()
     {
         var spec = Serialization.MtnnMessageSerializerTests.SampleSpec() with { Schedule = new ScheduleSpec(ScheduleKind.Alternate, 10, 1, 2, 0) };
-        Assert.Equal([EpochPhase.Trunk, EpochPhase.Heads, EpochPhase.Heads, EpochPhase.Trunk, EpochPhase.Heads],
+        Assert.Equal([EpochPhase.Heads, EpochPhase.Heads, EpochPhase.Trunk, EpochPhase.Heads, EpochPhase.Heads],
             Enumerable.Range(1, 5).Select(spec.PhaseOf));
         var joint = spec with { Schedule = spec.Schedule with { Kind = ScheduleKind.Joint } };
         Assert.All(Enumerable.Range(1, 5).Select(joint.PhaseOf), p => Assert.Equal(EpochPhase.Joint, p));
