@@ -21,7 +21,7 @@ public sealed class Tox21Slice : IDisposable
     {
         System.IO.Directory.CreateDirectory(Directory);
         Csv = Path.Combine(Directory, "tox21-slice.csv");
-        File.WriteAllLines(Csv, File.ReadLines(RepoPaths.File("examples/tox21.csv")).Take(1201));
+        File.WriteAllLines(Csv, File.ReadLines(RepoPaths.File("examples/tox21.csv")).Take(3001));
     }
 
     public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
@@ -52,7 +52,7 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
     [InlineData(ScheduleKind.Alternate)]
     public async Task Two_workers_train_every_task_once_and_write_metrics_and_a_checkpoint(ScheduleKind schedule)
     {
-        var (outcome, outDirectory) = await Train(Spec(schedule, epochs: 4));
+        var (outcome, outDirectory) = await Train(Spec(schedule, epochs: 8));
 
         using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDirectory, "metrics.json")));
         var root = metrics.RootElement;
@@ -62,12 +62,13 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
         Assert.Equal(2, workers.Length);
         var trainedBy = workers.SelectMany(w => w.GetProperty("tasks").EnumerateArray().Select(t => t.GetString()!)).ToArray();
         Assert.Equal(tasks.Select(t => t.GetProperty("name").GetString()!).Order(), trainedBy.Order()); // each task by exactly one worker
-        // a few epochs on a slice: the model must have fitted its training rows, and test metrics must be finite
-        Assert.InRange(root.GetProperty("mean_train_roc_auc").GetDouble(), 0.75, 1.0);
-        Assert.InRange(root.GetProperty("mean_test_roc_auc").GetDouble(), 0.0, 1.0);
-        Assert.Equal(4, root.GetProperty("history").GetArrayLength());
+        // eight epochs on 3,000 rows: the model has fitted its training rows and generalises somewhat
+        Assert.InRange(root.GetProperty("mean_train_roc_auc").GetDouble(), 0.85, 1.0);
+        Assert.InRange(root.GetProperty("mean_test_roc_auc").GetDouble(), 0.62, 1.0);
+        Assert.Equal(8, root.GetProperty("history").GetArrayLength());
         if (schedule == ScheduleKind.Alternate)
-            Assert.Equal(["heads", "trunk", "heads", "trunk"], root.GetProperty("history").EnumerateArray().Select(h => h.GetProperty("phase").GetString()));
+            Assert.Equal(["heads", "trunk", "heads", "trunk", "heads", "trunk", "heads", "trunk"],
+                root.GetProperty("history").EnumerateArray().Select(h => h.GetProperty("phase").GetString()));
         Assert.All(tasks, t => Assert.True(t.GetProperty("test_labels").GetInt32() > 0));
         Assert.True(File.Exists(Path.Combine(outDirectory, "checkpoint", "manifest.json")));
         Assert.Equal(12, outcome.FinalScores.Count(s => s.Split == "test"));
