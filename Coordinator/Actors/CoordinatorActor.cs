@@ -264,7 +264,10 @@ public sealed class CoordinatorActor : ReceiveActor
 
     private void Fail(Exception error)
     {
-        _log.Error(error, "run {0} failed", _job.RunId);
+        if (error is DataFormatException or InvalidDataException or IOException or ArgumentException)
+            _log.Error("run {0} failed: {1}", _job.RunId, error.Message); // the user's input: the message says it all
+        else
+            _log.Error(error, "run {0} failed", _job.RunId);
         _round = null;
         Broadcast(new EndRun(_job.RunId));
         _observer.Failed(error);
