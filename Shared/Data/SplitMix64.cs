@@ -4,7 +4,7 @@ namespace MtnnCluster.Data;
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator whose output is fixed by its definition,
 /// so splits stay the same across runs, processes and .NET versions (System.Random promises no such thing).
 /// </summary>
-internal sealed class SplitMix64(int seed)
+internal sealed class SplitMix64(long seed)
 {
     private ulong _state = unchecked((ulong)seed);
 

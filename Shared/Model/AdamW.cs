@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Model;
@@ -12,7 +13,10 @@ public sealed class AdamW : IDisposable
     private readonly IReadOnlyList<Tensor> _parameters;
     private readonly Tensor[] _firstMoments;
     private readonly Tensor[] _secondMoments;
-    private readonly double _learningRate, _weightDecay, _beta1, _beta2, _epsilon;
+    private readonly double _learningRate, _weightDecay, _beta1, _beta2;
+    // Scalars made explicitly and disposed by us: TorchSharp's implicit double → Scalar conversions leave native
+    // handles to the finalizer, which under GC pressure freed one mid-call ("Unknown scalar type").
+    private readonly Scalar _beta1Scalar, _oneMinusBeta1, _beta2Scalar, _oneMinusBeta2, _epsilon;
 
     public long StepCount { get; private set; }
 
@@ -24,7 +28,11 @@ public sealed class AdamW : IDisposable
         _weightDecay = weightDecay;
         _beta1 = beta1;
         _beta2 = beta2;
-        _epsilon = epsilon;
+        _beta1Scalar = beta1.ToScalar();
+        _oneMinusBeta1 = (1 - beta1).ToScalar();
+        _beta2Scalar = beta2.ToScalar();
+        _oneMinusBeta2 = (1 - beta2).ToScalar();
+        _epsilon = epsilon.ToScalar();
         _firstMoments = parameters.Select(p => zeros_like(p).detach()).ToArray();
         _secondMoments = parameters.Select(p => zeros_like(p).detach()).ToArray();
     }
@@ -40,21 +48,24 @@ public sealed class AdamW : IDisposable
         using var scope = NewDisposeScope();
         StepCount++;
         var correction1 = 1 - Math.Pow(_beta1, StepCount);
-        var correction2 = 1 - Math.Pow(_beta2, StepCount);
+        using var correction2 = (1 - Math.Pow(_beta2, StepCount)).ToScalar();
+        using var decay = (1 - _learningRate * _weightDecay).ToScalar();
+        using var stepSize = (-_learningRate / correction1).ToScalar();
         for (var i = 0; i < _parameters.Count; i++)
         {
             var p = _parameters[i];
             var g = gradients[i];
-            _firstMoments[i].mul_(_beta1).add_(g, alpha: 1 - _beta1);
-            _secondMoments[i].mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
-            if (_weightDecay > 0) p.mul_(1 - _learningRate * _weightDecay);
+            _firstMoments[i].mul_(_beta1Scalar).add_(g, alpha: _oneMinusBeta1);
+            _secondMoments[i].mul_(_beta2Scalar).addcmul_(g, g, value: _oneMinusBeta2);
+            if (_weightDecay > 0) p.mul_(decay);
             var denominator = _secondMoments[i].div(correction2).sqrt_().add_(_epsilon);
-            p.addcdiv_(_firstMoments[i], denominator, value: -_learningRate / correction1);
+            p.addcdiv_(_firstMoments[i], denominator, value: stepSize);
         }
     }
 
     public void Dispose()
     {
         foreach (var t in _firstMoments.Concat(_secondMoments)) t.Dispose();
+        foreach (var s in new[] { _beta1Scalar, _oneMinusBeta1, _beta2Scalar, _oneMinusBeta2, _epsilon }) s.Dispose();
     }
 }

@@ -44,7 +44,7 @@ public sealed class HeadBlock : IDisposable
         Bias = bias.detach().requires_grad_(true);
     }
 
-    public Tensor Forward(Tensor hidden) => hidden.matmul(Weight).add(Bias);
+    public Tensor Forward(Tensor hidden) => hidden.matmul(Weight).add(Bias, Scalars.One);
 
     public (TensorData Weight, TensorData Bias) Export() =>
         (TensorCodec.Encode("heads.weight", Weight), TensorCodec.Encode("heads.bias", Bias));

@@ -36,7 +36,7 @@ public static class Inference
         var scale = tensor(scales.Select(s => (float)s.Std).ToArray()).to(outputs.device);
         var shift = tensor(scales.Select(s => (float)s.Mean).ToArray()).to(outputs.device);
         var isRegression = tensor(regression).to(outputs.device);
-        var values = where(isRegression, outputs.mul(scale).add(shift), outputs.sigmoid());
+        var values = where(isRegression, outputs.mul(scale).add(shift, Scalars.One), outputs.sigmoid());
         return values.cpu().contiguous().data<float>().ToArray();
     }
 }

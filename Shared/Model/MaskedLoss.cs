@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Model;
@@ -20,7 +21,8 @@ public sealed class LabelBlock : IDisposable
         var mask = labelsWithNaN.isnan().logical_not().to(ScalarType.Float32);
         var targets = labelsWithNaN.nan_to_num(0.0);
         // positives of classification tasks weigh positiveWeights[task]; everything else weighs 1
-        var positiveBoost = targets.mul(positiveWeights.sub(1)).mul(regressionColumns.neg().add(1)).add(1);
+        var one = Scalars.One;
+        var positiveBoost = targets.mul(positiveWeights.sub(one)).mul(regressionColumns.neg().add(one)).add(one);
         // the block outlives any scope it is built in: its owner disposes it
         Targets = targets.DetachFromDisposeScope();
         Mask = mask.DetachFromDisposeScope();

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Model;
@@ -13,7 +14,9 @@ public static class SeededInit
     {
         var bound = 1.0 / Math.Sqrt(fanIn);
         using var unit = rand(shape, ScalarType.Float32, generator: generator);
-        using var scaled = unit.mul(2 * bound).sub_(bound);
+        using var width = (2 * bound).ToScalar();
+        using var offset = bound.ToScalar();
+        using var scaled = unit.mul(width).sub_(offset);
         return scaled.to(device).detach().requires_grad_(true);
     }
 

@@ -1,4 +1,5 @@
 using MtnnCluster.Messages;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Model;
@@ -41,7 +42,7 @@ public sealed class Trunk : IDisposable
         var x = input;
         for (var layer = 0; layer < Layers.Length; layer++)
         {
-            x = x.matmul(_parameters[2 * layer]).add(_parameters[2 * layer + 1]).relu();
+            x = x.matmul(_parameters[2 * layer]).add(_parameters[2 * layer + 1], Scalars.One).relu();
             if (dropoutGenerator is not null && dropout > 0) x = Dropout.Apply(x, dropout, dropoutGenerator);
         }
         return x;
@@ -66,6 +67,10 @@ public sealed class Trunk : IDisposable
 public static class Dropout
 {
     /// <summary>Inverted dropout with masks drawn from <paramref name="generator"/> (deterministic per worker).</summary>
-    public static Tensor Apply(Tensor x, double p, Generator generator) =>
-        x.mul(rand(x.shape, ScalarType.Float32, x.device, generator: generator).ge(p)).mul(1.0 / (1.0 - p));
+    public static Tensor Apply(Tensor x, double p, Generator generator)
+    {
+        using var dropProbability = p.ToScalar();
+        using var keepScale = (1.0 / (1.0 - p)).ToScalar();
+        return x.mul(rand(x.shape, ScalarType.Float32, x.device, generator: generator).ge(dropProbability)).mul(keepScale);
+    }
 }

@@ -2,6 +2,7 @@ using MtnnCluster.Data;
 using MtnnCluster.Evaluation;
 using MtnnCluster.Messages;
 using MtnnCluster.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Training;
@@ -35,6 +36,8 @@ public sealed class ShardTrainer : IDisposable
     private HeadBlock? _bestHeads;
     private Tensor? _embeddings;
     private long _embeddingsVersion = -1;
+    private long[]? _order;
+    private int _orderEpoch = -1;
 
     public int[] TaskIndices { get; }
     public int TrainRows => _splits[Split.Train].Rows.Length;
@@ -92,24 +95,15 @@ public sealed class ShardTrainer : IDisposable
     /// <summary>This worker's rows for batch <paramref name="step"/> of an epoch: a seeded shuffle cut into equal parts.</summary>
     private long[] BatchRows(int epoch, int step, int steps, int rowCount)
     {
-        var order = Permutation(rowCount, SeededInit.Mix(_spec.Seed, epoch, TaskIndices.FirstOrDefault()));
+        if (_order is null || _orderEpoch != epoch || _order.Length != rowCount)
+        {
+            _order = Enumerable.Range(0, rowCount).Select(i => (long)i).ToArray();
+            new SplitMix64(SeededInit.Mix(_spec.Seed, epoch, TaskIndices.FirstOrDefault())).Shuffle(_order);
+            _orderEpoch = epoch;
+        }
         var start = (int)((long)step * rowCount / steps);
         var end = (int)((long)(step + 1) * rowCount / steps);
-        return order[start..end];
-    }
-
-    private static long[] Permutation(int count, long seed)
-    {
-        var order = new long[count];
-        for (var i = 0; i < count; i++) order[i] = i;
-        var state = unchecked((ulong)seed);
-        for (var i = count - 1; i > 0; i--)
-        {
-            state = unchecked(state * 6364136223846793005UL + 1442695040888963407UL);
-            var j = (int)((state >> 33) % (ulong)(i + 1));
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        return order;
+        return _order[start..end];
     }
 
     /// <summary>
@@ -173,7 +167,8 @@ public sealed class ShardTrainer : IDisposable
     private void StepHeads(long labelCount)
     {
         using (no_grad())
-            foreach (var p in _heads.Parameters) p.grad?.div_(labelCount);
+        using (var count = ((double)labelCount).ToScalar())
+            foreach (var p in _heads.Parameters) p.grad?.div_(count);
         _headOptimizer.Step();
     }
 

@@ -1,5 +1,6 @@
 using MtnnCluster.Messages;
 using MtnnCluster.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Training;
@@ -43,9 +44,10 @@ public sealed class TrunkMaster : IDisposable
             if (contribution.Gradients.Length != sums.Length)
                 throw new InvalidDataException($"gradient from {contribution.WorkerId}: {contribution.Gradients.Length} tensors, {sums.Length} expected");
             for (var i = 0; i < sums.Length; i++)
-                sums[i].add_(TensorCodec.Decode(contribution.Gradients[i]));
+                sums[i].add_(TensorCodec.Decode(contribution.Gradients[i]), Scalars.One);
         }
-        foreach (var s in sums) s.div_(labels);
+        using var count = ((double)labels).ToScalar();
+        foreach (var s in sums) s.div_(count);
         _optimizer.Step(sums);
         Version++;
         _exported = null;
