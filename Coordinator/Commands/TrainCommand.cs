@@ -2,6 +2,7 @@ using System.CommandLine;
 using MtnnCluster.Coordinator.Actors;
 using MtnnCluster.Coordinator.Output;
 using MtnnCluster.Coordinator.Runs;
+using MtnnCluster.Training;
 
 namespace MtnnCluster.Coordinator.Commands;
 
@@ -22,6 +23,7 @@ public static class TrainCommand
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var spec = options.ToSpec(parse);
+            DeviceName.Parse(parse.GetValue(device)!); // fail fast, before any actor starts
             var outDirectory = parse.GetValue(options.Out)!.FullName;
             var job = new TrainJob($"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}", spec, outDirectory, parse.GetValue(workers));
             var completion = new RunCompletion(Console.Out);
