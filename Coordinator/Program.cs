@@ -6,5 +6,7 @@ var root = new RootCommand("MtnnCluster: massively multitask neural networks on 
     TrainCommand.Create(),
     PredictCommand.Create(),
     FeaturizeCommand.Create(),
+    ClusterCommands.Coordinator(),
+    ClusterCommands.Worker(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -2,12 +2,14 @@ using Akka.Actor;
 using Akka.Event;
 using MtnnCluster.Data;
 using MtnnCluster.Messages;
+using MtnnCluster.Serialization;
 using MtnnCluster.Training;
 
 namespace MtnnCluster.Worker;
 
-/// <summary>How a worker presents itself: a stable id, the device it computes on, and its capacity in slots.</summary>
-public sealed record WorkerOptions(string WorkerId, string Device, int Slots);
+/// <summary>How a worker presents itself: a stable id, the device it computes on, and its capacity in slots.
+/// <see cref="ExitAfterRun"/>: a worker process of a cluster shuts its node down when its run ends.</summary>
+public sealed record WorkerOptions(string WorkerId, string Device, int Slots, bool ExitAfterRun = false);
 
 /// <summary>
 /// A worker: registers with the coordinator, owns the heads and rows of the tasks it is given, and answers the
@@ -22,6 +24,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private ShardTrainer? _trainer;
     private string? _runId;
     private bool _registered;
+    private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
+    private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
 
     public ITimerScheduler Timers { get; set; } = null!;
     /// <summary>Messages dropped because they named another run or arrived before one started.</summary>
@@ -34,6 +38,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
         Receive<Register>(_ => { if (!_registered) _coordinator.Tell(new RegisterWorker(_options.WorkerId, _options.Device, _options.Slots)); });
         Receive<WorkerRegistered>(_ => { _registered = true; Timers.Cancel("register"); });
+        Receive<MessageChunk>(chunk =>
+        {
+            if (_assembler.Add(chunk, Sender, _runId) is { } whole) Self.Tell(whole, Sender);
+        });
         Receive<StartRun>(Start);
         Receive<IRunMessage>(m => m.RunId != _runId || _trainer is null, m =>
         {
@@ -59,7 +67,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             var (weight, bias) = _trainer!.ExportHeads();
             return new HeadShard(m.RunId, _options.WorkerId, _trainer.TaskIndices, weight, bias);
         }));
-        Receive<EndRun>(_ => EndCurrentRun());
+        Receive<EndRun>(_ =>
+        {
+            EndCurrentRun();
+            if (_options.ExitAfterRun) CoordinatedShutdown.Get(Context.System).Run(RunEndedReason.Instance);
+        });
     }
 
     protected override void PreStart()
@@ -95,7 +107,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         try
         {
-            Sender.Tell(work());
+            _delivery.Send(Sender, work(), Self);
         }
         catch (Exception e)
         {
@@ -112,6 +124,12 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     }
 
     private static Split ParseSplit(string name) => Enum.Parse<Split>(name, ignoreCase: true);
+
+    private sealed class RunEndedReason : CoordinatedShutdown.Reason
+    {
+        public static readonly RunEndedReason Instance = new();
+        public override int ExitCode => 0;
+    }
 
     private sealed class Register : INoSerializationVerificationNeeded
     {

@@ -6,7 +6,7 @@ using MtnnCluster.Coordinator.Output;
 using MtnnCluster.Data;
 using MtnnCluster.Evaluation;
 using MtnnCluster.Messages;
-using MtnnCluster.Model;
+using MtnnCluster.Serialization;
 using MtnnCluster.Training;
 
 namespace MtnnCluster.Coordinator.Actors;
@@ -40,6 +40,8 @@ public sealed class CoordinatorActor : ReceiveActor
     private readonly Dictionary<string, WorkerHandle> _workers = new(StringComparer.Ordinal);
     private readonly Stopwatch _wall = new();
     private readonly List<EpochReport> _history = [];
+    private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
+    private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
 
     private PreparedDataset? _data;
     private TrunkMaster? _trunk;
@@ -62,6 +64,10 @@ public sealed class CoordinatorActor : ReceiveActor
         _observer = observer;
 
         Receive<RegisterWorker>(OnRegister);
+        Receive<MessageChunk>(chunk =>
+        {
+            if (_assembler.Add(chunk, Sender, _job.RunId) is { } whole) Self.Tell(whole, Sender);
+        });
         Receive<IRunMessage>(m => m.RunId != _job.RunId, m => _log.Warning("dropped {0} from a foreign run {1}", m.GetType().Name, m.RunId));
         Receive<WorkerFailed>(m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
         Receive<WorkerReady>(m => Answer("ready", 0, 0, m.WorkerId, m));
@@ -225,6 +231,8 @@ public sealed class CoordinatorActor : ReceiveActor
                     return;
                 }
                 Broadcast(new EndRun(_job.RunId));
+                if (_delivery.ChunkedBytesSent > 0)
+                    _observer.Info($"exchange: {_delivery.ChunkedBytesSent / 1e6:F1} MB sent to remote workers in {ChunkedDelivery.ChunkBytes / 1024} KiB chunks");
                 _observer.Completed(outcome);
             });
         });
@@ -233,7 +241,7 @@ public sealed class CoordinatorActor : ReceiveActor
     private void StartRound(string kind, int epoch, int step, Func<string, IMtnnMessage> request, Action<IReadOnlyList<IRunMessage>> complete)
     {
         _round = new Round(kind, epoch, step, _assignment.Keys.ToArray(), complete);
-        foreach (var id in _assignment.Keys) _workers[id].Ref.Tell(request(id));
+        foreach (var id in _assignment.Keys) _delivery.Send(_workers[id].Ref, request(id), Self);
     }
 
     private void Answer(string kind, int epoch, int step, string workerId, IRunMessage reply)
@@ -259,7 +267,7 @@ public sealed class CoordinatorActor : ReceiveActor
 
     private void Broadcast(IMtnnMessage message)
     {
-        foreach (var id in _assignment.Keys) _workers[id].Ref.Tell(message);
+        foreach (var id in _assignment.Keys) _delivery.Send(_workers[id].Ref, message, Self);
     }
 
     private void Fail(Exception error)

@@ -25,18 +25,23 @@ public static class TrainCommand
             var spec = options.ToSpec(parse);
             DeviceName.Parse(parse.GetValue(device)!); // fail fast, before any actor starts
             var outDirectory = parse.GetValue(options.Out)!.FullName;
-            var job = new TrainJob($"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}", spec, outDirectory, parse.GetValue(workers));
+            var job = new TrainJob(ClusterCommands.NewRunId(), spec, outDirectory, parse.GetValue(workers));
             var completion = new RunCompletion(Console.Out);
             var outcome = await EmbeddedRun.RunAsync(job,
                 new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING"), completion, cancel);
-            var metrics = RunMetrics.From(outcome);
-            Console.WriteLine($"best epoch {metrics.BestEpoch}: mean test ROC-AUC {Format(metrics.MeanTestRocAuc)}, PRC-AUC {Format(metrics.MeanTestPrcAuc)}" +
-                              (metrics.MeanTestRmse is null ? "" : $", RMSE {Format(metrics.MeanTestRmse)}, R² {Format(metrics.MeanTestR2)}") +
-                              $"; {metrics.WallSeconds:F1} s");
-            Console.WriteLine($"wrote {Path.Combine(outDirectory, "metrics.json")} and {Path.Combine(outDirectory, "checkpoint")}/");
+            PrintSummary(outcome, outDirectory);
             return 0;
         }));
         return command;
+    }
+
+    public static void PrintSummary(MtnnCluster.Training.RunOutcome outcome, string outDirectory)
+    {
+        var metrics = RunMetrics.From(outcome);
+        Console.WriteLine($"best epoch {metrics.BestEpoch}: mean test ROC-AUC {Format(metrics.MeanTestRocAuc)}, PRC-AUC {Format(metrics.MeanTestPrcAuc)}" +
+                          (metrics.MeanTestRmse is null ? "" : $", RMSE {Format(metrics.MeanTestRmse)}, R² {Format(metrics.MeanTestR2)}") +
+                          $"; {metrics.WallSeconds:F1} s");
+        Console.WriteLine($"wrote {Path.Combine(outDirectory, "metrics.json")} and {Path.Combine(outDirectory, "checkpoint")}/");
     }
 
     private static string Format(double? value) => value is { } v ? v.ToString("F4") : "n/a";

@@ -30,6 +30,7 @@ public static class ProtocolRegistry
         ("fetch", typeof(FetchHeads)),
         ("heads", typeof(HeadShard)),
         ("end", typeof(EndRun)),
+        ("chunk", typeof(MessageChunk)),
     ];
 
     public static readonly FrozenDictionary<string, Type> TypeByCode = Entries.ToFrozenDictionary(e => $"{e.Code}.{ProtocolVersion}", e => e.Type);

@@ -45,6 +45,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new FetchHeads("r"),
         new HeadShard("r", "w1", [0, 3], Tensor(), new TensorData("heads.bias", [2], new byte[8])),
         new EndRun("r"),
+        new MessageChunk("r", 12, "tgrad.1", 0, 3, 150000, new byte[32], new byte[100]),
     }.Select(m => new object[] { m });
 
     [Theory]

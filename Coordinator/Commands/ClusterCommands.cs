@@ -1,0 +1,110 @@
+using System.CommandLine;
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using MtnnCluster.Coordinator.Actors;
+using MtnnCluster.Coordinator.Runs;
+using MtnnCluster.Hosting;
+using MtnnCluster.Training;
+using MtnnCluster.Worker;
+
+namespace MtnnCluster.Coordinator.Commands;
+
+/// <summary>
+/// <c>mtnn coordinator</c> and <c>mtnn worker</c>: the same actors as <c>train</c>, each in a cluster node of its
+/// own. The coordinator is a cluster singleton on the coordinator-role node; workers reach it through a proxy.
+/// </summary>
+public static class ClusterCommands
+{
+    private static readonly ClusterSingletonOptions Singleton = new() { Role = ClusterNodeOptions.CoordinatorRole };
+
+    public static Command Coordinator()
+    {
+        var options = new TrainOptions();
+        var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on", DefaultValueFactory = _ => "127.0.0.1:4053" };
+        var publicHost = new Option<string?>("--public-host") { Description = "host name other nodes reach this one by (default: the bind host)" };
+        var seeds = new Option<string[]>("--seed") { Description = "seed node HOST:PORT (repeatable; default: this node)", AllowMultipleArgumentsPerToken = true };
+        var minWorkers = new Option<int>("--min-workers") { Description = "workers to wait for before training", DefaultValueFactory = _ => 1 };
+        var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var command = new Command("coordinator", "run the coordinator of a multi-node training run");
+        options.AddTo(command);
+        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, verbose }) command.Options.Add(option);
+        command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
+        {
+            var spec = options.ToSpec(parse);
+            var workers = parse.GetValue(minWorkers);
+            if (workers < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {workers})");
+            var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
+            var self = $"{parse.GetValue(publicHost) ?? host}:{port}";
+            var seedList = parse.GetValue(seeds) is { Length: > 0 } given ? given : [self];
+            var outDirectory = parse.GetValue(options.Out)!.FullName;
+            var job = new TrainJob(NewRunId(), spec, outDirectory, workers);
+            var completion = new RunCompletion(Console.Out);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole);
+            completion.Info($"coordinator listening on {host}:{port}; waiting for {workers} worker(s)");
+            var outcome = await RunNode(node, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
+                Props.Create(() => new CoordinatorActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
+                host => completion.Outcome.WaitAsync(cancel));
+            TrainCommand.PrintSummary(outcome, outDirectory);
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command Worker()
+    {
+        var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on (port 0: any free port)", DefaultValueFactory = _ => "127.0.0.1:0" };
+        var publicHost = new Option<string?>("--public-host") { Description = "host name other nodes reach this one by (default: the bind host)" };
+        var seeds = new Option<string[]>("--seed") { Description = "seed node HOST:PORT, usually the coordinator (repeatable)", Required = true, AllowMultipleArgumentsPerToken = true };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
+        var slots = new Option<int>("--slots") { Description = "capacity relative to other workers (tasks are balanced per slot)", DefaultValueFactory = _ => 1 };
+        var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };
+        var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns") { bind, publicHost, seeds, device, slots, id, verbose };
+        command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
+        {
+            if (parse.GetValue(slots) < 1) throw new ArgumentException($"--slots must be ≥ 1 (got {parse.GetValue(slots)})");
+            DeviceName.Parse(parse.GetValue(device)!);
+            var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
+            var worker = new WorkerOptions(parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
+                parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), parse.GetValue(seeds)!, ClusterNodeOptions.WorkerRole);
+            Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}");
+            await RunNode(node, parse.GetValue(verbose), akka => akka
+                    .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
+                    .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>()),
+                async host =>
+                {
+                    await host.WaitForShutdownAsync(cancel); // the worker's node shuts down when its run ends
+                    return 0;
+                });
+            Console.WriteLine($"worker {worker.WorkerId}: run over, node left the cluster");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static async Task<T> RunNode<T>(ClusterNodeOptions node, bool verbose, Action<AkkaConfigurationBuilder> actors, Func<IHost, Task<T>> until)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddAkka(ClusterNodeOptions.SystemName, akka =>
+        {
+            akka.AddMtnnBasics(logLevel: verbose ? "INFO" : "WARNING").WithMtnnCluster(node);
+            actors(akka);
+        });
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            return await until(host);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    public static string NewRunId() => $"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
+}

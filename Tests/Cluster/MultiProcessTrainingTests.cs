@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using MtnnCluster.Tests.Training;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MtnnCluster.Tests.Cluster;
+
+/// <summary>
+/// A coordinator and two worker processes on 127.0.0.1, started as a user would (`mtnn coordinator`,
+/// `mtnn worker`), against the single-process run with the same seed and settings.
+/// </summary>
+public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelper output) : IClassFixture<Tox21Slice>
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);
+
+    private static string[] TrainArgs(string data, string schedule) =>
+        ["--data", data, "--schedule", schedule, "--epochs", "4", "--layers", "64,32", "--bits", "1024", "--batch-size", "64", "--lr", "3e-3", "--patience", "0"];
+
+    [Theory]
+    [InlineData("joint")]
+    [InlineData("alternate")]
+    public async Task Three_processes_train_like_one(string schedule)
+    {
+        var port = FreePort();
+        var clusterOut = Path.Combine(slice.Directory, $"cluster-{schedule}");
+        using var processes = new ProcessGroup(output);
+        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "2", "--out", clusterOut, .. TrainArgs(slice.Csv, schedule)]);
+        var workers = new[] { "worker-a", "worker-b" }
+            .Select(id => processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--bind", "127.0.0.1:0", "--id", id])).ToArray();
+
+        foreach (var process in workers.Prepend(coordinator))
+            Assert.Equal(0, await processes.WaitForExit(process, Limit));
+
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(clusterOut, "metrics.json")));
+        var root = metrics.RootElement;
+        var assigned = root.GetProperty("workers").EnumerateArray()
+            .ToDictionary(w => w.GetProperty("id").GetString()!, w => w.GetProperty("tasks").EnumerateArray().Select(t => t.GetString()!).ToArray());
+        Assert.Equal(["worker-a", "worker-b"], assigned.Keys.Order());
+        Assert.All(assigned.Values, tasks => Assert.NotEmpty(tasks));
+        var taskNames = root.GetProperty("tasks").EnumerateArray().Select(t => t.GetProperty("name").GetString()!).ToArray();
+        Assert.Equal(taskNames.Order(), assigned.Values.SelectMany(t => t).Order()); // every task by exactly one worker
+        Assert.All(root.GetProperty("workers").EnumerateArray(), w => Assert.StartsWith("akka.tcp://mtnn@127.0.0.1:", w.GetProperty("address").GetString()));
+
+        var local = await TrainInProcess(schedule);
+        var clusterAuc = root.GetProperty("mean_test_roc_auc").GetDouble();
+        var localAuc = JsonDocument.Parse(File.ReadAllText(Path.Combine(local, "metrics.json"))).RootElement.GetProperty("mean_test_roc_auc").GetDouble();
+        output.WriteLine($"{schedule}: cluster {clusterAuc:F6}, one process {localAuc:F6}");
+        Assert.InRange(clusterAuc - localAuc, -0.01, 0.01);
+    }
+
+    private async Task<string> TrainInProcess(string schedule)
+    {
+        var outDirectory = Path.Combine(slice.Directory, $"local-{schedule}");
+        var root = new System.CommandLine.RootCommand { MtnnCluster.Coordinator.Commands.TrainCommand.Create() };
+        Assert.Equal(0, await root.Parse(["train", "--out", outDirectory, .. TrainArgs(slice.Csv, schedule)]).InvokeAsync());
+        return outDirectory;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>Processes of one test: output captured into the test log, all killed (with their children) at the end.</summary>
+public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
+{
+    private readonly List<Process> _processes = [];
+
+    public static string MtnnDll
+    {
+        get
+        {
+            var built = RepoPaths.File("Coordinator/bin/Release/net10.0/mtnn.dll");
+            return File.Exists(built) ? built : Path.Combine(AppContext.BaseDirectory, "mtnn.dll");
+        }
+    }
+
+    public Process Start(string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(MtnnDll);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start mtnn");
+        var name = $"{args[0]}#{process.Id}";
+        process.OutputDataReceived += (_, e) => Log(name, e.Data);
+        process.ErrorDataReceived += (_, e) => Log(name, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _processes.Add(process);
+        return process;
+    }
+
+    public async Task<int> WaitForExit(Process process, TimeSpan limit)
+    {
+        using var timeout = new CancellationTokenSource(limit);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"process {process.Id} did not exit within {limit}");
+        }
+        return process.ExitCode;
+    }
+
+    private void Log(string name, string? line)
+    {
+        if (line is null) return;
+        try { output.WriteLine($"[{name}] {line}"); }
+        catch (InvalidOperationException) { } // the test has finished; its log is closed
+    }
+
+    public void Dispose()
+    {
+        foreach (var process in _processes)
+        {
+            try
+            {
+                if (!process.HasExited) process.Kill(entireProcessTree: true);
+                process.WaitForExit(5000);
+            }
+            catch (InvalidOperationException) { }
+            process.Dispose();
+        }
+    }
+}
