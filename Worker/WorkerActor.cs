@@ -23,6 +23,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private ShardTrainer? _trainer;
     private string? _runId;
+    private string? _assignedRunId;
     private bool _registered;
     private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
     private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
@@ -43,6 +44,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             if (_assembler.Add(chunk, Sender, _runId) is { } whole) Self.Tell(whole, Sender);
         });
         Receive<StartRun>(Start);
+        // Before the filter below: a run that failed before or while starting here has no trainer, but must still
+        // end (and, on a cluster, let this process exit).
+        Receive<EndRun>(m => _assignedRunId is null || m.RunId == _assignedRunId, _ =>
+        {
+            EndCurrentRun();
+            if (_options.ExitAfterRun) CoordinatedShutdown.Get(Context.System).Run(RunEndedReason.Instance);
+        });
         Receive<IRunMessage>(m => m.RunId != _runId || _trainer is null, m =>
         {
             Dropped++;
@@ -67,11 +75,6 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             var (weight, bias) = _trainer!.ExportHeads();
             return new HeadShard(m.RunId, _options.WorkerId, _trainer.TaskIndices, weight, bias);
         }));
-        Receive<EndRun>(_ =>
-        {
-            EndCurrentRun();
-            if (_options.ExitAfterRun) CoordinatedShutdown.Get(Context.System).Run(RunEndedReason.Instance);
-        });
     }
 
     protected override void PreStart()
@@ -86,7 +89,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void Start(StartRun start)
     {
         EndCurrentRun();
-        _runId = start.RunId;
+        _runId = _assignedRunId = start.RunId;
         try
         {
             var data = PreparedDataset.Load(start.Spec, w => _log.Warning(w));

@@ -277,7 +277,7 @@ public sealed class CoordinatorActor : ReceiveActor
         else
             _log.Error(error, "run {0} failed", _job.RunId);
         _round = null;
-        Broadcast(new EndRun(_job.RunId));
+        foreach (var worker in _workers.Values) _delivery.Send(worker.Ref, new EndRun(_job.RunId), Self); // assigned or not
         _observer.Failed(error);
     }
 }

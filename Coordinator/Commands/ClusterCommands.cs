@@ -2,7 +2,6 @@ using System.CommandLine;
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using MtnnCluster.Coordinator.Actors;
 using MtnnCluster.Coordinator.Runs;
@@ -86,25 +85,12 @@ public static class ClusterCommands
         return command;
     }
 
-    private static async Task<T> RunNode<T>(ClusterNodeOptions node, bool verbose, Action<AkkaConfigurationBuilder> actors, Func<IHost, Task<T>> until)
-    {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddAkka(ClusterNodeOptions.SystemName, akka =>
+    private static Task<T> RunNode<T>(ClusterNodeOptions node, bool verbose, Action<AkkaConfigurationBuilder> actors, Func<IHost, Task<T>> until) =>
+        AkkaNode.RunAsync(akka =>
         {
             akka.AddMtnnBasics(logLevel: verbose ? "INFO" : "WARNING").WithMtnnCluster(node);
             actors(akka);
-        });
-        using var host = builder.Build();
-        await host.StartAsync();
-        try
-        {
-            return await until(host);
-        }
-        finally
-        {
-            await host.StopAsync(CancellationToken.None);
-        }
-    }
+        }, until);
 
     public static string NewRunId() => $"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
 }

@@ -1,6 +1,4 @@
 using Akka.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using MtnnCluster.Coordinator.Actors;
 using MtnnCluster.Hosting;
 using MtnnCluster.Training;
@@ -21,22 +19,12 @@ public static class EmbeddedRun
     {
         if (options.Workers < 1) throw new ArgumentException($"--workers must be ≥ 1 (got {options.Workers})");
         job.Spec.Validate();
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         var workers = Enumerable.Range(0, options.Workers)
             .Select(i => new WorkerOptions($"local-{i}", options.Device, 1)).ToArray();
-        builder.Services.AddAkka("mtnn", akka => akka
-            .AddMtnnBasics(options.VerifySerialization, options.LogLevel)
-            .WithCoordinator(job, completion)
-            .WithWorkers(workers, (_, registry) => registry.Get<CoordinatorActor>()));
-        using var host = builder.Build();
-        await host.StartAsync(cancel);
-        try
-        {
-            return await completion.Outcome.WaitAsync(cancel);
-        }
-        finally
-        {
-            await host.StopAsync(CancellationToken.None);
-        }
+        return await AkkaNode.RunAsync(akka => akka
+                .AddMtnnBasics(options.VerifySerialization, options.LogLevel)
+                .WithCoordinator(job, completion)
+                .WithWorkers(workers, (_, registry) => registry.Get<CoordinatorActor>()),
+            _ => completion.Outcome.WaitAsync(cancel));
     }
 }
