@@ -72,6 +72,7 @@ public sealed class CoordinatorActor : ReceiveActor
         Receive<WorkerFailed>(m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
         Receive<WorkerReady>(m => Answer("ready", 0, 0, m.WorkerId, m));
         Receive<TrunkGradient>(m => Answer("step", m.Epoch, m.Step, m.WorkerId, m));
+        Receive<LocalTrunk>(m => Answer("local", m.Epoch, m.Step, m.WorkerId, m));
         Receive<HeadEpochDone>(m => Answer("heads", m.Epoch, 0, m.WorkerId, m));
         Receive<EvaluationResult>(m => Answer("eval", m.Epoch, 0, m.WorkerId, m));
         Receive<HeadShard>(m => Answer("fetch", 0, 0, m.WorkerId, m));
@@ -152,6 +153,19 @@ public sealed class CoordinatorActor : ReceiveActor
 
     private void RunStep(int epoch, EpochPhase phase, int step, int steps)
     {
+        var syncEvery = _job.Spec.Schedule.SyncEvery;
+        if (syncEvery > 1)
+        {
+            StartRound("local", epoch, step, _ => new TrunkStep(_job.RunId, epoch, step, steps, phase, _trunk!.Version, _trunk.Parameters, syncEvery), replies =>
+            {
+                var trunks = replies.Cast<LocalTrunk>().ToArray();
+                foreach (var t in trunks) Accumulate(t.LossSum, t.Labels, t.Rows);
+                _trunk!.Average(trunks);
+                if (step + syncEvery < steps) RunStep(epoch, phase, step + syncEvery, steps);
+                else EndEpoch(epoch, phase);
+            });
+            return;
+        }
         StartRound("step", epoch, step, _ => new TrunkStep(_job.RunId, epoch, step, steps, phase, _trunk!.Version, _trunk.Parameters), replies =>
         {
             var gradients = replies.Cast<TrunkGradient>().ToArray();

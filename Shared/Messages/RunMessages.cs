@@ -31,7 +31,8 @@ public sealed record WorkerFailed(
 /// <summary>
 /// Coordinator → worker: one synchronous trunk step. The worker loads <see cref="Trunk"/>, runs its batch
 /// <see cref="Step"/> of <see cref="Steps"/>, and answers with a <see cref="TrunkGradient"/>. In the joint phase
-/// it also updates its heads; in the trunk phase its heads stay frozen.
+/// it also updates its heads; in the trunk phase its heads stay frozen. With <see cref="LocalSteps"/> K &gt; 1
+/// it runs batches Step..Step+K-1 with its own trunk optimizer and answers with a <see cref="LocalTrunk"/>.
 /// </summary>
 [MessagePackObject]
 public sealed record TrunkStep(
@@ -41,7 +42,20 @@ public sealed record TrunkStep(
     [property: Key(3)] int Steps,
     [property: Key(4)] EpochPhase Phase,
     [property: Key(5)] long Version,
-    [property: Key(6)] TensorData[] Trunk) : IRunMessage;
+    [property: Key(6)] TensorData[] Trunk,
+    [property: Key(7)] int LocalSteps = 1) : IRunMessage;
+
+/// <summary>Worker → coordinator: its trunk after K local steps, and the labels those steps summed over.</summary>
+[MessagePackObject]
+public sealed record LocalTrunk(
+    [property: Key(0)] string RunId,
+    [property: Key(1)] string WorkerId,
+    [property: Key(2)] int Epoch,
+    [property: Key(3)] int Step,
+    [property: Key(4)] double LossSum,
+    [property: Key(5)] long Labels,
+    [property: Key(6)] int Rows,
+    [property: Key(7)] TensorData[] Trunk) : IRunMessage;
 
 /// <summary>
 /// Worker → coordinator: the gradient of the summed (not averaged) loss of its tasks on its batch, with the

@@ -21,6 +21,7 @@ public static class ProtocolRegistry
         ("fail", typeof(WorkerFailed)),
         ("tstep", typeof(TrunkStep)),
         ("tgrad", typeof(TrunkGradient)),
+        ("tlocal", typeof(LocalTrunk)),
         ("hep", typeof(HeadEpoch)),
         ("hepd", typeof(HeadEpochDone)),
         ("eval", typeof(Evaluate)),

@@ -34,6 +34,7 @@ public sealed class ShardTrainer : IDisposable
     private readonly Generator _dropout;
     private readonly Dictionary<Split, SplitRows> _splits = [];
     private HeadBlock? _bestHeads;
+    private AdamW? _trunkOptimizer;
     private Tensor? _embeddings;
     private long _embeddingsVersion = -1;
     private long[]? _order;
@@ -113,9 +114,46 @@ public sealed class ShardTrainer : IDisposable
     public (ShardLoss Loss, TensorData[] Gradients) TrunkStep(int epoch, int step, int steps, EpochPhase phase, IReadOnlyList<TensorData> trunk)
     {
         _trunk.Load(trunk);
+        using var scope = NewDisposeScope();
+        var loss = BatchBackward(epoch, step, steps, phase);
+        var gradients = _trunk.Parameters.Select((p, i) => TensorCodec.Encode(Trunk.ParameterName(i), p.grad ?? zeros_like(p))).ToArray();
+        return (loss, gradients);
+    }
+
+    /// <summary>
+    /// <paramref name="localSteps"/> batches from <paramref name="step"/> on, each followed by a step of this
+    /// worker's own trunk optimizer (local SGD); returns the resulting trunk for the coordinator to average.
+    /// </summary>
+    public (ShardLoss Loss, TensorData[] Trunk) LocalTrunkSteps(int epoch, int step, int localSteps, int steps, EpochPhase phase, IReadOnlyList<TensorData> trunk)
+    {
+        _trunk.Load(trunk);
+        _trunkOptimizer ??= new AdamW(_trunk.Parameters, _spec.Optimizer.LearningRate, _spec.Optimizer.WeightDecay);
+        double lossSum = 0;
+        long labels = 0;
+        var rows = 0;
+        for (var s = step; s < Math.Min(steps, step + localSteps); s++)
+        {
+            using var scope = NewDisposeScope();
+            var loss = BatchBackward(epoch, s, steps, phase);
+            if (loss.Labels > 0)
+            {
+                using (no_grad())
+                using (var count = ((double)loss.Labels).ToScalar())
+                    foreach (var p in _trunk.Parameters) p.grad?.div_(count);
+                _trunkOptimizer.Step();
+            }
+            lossSum += loss.LossSum;
+            labels += loss.Labels;
+            rows += loss.Rows;
+        }
+        return (new ShardLoss(lossSum, labels, rows), _trunk.Export());
+    }
+
+    /// <summary>Forward and backward on one batch; trunk gradients are left on the parameters, heads stepped in the joint phase.</summary>
+    private ShardLoss BatchBackward(int epoch, int step, int steps, EpochPhase phase)
+    {
         var train = _splits[Split.Train];
         var batch = BatchRows(epoch, step, steps, train.Rows.Length);
-        using var scope = NewDisposeScope();
         ZeroGradients(_trunk.Parameters);
         ZeroGradients(_heads.Parameters);
         var index = tensor(batch, device: _device);
@@ -124,9 +162,8 @@ public sealed class ShardTrainer : IDisposable
         var loss = MaskedLoss.Sum(_heads.Forward(hidden), labels);
         var labelCount = (long)labels.Mask.sum().item<float>();
         loss.backward();
-        var gradients = _trunk.Parameters.Select((p, i) => TensorCodec.Encode(Trunk.ParameterName(i), p.grad ?? zeros_like(p))).ToArray();
         if (phase == EpochPhase.Joint && labelCount > 0) StepHeads(labelCount);
-        return (new ShardLoss(loss.item<float>(), labelCount, batch.Length), gradients);
+        return new ShardLoss(loss.item<float>(), labelCount, batch.Length);
     }
 
     /// <summary>
@@ -224,6 +261,7 @@ public sealed class ShardTrainer : IDisposable
         _heads.Dispose();
         _bestHeads?.Dispose();
         _headOptimizer.Dispose();
+        _trunkOptimizer?.Dispose();
         _embeddings?.Dispose();
         _dropout.Dispose();
     }

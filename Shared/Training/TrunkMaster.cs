@@ -54,6 +54,31 @@ public sealed class TrunkMaster : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Local SGD's reduction: the workers' trunks averaged, weighted by the labels each trained on, become the
+    /// master trunk. Returns false (unchanged) when no worker had a label.
+    /// </summary>
+    public bool Average(IReadOnlyList<LocalTrunk> trunks)
+    {
+        var labels = trunks.Sum(t => t.Labels);
+        if (labels == 0) return false;
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var sums = _trunk.Parameters.Select(p => zeros_like(p)).ToArray();
+        foreach (var local in trunks)
+        {
+            if (local.Trunk.Length != sums.Length)
+                throw new InvalidDataException($"trunk from {local.WorkerId}: {local.Trunk.Length} tensors, {sums.Length} expected");
+            using var weight = ((double)local.Labels / labels).ToScalar();
+            for (var i = 0; i < sums.Length; i++)
+                sums[i].add_(TensorCodec.Decode(local.Trunk[i]), weight);
+        }
+        for (var i = 0; i < sums.Length; i++) _trunk.Parameters[i].copy_(sums[i]);
+        Version++;
+        _exported = null;
+        return true;
+    }
+
     public void KeepBest()
     {
         _best = Parameters;

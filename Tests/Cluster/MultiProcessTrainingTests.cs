@@ -16,18 +16,19 @@ public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelpe
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);
 
-    private static string[] TrainArgs(string data, string schedule) =>
-        ["--data", data, "--schedule", schedule, "--epochs", "4", "--layers", "64,32", "--bits", "1024", "--batch-size", "64", "--lr", "3e-3", "--patience", "0"];
+    private static string[] TrainArgs(string data, string schedule, string syncEvery) =>
+        ["--data", data, "--schedule", schedule, "--sync-every", syncEvery, "--epochs", "4", "--layers", "64,32", "--bits", "1024", "--batch-size", "64", "--lr", "3e-3", "--patience", "0"];
 
     [Theory]
-    [InlineData("joint")]
-    [InlineData("alternate")]
-    public async Task Three_processes_train_like_one(string schedule)
+    [InlineData("joint", "1")]
+    [InlineData("alternate", "1")]
+    [InlineData("joint", "4")]
+    public async Task Three_processes_train_like_one(string schedule, string syncEvery)
     {
         var port = FreePort();
-        var clusterOut = Path.Combine(slice.Directory, $"cluster-{schedule}");
+        var clusterOut = Path.Combine(slice.Directory, $"cluster-{schedule}-{syncEvery}");
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "2", "--out", clusterOut, .. TrainArgs(slice.Csv, schedule)]);
+        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "2", "--out", clusterOut, .. TrainArgs(slice.Csv, schedule, syncEvery)]);
         var workers = new[] { "worker-a", "worker-b" }
             .Select(id => processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--bind", "127.0.0.1:0", "--id", id])).ToArray();
 
@@ -44,18 +45,18 @@ public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelpe
         Assert.Equal(taskNames.Order(), assigned.Values.SelectMany(t => t).Order()); // every task by exactly one worker
         Assert.All(root.GetProperty("workers").EnumerateArray(), w => Assert.StartsWith("akka.tcp://mtnn@127.0.0.1:", w.GetProperty("address").GetString()));
 
-        var local = await TrainInProcess(schedule);
+        var local = await TrainInProcess(schedule, syncEvery);
         var clusterAuc = root.GetProperty("mean_test_roc_auc").GetDouble();
         var localAuc = JsonDocument.Parse(File.ReadAllText(Path.Combine(local, "metrics.json"))).RootElement.GetProperty("mean_test_roc_auc").GetDouble();
-        output.WriteLine($"{schedule}: cluster {clusterAuc:F6}, one process {localAuc:F6}");
+        output.WriteLine($"{schedule}, sync every {syncEvery}: cluster {clusterAuc:F6}, one process {localAuc:F6}");
         Assert.InRange(clusterAuc - localAuc, -0.01, 0.01);
     }
 
-    private async Task<string> TrainInProcess(string schedule)
+    private async Task<string> TrainInProcess(string schedule, string syncEvery)
     {
-        var outDirectory = Path.Combine(slice.Directory, $"local-{schedule}");
+        var outDirectory = Path.Combine(slice.Directory, $"local-{schedule}-{syncEvery}");
         var root = new System.CommandLine.RootCommand { MtnnCluster.Coordinator.Commands.TrainCommand.Create() };
-        Assert.Equal(0, await root.Parse(["train", "--out", outDirectory, .. TrainArgs(slice.Csv, schedule)]).InvokeAsync());
+        Assert.Equal(0, await root.Parse(["train", "--out", outDirectory, .. TrainArgs(slice.Csv, schedule, syncEvery)]).InvokeAsync());
         return outDirectory;
     }
 

@@ -36,6 +36,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new WorkerFailed("r", "w1", "disk"),
         new TrunkStep("r", 2, 5, 10, EpochPhase.Trunk, 42, [Tensor()]),
         new TrunkGradient("r", "w1", 2, 5, 42, 1.5, 30, 12, [Tensor()]),
+        new LocalTrunk("r", "w1", 2, 4, 1.5, 30, 12, [Tensor()]),
         new HeadEpoch("r", 3, 43, [Tensor()]),
         new HeadEpochDone("r", "w1", 3, 0.5, 9, 4),
         new Evaluate("r", 3, 43, ["valid"], [Tensor()]),

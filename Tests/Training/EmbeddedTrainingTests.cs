@@ -75,6 +75,18 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
     }
 
     [Fact]
+    public async Task Local_steps_with_trunk_averaging_train_as_well()
+    {
+        var spec = Spec(ScheduleKind.Joint, epochs: 8);
+        var (outcome, outDirectory) = await Train(spec with { Schedule = spec.Schedule with { SyncEvery = 3 } });
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDirectory, "metrics.json")));
+        Assert.InRange(metrics.RootElement.GetProperty("mean_train_roc_auc").GetDouble(), 0.85, 1.0);
+        Assert.InRange(metrics.RootElement.GetProperty("mean_test_roc_auc").GetDouble(), 0.62, 1.0);
+        var synchronous = await Train(spec);
+        Assert.NotEqual(synchronous.Outcome.Trunk[0].Bytes, outcome.Trunk[0].Bytes); // a different reduction really ran
+    }
+
+    [Fact]
     public async Task Predict_from_the_checkpoint_gives_the_probabilities_of_the_trained_model()
     {
         var (outcome, outDirectory) = await Train(Spec(ScheduleKind.Joint));
