@@ -24,7 +24,7 @@ public static class ClusterCommands
         var options = new TrainOptions();
         var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on", DefaultValueFactory = _ => "127.0.0.1:4053" };
         var publicHost = new Option<string?>("--public-host") { Description = "host name other nodes reach this one by (default: the bind host)" };
-        var seeds = new Option<string[]>("--seed") { Description = "seed node HOST:PORT (repeatable; default: this node)", AllowMultipleArgumentsPerToken = true };
+        var seeds = new Option<string[]>("--seed") { Description = $"seed node HOST:PORT (repeatable; default: ${ClusterNodeOptions.SeedsVariable}, else this node)", AllowMultipleArgumentsPerToken = true };
         var minWorkers = new Option<int>("--min-workers") { Description = "workers to wait for before training", DefaultValueFactory = _ => 1 };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var command = new Command("coordinator", "run the coordinator of a multi-node training run");
@@ -37,7 +37,7 @@ public static class ClusterCommands
             if (workers < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {workers})");
             var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
             var self = $"{parse.GetValue(publicHost) ?? host}:{port}";
-            var seedList = parse.GetValue(seeds) is { Length: > 0 } given ? given : [self];
+            var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), self);
             var outDirectory = parse.GetValue(options.Out)!.FullName;
             var job = new TrainJob(NewRunId(), spec, outDirectory, workers);
             var completion = new RunCompletion(Console.Out);
@@ -56,7 +56,7 @@ public static class ClusterCommands
     {
         var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on (port 0: any free port)", DefaultValueFactory = _ => "127.0.0.1:0" };
         var publicHost = new Option<string?>("--public-host") { Description = "host name other nodes reach this one by (default: the bind host)" };
-        var seeds = new Option<string[]>("--seed") { Description = "seed node HOST:PORT, usually the coordinator (repeatable)", Required = true, AllowMultipleArgumentsPerToken = true };
+        var seeds = new Option<string[]>("--seed") { Description = $"seed node HOST:PORT, usually the coordinator (repeatable; default: ${ClusterNodeOptions.SeedsVariable})", AllowMultipleArgumentsPerToken = true };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
         var slots = new Option<int>("--slots") { Description = "capacity relative to other workers (tasks are balanced per slot)", DefaultValueFactory = _ => 1 };
         var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };
@@ -69,7 +69,8 @@ public static class ClusterCommands
             var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
             var worker = new WorkerOptions(parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
                 parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true);
-            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), parse.GetValue(seeds)!, ClusterNodeOptions.WorkerRole);
+            var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), null);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}");
             await RunNode(node, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)

@@ -21,6 +21,18 @@ public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? P
         return (text[..colon], port);
     }
 
+    /// <summary>Environment variable read for seed nodes when no --seed is given: comma-separated HOST:PORT.</summary>
+    public const string SeedsVariable = "MTNN_SEEDS";
+
+    /// <summary>Seeds from the command line, else from <see cref="SeedsVariable"/>, else the fallback (none: an error).</summary>
+    public static string[] ResolveSeeds(IReadOnlyList<string>? given, string? environment, string? fallback)
+    {
+        if (given is { Count: > 0 }) return [.. given];
+        var fromEnvironment = (environment ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (fromEnvironment.Length > 0) return fromEnvironment;
+        return fallback is not null ? [fallback] : throw new ArgumentException($"--seed: no seed node given (pass --seed HOST:PORT or set {SeedsVariable})");
+    }
+
     /// <summary>A seed as Akka names it; accepts HOST:PORT or a full akka.tcp:// address.</summary>
     public static string SeedAddress(string seed)
     {
