@@ -135,13 +135,7 @@ public sealed class ShardTrainer : IDisposable
         {
             using var scope = NewDisposeScope();
             var loss = BatchBackward(epoch, s, steps, phase);
-            if (loss.Labels > 0)
-            {
-                using (no_grad())
-                using (var count = ((double)loss.Labels).ToScalar())
-                    foreach (var p in _trunk.Parameters) p.grad?.div_(count);
-                _trunkOptimizer.Step();
-            }
+            if (loss.Labels > 0) StepOnMeanGradient(_trunk.Parameters, _trunkOptimizer, loss.Labels);
             lossSum += loss.LossSum;
             labels += loss.Labels;
             rows += loss.Rows;
@@ -201,12 +195,15 @@ public sealed class ShardTrainer : IDisposable
         return new ShardLoss(lossSum, labelSum, rows);
     }
 
-    private void StepHeads(long labelCount)
+    private void StepHeads(long labelCount) => StepOnMeanGradient(_heads.Parameters, _headOptimizer, labelCount);
+
+    /// <summary>Losses are summed, so gradients are too: divide by the labels summed over, then step.</summary>
+    private static void StepOnMeanGradient(IReadOnlyList<Tensor> parameters, AdamW optimizer, long labelCount)
     {
         using (no_grad())
         using (var count = ((double)labelCount).ToScalar())
-            foreach (var p in _heads.Parameters) p.grad?.div_(count);
-        _headOptimizer.Step();
+            foreach (var p in parameters) p.grad?.div_(count);
+        optimizer.Step();
     }
 
     private static void ZeroGradients(IEnumerable<Tensor> parameters)
