@@ -1,3 +1,4 @@
+using Akka;
 using Akka.Actor;
 using Akka.Event;
 using MtnnCluster.Data;
@@ -25,6 +26,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private string? _runId;
     private string? _assignedRunId;
     private bool _registered;
+    private IActorRef? _coordinatorInstance; // the coordinator itself, behind the proxy: watched, so that a new one is registered with
+    private volatile bool _inRun; // read by the shutdown task, on another thread
     private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
     private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
 
@@ -38,7 +41,26 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _coordinator = coordinator;
 
         Receive<Register>(_ => { if (!_registered) _coordinator.Tell(new RegisterWorker(_options.WorkerId, _options.Device, _options.Slots)); });
-        Receive<WorkerRegistered>(_ => { _registered = true; Timers.Cancel("register"); });
+        Receive<WorkerRegistered>(_ =>
+        {
+            _registered = true;
+            Timers.Cancel("register");
+            if (Sender.Equals(_coordinatorInstance)) return;
+            _coordinatorInstance = Sender;
+            Context.Watch(Sender);
+        });
+        Receive<Terminated>(t => t.ActorRef.Equals(_coordinatorInstance), _ =>
+        {
+            // the coordinator's node is gone: drop the run and announce ourselves until its successor (a restarted
+            // or handed-over coordinator, resuming from its checkpoint) answers
+            _log.Warning("worker {0}: coordinator lost; waiting for a new one", _options.WorkerId);
+            EndCurrentRun();
+            _assignedRunId = null;
+            _coordinatorInstance = null;
+            _registered = false;
+            Self.Tell(Register.Instance);
+            Timers.StartPeriodicTimer("register", Register.Instance, TimeSpan.FromSeconds(2));
+        });
         Receive<MessageChunk>(chunk =>
         {
             if (_assembler.Add(chunk, Sender, _runId) is { } whole) Self.Tell(whole, Sender);
@@ -72,7 +94,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             return new HeadEpochDone(m.RunId, _options.WorkerId, m.Epoch, loss.LossSum, loss.Labels, loss.Rows);
         }));
         Receive<Evaluate>(m => Reply(m.RunId, () =>
-            new EvaluationResult(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Trunk, m.Splits.Select(ParseSplit)))));
+            new EvaluationResult(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Trunk, m.Splits.Select(ParseSplit)),
+                m.Snapshot ? _trainer.SnapshotHeads() : null)));
         Receive<KeepBestHeads>(_ => _trainer!.KeepBestHeads());
         Receive<RestoreBestHeads>(_ => _trainer!.RestoreBestHeads());
         Receive<FetchHeads>(m => Reply(m.RunId, () =>
@@ -87,6 +110,24 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         // Until the coordinator acknowledges (it may not exist yet, or be moving), keep announcing ourselves.
         Self.Tell(Register.Instance);
         Timers.StartPeriodicTimer("register", Register.Instance, TimeSpan.FromSeconds(2));
+        // SIGTERM (Kubernetes evicting the pod): tell the coordinator at once, so that it moves our tasks now
+        // rather than after the failure detector; the step in progress is abandoned, our heads as of the last
+        // epoch end are already with the coordinator.
+        var (self, coordinator, id) = (Self, _coordinator, _options.WorkerId);
+        try
+        {
+            CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "mtnn-worker-leave", async () =>
+            {
+                if (!_inRun) return Done.Instance;
+                coordinator.Tell(new WorkerLeaving(id), self);
+                await Task.Delay(TimeSpan.FromMilliseconds(500)); // let the message leave before the node does
+                return Done.Instance;
+            });
+        }
+        catch (InvalidOperationException)
+        {
+            // shutdown already under way
+        }
     }
 
     protected override void PostStop() => EndCurrentRun();
@@ -98,7 +139,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         try
         {
             var data = PreparedDataset.Load(start.Spec, w => _log.Warning(w));
-            _trainer = new ShardTrainer(data, start.Spec, start.TaskIndices, DeviceName.Parse(_options.Device));
+            _trainer = new ShardTrainer(data, start.Spec, start.TaskIndices, DeviceName.Parse(_options.Device), start.Heads, start.BestHeads);
+            _inRun = true;
             _log.Info("worker {0}: {1} tasks, {2} training rows on {3}", _options.WorkerId, start.TaskIndices.Length, _trainer.TrainRows, _options.Device);
             Sender.Tell(new WorkerReady(start.RunId, _options.WorkerId, _trainer.TrainRows, _trainer.TrainLabels));
         }
@@ -126,6 +168,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void EndCurrentRun()
     {
+        _inRun = false;
         _trainer?.Dispose();
         _trainer = null;
         _runId = null;

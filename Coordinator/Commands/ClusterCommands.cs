@@ -32,15 +32,15 @@ public static class ClusterCommands
         foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, verbose }) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
-            var spec = options.ToSpec(parse);
+            var completion = new RunCompletion(Console.Out);
+            var run = options.Resolve(parse, NewRunId, w => completion.Info($"warning: {w}"));
             var workers = parse.GetValue(minWorkers);
             if (workers < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {workers})");
             var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
             var self = $"{parse.GetValue(publicHost) ?? host}:{port}";
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), self);
-            var outDirectory = parse.GetValue(options.Out)!.FullName;
-            var job = new TrainJob(NewRunId(), spec, outDirectory, workers);
-            var completion = new RunCompletion(Console.Out);
+            var outDirectory = run.OutDirectory;
+            var job = run.ToJob(workers);
             var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole);
             completion.Info($"coordinator listening on {host}:{port}; waiting for {workers} worker(s)");
             var outcome = await RunNode(node, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",

@@ -22,11 +22,11 @@ public static class TrainCommand
         command.Options.Add(verbose);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
-            var spec = options.ToSpec(parse);
-            DeviceName.Parse(parse.GetValue(device)!); // fail fast, before any actor starts
-            var outDirectory = parse.GetValue(options.Out)!.FullName;
-            var job = new TrainJob(ClusterCommands.NewRunId(), spec, outDirectory, parse.GetValue(workers));
             var completion = new RunCompletion(Console.Out);
+            var run = options.Resolve(parse, ClusterCommands.NewRunId, w => completion.Info($"warning: {w}"));
+            DeviceName.Parse(parse.GetValue(device)!); // fail fast, before any actor starts
+            var outDirectory = run.OutDirectory;
+            var job = run.ToJob(parse.GetValue(workers));
             var outcome = await EmbeddedRun.RunAsync(job,
                 new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING"), completion, cancel);
             PrintSummary(outcome, outDirectory);

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using MtnnCluster.Checkpoints;
+using MtnnCluster.Coordinator.Actors;
 using MtnnCluster.Training;
 
 namespace MtnnCluster.Coordinator.Commands;
@@ -6,7 +8,7 @@ namespace MtnnCluster.Coordinator.Commands;
 /// <summary>The options that describe a training run, shared by <c>train</c> (and, later, <c>coordinator</c>).</summary>
 public sealed class TrainOptions
 {
-    public Option<FileInfo> Data { get; } = new("--data") { Description = "CSV (or .csv.gz) of SMILES and task labels", Required = true };
+    public Option<FileInfo?> Data { get; } = new("--data") { Description = "CSV (or .csv.gz) of SMILES and task labels" };
     public Option<string> SmilesColumn { get; } = new("--smiles-column") { Description = "name of the SMILES column", DefaultValueFactory = _ => "smiles" };
     public Option<string?> Tasks { get; } = new("--tasks") { Description = "comma-separated task columns (default: every other column)" };
     public Option<string?> RegressionTasks { get; } = new("--regression-tasks") { Description = "tasks to treat as regression whatever their values" };
@@ -29,18 +31,56 @@ public sealed class TrainOptions
     public Option<int> Radius { get; } = new("--radius") { Description = "ECFP radius (2 = ECFP4)", DefaultValueFactory = _ => 2 };
     public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
     public Option<bool> Counts { get; } = new("--counts") { Description = "count fingerprint instead of bits" };
-    public Option<DirectoryInfo> Out { get; } = new("--out") { Description = "output directory: metrics.json and checkpoint/", Required = true };
+    public Option<DirectoryInfo?> Out { get; } = new("--out") { Description = "output directory: metrics.json, checkpoint/ and checkpoints/" };
+    public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "write a training checkpoint every N epochs (and at the end)", DefaultValueFactory = _ => 1 };
+    public Option<int> KeepCheckpoints { get; } = new("--keep-checkpoints") { Description = "training checkpoints kept (the newest)", DefaultValueFactory = _ => 3 };
+    public Option<string?> Resume { get; } = new("--resume") { Description = "DIR: continue the run whose output is DIR, from its newest valid checkpoint; auto: continue --out's run if it has one, else start" };
 
     public void AddTo(Command command)
     {
         foreach (var option in new Option[] { Data, SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
-                     Radius, Bits, Counts, Out })
+                     Radius, Bits, Counts, Out, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
     }
 
+    /// <summary>
+    /// The run the options describe: a new one, or (with <c>--resume DIR</c>) the one whose checkpoints are in DIR,
+    /// with the settings it was started with (only <c>--data</c>, if the dataset moved, and <c>--out</c> may be given).
+    /// </summary>
+    public ResolvedRun Resolve(ParseResult p, Func<string> newRunId, Action<string> warn)
+    {
+        var policy = new CheckpointPolicy(p.GetValue(CheckpointEvery), p.GetValue(KeepCheckpoints));
+        policy.Validate();
+        var resume = p.GetValue(Resume);
+        if (resume is null || resume == "auto")
+        {
+            var spec = ToSpec(p);
+            var outDirectory = (p.GetValue(Out) ?? throw new ArgumentException("--out is required")).FullName;
+            return new ResolvedRun(newRunId(), spec, outDirectory, policy, resume is null ? null : new ResumeFrom(outDirectory, Required: false));
+        }
+        var runDirectory = Path.GetFullPath(resume);
+        var given = SpecOptions().Where(o => p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
+        if (given.Length > 0)
+            throw new ArgumentException($"--resume {resume}: the run keeps the settings it was started with; remove {string.Join(", ", given)}");
+        var latest = TrainingCheckpoint.LoadLatest(Path.Combine(runDirectory, TrainingCheckpoint.DirectoryName), warn)
+                     ?? throw new ArgumentException($"--resume: {Path.Combine(runDirectory, TrainingCheckpoint.DirectoryName)} holds no training checkpoint");
+        var state = latest.Checkpoint.State;
+        var resumed = p.GetValue(Data) is { } data ? state.Spec with { Dataset = state.Spec.Dataset with { Path = data.FullName } } : state.Spec;
+        if (!File.Exists(resumed.Dataset.Path)) throw new ArgumentException($"--resume: the run's dataset {resumed.Dataset.Path} does not exist (give --data if it moved)");
+        return new ResolvedRun(state.RunId, resumed, p.GetValue(Out)?.FullName ?? runDirectory, policy, new ResumeFrom(runDirectory, Required: true));
+    }
+
+    /// <summary>Options that describe the model and its training; fixed for a run once started.</summary>
+    private IEnumerable<Option> SpecOptions() =>
+    [
+        SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
+        Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives, Radius, Bits, Counts,
+    ];
+
     public RunSpec ToSpec(ParseResult p)
     {
+        var dataFile = p.GetValue(Data) ?? throw new ArgumentException("--data is required");
         var fractions = ParseList(p.GetValue(SplitFractions)!, "--split-fractions", double.Parse);
         if (fractions.Length != 3) throw new ArgumentException($"--split-fractions needs three numbers (got '{p.GetValue(SplitFractions)}')");
         var schedule = p.GetValue(Schedule)!.ToLowerInvariant() switch
@@ -50,7 +90,7 @@ public sealed class TrainOptions
             var other => throw new ArgumentException($"--schedule must be joint or alternate (got '{other}')"),
         };
         var spec = new RunSpec(
-            new DatasetSpec(p.GetValue(Data)!.FullName, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks))),
+            new DatasetSpec(dataFile.FullName, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks))),
             new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts)),
             new SplitSpec(p.GetValue(Split)!.ToLowerInvariant(), p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),
@@ -76,4 +116,10 @@ public sealed class TrainOptions
             throw new ArgumentException($"{option}: '{text}' is not a comma-separated list of numbers");
         }
     }
+}
+
+/// <summary>A run as the command line resolved it.</summary>
+public sealed record ResolvedRun(string RunId, RunSpec Spec, string OutDirectory, CheckpointPolicy Checkpoints, ResumeFrom? Resume)
+{
+    public TrainJob ToJob(int minWorkers) => new(RunId, Spec, OutDirectory, minWorkers, Checkpoints, Resume);
 }

@@ -74,7 +74,7 @@ public sealed record RunMetrics(
             outcome.Workers.Select(w => new WorkerReport(w.WorkerId, w.Address, w.Device, w.Slots, w.Tasks.Select(t => outcome.Data.Tasks[t].Name).ToArray())).ToArray(),
             outcome.History.Select(h => new EpochHistory(h.Epoch, h.Phase.ToString().ToLowerInvariant(), Nullable(h.TrainLoss), Nullable(h.ValidScore),
                 Nullable(h.MeanValidRocAuc), Math.Round(h.Seconds, 3), Math.Round(h.RowsPerSecond, 1), h.Improved)).ToArray(),
-            []);
+            outcome.Events);
     }
 
     private static double? Nullable(double? value) => value is { } v && double.IsFinite(v) ? v : null;
@@ -89,5 +89,3 @@ public sealed record TaskReport(
 public sealed record WorkerReport(string Id, string Address, string Device, int Slots, string[] Tasks);
 
 public sealed record EpochHistory(int Epoch, string Phase, double? TrainLoss, double? ValidScore, double? MeanValidRocAuc, double Seconds, double RowsPerSecond, bool Improved);
-
-public sealed record RunEvent(DateTimeOffset Time, string Kind, string Worker, int TasksMoved);

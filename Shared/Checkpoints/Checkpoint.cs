@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MessagePack;
@@ -33,7 +32,7 @@ public sealed record CheckpointModel(
 public sealed record Checkpoint(CheckpointModel Model, TensorData[] Trunk, TensorData HeadWeight, TensorData HeadBias)
 {
     public const int CurrentFormat = 1;
-    private const string ModelFile = "model.json", WeightsFile = "weights.msgpack", ManifestFile = "manifest.json";
+    private const string ModelFile = "model.json", WeightsFile = "weights.msgpack";
 
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -43,58 +42,21 @@ public sealed record Checkpoint(CheckpointModel Model, TensorData[] Trunk, Tenso
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    public void Write(string directory)
+    public void Write(string directory) => ChecksummedDirectory.Write(directory, new Dictionary<string, byte[]>
     {
-        var full = Path.GetFullPath(directory);
-        var parent = Path.GetDirectoryName(full) ?? throw new IOException($"{directory}: no parent directory");
-        Directory.CreateDirectory(parent);
-        var temporary = Path.Combine(parent, $".{Path.GetFileName(full)}.tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temporary);
-        try
-        {
-            File.WriteAllBytes(Path.Combine(temporary, ModelFile), JsonSerializer.SerializeToUtf8Bytes(Model, Json));
-            var tensors = Trunk.Append(HeadWeight).Append(HeadBias).ToArray();
-            File.WriteAllBytes(Path.Combine(temporary, WeightsFile), MessagePackSerializer.Serialize(tensors, MtnnMessageSerializer.Options));
-            var manifest = new SortedDictionary<string, string>(StringComparer.Ordinal)
-            {
-                [ModelFile] = Sha256(Path.Combine(temporary, ModelFile)),
-                [WeightsFile] = Sha256(Path.Combine(temporary, WeightsFile)),
-            };
-            File.WriteAllBytes(Path.Combine(temporary, ManifestFile), JsonSerializer.SerializeToUtf8Bytes(manifest, Json));
-            if (Directory.Exists(full))
-            {
-                var old = $"{temporary}.old";
-                Directory.Move(full, old);
-                Directory.Move(temporary, full);
-                Directory.Delete(old, recursive: true);
-            }
-            else Directory.Move(temporary, full);
-        }
-        finally
-        {
-            if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
-        }
-    }
+        [ModelFile] = JsonSerializer.SerializeToUtf8Bytes(Model, Json),
+        [WeightsFile] = MessagePackSerializer.Serialize(Trunk.Append(HeadWeight).Append(HeadBias).ToArray(), MtnnMessageSerializer.Options),
+    });
 
     /// <summary>Reads and verifies a checkpoint; a missing file or a checksum mismatch names the file.</summary>
     public static Checkpoint Read(string directory)
     {
-        var manifestPath = Path.Combine(directory, ManifestFile);
-        if (!File.Exists(manifestPath)) throw new InvalidDataException($"{directory}: not a checkpoint ({ManifestFile} missing)");
-        var manifest = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(manifestPath), Json)
-                       ?? throw new InvalidDataException($"{manifestPath}: empty");
-        foreach (var file in new[] { ModelFile, WeightsFile })
-        {
-            var path = Path.Combine(directory, file);
-            if (!File.Exists(path)) throw new InvalidDataException($"{path}: missing");
-            if (!manifest.TryGetValue(file, out var expected) || !string.Equals(expected, Sha256(path), StringComparison.OrdinalIgnoreCase))
-                throw new InvalidDataException($"{path}: SHA-256 does not match {ManifestFile}; the checkpoint is damaged");
-        }
-        var model = JsonSerializer.Deserialize<CheckpointModel>(File.ReadAllBytes(Path.Combine(directory, ModelFile)), Json)
+        var files = ChecksummedDirectory.Read(directory, [ModelFile, WeightsFile]);
+        var model = JsonSerializer.Deserialize<CheckpointModel>(files[ModelFile], Json)
                     ?? throw new InvalidDataException($"{directory}/{ModelFile}: empty");
         if (model.FormatVersion != CurrentFormat)
             throw new InvalidDataException($"{directory}: checkpoint format {model.FormatVersion}, this build reads {CurrentFormat}");
-        var tensors = MessagePackSerializer.Deserialize<TensorData[]>(File.ReadAllBytes(Path.Combine(directory, WeightsFile)), MtnnMessageSerializer.Options);
+        var tensors = MessagePackSerializer.Deserialize<TensorData[]>(files[WeightsFile], MtnnMessageSerializer.Options);
         if (tensors.Length != 2 * model.Spec.Model.Layers.Length + 2)
             throw new InvalidDataException($"{directory}/{WeightsFile}: {tensors.Length} tensors for {model.Spec.Model.Layers.Length} layers");
         return new Checkpoint(model, tensors[..^2], tensors[^2], tensors[^1]);
@@ -108,12 +70,6 @@ public sealed record Checkpoint(CheckpointModel Model, TensorData[] Trunk, Tenso
         var heads = new HeadBlock(Enumerable.Range(0, Model.Tasks.Length).ToArray(),
             TensorCodec.Decode(HeadWeight, device), TensorCodec.Decode(HeadBias, device));
         return (trunk, heads);
-    }
-
-    private static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 }
 

@@ -5,13 +5,35 @@ namespace MtnnCluster.Messages;
 
 /// <summary>
 /// Coordinator → worker: train these tasks of this run. The worker loads the rows labelled for them from the
-/// dataset the spec names (shared storage on a cluster; the process cache in one process).
+/// dataset the spec names (shared storage on a cluster; the process cache in one process). <see cref="Heads"/>
+/// and <see cref="BestHeads"/> carry the heads to start from when the run resumes or tasks moved between
+/// workers (null: fresh heads, seeded by task).
 /// </summary>
 [MessagePackObject]
 public sealed record StartRun(
     [property: Key(0)] string RunId,
     [property: Key(1)] RunSpec Spec,
-    [property: Key(2)] int[] TaskIndices) : IRunMessage;
+    [property: Key(2)] int[] TaskIndices,
+    [property: Key(3)] HeadState? Heads = null,
+    [property: Key(4)] HeadState? BestHeads = null) : IRunMessage;
+
+/// <summary>
+/// The heads of some tasks with their AdamW moments: what a worker hands to the coordinator at every epoch end so
+/// that its tasks can move to another worker, or the run resume, without starting those heads over. Weight is
+/// [hidden × tasks], columns in the order of <see cref="TaskIndices"/>; moments have the shapes of their
+/// parameters (absent in a best-heads copy, which needs none).
+/// </summary>
+[MessagePackObject]
+public sealed record HeadState(
+    [property: Key(0)] int[] TaskIndices,
+    [property: Key(1)] TensorData Weight,
+    [property: Key(2)] TensorData Bias,
+    [property: Key(3)] TensorData[]? Moments,
+    [property: Key(4)] long OptimizerSteps);
+
+/// <summary>Worker → coordinator: this node is shutting down (SIGTERM); move my tasks now rather than after the failure detector.</summary>
+[MessagePackObject]
+public sealed record WorkerLeaving([property: Key(0)] string WorkerId) : IMtnnMessage;
 
 /// <summary>Worker → coordinator: rows loaded, heads initialised.</summary>
 [MessagePackObject]
@@ -91,14 +113,15 @@ public sealed record HeadEpochDone(
     [property: Key(4)] long Labels,
     [property: Key(5)] int Rows) : IRunMessage;
 
-/// <summary>Coordinator → worker: score these splits with this trunk and your heads.</summary>
+/// <summary>Coordinator → worker: score these splits with this trunk and your heads; with <see cref="Snapshot"/>, send your heads too.</summary>
 [MessagePackObject]
 public sealed record Evaluate(
     [property: Key(0)] string RunId,
     [property: Key(1)] int Epoch,
     [property: Key(2)] long Version,
     [property: Key(3)] string[] Splits,
-    [property: Key(4)] TensorData[] Trunk) : IRunMessage;
+    [property: Key(4)] TensorData[] Trunk,
+    [property: Key(5)] bool Snapshot = false) : IRunMessage;
 
 /// <summary>Per-task metrics as they travel (NaN where a metric does not apply).</summary>
 [MessagePackObject]
@@ -120,7 +143,8 @@ public sealed record EvaluationResult(
     [property: Key(0)] string RunId,
     [property: Key(1)] string WorkerId,
     [property: Key(2)] int Epoch,
-    [property: Key(3)] TaskScore[] Scores) : IRunMessage;
+    [property: Key(3)] TaskScore[] Scores,
+    [property: Key(4)] HeadState? Heads = null) : IRunMessage;
 
 /// <summary>Coordinator → worker: the current heads are the best so far (early stopping); keep a copy.</summary>
 [MessagePackObject]

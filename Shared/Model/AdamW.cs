@@ -1,3 +1,4 @@
+using MtnnCluster.Messages;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -61,6 +62,24 @@ public sealed class AdamW : IDisposable
             var denominator = _secondMoments[i].div(correction2).sqrt_().add_(_epsilon);
             p.addcdiv_(_firstMoments[i], denominator, value: stepSize);
         }
+    }
+
+    /// <summary>The moment estimates as they travel and are checkpointed: first moments, then second moments, in parameter order.</summary>
+    public TensorData[] ExportMoments() =>
+        _firstMoments.Select((m, i) => TensorCodec.Encode($"adam.m.{i}", m))
+            .Concat(_secondMoments.Select((v, i) => TensorCodec.Encode($"adam.v.{i}", v))).ToArray();
+
+    /// <summary>Continues from exported moments and step count (a resumed run, or tasks moved from another worker).</summary>
+    public void ImportMoments(IReadOnlyList<TensorData> moments, long stepCount)
+    {
+        if (moments.Count != 2 * _parameters.Count)
+            throw new InvalidDataException($"optimizer state: {moments.Count} tensors for {_parameters.Count} parameters");
+        for (var i = 0; i < _parameters.Count; i++)
+        {
+            TensorCodec.CopyInto(moments[i], _firstMoments[i]);
+            TensorCodec.CopyInto(moments[_parameters.Count + i], _secondMoments[i]);
+        }
+        StepCount = stepCount;
     }
 
     public void Dispose()

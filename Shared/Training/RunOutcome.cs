@@ -22,7 +22,19 @@ public sealed record RunOutcome(
     TensorData[] Trunk,
     TensorData HeadWeight,
     TensorData HeadBias,
-    double WallSeconds);
+    double WallSeconds,
+    IReadOnlyList<RunEvent> Events);
+
+/// <summary>
+/// Something that happened to the run as a whole: a worker lost (<c>worker_lost</c>), leaving on SIGTERM
+/// (<c>worker_left</c>) or joining (<c>worker_joined</c>), the run resumed from a checkpoint (<c>resumed</c>), a
+/// checkpoint that could not be written (<c>checkpoint_failed</c>). <see cref="Epoch"/>: the epoch training went
+/// on from; <see cref="ResumedAt"/>: when the workers were training again.
+/// </summary>
+public sealed record RunEvent(DateTimeOffset Time, string Kind, string Worker, int TasksMoved, int Epoch, DateTimeOffset? ResumedAt = null, string? Detail = null)
+{
+    public double? RecoverySeconds => ResumedAt is { } resumed ? Math.Round((resumed - Time).TotalSeconds, 3) : null;
+}
 
 /// <summary>What the coordinator reports while it runs; the command line prints it, tests collect it.</summary>
 public interface ITrainingObserver

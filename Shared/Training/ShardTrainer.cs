@@ -44,7 +44,11 @@ public sealed class ShardTrainer : IDisposable
     public int TrainRows => _splits[Split.Train].Rows.Length;
     public long TrainLabels { get; }
 
-    public ShardTrainer(PreparedDataset data, RunSpec spec, int[] taskIndices, Device device)
+    /// <summary>
+    /// <paramref name="heads"/> and <paramref name="bestHeads"/>: where this worker's heads start when the run
+    /// resumes or its tasks came from another worker (null: fresh heads, seeded by task).
+    /// </summary>
+    public ShardTrainer(PreparedDataset data, RunSpec spec, int[] taskIndices, Device device, HeadState? heads = null, HeadState? bestHeads = null)
     {
         _data = data;
         _spec = spec;
@@ -54,9 +58,22 @@ public sealed class ShardTrainer : IDisposable
             _splits[split] = LoadRows(split switch { Split.Train => data.Split.Train, Split.Valid => data.Split.Valid, _ => data.Split.Test });
         using (var mask = _splits[Split.Train].Labels.Mask.sum()) TrainLabels = (long)mask.item<float>();
         _trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, device);
-        _heads = new HeadBlock(spec.Model.Layers[^1], taskIndices, spec.Seed, device);
+        _heads = heads is null ? new HeadBlock(spec.Model.Layers[^1], taskIndices, spec.Seed, device) : HeadsFrom(heads, device);
         _headOptimizer = new AdamW(_heads.Parameters, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
+        if (heads?.Moments is { } moments) _headOptimizer.ImportMoments(moments, heads.OptimizerSteps);
+        if (bestHeads is not null) _bestHeads = HeadsFrom(bestHeads, device);
         _dropout = new Generator(checked((ulong)SeededInit.Mix(spec.Seed, 0xD509, taskIndices.FirstOrDefault())), device);
+    }
+
+    private HeadBlock HeadsFrom(HeadState state, Device device)
+    {
+        if (!state.TaskIndices.SequenceEqual(TaskIndices))
+            throw new InvalidDataException($"head state for tasks [{string.Join(',', state.TaskIndices.Take(8))}...] does not match this worker's tasks");
+        using var weight = TensorCodec.Decode(state.Weight, device);
+        using var bias = TensorCodec.Decode(state.Bias, device);
+        if (weight.shape[0] != _spec.Model.Layers[^1])
+            throw new InvalidDataException($"head state: width {weight.shape[0]}, the trunk's output is {_spec.Model.Layers[^1]}");
+        return new HeadBlock(TaskIndices, weight, bias);
     }
 
     private SplitRows LoadRows(int[] splitRows)
@@ -250,6 +267,13 @@ public sealed class ShardTrainer : IDisposable
     }
 
     public (TensorData Weight, TensorData Bias) ExportHeads() => _heads.Export();
+
+    /// <summary>The heads and their optimizer moments, for the coordinator to hold (task moves, resume).</summary>
+    public HeadState SnapshotHeads()
+    {
+        var (weight, bias) = _heads.Export();
+        return new HeadState(TaskIndices, weight, bias, _headOptimizer.ExportMoments(), _headOptimizer.StepCount);
+    }
 
     public void Dispose()
     {

@@ -5,6 +5,9 @@ using static TorchSharp.torch;
 
 namespace MtnnCluster.Training;
 
+/// <summary>The master trunk at one moment, as snapshots and checkpoints hold it. Tensors are immutable once made.</summary>
+public sealed record TrunkState(TensorData[] Parameters, TensorData[] Moments, long OptimizerSteps, long Version, TensorData[]? Best, long? BestVersion);
+
 /// <summary>
 /// The coordinator's master copy of the trunk and its optimizer. It reduces the workers' trunk gradients
 /// (summed losses, weighted by the labels each summed over) into one step. Knows nothing of actors.
@@ -77,6 +80,19 @@ public sealed class TrunkMaster : IDisposable
         Version++;
         _exported = null;
         return true;
+    }
+
+    /// <summary>Everything needed to continue from here: parameters, optimizer moments and steps, version, best copy.</summary>
+    public TrunkState Snapshot() => new(Parameters, _optimizer.ExportMoments(), _optimizer.StepCount, Version, _best, BestVersion);
+
+    public void Restore(TrunkState state)
+    {
+        _trunk.Load(state.Parameters);
+        _optimizer.ImportMoments(state.Moments, state.OptimizerSteps);
+        Version = state.Version;
+        _exported = state.Parameters;
+        _best = state.Best;
+        BestVersion = state.BestVersion;
     }
 
     public void KeepBest()

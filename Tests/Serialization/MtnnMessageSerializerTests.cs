@@ -25,6 +25,10 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new ScheduleSpec(ScheduleKind.Alternate, 10, 1, 2, 3),
         7);
 
+    private static HeadState SampleHeads() =>
+        new([0, 3], new TensorData("heads.weight", [1, 2], new byte[8]), new TensorData("heads.bias", [2], new byte[8]),
+            [Tensor(), Tensor(), Tensor(), Tensor()], 17);
+
     private static TensorData Tensor() => new("trunk.0.weight", [2, 3], Enumerable.Range(0, 24).Select(i => (byte)i).ToArray());
 
     public static IEnumerable<object[]> Samples() => new IMtnnMessage[]
@@ -32,6 +36,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new RegisterWorker("w1", "cuda:0", 2),
         new WorkerRegistered("w1"),
         new StartRun("r", SampleSpec(), [0, 3]),
+        new StartRun("r~2", SampleSpec(), [0, 3], SampleHeads(), SampleHeads() with { Moments = null }),
         new WorkerReady("r", "w1", 100, 250),
         new WorkerFailed("r", "w1", "disk"),
         new TrunkStep("r", 2, 5, 10, EpochPhase.Trunk, 42, [Tensor()]),
@@ -41,11 +46,14 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new HeadEpochDone("r", "w1", 3, 0.5, 9, 4),
         new Evaluate("r", 3, 43, ["valid"], [Tensor()]),
         new EvaluationResult("r", "w1", 3, [new TaskScore("t", "valid", false, 10, 3, 0.8, 0.5, double.NaN, double.NaN, double.NaN)]),
+        new EvaluationResult("r", "w1", 3, [], SampleHeads()),
+        new Evaluate("r", 3, 43, ["valid"], [Tensor()], Snapshot: true),
         new KeepBestHeads("r", 3),
         new RestoreBestHeads("r"),
         new FetchHeads("r"),
         new HeadShard("r", "w1", [0, 3], Tensor(), new TensorData("heads.bias", [2], new byte[8])),
         new EndRun("r"),
+        new WorkerLeaving("w1"),
         new MessageChunk("r", 12, "tgrad.1", 0, 3, 150000, new byte[32], new byte[100]),
     }.Select(m => new object[] { m });
 
@@ -65,7 +73,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         var declared = typeof(IMtnnMessage).Assembly.GetTypes()
             .Where(t => typeof(IMtnnMessage).IsAssignableFrom(t) && !t.IsInterface && !t.IsAbstract).ToHashSet();
         Assert.Equal(declared.OrderBy(t => t.Name), ProtocolRegistry.MessageTypes.OrderBy(t => t.Name));
-        Assert.Equal(Samples().Count(), declared.Count);
+        Assert.Equal(declared.Count, Samples().Select(s => s[0].GetType()).Distinct().Count());
     }
 
     [Fact]
