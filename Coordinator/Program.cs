@@ -9,4 +9,7 @@ var root = new RootCommand("MtnnCluster: massively multitask neural networks on 
     ClusterCommands.Coordinator(),
     ClusterCommands.Worker(),
 };
-return await root.Parse(args).InvokeAsync();
+// SIGTERM cancels the command and waits this long for it to end (CoordinatedShutdown: a worker hands its tasks
+// back and leaves, the coordinator writes a checkpoint); Kubernetes' terminationGracePeriodSeconds must exceed it.
+var invocation = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(ShutdownTimeout.Seconds) };
+return await root.Parse(args).InvokeAsync(invocation);

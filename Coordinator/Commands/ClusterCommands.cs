@@ -24,7 +24,8 @@ public static class ClusterCommands
         var options = new TrainOptions();
         var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on", DefaultValueFactory = _ => "127.0.0.1:4053" };
         var publicHost = new Option<string?>("--public-host") { Description = "host name other nodes reach this one by (default: the bind host)" };
-        var seeds = new Option<string[]>("--seed") { Description = $"seed node HOST:PORT (repeatable; default: ${ClusterNodeOptions.SeedsVariable}, else this node)", AllowMultipleArgumentsPerToken = true };
+        // --seed is the training seed here (a train option), so the coordinator names its seed nodes --seed-node
+        var seeds = new Option<string[]>("--seed-node") { Description = $"seed node HOST:PORT (repeatable; default: ${ClusterNodeOptions.SeedsVariable}, else this node)" };
         var minWorkers = new Option<int>("--min-workers") { Description = "workers to wait for before training", DefaultValueFactory = _ => 1 };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var command = new Command("coordinator", "run the coordinator of a multi-node training run");
@@ -56,7 +57,7 @@ public static class ClusterCommands
     {
         var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on (port 0: any free port)", DefaultValueFactory = _ => "127.0.0.1:0" };
         var publicHost = new Option<string?>("--public-host") { Description = "host name other nodes reach this one by (default: the bind host)" };
-        var seeds = new Option<string[]>("--seed") { Description = $"seed node HOST:PORT, usually the coordinator (repeatable; default: ${ClusterNodeOptions.SeedsVariable})", AllowMultipleArgumentsPerToken = true };
+        var seeds = new Option<string[]>("--seed", "--seed-node") { Description = $"seed node HOST:PORT, usually the coordinator (repeatable; default: ${ClusterNodeOptions.SeedsVariable})" };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
         var slots = new Option<int>("--slots") { Description = "capacity relative to other workers (tasks are balanced per slot)", DefaultValueFactory = _ => 1 };
         var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };

@@ -23,3 +23,9 @@ public static class CommandErrors
         }
     }
 }
+
+/// <summary>How long a signalled process may take to shut down gracefully (the grace period must be longer).</summary>
+public static class ShutdownTimeout
+{
+    public const int Seconds = 30;
+}

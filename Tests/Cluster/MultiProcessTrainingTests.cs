@@ -60,7 +60,7 @@ public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelpe
         return outDirectory;
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -72,6 +72,7 @@ public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelpe
 public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
 {
     private readonly List<Process> _processes = [];
+    private readonly Dictionary<int, List<string>> _lines = [];
 
     public static string MtnnDll
     {
@@ -89,8 +90,10 @@ public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
         foreach (var a in args) info.ArgumentList.Add(a);
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start mtnn");
         var name = $"{args[0]}#{process.Id}";
-        process.OutputDataReceived += (_, e) => Log(name, e.Data);
-        process.ErrorDataReceived += (_, e) => Log(name, e.Data);
+        var lines = new List<string>();
+        lock (_lines) _lines[process.Id] = lines;
+        process.OutputDataReceived += (_, e) => Log(name, lines, e.Data);
+        process.ErrorDataReceived += (_, e) => Log(name, lines, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes.Add(process);
@@ -111,9 +114,33 @@ public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
         return process.ExitCode;
     }
 
-    private void Log(string name, string? line)
+    /// <summary>Waits until the process has written a line that <paramref name="match"/> accepts; returns that line.</summary>
+    public async Task<string> WaitForLine(Process process, Func<string, bool> match, TimeSpan limit)
+    {
+        List<string> lines;
+        lock (_lines) lines = _lines[process.Id];
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < limit)
+        {
+            lock (lines)
+                if (lines.FirstOrDefault(match) is { } line) return line;
+            if (process.HasExited) throw new InvalidOperationException($"process {process.Id} exited ({process.ExitCode}) before writing the expected line");
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"process {process.Id} did not write the expected line within {limit}");
+    }
+
+    /// <summary>Sends a POSIX signal (TERM, KILL) to the process.</summary>
+    public static void Signal(Process process, string signal)
+    {
+        using var kill = Process.Start("kill", ["-s", signal, process.Id.ToString()]);
+        kill.WaitForExit();
+    }
+
+    private void Log(string name, List<string> lines, string? line)
     {
         if (line is null) return;
+        lock (lines) lines.Add(line);
         try { output.WriteLine($"[{name}] {line}"); }
         catch (InvalidOperationException) { } // the test has finished; its log is closed
     }

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MtnnCluster.Tests.Training;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MtnnCluster.Tests.Cluster;
+
+/// <summary>
+/// Faults with real processes on 127.0.0.1: a worker killed (-9) in a trunk phase and in a head phase, a worker
+/// sent SIGTERM, the coordinator killed (-9) and resumed, the coordinator sent SIGTERM and resumed. Each run must
+/// end with every task in metrics.json, finite metrics, and the event recorded.
+/// </summary>
+public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper output) : IClassFixture<Tox21Slice>
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);
+
+    private static string[] TrainArgs(string data, string schedule, int epochs) =>
+        ["--data", data, "--schedule", schedule, "--epochs", epochs.ToString(), "--layers", "64,32", "--bits", "1024", "--batch-size", "64",
+         "--lr", "3e-3", "--patience", "0", "--head-epochs", "2"];
+
+    private static bool EpochLine(string line, int epoch) => line.StartsWith($"epoch {epoch,3}/", StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("joint", "KILL")]
+    [InlineData("alternate", "KILL")]
+    [InlineData("joint", "TERM")]
+    public async Task A_lost_worker_s_tasks_move_and_the_run_finishes(string schedule, string signal)
+    {
+        var port = MultiProcessTrainingTests.FreePort();
+        var outDirectory = Path.Combine(slice.Directory, $"lose-worker-{schedule}-{signal}");
+        using var processes = new ProcessGroup(output);
+        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "2", "--out", outDirectory, .. TrainArgs(slice.Csv, schedule, 4)]);
+        var survivor = processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--id", "worker-a"]);
+        var victim = processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--id", "worker-b"]);
+
+        // joint: kill in epoch 2 (a trunk phase); alternate (heads first, two head epochs): after epoch 1, in the head epoch 2
+        await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
+        var killedAt = DateTimeOffset.UtcNow;
+        ProcessGroup.Signal(victim, signal);
+
+        Assert.Equal(0, await processes.WaitForExit(coordinator, Limit));
+        Assert.Equal(0, await processes.WaitForExit(survivor, TimeSpan.FromSeconds(60)));
+        if (signal == "TERM") await processes.WaitForExit(victim, TimeSpan.FromSeconds(60)); // it left by itself
+
+        var root = ReadMetrics(outDirectory);
+        AssertEveryTaskTrained(root, ["worker-a"]);
+        Assert.Equal(4, root.GetProperty("history").GetArrayLength());
+        var lost = root.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("worker").GetString() == "worker-b");
+        Assert.Equal(signal == "TERM" ? "worker_left" : "worker_lost", lost.GetProperty("kind").GetString());
+        Assert.True(lost.GetProperty("tasks_moved").GetInt32() > 0);
+        var epoch = lost.GetProperty("epoch").GetInt32();
+        var phase = root.GetProperty("history")[epoch - 1].GetProperty("phase").GetString();
+        Assert.Equal(schedule == "joint" ? "joint" : "heads", phase);
+        var resumed = lost.GetProperty("resumed_at").GetDateTimeOffset();
+        output.WriteLine($"{schedule}, SIG{signal}: lost in epoch {epoch} ({phase}); detected {(lost.GetProperty("time").GetDateTimeOffset() - killedAt).TotalSeconds:F1} s " +
+                         $"and training again {(resumed - killedAt).TotalSeconds:F1} s after the signal; {lost.GetProperty("tasks_moved").GetInt32()} tasks moved");
+    }
+
+    [Theory]
+    [InlineData("KILL")]
+    [InlineData("TERM")]
+    public async Task A_lost_coordinator_is_resumed_from_its_checkpoint(string signal)
+    {
+        var ports = Enumerable.Range(0, 3).Select(_ => MultiProcessTrainingTests.FreePort()).ToArray();
+        var seeds = ports.SelectMany(p => new[] { "--seed-node", $"127.0.0.1:{p}" }).ToArray();
+        var outDirectory = Path.Combine(slice.Directory, $"lose-coordinator-{signal}");
+        // SIGTERM: no periodic checkpoints, so the one that resumes is the one written on the way out
+        var every = signal == "TERM" ? "100" : "1";
+        using var processes = new ProcessGroup(output);
+        string[] Coordinator(params string[] extra) =>
+            ["coordinator", "--bind", $"127.0.0.1:{ports[0]}", .. seeds, "--min-workers", "2", "--out", outDirectory, "--checkpoint-every", every, .. extra];
+        var first = processes.Start(Coordinator(TrainArgs(slice.Csv, "joint", 4)));
+        var workers = new[] { "worker-a", "worker-b" }
+            .Select((id, i) => processes.Start(["worker", "--bind", $"127.0.0.1:{ports[i + 1]}", .. seeds, "--id", id])).ToArray();
+
+        await processes.WaitForLine(first, l => EpochLine(l, 2), Limit);
+        var killedAt = DateTimeOffset.UtcNow;
+        ProcessGroup.Signal(first, signal);
+        await processes.WaitForExit(first, TimeSpan.FromSeconds(60));
+        var checkpoints = Directory.GetDirectories(Path.Combine(outDirectory, "checkpoints")).Select(Path.GetFileName).ToArray();
+        output.WriteLine($"checkpoints after SIG{signal}: {string.Join(", ", checkpoints)}");
+        Assert.Contains(checkpoints, c => c!.StartsWith("epoch-", StringComparison.Ordinal));
+
+        var second = processes.Start(Coordinator("--resume", outDirectory));
+        Assert.Equal(0, await processes.WaitForExit(second, Limit));
+        foreach (var worker in workers) Assert.Equal(0, await processes.WaitForExit(worker, TimeSpan.FromSeconds(60)));
+
+        var root = ReadMetrics(outDirectory);
+        AssertEveryTaskTrained(root, ["worker-a", "worker-b"]);
+        Assert.Equal(4, root.GetProperty("history").GetArrayLength());
+        var resumed = root.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("kind").GetString() == "resumed");
+        output.WriteLine($"SIG{signal} to the coordinator: training again {(resumed.GetProperty("resumed_at").GetDateTimeOffset() - killedAt).TotalSeconds:F1} s " +
+                         $"after the signal, from epoch {resumed.GetProperty("epoch").GetInt32()}");
+
+        // against the same run uninterrupted, in one process
+        var reference = Path.Combine(slice.Directory, $"uninterrupted-{signal}");
+        var root2 = new System.CommandLine.RootCommand { MtnnCluster.Coordinator.Commands.TrainCommand.Create() };
+        Assert.Equal(0, await root2.Parse(["train", "--out", reference, .. TrainArgs(slice.Csv, "joint", 4)]).InvokeAsync());
+        var auc = root.GetProperty("mean_test_roc_auc").GetDouble();
+        var referenceAuc = ReadMetrics(reference).GetProperty("mean_test_roc_auc").GetDouble();
+        output.WriteLine($"mean test ROC-AUC: resumed {auc:F4}, uninterrupted {referenceAuc:F4}");
+        Assert.InRange(auc - referenceAuc, -0.02, 0.02);
+    }
+
+    [Fact]
+    public async Task A_damaged_latest_checkpoint_falls_back_to_the_one_before()
+    {
+        var outDirectory = Path.Combine(slice.Directory, "damaged");
+        using var processes = new ProcessGroup(output);
+        var first = processes.Start(["train", "--out", outDirectory, "--workers", "2", .. TrainArgs(slice.Csv, "joint", 3)]);
+        Assert.Equal(0, await processes.WaitForExit(first, Limit));
+        var checkpoints = Path.Combine(outDirectory, "checkpoints");
+        Assert.Equal(["epoch-000001", "epoch-000002", "epoch-000003"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
+
+        // the run ends at epoch 3; damage that checkpoint and drop the last result, as if the run had died writing it
+        var trunk = Path.Combine(checkpoints, "epoch-000003", "trunk.msgpack");
+        var bytes = File.ReadAllBytes(trunk);
+        bytes[bytes.Length / 2] ^= 0x5A;
+        File.WriteAllBytes(trunk, bytes);
+        File.Delete(Path.Combine(outDirectory, "metrics.json"));
+
+        var resumed = processes.Start(["train", "--resume", outDirectory, "--workers", "2"]);
+        Assert.Equal(0, await processes.WaitForExit(resumed, Limit));
+        var warning = await processes.WaitForLine(resumed, l => l.Contains("damaged", StringComparison.Ordinal), TimeSpan.FromSeconds(1));
+        Assert.Contains("epoch-000003", warning);
+        Assert.Contains("trunk.msgpack", warning);
+        var root = ReadMetrics(outDirectory);
+        AssertEveryTaskTrained(root, null);
+        Assert.Equal(3, root.GetProperty("history").GetArrayLength());
+        Assert.Equal(3, root.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("kind").GetString() == "resumed").GetProperty("epoch").GetInt32());
+    }
+
+    private static JsonElement ReadMetrics(string outDirectory) =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(outDirectory, "metrics.json"))).RootElement;
+
+    /// <summary>Every task trained by one of <paramref name="workers"/> (any, when null), with finite metrics where its split has both classes.</summary>
+    private static void AssertEveryTaskTrained(JsonElement root, string[]? workers)
+    {
+        var tasks = root.GetProperty("tasks").EnumerateArray().ToArray();
+        Assert.Equal(12, tasks.Length);
+        var owners = root.GetProperty("workers").EnumerateArray()
+            .SelectMany(w => w.GetProperty("tasks").EnumerateArray().Select(t => (Task: t.GetString()!, Worker: w.GetProperty("id").GetString()!))).ToArray();
+        Assert.Equal(tasks.Select(t => t.GetProperty("name").GetString()!).Order(), owners.Select(o => o.Task).Order());
+        if (workers is not null) Assert.Equal(workers.Order(), owners.Select(o => o.Worker).Distinct().Order());
+        foreach (var task in tasks)
+        {
+            Assert.True(task.GetProperty("train_roc_auc").ValueKind == JsonValueKind.Number, $"{task.GetProperty("name")}: no train ROC-AUC");
+            if (!task.GetProperty("single_class_in").EnumerateArray().Any(s => s.GetString() == "test"))
+                Assert.True(double.IsFinite(task.GetProperty("test_roc_auc").GetDouble()));
+        }
+        Assert.True(double.IsFinite(root.GetProperty("mean_test_roc_auc").GetDouble()));
+    }
+}
