@@ -57,6 +57,26 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
                          $"and training again {(resumed - killedAt).TotalSeconds:F1} s after the signal; {lost.GetProperty("tasks_moved").GetInt32()} tasks moved");
     }
 
+    [Fact]
+    public async Task A_worker_that_joins_mid_run_is_given_tasks_at_the_next_epoch_end()
+    {
+        var port = MultiProcessTrainingTests.FreePort();
+        var outDirectory = Path.Combine(slice.Directory, "join");
+        using var processes = new ProcessGroup(output);
+        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "1", "--out", outDirectory, .. TrainArgs(slice.Csv, "joint", 4)]);
+        var first = processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--id", "worker-a"]);
+        await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
+        var late = processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--id", "worker-b"]);
+
+        foreach (var process in new[] { coordinator, first, late }) Assert.Equal(0, await processes.WaitForExit(process, Limit));
+        var root = ReadMetrics(outDirectory);
+        AssertEveryTaskTrained(root, ["worker-a", "worker-b"]);
+        Assert.Equal(4, root.GetProperty("history").GetArrayLength());
+        var joined = root.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("kind").GetString() == "worker_joined");
+        Assert.Equal("worker-b", joined.GetProperty("worker").GetString());
+        Assert.True(joined.GetProperty("tasks_moved").GetInt32() > 0);
+    }
+
     [Theory]
     [InlineData("KILL")]
     [InlineData("TERM")]
