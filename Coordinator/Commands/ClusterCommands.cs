@@ -40,7 +40,7 @@ public static class ClusterCommands
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), self);
             var outDirectory = parse.GetValue(options.Out)!.FullName;
             var job = new TrainJob(NewRunId(), spec, outDirectory, workers);
-            var completion = new RunCompletion(Console.Out);
+            var completion = RunCompletion.ForConsole();
             var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole);
             completion.Info($"coordinator listening on {host}:{port}; waiting for {workers} worker(s)");
             var outcome = await RunNode(node, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",

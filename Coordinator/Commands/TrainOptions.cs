@@ -29,7 +29,7 @@ public sealed class TrainOptions
     public Option<int> Radius { get; } = new("--radius") { Description = "ECFP radius (2 = ECFP4)", DefaultValueFactory = _ => 2 };
     public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
     public Option<bool> Counts { get; } = new("--counts") { Description = "count fingerprint instead of bits" };
-    public Option<DirectoryInfo> Out { get; } = new("--out") { Description = "output directory: metrics.json and checkpoint/", Required = true };
+    public Option<DirectoryInfo> Out { get; } = new("--out") { Description = "output directory: metrics.json, report.html and checkpoint/", Required = true };
 
     public void AddTo(Command command)
     {
