@@ -5,7 +5,8 @@ namespace MtnnCluster.Coordinator.Output;
 /// <summary>The report's figures, drawn headless with ScottPlot (Skia) and returned as PNG bytes.</summary>
 public static class ReportPlots
 {
-    public const int Width = 960, Height = 380;
+    public const int Width = 960, Height = 380;     // the learning curves, across the page
+    public const int SmallWidth = 470, SmallHeight = 300; // two side by side
 
     private static readonly Color HeadsShade = Color.FromHex("#F5A623").WithAlpha(0.16);
     private static readonly Color TrunkShade = Color.FromHex("#4A90D9").WithAlpha(0.16);
@@ -73,7 +74,8 @@ public static class ReportPlots
         plot.Axes.Bottom.TickGenerator = WholeNumbers();
         plot.YLabel("training seconds");
         plot.Axes.Margins(bottom: 0);
-        return plot.GetImageBytes(Width, Height / 4 * 3, ImageFormat.Png);
+        plot.Axes.SetLimitsX(0.5, Math.Max(history.Count, 1) + 0.5);
+        return plot.GetImageBytes(SmallWidth, SmallHeight, ImageFormat.Png);
     }
 
     /// <summary>How many tasks reached each value of a metric, with the mean marked.</summary>
@@ -86,13 +88,13 @@ public static class ReportPlots
         var bars = plot.Add.Histogram(histogram);
         bars.BarWidthFraction = 0.9;
         var mean = plot.Add.VerticalLine(values.Average(), 2f, LossColor, LinePattern.Dashed);
-        mean.LegendText = $"mean {values.Average():F3} over {values.Count} tasks";
+        mean.LegendText = $"mean {values.Average():F3}, {values.Count:N0} tasks";
         plot.ShowLegend(Alignment.UpperLeft);
         plot.XLabel(metric);
         plot.YLabel("tasks");
         plot.Axes.Left.TickGenerator = WholeNumbers();
         plot.Axes.Margins(bottom: 0);
-        return plot.GetImageBytes(Width, Height / 4 * 3, ImageFormat.Png);
+        return plot.GetImageBytes(SmallWidth, SmallHeight, ImageFormat.Png);
     }
 
     private static Plot NewPlot()

@@ -24,9 +24,16 @@ public static class ReportWriter
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            File.Delete(Path.Combine(outDirectory, FileName)); // never leave an earlier run's report beside these metrics
-            warn($"{Path.Combine(outDirectory, FileName)} not written ({e.GetType().Name}: {e.Message}); metrics.json and checkpoint/ are; " +
-                 $"`mtnn report --run {outDirectory}` tries again");
+            var path = Path.Combine(outDirectory, FileName);
+            warn($"{path} not written ({e.GetType().Name}: {e.Message}); metrics.json and checkpoint/ are; `mtnn report --run {outDirectory}` tries again");
+            try
+            {
+                File.Delete(path); // an earlier run's report must not stand beside these metrics
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                warn($"{path} is from an earlier run and could not be removed ({cleanup.Message})");
+            }
         }
     }
 
@@ -78,12 +85,19 @@ public static class ReportWriter
             html.Append("<p>No epoch finished.</p>\n");
         else
         {
-            Image(html, ReportPlots.LearningCurves(m.History, m.BestEpoch), "training loss and validation score per epoch");
+            Image(html, ReportPlots.LearningCurves(m.History, m.BestEpoch), "training loss and validation score per epoch", ReportPlots.Width);
             html.Append("<p class=\"note\">Validation score: mean ROC-AUC of classification tasks and R² of regression tasks, " +
                         "the early-stopping criterion. Shading marks the phase of each epoch (heads: trunk frozen; trunk: heads frozen).</p>\n");
-            Image(html, ReportPlots.EpochTimes(m.History), "training seconds per epoch");
+        }
+        html.Append("<div class=\"pair\">\n");
+        if (m.History.Count > 0)
+        {
+            html.Append("<section><h2>Training time per epoch</h2>\n");
+            Image(html, ReportPlots.EpochTimes(m.History), "training seconds per epoch", ReportPlots.SmallWidth);
+            html.Append("</section>\n");
         }
         AppendHistograms(html, m);
+        html.Append("</div>\n");
         AppendWorkers(html, m);
         AppendEvents(html, m);
         AppendTasks(html, m);
@@ -113,16 +127,18 @@ public static class ReportWriter
         var r2 = m.Tasks.Where(t => t.TestR2 is not null).Select(t => t.TestR2!.Value).ToArray();
         if (rocAuc.Length > 0)
         {
-            html.Append("<h2>Test ROC-AUC per task</h2>\n");
+            html.Append("<section><h2>Test ROC-AUC per task</h2>\n");
             Image(html, ReportPlots.Histogram(rocAuc, "test ROC-AUC", Math.Min(0.5, Math.Floor(rocAuc.Min() * 20) / 20), 1.0),
-                "histogram of per-task test ROC-AUC");
+                "histogram of per-task test ROC-AUC", ReportPlots.SmallWidth);
             var undefined = m.Tasks.Count(t => t.Kind == "classification" && t.TestRocAuc is null);
-            if (undefined > 0) html.Append($"<p class=\"note\">{undefined} classification task(s) have no test ROC-AUC (one class in the test split).</p>\n");
+            if (undefined > 0) html.Append($"<p class=\"note\">{undefined:N0} classification task(s) have no test ROC-AUC (one class in the test split).</p>\n");
+            html.Append("</section>\n");
         }
         if (r2.Length > 0)
         {
-            html.Append("<h2>Test R² per task</h2>\n");
-            Image(html, ReportPlots.Histogram(r2, "test R²", Math.Min(0, Math.Floor(r2.Min() * 10) / 10), 1.0), "histogram of per-task test R²");
+            html.Append("<section><h2>Test R² per task</h2>\n");
+            Image(html, ReportPlots.Histogram(r2, "test R²", Math.Min(0, Math.Floor(r2.Min() * 10) / 10), 1.0), "histogram of per-task test R²", ReportPlots.SmallWidth);
+            html.Append("</section>\n");
         }
     }
 
@@ -200,8 +216,8 @@ public static class ReportWriter
         html.Append("</tbody></table>\n");
     }
 
-    private static void Image(StringBuilder html, byte[] png, string description) =>
-        html.Append($"<figure><img alt=\"{E(description)}\" width=\"{ReportPlots.Width}\" src=\"data:image/png;base64,{Convert.ToBase64String(png)}\"></figure>\n");
+    private static void Image(StringBuilder html, byte[] png, string description, int width) =>
+        html.Append($"<figure><img alt=\"{E(description)}\" width=\"{width}\" src=\"data:image/png;base64,{Convert.ToBase64String(png)}\"></figure>\n");
 
     private static string E(string? text) => WebUtility.HtmlEncode(text ?? "");
 
@@ -213,6 +229,8 @@ public static class ReportWriter
         h2{margin-top:1.6em;border-bottom:1px solid #ddd}
         .facts,.note{color:#555}
         figure{margin:.5em 0}
+        .pair{display:flex;flex-wrap:wrap;gap:0 2em}
+        .pair section{flex:1 1 460px}
         img{max-width:100%;height:auto}
         table{border-collapse:collapse;font-size:90%}
         th,td{border:1px solid #ddd;padding:.2em .5em}

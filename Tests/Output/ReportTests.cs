@@ -46,7 +46,7 @@ public sealed class ReportRun : IAsyncLifetime
 [Collection("console")]
 public sealed partial class ReportTests(ReportRun run) : IClassFixture<ReportRun>
 {
-    private static readonly TimeSpan BrowserTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan BrowserTimeout = TimeSpan.FromSeconds(90); // seconds normally; the machine may be busy
 
     private string Report => File.ReadAllText(Path.Combine(run.Out, ReportWriter.FileName));
 
@@ -66,7 +66,7 @@ public sealed partial class ReportTests(ReportRun run) : IClassFixture<ReportRun
     }
 
     [Fact]
-    public async Task The_report_loads_in_headless_chromium_withoutDirectoryscript_errors_and_shows_every_plot()
+    public async Task The_report_loads_in_headless_chromium_without_script_errors_and_shows_every_plot()
     {
         var dom = await Load(Probe(Report, "", "report"));
 
@@ -74,7 +74,7 @@ public sealed partial class ReportTests(ReportRun run) : IClassFixture<ReportRun
         Assert.Null(Attribute(dom, "errors"));
         Assert.Equal("3", Attribute(dom, "images"));
         Assert.Equal("3", Attribute(dom, "shown"));
-        Assert.Equal(ReportPlots.Width.ToString(), Attribute(dom, "narrowest"));
+        Assert.Equal("0", Attribute(dom, "other-size")); // each drawn at the size the page gives it
     }
 
     [Fact]
@@ -111,6 +111,21 @@ public sealed partial class ReportTests(ReportRun run) : IClassFixture<ReportRun
         Assert.Equal(string.Join(",", byAuc.Reverse()), Attribute(dom, "first")); // numbers: highest first
         Assert.Equal(string.Join(",", byAuc), Attribute(dom, "second"));
         Assert.Equal(string.Join(",", tasks.Select(t => t.Name).Order(StringComparer.OrdinalIgnoreCase)), Attribute(dom, "by-name"));
+    }
+
+    [Fact]
+    public void Ten_thousand_tasks_make_a_page_of_a_few_megabytes()
+    {
+        var metrics = ReportWriter.ReadMetrics(run.Out);
+        var random = new Random(0);
+        var tasks = Enumerable.Range(0, 10_000)
+            .Select(i => metrics.Tasks[i % metrics.Tasks.Count] with { Name = $"task-{i:D5}", TestRocAuc = 0.5 + 0.5 * random.NextDouble() }).ToArray();
+
+        var html = ReportWriter.Render(metrics with { Tasks = tasks });
+
+        Assert.Equal(10_000, Regex.Count(html, "<tr><td>task-"));
+        Assert.Equal(3, ImageSource().Count(html));
+        Assert.InRange(html.Length, 1_000_000, 4_000_000);
     }
 
     [Fact]
@@ -179,7 +194,7 @@ public sealed partial class ReportTests(ReportRun run) : IClassFixture<ReportRun
               const root = document.documentElement, images = Array.from(document.images);
               root.dataset.images = images.length;
               root.dataset.shown = images.filter(i => i.complete && i.naturalWidth > 0).length;
-              root.dataset.narrowest = Math.min(...images.map(i => i.naturalWidth));
+              root.dataset.otherSize = images.filter(i => i.naturalWidth !== parseInt(i.getAttribute("width"))).length;
               {{afterLoad}}
               root.dataset.loaded = "yes";
             });</script>
