@@ -34,7 +34,8 @@ public sealed class LiveProgress
 
     public void Step(StepProgress p)
     {
-        var context = _context.Task.Result; // set as soon as the display starts, in the constructor
+        if (_context.Task is not { IsCompletedSuccessfully: true } started) return; // a display that failed to start draws no bars
+        var context = started.Result;
         lock (_gate)
         {
             if (_bar is null || _barEpoch != p.Epoch)
