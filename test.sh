@@ -3,5 +3,6 @@
 # Extra arguments go to `dotnet test` (for example: ./test.sh --filter FullyQualifiedName~Chem).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export MTNN_TEST_TOOLS=1 # setup.sh also installs what the tests need (chromium for the report tests)
 "$root/Deploy/setup.sh"
 exec dotnet test "$root/Tests/MtnnCluster.Tests.csproj" -c Release --no-build --logger "console;verbosity=normal" "$@"

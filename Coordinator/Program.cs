@@ -6,6 +6,7 @@ var root = new RootCommand("MtnnCluster: massively multitask neural networks on 
     TrainCommand.Create(),
     PredictCommand.Create(),
     FeaturizeCommand.Create(),
+    ReportCommand.Create(),
     ClusterCommands.Coordinator(),
     ClusterCommands.Worker(),
 };

@@ -4,7 +4,9 @@
 #   1. TorchSharp 0.107's native library needs libstdc++ from GCC 13+ (GLIBCXX_3.4.32). Debian 12 ships GCC 12's.
 #      Only when the check fails on a Debian system: add Debian trixie as an apt source pinned at priority 100
 #      (never chosen unless asked for) and install libstdc++6 from it.
-#   2. dotnet restore + build (Release) when a source file is newer than the last build.
+#   2. Only when MTNN_TEST_TOOLS=1 (./test.sh sets it) and no chromium is on the PATH: install Debian's chromium,
+#      which the report tests use to load report.html headless.
+#   3. dotnet restore + build (Release) when a source file is newer than the last build.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 say() { echo "[setup] $*" >&2; }
@@ -41,6 +43,13 @@ PIN
   else
     say "libstdc++ lacks GLIBCXX_3.4.32: install GCC 13+'s libstdc++ (Ubuntu 24.04+, Debian 13+) and retry"; exit 1
   fi
+fi
+
+if [[ ${MTNN_TEST_TOOLS:-} == 1 ]] && ! command -v chromium >/dev/null; then
+  say "tests need a headless browser for report.html; installing Debian's chromium (apt-get install chromium)"
+  as_root apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium >&2
+  command -v chromium >/dev/null || { say "chromium is still not on the PATH after installing it"; exit 1; }
 fi
 
 command -v dotnet >/dev/null || { say "the .NET 10 SDK is required (dotnet not on PATH)"; exit 1; }

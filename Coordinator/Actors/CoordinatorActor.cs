@@ -351,6 +351,7 @@ public sealed class CoordinatorActor : ReceiveActor
             StartRound("heads", epoch, 0, _ => new HeadEpoch(WireId, epoch, _trunk!.Version, _trunk.Parameters), replies =>
             {
                 foreach (var done in replies.Cast<HeadEpochDone>()) Accumulate(done.LossSum, done.Labels, done.Rows);
+                StepCompleted(epoch, phase, 1, 1);
                 EndEpoch(epoch, phase);
             });
             return;
@@ -368,6 +369,7 @@ public sealed class CoordinatorActor : ReceiveActor
             {
                 var trunks = replies.Cast<LocalTrunk>().ToArray();
                 foreach (var t in trunks) Accumulate(t.LossSum, t.Labels, t.Rows);
+                StepCompleted(epoch, phase, Math.Min(step + syncEvery, steps), steps);
                 _trunk!.Average(trunks);
                 if (step + syncEvery < steps) RunStep(epoch, phase, step + syncEvery, steps);
                 else EndEpoch(epoch, phase);
@@ -378,6 +380,7 @@ public sealed class CoordinatorActor : ReceiveActor
         {
             var gradients = replies.Cast<TrunkGradient>().ToArray();
             foreach (var g in gradients) Accumulate(g.LossSum, g.Labels, g.Rows);
+            StepCompleted(epoch, phase, step + 1, steps);
             _trunk!.ApplyGradients(gradients);
             if (step + 1 < steps) RunStep(epoch, phase, step + 1, steps);
             else EndEpoch(epoch, phase);
@@ -390,6 +393,9 @@ public sealed class CoordinatorActor : ReceiveActor
         _epochLabels += labels;
         _epochRows += rows;
     }
+
+    private void StepCompleted(int epoch, EpochPhase phase, int step, int steps) =>
+        _observer.StepCompleted(new StepProgress(epoch, _job.Spec.Schedule.Epochs, phase, step, steps, _epochRows, _epochClock.Elapsed.TotalSeconds));
 
     private void EndEpoch(int epoch, EpochPhase phase)
     {

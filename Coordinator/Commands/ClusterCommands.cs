@@ -33,7 +33,7 @@ public static class ClusterCommands
         foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, verbose }) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
-            var completion = new RunCompletion(Console.Out);
+            var completion = RunCompletion.ForConsole();
             var run = options.Resolve(parse, NewRunId, w => completion.Info($"warning: {w}"));
             var workers = parse.GetValue(minWorkers);
             if (workers < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {workers})");

@@ -22,7 +22,7 @@ public static class TrainCommand
         command.Options.Add(verbose);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
-            var completion = new RunCompletion(Console.Out);
+            var completion = RunCompletion.ForConsole();
             var run = options.Resolve(parse, ClusterCommands.NewRunId, w => completion.Info($"warning: {w}"));
             DeviceName.Parse(parse.GetValue(device)!); // fail fast, before any actor starts
             var outDirectory = run.OutDirectory;
@@ -41,7 +41,8 @@ public static class TrainCommand
         Console.WriteLine($"best epoch {metrics.BestEpoch}: mean test ROC-AUC {Format(metrics.MeanTestRocAuc)}, PRC-AUC {Format(metrics.MeanTestPrcAuc)}" +
                           (metrics.MeanTestRmse is null ? "" : $", RMSE {Format(metrics.MeanTestRmse)}, R² {Format(metrics.MeanTestR2)}") +
                           $"; {metrics.WallSeconds:F1} s");
-        Console.WriteLine($"wrote {Path.Combine(outDirectory, "metrics.json")} and {Path.Combine(outDirectory, "checkpoint")}/");
+        var report = Path.Combine(outDirectory, ReportWriter.FileName);
+        Console.WriteLine($"wrote {Path.Combine(outDirectory, "metrics.json")}, {(File.Exists(report) ? report + ", " : "")}{Path.Combine(outDirectory, "checkpoint")}/");
     }
 
     private static string Format(double? value) => value is { } v ? v.ToString("F4") : "n/a";

@@ -7,10 +7,11 @@ using MtnnCluster.Training;
 
 namespace MtnnCluster.Coordinator.Output;
 
-/// <summary>Writes a finished run into its output directory: <c>checkpoint/</c> and <c>metrics.json</c>.</summary>
+/// <summary>Writes a finished run into its output directory: <c>checkpoint/</c>, <c>metrics.json</c>, then <c>report.html</c>.</summary>
 public static class RunWriter
 {
-    public static void Write(string outDirectory, RunOutcome outcome)
+    /// <summary>A report that cannot be written is reported to <paramref name="warn"/> (default: standard error), never fails the run.</summary>
+    public static void Write(string outDirectory, RunOutcome outcome, Action<string>? warn = null)
     {
         Directory.CreateDirectory(outDirectory);
         var data = outcome.Data;
@@ -23,6 +24,7 @@ public static class RunWriter
         var temporary = path + ".tmp";
         File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(metrics, Checkpoint.Json));
         File.Move(temporary, path, overwrite: true);
+        ReportWriter.TryWrite(outDirectory, metrics, warn ?? (message => Console.Error.WriteLine($"warning: {message}")));
     }
 }
 

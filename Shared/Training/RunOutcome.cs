@@ -7,6 +7,12 @@ public sealed record EpochReport(
     int Epoch, int Epochs, EpochPhase Phase, double TrainLoss, double ValidScore, double MeanValidRocAuc,
     double Seconds, double RowsPerSecond, bool Improved);
 
+/// <summary>
+/// A round of training steps finished: <see cref="Step"/> of <see cref="Steps"/> done in this epoch (a head-only
+/// epoch is one round: 1 of 1), <see cref="Rows"/> rows trained on so far this epoch in <see cref="Seconds"/>.
+/// </summary>
+public sealed record StepProgress(int Epoch, int Epochs, EpochPhase Phase, int Step, int Steps, long Rows, double Seconds);
+
 /// <summary>Which worker trained which tasks.</summary>
 public sealed record WorkerAssignment(string WorkerId, string Address, string Device, int Slots, int[] Tasks);
 
@@ -41,6 +47,7 @@ public interface ITrainingObserver
 {
     void Info(string message);
     void EpochCompleted(EpochReport report);
+    void StepCompleted(StepProgress progress) { } // most observers only want epochs
     void Completed(RunOutcome outcome);
     void Failed(Exception error);
 }
