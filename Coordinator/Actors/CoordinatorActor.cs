@@ -43,6 +43,9 @@ public sealed class CoordinatorActor : ReceiveActor
     private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
     private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
 
+    /// <summary>Messages dropped: another run's, stale, or not from the worker they name.</summary>
+    public long Dropped { get; private set; }
+
     private PreparedDataset? _data;
     private TrunkMaster? _trunk;
     private IReadOnlyDictionary<string, int[]> _assignment = new Dictionary<string, int[]>();
@@ -68,7 +71,7 @@ public sealed class CoordinatorActor : ReceiveActor
         {
             if (_assembler.Add(chunk, Sender, _job.RunId) is { } whole) Self.Tell(whole, Sender);
         });
-        Receive<IRunMessage>(m => m.RunId != _job.RunId, m => _log.Warning("dropped {0} from a foreign run {1}", m.GetType().Name, m.RunId));
+        Receive<IRunMessage>(m => m.RunId != _job.RunId, m => { Dropped++; _log.Warning("dropped {0} from a foreign run {1}", m.GetType().Name, m.RunId); });
         Receive<WorkerFailed>(m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
         Receive<WorkerReady>(m => Answer("ready", 0, 0, m.WorkerId, m));
         Receive<TrunkGradient>(m => Answer("step", m.Epoch, m.Step, m.WorkerId, m));
@@ -261,8 +264,10 @@ public sealed class CoordinatorActor : ReceiveActor
     private void Answer(string kind, int epoch, int step, string workerId, IRunMessage reply)
     {
         var round = _round;
-        if (round is null || round.Kind != kind || round.Epoch != epoch || round.Step != step || !round.Waiting.Remove(workerId))
+        if (!_workers.TryGetValue(workerId, out var from) || !from.Ref.Equals(Sender) // a reply must come from the worker it names
+            || round is null || round.Kind != kind || round.Epoch != epoch || round.Step != step || !round.Waiting.Remove(workerId))
         {
+            Dropped++;
             _log.Debug("dropped a stale {0} from {1} (epoch {2}, step {3})", kind, workerId, epoch, step);
             return;
         }
