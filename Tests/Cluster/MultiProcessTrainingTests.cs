@@ -72,6 +72,7 @@ public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelpe
 public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
 {
     private readonly List<Process> _processes = [];
+    private readonly Dictionary<int, List<string>> _lines = [];
 
     public static string MtnnDll
     {
@@ -82,15 +83,18 @@ public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
         }
     }
 
-    public Process Start(string[] args)
+    public Process Start(string[] args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(MtnnDll);
         foreach (var a in args) info.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start mtnn");
-        var name = $"{args[0]}#{process.Id}";
-        process.OutputDataReceived += (_, e) => Log(name, e.Data);
-        process.ErrorDataReceived += (_, e) => Log(name, e.Data);
+        var lines = new List<string>();
+        lock (_lines) _lines[process.Id] = lines;
+        var label = $"{args[0]}#{process.Id}";
+        process.OutputDataReceived += (_, e) => Log(label, lines, e.Data);
+        process.ErrorDataReceived += (_, e) => Log(label, lines, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes.Add(process);
@@ -111,9 +115,29 @@ public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
         return process.ExitCode;
     }
 
-    private void Log(string name, string? line)
+    /// <summary>What the process has printed so far (stdout and stderr).</summary>
+    public string Output(Process process)
+    {
+        List<string> lines;
+        lock (_lines) lines = _lines[process.Id];
+        lock (lines) return string.Join('\n', lines);
+    }
+
+    /// <summary>Waits until the process has printed a line containing <paramref name="text"/>.</summary>
+    public async Task WaitForOutput(Process process, string text, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!Output(process).Contains(text, StringComparison.Ordinal))
+        {
+            if (clock.Elapsed > limit) throw new TimeoutException($"process {process.Id} did not print '{text}' within {limit}");
+            await Task.Delay(200);
+        }
+    }
+
+    private void Log(string name, List<string> lines, string? line)
     {
         if (line is null) return;
+        lock (lines) lines.Add(line);
         try { output.WriteLine($"[{name}] {line}"); }
         catch (InvalidOperationException) { } // the test has finished; its log is closed
     }
