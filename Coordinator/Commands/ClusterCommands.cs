@@ -40,7 +40,7 @@ public static class ClusterCommands
             var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
             var self = $"{parse.GetValue(publicHost) ?? host}:{port}";
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), self);
-            var outDirectory = parse.GetValue(options.Out)!.FullName;
+            var outDirectory = options.ClaimOut(parse);
             var job = new TrainJob(NewRunId(), spec, outDirectory, workers);
             var completion = new RunCompletion(Console.Out);
             var tls = tlsOptions.Resolve(parse);

@@ -24,7 +24,7 @@ public static class TrainCommand
         {
             var spec = options.ToSpec(parse);
             DeviceName.Parse(parse.GetValue(device)!); // fail fast, before any actor starts
-            var outDirectory = parse.GetValue(options.Out)!.FullName;
+            var outDirectory = options.ClaimOut(parse);
             var job = new TrainJob(ClusterCommands.NewRunId(), spec, outDirectory, parse.GetValue(workers));
             var completion = new RunCompletion(Console.Out);
             var outcome = await EmbeddedRun.RunAsync(job,

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MtnnCluster.Coordinator.Output;
 using MtnnCluster.Training;
 
 namespace MtnnCluster.Coordinator.Commands;
@@ -30,14 +31,19 @@ public sealed class TrainOptions
     public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
     public Option<bool> Counts { get; } = new("--counts") { Description = "count fingerprint instead of bits" };
     public Option<DirectoryInfo> Out { get; } = new("--out") { Description = "output directory: metrics.json and checkpoint/", Required = true };
+    public Option<bool> Overwrite { get; } = new("--overwrite") { Description = "let --out hold another run's metrics.json and checkpoint/, and replace them" };
 
     public void AddTo(Command command)
     {
         foreach (var option in new Option[] { Data, SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
-                     Radius, Bits, Counts, Out })
+                     Radius, Bits, Counts, Out, Overwrite })
             command.Options.Add(option);
     }
+
+    /// <summary>The --out directory, refused when it holds another run (see <see cref="OutputDirectory"/>).</summary>
+    public string ClaimOut(ParseResult p, string? resumeRunId = null) =>
+        OutputDirectory.Claim(p.GetValue(Out)!.FullName, p.GetValue(Overwrite), resumeRunId);
 
     public RunSpec ToSpec(ParseResult p)
     {
@@ -71,7 +77,7 @@ public sealed class TrainOptions
         {
             return text.Split(',', StringSplitOptions.TrimEntries).Select(s => parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or OverflowException)
         {
             throw new ArgumentException($"{option}: '{text}' is not a comma-separated list of numbers");
         }

@@ -1,0 +1,47 @@
+using System.Text.Json;
+
+namespace MtnnCluster.Coordinator.Output;
+
+/// <summary>
+/// The one place that decides whether a run may write into an <c>--out</c> directory. A directory that already
+/// holds a run (its metrics.json or checkpoint/) is refused unless the user passed <c>--overwrite</c> or the run is a
+/// continuation of that same run; nothing is ever deleted here, and <see cref="RunWriter"/> replaces only the
+/// files a run writes.
+/// </summary>
+public static class OutputDirectory
+{
+    public const string MetricsFile = "metrics.json";
+    public const string CheckpointDirectory = "checkpoint";
+
+    /// <summary>Checks that <paramref name="path"/> may receive a run; returns its full path.</summary>
+    /// <param name="resumeRunId">The id of the run being resumed: its own outputs do not count as another run's.</param>
+    public static string Claim(string path, bool overwrite, string? resumeRunId = null)
+    {
+        var full = Path.GetFullPath(path);
+        if (File.Exists(full)) throw new ArgumentException($"--out: {full} is a file, not a directory");
+        var held = new[] { MetricsFile, CheckpointDirectory }.Where(name => Path.Exists(Path.Combine(full, name))).ToArray();
+        if (held.Length == 0 || overwrite) return full;
+        var holder = RunIdIn(full);
+        if (resumeRunId is not null && holder == resumeRunId) return full;
+        throw new ArgumentException(
+            $"--out: {full} already holds {(holder is null ? "another run" : $"run {holder}")} ({string.Join(", ", held)}); "
+            + "choose another directory, or pass --overwrite to replace its metrics.json and checkpoint/");
+    }
+
+    /// <summary>The run id recorded in a directory's checkpoint (or, failing that, its metrics.json); null if none can be read.</summary>
+    public static string? RunIdIn(string directory) =>
+        ReadRunId(Path.Combine(directory, CheckpointDirectory, "model.json")) ?? ReadRunId(Path.Combine(directory, MetricsFile));
+
+    private static string? ReadRunId(string file)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(file));
+            return document.RootElement.TryGetProperty("run_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return null;
+        }
+    }
+}
