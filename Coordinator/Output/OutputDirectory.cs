@@ -28,6 +28,22 @@ public static class OutputDirectory
             + "choose another directory, or pass --overwrite to replace its metrics.json and checkpoint/");
     }
 
+    /// <summary>
+    /// The path of <paramref name="name"/> directly inside <paramref name="directory"/>, for names that come from data or
+    /// from the wire (a run id, a task or worker name): one plain file name, never a path that climbs out or goes deeper.
+    /// </summary>
+    public static string Child(string directory, string name)
+    {
+        var root = Path.GetFullPath(directory);
+        if (name.Length is 0 or > 200 || name is "." or ".." || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0
+            || name.Contains('\\') || name.Any(char.IsControl))
+            throw new ArgumentException($"'{(name.Length > 60 ? name[..60] + "…" : name)}' cannot be used as a file name under {root}");
+        var path = Path.GetFullPath(Path.Combine(root, name));
+        return Path.GetDirectoryName(path) == root.TrimEnd(Path.DirectorySeparatorChar)
+            ? path
+            : throw new ArgumentException($"'{name}' does not name a file directly under {root}");
+    }
+
     /// <summary>The run id recorded in a directory's checkpoint (or, failing that, its metrics.json); null if none can be read.</summary>
     public static string? RunIdIn(string directory) =>
         ReadRunId(Path.Combine(directory, CheckpointDirectory, "model.json")) ?? ReadRunId(Path.Combine(directory, MetricsFile));

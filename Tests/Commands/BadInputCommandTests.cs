@@ -161,6 +161,24 @@ public sealed class OutputAndCheckpointRulesTests : IDisposable
         Assert.True(File.Exists(Path.Combine(taken, "checkpoint", "model.json"))); // claiming never deletes
     }
 
+    [Theory]
+    [InlineData("..")]
+    [InlineData("../escape")]
+    [InlineData("a/b")]
+    [InlineData("/etc/passwd")]
+    [InlineData("")]
+    [InlineData("a\\b")]
+    [InlineData("tab\there")]
+    public void A_name_from_data_or_the_wire_cannot_leave_its_directory(string name) =>
+        Assert.Throws<ArgumentException>(() => OutputDirectory.Child(_dir.Root, name));
+
+    [Theory]
+    [InlineData("run-20260101-abc123")]
+    [InlineData("NR-AR")]
+    [InlineData("..hidden")]
+    public void A_plain_name_stays_directly_inside(string name) =>
+        Assert.Equal(Path.Combine(_dir.Root, name), OutputDirectory.Child(_dir.Root, name));
+
     [Fact]
     public void A_file_is_not_an_output_directory() =>
         Assert.Contains("is a file", Assert.Throws<ArgumentException>(() => OutputDirectory.Claim(_dir.WriteText("f", "x"), overwrite: true)).Message);
