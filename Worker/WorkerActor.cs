@@ -28,11 +28,12 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private bool _registered;
     private IActorRef? _coordinatorInstance; // the coordinator itself, behind the proxy: watched, so that a new one is registered with
     private volatile bool _inRun; // read by the shutdown task, on another thread
+    private IActorRef? _runCoordinator; // run messages are taken only from the coordinator that started the run
     private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
     private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
 
     public ITimerScheduler Timers { get; set; } = null!;
-    /// <summary>Messages dropped because they named another run or arrived before one started.</summary>
+    /// <summary>Messages dropped because they named another run, arrived before one started, or came from elsewhere than its coordinator.</summary>
     public long Dropped { get; private set; }
 
     public WorkerActor(WorkerOptions options, IActorRef coordinator)
@@ -73,7 +74,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             EndCurrentRun();
             if (_options.ExitAfterRun) CoordinatedShutdown.Get(Context.System).Run(RunEndedReason.Instance);
         });
-        Receive<IRunMessage>(m => m.RunId != _runId || _trainer is null, m =>
+        Receive<IRunMessage>(m => m.RunId != _runId || _trainer is null || !Sender.Equals(_runCoordinator), m =>
         {
             Dropped++;
             _log.Debug("dropped {0} for run {1}", m.GetType().Name, m.RunId);
@@ -136,8 +137,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         EndCurrentRun();
         _runId = _assignedRunId = start.RunId;
+        _runCoordinator = Sender;
         try
         {
+            start.Spec.Validate(); // the spec came over the wire: refuse sizes this node should not allocate
             var data = PreparedDataset.Load(start.Spec, w => _log.Warning(w));
             _trainer = new ShardTrainer(data, start.Spec, start.TaskIndices, DeviceName.Parse(_options.Device), start.Heads, start.BestHeads);
             _inRun = true;

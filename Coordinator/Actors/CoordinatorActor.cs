@@ -74,6 +74,8 @@ public sealed class CoordinatorActor : ReceiveActor
 
     private string _runId;
     private int _attempt;
+    /// <summary>Messages dropped: another run's or attempt's, stale, or not from the worker they name.</summary>
+    public long Dropped { get; private set; }
     private PreparedDataset? _data;
     private long[] _labelsPerTask = [];
     private TrunkMaster? _trunk;
@@ -118,7 +120,7 @@ public sealed class CoordinatorActor : ReceiveActor
         {
             if (_assembler.Add(chunk, Sender, WireId) is { } whole) Self.Tell(whole, Sender);
         });
-        Receive<IRunMessage>(m => m.RunId != WireId, m => _log.Debug("dropped {0} from another run or attempt {1}", m.GetType().Name, m.RunId));
+        Receive<IRunMessage>(m => m.RunId != WireId, m => { Dropped++; _log.Debug("dropped {0} from another run or attempt {1}", m.GetType().Name, m.RunId); });
         Receive<WorkerFailed>(m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
         Receive<WorkerReady>(m => Answer("ready", 0, 0, m.WorkerId, m));
         Receive<TrunkGradient>(m => Answer("step", m.Epoch, m.Step, m.WorkerId, m));
@@ -510,8 +512,10 @@ public sealed class CoordinatorActor : ReceiveActor
     private void Answer(string kind, int epoch, int step, string workerId, IRunMessage reply)
     {
         var round = _round;
-        if (round is null || round.Kind != kind || round.Epoch != epoch || round.Step != step || !round.Waiting.Remove(workerId))
+        if (!_workers.TryGetValue(workerId, out var from) || !from.Ref.Equals(Sender) // a reply must come from the worker it names
+            || round is null || round.Kind != kind || round.Epoch != epoch || round.Step != step || !round.Waiting.Remove(workerId))
         {
+            Dropped++;
             _log.Debug("dropped a stale {0} from {1} (epoch {2}, step {3})", kind, workerId, epoch, step);
             return;
         }

@@ -28,13 +28,20 @@ public static class ClusterCommands
         var seeds = new Option<string[]>("--seed-node") { Description = $"seed node HOST:PORT (repeatable; default: ${ClusterNodeOptions.SeedsVariable}, else this node)" };
         var minWorkers = new Option<int>("--min-workers") { Description = "workers to wait for before training", DefaultValueFactory = _ => 1 };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var tlsOptions = new TlsOptions();
         var command = new Command("coordinator", "run the coordinator of a multi-node training run");
         options.AddTo(command);
+        tlsOptions.AddTo(command);
         foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, verbose }) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var completion = RunCompletion.ForConsole();
             var run = options.Resolve(parse, NewRunId, w => completion.Info($"warning: {w}"));
+            if (run.AlreadyFinished)
+            {
+                completion.Info($"run {run.RunId} in {run.OutDirectory} has already finished (metrics.json); nothing to do");
+                return 0;
+            }
             var workers = parse.GetValue(minWorkers);
             if (workers < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {workers})");
             var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
@@ -42,8 +49,9 @@ public static class ClusterCommands
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), self);
             var outDirectory = run.OutDirectory;
             var job = run.ToJob(workers);
-            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole);
-            completion.Info($"coordinator listening on {host}:{port}; waiting for {workers} worker(s)");
+            var tls = tlsOptions.Resolve(parse);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole, tls);
+            completion.Info($"coordinator listening on {host}:{port}{TlsNote(tls)}; waiting for {workers} worker(s)");
             var outcome = await RunNode(node, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
                 Props.Create(() => new CoordinatorActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
                 host => completion.Outcome.WaitAsync(cancel));
@@ -62,7 +70,9 @@ public static class ClusterCommands
         var slots = new Option<int>("--slots") { Description = "capacity relative to other workers (tasks are balanced per slot)", DefaultValueFactory = _ => 1 };
         var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var tlsOptions = new TlsOptions();
         var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns") { bind, publicHost, seeds, device, slots, id, verbose };
+        tlsOptions.AddTo(command);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             if (parse.GetValue(slots) < 1) throw new ArgumentException($"--slots must be ≥ 1 (got {parse.GetValue(slots)})");
@@ -71,8 +81,9 @@ public static class ClusterCommands
             var worker = new WorkerOptions(parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
                 parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true);
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), null);
-            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole);
-            Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}");
+            var tls = tlsOptions.Resolve(parse);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole, tls);
+            Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
             await RunNode(node, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
                     .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>()),
@@ -93,6 +104,8 @@ public static class ClusterCommands
             akka.AddMtnnBasics(logLevel: verbose ? "INFO" : "WARNING").WithMtnnCluster(node);
             actors(akka);
         }, until);
+
+    private static string TlsNote(TlsSettings? tls) => tls is null ? "" : $" with mutual TLS (CA {tls.CaPath})";
 
     public static string NewRunId() => $"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
 }

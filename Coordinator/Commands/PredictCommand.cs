@@ -22,7 +22,9 @@ public static class PredictCommand
         var command = new Command("predict", "predict every task for the molecules of a CSV") { checkpoint, data, smilesColumn, output, device };
         command.SetAction((parse, _) => CommandErrors.Guard(() =>
         {
-            var model = Checkpoint.Read(parse.GetValue(checkpoint)!.FullName);
+            var checkpointPath = parse.GetValue(checkpoint)!.FullName;
+            var model = Checkpoint.Read(checkpointPath);
+            CheckpointCompatibility.Require(CheckpointCompatibility.CompareWeights(model), checkpointPath, "its own model.json");
             var rows = Predictor.Predict(model, parse.GetValue(data)!.FullName, parse.GetValue(smilesColumn), DeviceName.Parse(parse.GetValue(device)!));
             Predictor.WriteCsv(parse.GetValue(output)!.FullName, model, rows);
             var invalid = rows.Count(r => r.Values is null);

@@ -24,6 +24,11 @@ public static class TrainCommand
         {
             var completion = RunCompletion.ForConsole();
             var run = options.Resolve(parse, ClusterCommands.NewRunId, w => completion.Info($"warning: {w}"));
+            if (run.AlreadyFinished)
+            {
+                completion.Info($"run {run.RunId} in {run.OutDirectory} has already finished (metrics.json); nothing to do");
+                return 0;
+            }
             DeviceName.Parse(parse.GetValue(device)!); // fail fast, before any actor starts
             var outDirectory = run.OutDirectory;
             var job = run.ToJob(parse.GetValue(workers));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MtnnCluster.Checkpoints;
 using MtnnCluster.Coordinator.Actors;
+using MtnnCluster.Coordinator.Output;
 using MtnnCluster.Training;
 
 namespace MtnnCluster.Coordinator.Commands;
@@ -32,6 +33,7 @@ public sealed class TrainOptions
     public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
     public Option<bool> Counts { get; } = new("--counts") { Description = "count fingerprint instead of bits" };
     public Option<DirectoryInfo?> Out { get; } = new("--out") { Description = "output directory: metrics.json, report.html, checkpoint/ and checkpoints/" };
+    public Option<bool> Overwrite { get; } = new("--overwrite") { Description = "let --out hold another run's outputs, and replace them" };
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "write a training checkpoint every N epochs (and at the end)", DefaultValueFactory = _ => 1 };
     public Option<int> KeepCheckpoints { get; } = new("--keep-checkpoints") { Description = "training checkpoints kept (the newest)", DefaultValueFactory = _ => 3 };
     public Option<string?> Resume { get; } = new("--resume") { Description = "DIR: continue the run whose output is DIR, from its newest valid checkpoint; auto: continue --out's run if it has one, else start" };
@@ -40,24 +42,40 @@ public sealed class TrainOptions
     {
         foreach (var option in new Option[] { Data, SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
-                     Radius, Bits, Counts, Out, CheckpointEvery, KeepCheckpoints, Resume })
+                     Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
     }
 
     /// <summary>
     /// The run the options describe: a new one, or (with <c>--resume DIR</c>) the one whose checkpoints are in DIR,
     /// with the settings it was started with (only <c>--data</c>, if the dataset moved, and <c>--out</c> may be given).
+    /// <c>--out</c> is claimed here: refused when it holds another run (see <see cref="OutputDirectory"/>).
     /// </summary>
     public ResolvedRun Resolve(ParseResult p, Func<string> newRunId, Action<string> warn)
     {
         var policy = new CheckpointPolicy(p.GetValue(CheckpointEvery), p.GetValue(KeepCheckpoints));
         policy.Validate();
         var resume = p.GetValue(Resume);
+        var overwrite = p.GetValue(Overwrite);
         if (resume is null || resume == "auto")
         {
             var spec = ToSpec(p);
-            var outDirectory = (p.GetValue(Out) ?? throw new ArgumentException("--out is required")).FullName;
-            return new ResolvedRun(newRunId(), spec, outDirectory, policy, resume is null ? null : new ResumeFrom(outDirectory, Required: false));
+            var outDirectory = Path.GetFullPath((p.GetValue(Out) ?? throw new ArgumentException("--out is required")).FullName);
+            if (resume is null)
+            {
+                var claimed = OutputDirectory.Claim(outDirectory, overwrite);
+                var stale = Path.Combine(claimed, TrainingCheckpoint.DirectoryName);
+                if (overwrite && Directory.Exists(stale))
+                {
+                    warn($"--overwrite: removing the previous run's training checkpoints in {stale}");
+                    Directory.Delete(stale, recursive: true); // else a resume could pick up the other run's newer epochs
+                }
+                return new ResolvedRun(newRunId(), spec, claimed, policy, null);
+            }
+            var previous = OutputDirectory.CheckpointedRunIn(outDirectory);
+            if (previous is not null && OutputDirectory.FinishedRunIn(outDirectory) == previous)
+                return new ResolvedRun(previous, spec, outDirectory, policy, null, AlreadyFinished: true);
+            return new ResolvedRun(newRunId(), spec, OutputDirectory.Claim(outDirectory, overwrite, previous), policy, new ResumeFrom(outDirectory, Required: false));
         }
         var runDirectory = Path.GetFullPath(resume);
         var given = SpecOptions().Where(o => p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
@@ -68,7 +86,8 @@ public sealed class TrainOptions
         var state = latest.Checkpoint.State;
         var resumed = p.GetValue(Data) is { } data ? state.Spec with { Dataset = state.Spec.Dataset with { Path = data.FullName } } : state.Spec;
         if (!File.Exists(resumed.Dataset.Path)) throw new ArgumentException($"--resume: the run's dataset {resumed.Dataset.Path} does not exist (give --data if it moved)");
-        return new ResolvedRun(state.RunId, resumed, p.GetValue(Out)?.FullName ?? runDirectory, policy, new ResumeFrom(runDirectory, Required: true));
+        var target = OutputDirectory.Claim(p.GetValue(Out)?.FullName ?? runDirectory, overwrite, state.RunId);
+        return new ResolvedRun(state.RunId, resumed, target, policy, new ResumeFrom(runDirectory, Required: true));
     }
 
     /// <summary>Options that describe the model and its training; fixed for a run once started.</summary>
@@ -111,15 +130,15 @@ public sealed class TrainOptions
         {
             return text.Split(',', StringSplitOptions.TrimEntries).Select(s => parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or OverflowException)
         {
             throw new ArgumentException($"{option}: '{text}' is not a comma-separated list of numbers");
         }
     }
 }
 
-/// <summary>A run as the command line resolved it.</summary>
-public sealed record ResolvedRun(string RunId, RunSpec Spec, string OutDirectory, CheckpointPolicy Checkpoints, ResumeFrom? Resume)
+/// <summary>A run as the command line resolved it. <see cref="AlreadyFinished"/>: <c>--resume auto</c> found the run in --out complete (nothing to do).</summary>
+public sealed record ResolvedRun(string RunId, RunSpec Spec, string OutDirectory, CheckpointPolicy Checkpoints, ResumeFrom? Resume, bool AlreadyFinished = false)
 {
     public TrainJob ToJob(int minWorkers) => new(RunId, Spec, OutDirectory, minWorkers, Checkpoints, Resume);
 }

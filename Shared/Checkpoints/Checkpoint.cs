@@ -92,6 +92,7 @@ public static class HeadAssembly
             for (var j = 0; j < k; j++)
             {
                 var task = shard.TaskIndices[j];
+                if (task < 0 || task >= taskCount) throw new InvalidDataException($"head shard of {shard.WorkerId}: task {task} is not one of the {taskCount} tasks");
                 if (seen[task]) throw new InvalidDataException($"task {task} arrived from two workers");
                 seen[task] = true;
                 bias[task] = b[j];

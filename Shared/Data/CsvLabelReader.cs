@@ -14,7 +14,13 @@ public static class CsvLabelReader
     public static LabelTable Read(string path, CsvReadOptions options)
     {
         using var stream = DataFile.OpenRead(path);
-        using var text = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        return Read(stream, path, options);
+    }
+
+    /// <summary>Reads CSV text from <paramref name="stream"/> (already decompressed); <paramref name="path"/> names it in errors.</summary>
+    public static LabelTable Read(Stream stream, string path, CsvReadOptions options)
+    {
+        using var text = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16, leaveOpen: true);
         var records = new CsvRecordReader(text, path);
         try
         {

@@ -10,6 +10,10 @@ namespace MtnnCluster.Data;
 /// </summary>
 internal sealed class CsvRecordReader(TextReader text, string path)
 {
+    /// <summary>Longest record accepted: far beyond a row of tens of thousands of tasks, short of exhausting memory
+    /// on a file that is not CSV (one endless line, or a quote never closed).</summary>
+    public const int MaxRecordChars = 1 << 24;
+
     private const int End = -1;
     private const char Replacement = '\uFFFD';
     private static readonly SearchValues<char> UnquotedFieldEnds = SearchValues.Create(",\r\n");
@@ -125,8 +129,11 @@ internal sealed class CsvRecordReader(TextReader text, string path)
         if (chars.Contains(Replacement))
             throw new DataFormatException(path, CurrentLine, ColumnName(FieldCount),
                 "the text is not valid UTF-8 (or holds U+FFFD, the mark of an earlier failed decoding)");
+        if (_recordLength + chars.Length > MaxRecordChars)
+            throw new DataFormatException(path, RecordLine, null,
+                $"the record starting on this line is longer than {MaxRecordChars} characters; is this a CSV file, or is a quote left open?");
         if (_recordLength + chars.Length > _record.Length)
-            Array.Resize(ref _record, Math.Max(_record.Length * 2, _recordLength + chars.Length));
+            Array.Resize(ref _record, Math.Min(MaxRecordChars, Math.Max(_record.Length * 2, _recordLength + chars.Length)));
         chars.CopyTo(_record.AsSpan(_recordLength));
         _recordLength += chars.Length;
     }

@@ -1,12 +1,13 @@
 using Akka.Cluster.Hosting;
+using Akka.Event;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 
 namespace MtnnCluster.Hosting;
 
-/// <summary>Where a node listens, whom it joins, and what it is.</summary>
-public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? PublicHost, IReadOnlyList<string> Seeds, string Role)
+/// <summary>Where a node listens, whom it joins, what it is, and (when <see cref="Tls"/> is set) how it proves who it is.</summary>
+public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? PublicHost, IReadOnlyList<string> Seeds, string Role, TlsSettings? Tls = null)
 {
     public const string SystemName = "mtnn";
     public const string CoordinatorRole = "coordinator";
@@ -33,12 +34,19 @@ public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? P
         return fallback is not null ? [fallback] : throw new ArgumentException($"--seed: no seed node given (pass --seed HOST:PORT or set {SeedsVariable})");
     }
 
-    /// <summary>A seed as Akka names it; accepts HOST:PORT or a full akka.tcp:// address.</summary>
-    public static string SeedAddress(string seed)
+    /// <summary>
+    /// A seed as Akka names it: akka.tcp://, or akka.ssl.tcp:// with TLS. Accepts HOST:PORT or a full address, which
+    /// must then use the node's own scheme (a plain seed for a TLS node, or the reverse, could never be joined).
+    /// </summary>
+    public static string SeedAddress(string seed, bool tls = false)
     {
-        if (seed.StartsWith("akka.tcp://", StringComparison.Ordinal)) return seed;
+        var scheme = tls ? "akka.ssl.tcp" : "akka.tcp";
+        if (seed.Contains("://", StringComparison.Ordinal))
+            return seed.StartsWith($"{scheme}://", StringComparison.Ordinal)
+                ? seed
+                : throw new ArgumentException($"--seed: '{seed}' is not a {scheme}:// address{(tls ? " (TLS is on)" : " (TLS is off)")}");
         var (host, port) = ParseEndpoint(seed, "--seed");
-        return $"akka.tcp://{SystemName}@{host}:{port}";
+        return $"{scheme}://{SystemName}@{host}:{port}";
     }
 }
 
@@ -53,16 +61,22 @@ public static class ClusterNode
     /// </summary>
     public static AkkaConfigurationBuilder WithMtnnCluster(this AkkaConfigurationBuilder builder, ClusterNodeOptions node)
     {
-        builder.WithRemoting(new RemoteOptions
+        var remoting = new RemoteOptions
         {
             HostName = node.BindHost,
             Port = node.BindPort,
             PublicHostName = node.PublicHost ?? node.BindHost,
-        });
+        };
+        if (node.Tls is { } tls)
+        {
+            remoting.EnableSsl = true;
+            remoting.Ssl = MutualTls(tls);
+        }
+        builder.WithRemoting(remoting);
         builder.WithClustering(new ClusterOptions
         {
             Roles = [node.Role],
-            SeedNodes = node.Seeds.Select(ClusterNodeOptions.SeedAddress).ToArray(),
+            SeedNodes = node.Seeds.Select(seed => ClusterNodeOptions.SeedAddress(seed, node.Tls is not null)).ToArray(),
             SplitBrainResolver = new KeepOldestOption { DownIfAlone = true },
         });
         builder.AddHocon("""
@@ -72,5 +86,27 @@ public static class ClusterNode
             akka.coordinated-shutdown.exit-clr = off
             """, HoconAddMode.Prepend);
         return builder;
+    }
+
+    /// <summary>
+    /// Both sides present a certificate, and each accepts the other only if it chains to the cluster CA. The
+    /// certificate goes in as an object (not a path): only then does Akka 1.5.74 honour the custom validator.
+    /// </summary>
+    private static SslOptions MutualTls(TlsSettings tls)
+    {
+        var authorities = tls.LoadAuthorities();
+        return new SslOptions
+        {
+            X509Certificate = tls.LoadCertificate(),
+            RequireMutualAuthentication = true,
+            ValidateCertificateHostname = false,
+            CustomValidator = (certificate, _, peer, errors, log) =>
+            {
+                var reason = "";
+                if (TlsSettings.OnlyChainErrors(errors) && TlsSettings.ChainsTo(certificate, authorities, out reason)) return true;
+                log.Warning("TLS: refused {0}: {1}", peer, reason is { Length: > 0 } ? reason : errors.ToString());
+                return false;
+            },
+        };
     }
 }

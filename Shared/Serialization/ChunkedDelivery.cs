@@ -51,7 +51,7 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
 /// Reassembles chunked messages, bounded in memory (total bytes in flight, size of one message) and in time (a
 /// transfer left incomplete is dropped). Malformed, foreign or inconsistent chunks are dropped and counted.
 /// </summary>
-public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBytes = 1L << 30, long maxBytesInFlight = 2L << 30)
+public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBytes = ProtocolLimits.MaxMessageBytes, long maxBytesInFlight = 2L << 30)
 {
     private sealed class Transfer(MessageChunk first, DateTime started)
     {
@@ -66,6 +66,10 @@ public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBy
     private long _bytesInFlight;
 
     public long Dropped { get; private set; }
+
+    /// <summary>Bytes reserved by incomplete transfers (their declared totals); never above the in-flight limit.</summary>
+    public long BytesInFlight => _bytesInFlight;
+
     public static TimeSpan Timeout { get; } = TimeSpan.FromMinutes(2);
 
     /// <summary>Adds a chunk; returns the whole message when this chunk completes it, otherwise null.</summary>
@@ -113,13 +117,21 @@ public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBy
             Dropped++;
             return null;
         }
-        return (IMtnnMessage)_serializer.FromBinary(whole, first.Manifest);
+        try
+        {
+            return (IMtnnMessage)_serializer.FromBinary(whole, first.Manifest);
+        }
+        catch (System.Runtime.Serialization.SerializationException)
+        {
+            Dropped++; // intact bytes of a malformed or unknown message: a peer's bug or a hostile peer, never ours to crash on
+            return null;
+        }
     }
 
     private bool WellFormed(MessageChunk c) =>
         c.Count > 0 && c.Index >= 0 && c.Index < c.Count && c.TotalBytes > 0 && c.TotalBytes <= maxMessageBytes
         && c.Sha256.Length == 32 && c.Bytes.Length > 0 && c.Bytes.Length <= ChunkedDelivery.ChunkBytes
-        && (long)c.Count * ChunkedDelivery.ChunkBytes >= c.TotalBytes;
+        && c.Count == (c.TotalBytes + (long)ChunkedDelivery.ChunkBytes - 1) / ChunkedDelivery.ChunkBytes; // a forged count must not size the piece table
 
     private void ExpireOld()
     {

@@ -1,3 +1,4 @@
+using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
 using MessagePack;
@@ -7,15 +8,22 @@ namespace MtnnCluster.Serialization;
 
 /// <summary>
 /// Akka serializer for every MtnnCluster message: MessagePack in its untrusted-data mode (hash-collision resistant
-/// collections, bounded depth), with the manifest taken from <see cref="ProtocolRegistry"/>.
+/// collections, bounded depth), with the manifest taken from <see cref="ProtocolRegistry"/>. Whatever the bytes,
+/// <see cref="FromBinary"/> returns a message that passed <see cref="ProtocolLimits"/> or throws
+/// <see cref="SerializationException"/>, and counts it in <see cref="RejectedMessages"/>.
 /// </summary>
 public sealed class MtnnMessageSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
     public const int SerializerId = 7411;
 
+    private static long _rejected;
+
     public static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
         .WithResolver(StandardResolver.Instance)
         .WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(32));
+
+    /// <summary>Messages refused in this process: unknown manifest (another protocol version), malformed or out of limits.</summary>
+    public static long RejectedMessages => Interlocked.Read(ref _rejected);
 
     public override int Identifier => SerializerId;
 
@@ -28,9 +36,24 @@ public sealed class MtnnMessageSerializer(ExtendedActorSystem system) : Serializ
 
     public override object FromBinary(byte[] bytes, string manifest)
     {
-        if (!ProtocolRegistry.TypeByCode.TryGetValue(manifest, out var type))
-            throw new System.Runtime.Serialization.SerializationException($"unknown protocol message '{manifest}' (this node speaks version {ProtocolRegistry.ProtocolVersion})");
-        return MessagePackSerializer.Deserialize(type, bytes, Options)
-               ?? throw new System.Runtime.Serialization.SerializationException($"empty {manifest} message");
+        try
+        {
+            if (!ProtocolRegistry.TypeByCode.TryGetValue(manifest, out var type))
+                throw new SerializationException(
+                    $"unknown protocol message '{Shorten(manifest)}' (this node speaks version {ProtocolRegistry.ProtocolVersion})");
+            if (bytes.Length > ProtocolLimits.MaxMessageBytes)
+                throw new SerializationException($"{manifest}: {bytes.Length} bytes exceed the {ProtocolLimits.MaxMessageBytes}-byte limit");
+            var message = MessagePackSerializer.Deserialize(type, bytes, Options)
+                          ?? throw new SerializationException($"empty {manifest} message");
+            ProtocolLimits.Check(message);
+            return message;
+        }
+        catch (Exception e) when (e is SerializationException or MessagePackSerializationException)
+        {
+            Interlocked.Increment(ref _rejected);
+            throw e as SerializationException ?? new SerializationException($"malformed {Shorten(manifest)} message: {e.Message}", e);
+        }
     }
+
+    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
 }

@@ -74,12 +74,16 @@ public sealed record RunSpec(
     {
         static void Require(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
         Require(Model.Layers.Length > 0, "--layers: at least one hidden layer is needed");
-        Require(Model.Layers.All(n => n > 0), $"--layers: every size must be positive (got {string.Join(',', Model.Layers)})");
+        Require(Model.Layers.All(n => n is > 0 and <= MaxLayerWidth), $"--layers: every size must be 1..{MaxLayerWidth} (got {string.Join(',', Model.Layers)})");
+        Require(Featurizer.Bits is >= 8 and <= 1 << 20, $"--bits must be 8..1048576 (got {Featurizer.Bits})");
+        var trunkBytes = TrunkParameterCount(Featurizer.Bits, Model.Layers) * sizeof(float);
+        Require(trunkBytes <= MaxTrunkBytes,
+            $"--layers {string.Join(',', Model.Layers)} with --bits {Featurizer.Bits}: the trunk would take {trunkBytes / (1 << 20)} MiB, "
+            + $"more than the {MaxTrunkBytes >> 20} MiB one message can carry");
         Require(Model.Dropout is >= 0 and < 1, $"--dropout must be in [0, 1) (got {Model.Dropout})");
         Require(Featurizer.Radius is >= 0 and <= 6, $"--radius must be 0..6 (got {Featurizer.Radius})");
-        Require(Featurizer.Bits is >= 8 and <= 1 << 20, $"--bits must be 8..1048576 (got {Featurizer.Bits})");
-        Require(Optimizer.LearningRate > 0, $"--lr must be positive (got {Optimizer.LearningRate})");
-        Require(Optimizer.WeightDecay >= 0, $"--weight-decay must be ≥ 0 (got {Optimizer.WeightDecay})");
+        Require(Optimizer.LearningRate > 0 && double.IsFinite(Optimizer.LearningRate), $"--lr must be a positive number (got {Optimizer.LearningRate})");
+        Require(Optimizer.WeightDecay >= 0 && double.IsFinite(Optimizer.WeightDecay), $"--weight-decay must be a number ≥ 0 (got {Optimizer.WeightDecay})");
         Require(Optimizer.BatchSize > 0, $"--batch-size must be positive (got {Optimizer.BatchSize})");
         Require(Schedule.Epochs >= 1, $"--epochs must be ≥ 1 (got {Schedule.Epochs})");
         Require(Schedule.TrunkEpochs >= 1 && Schedule.HeadEpochs >= 1,
@@ -87,6 +91,31 @@ public sealed record RunSpec(
         Require(Schedule.SyncEvery >= 1, $"--sync-every must be ≥ 1 (got {Schedule.SyncEvery})");
         Require(Schedule.Patience >= 0, $"--patience must be ≥ 0 (got {Schedule.Patience})");
         Require(Split.Kind is "random" or "scaffold", $"--split must be random or scaffold (got {Split.Kind})");
+        Require(Split.Train > 0 && Split.Valid >= 0 && Split.Test >= 0 && Math.Abs(Split.Train + Split.Valid + Split.Test - 1) <= 1e-6,
+            $"--split-fractions: train > 0, valid and test ≥ 0, summing to 1 (got {Split.Train},{Split.Valid},{Split.Test})");
+        Require(Seed >= 0 && Split.Seed >= 0, $"--seed must be ≥ 0 (got {Seed})");
+        Require(!string.IsNullOrWhiteSpace(Dataset.SmilesColumn), "--smiles-column must name a column");
+        Require(Dataset.Tasks is null || Dataset.Tasks.Length > 0, "--tasks: the list names no task");
+        var both = (Dataset.RegressionTasks ?? []).Intersect(Dataset.ClassificationTasks ?? []).ToArray();
+        Require(both.Length == 0, $"--regression-tasks and --classification-tasks both name {string.Join(", ", both.Select(t => $"'{t}'"))}");
+    }
+
+    /// <summary>Widest hidden layer accepted: far beyond any useful trunk, well short of exhausting memory.</summary>
+    public const int MaxLayerWidth = 1 << 16;
+
+    /// <summary>Largest trunk: it travels in one (chunked) message and is averaged in memory on the coordinator.</summary>
+    public const long MaxTrunkBytes = Serialization.ProtocolLimits.MaxMessageBytes - (1 << 20);
+
+    /// <summary>Weights and biases of a trunk on <paramref name="inputSize"/> features.</summary>
+    public static long TrunkParameterCount(int inputSize, IEnumerable<int> layers)
+    {
+        long count = 0, fanIn = inputSize;
+        foreach (var size in layers)
+        {
+            count += fanIn * size + size;
+            fanIn = size;
+        }
+        return count;
     }
 
     /// <summary>The phase of a 1-based epoch under this schedule.</summary>

@@ -83,17 +83,18 @@ public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
         }
     }
 
-    public Process Start(string[] args)
+    public Process Start(string[] args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(MtnnDll);
         foreach (var a in args) info.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start mtnn");
-        var name = $"{args[0]}#{process.Id}";
         var lines = new List<string>();
         lock (_lines) _lines[process.Id] = lines;
-        process.OutputDataReceived += (_, e) => Log(name, lines, e.Data);
-        process.ErrorDataReceived += (_, e) => Log(name, lines, e.Data);
+        var label = $"{args[0]}#{process.Id}";
+        process.OutputDataReceived += (_, e) => Log(label, lines, e.Data);
+        process.ErrorDataReceived += (_, e) => Log(label, lines, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes.Add(process);
@@ -113,6 +114,18 @@ public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
         }
         return process.ExitCode;
     }
+
+    /// <summary>What the process has printed so far (stdout and stderr).</summary>
+    public string Output(Process process)
+    {
+        List<string> lines;
+        lock (_lines) lines = _lines[process.Id];
+        lock (lines) return string.Join('\n', lines);
+    }
+
+    /// <summary>Waits until the process has printed a line containing <paramref name="text"/>.</summary>
+    public Task WaitForOutput(Process process, string text, TimeSpan limit) =>
+        WaitForLine(process, line => line.Contains(text, StringComparison.Ordinal), limit);
 
     /// <summary>Waits until the process has written a line that <paramref name="match"/> accepts; returns that line.</summary>
     public async Task<string> WaitForLine(Process process, Func<string, bool> match, TimeSpan limit)
