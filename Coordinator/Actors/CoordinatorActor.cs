@@ -7,6 +7,7 @@ using MtnnCluster.Data;
 using MtnnCluster.Evaluation;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
+using MtnnCluster.Telemetry;
 using MtnnCluster.Training;
 
 namespace MtnnCluster.Coordinator.Actors;
@@ -42,6 +43,7 @@ public sealed class CoordinatorActor : ReceiveActor
     private readonly List<EpochReport> _history = [];
     private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
     private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
+    private readonly RunTrace _trace;
 
     private PreparedDataset? _data;
     private TrunkMaster? _trunk;
@@ -62,6 +64,7 @@ public sealed class CoordinatorActor : ReceiveActor
     {
         _job = job;
         _observer = observer;
+        _trace = new RunTrace(job.RunId);
 
         Receive<RegisterWorker>(OnRegister);
         Receive<MessageChunk>(chunk =>
@@ -82,6 +85,7 @@ public sealed class CoordinatorActor : ReceiveActor
     protected override void PostStop()
     {
         _trunk?.Dispose();
+        _trace.Dispose();
         base.PostStop();
     }
 
@@ -96,6 +100,7 @@ public sealed class CoordinatorActor : ReceiveActor
         }
         _workers[register.WorkerId] = new WorkerHandle(register.WorkerId, Sender, register.Device, Math.Max(1, register.Slots));
         Context.Watch(Sender);
+        MtnnTelemetry.WorkersAlive(_workers.Count);
         _observer.Info($"worker {register.WorkerId} registered ({register.Device}, {register.Slots} slot(s)); {_workers.Count}/{_job.MinWorkers}");
         if (_workers.Count >= _job.MinWorkers) StartRun();
     }
@@ -255,6 +260,7 @@ public sealed class CoordinatorActor : ReceiveActor
     private void StartRound(string kind, int epoch, int step, Func<string, IMtnnMessage> request, Action<IReadOnlyList<IRunMessage>> complete)
     {
         _round = new Round(kind, epoch, step, _assignment.Keys.ToArray(), complete);
+        using var exchange = _trace.RoundStarted(kind, epoch, step, _assignment.Count);
         foreach (var id in _assignment.Keys) _delivery.Send(_workers[id].Ref, request(id), Self);
     }
 
@@ -269,6 +275,7 @@ public sealed class CoordinatorActor : ReceiveActor
         round.Replies[workerId] = reply;
         if (round.Waiting.Count > 0) return;
         _round = null;
+        _trace.RoundCompleted();
         try
         {
             round.Complete(round.Replies.Values.ToArray());
@@ -291,6 +298,7 @@ public sealed class CoordinatorActor : ReceiveActor
         else
             _log.Error(error, "run {0} failed", _job.RunId);
         _round = null;
+        _trace.Failed(error);
         foreach (var worker in _workers.Values) _delivery.Send(worker.Ref, new EndRun(_job.RunId), Self); // assigned or not
         _observer.Failed(error);
     }

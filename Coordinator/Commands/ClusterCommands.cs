@@ -2,10 +2,12 @@ using System.CommandLine;
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using MtnnCluster.Coordinator.Actors;
 using MtnnCluster.Coordinator.Runs;
 using MtnnCluster.Hosting;
+using MtnnCluster.Telemetry;
 using MtnnCluster.Training;
 using MtnnCluster.Worker;
 
@@ -22,14 +24,15 @@ public static class ClusterCommands
     public static Command Coordinator()
     {
         var options = new TrainOptions();
-        var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on", DefaultValueFactory = _ => "127.0.0.1:4053" };
+        var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on", DefaultValueFactory = _ => $"127.0.0.1:{NodeDefaults.RemotingPort}" };
         var publicHost = new Option<string?>("--public-host") { Description = "host name other nodes reach this one by (default: the bind host)" };
         var seeds = new Option<string[]>("--seed") { Description = $"seed node HOST:PORT (repeatable; default: ${ClusterNodeOptions.SeedsVariable}, else this node)", AllowMultipleArgumentsPerToken = true };
         var minWorkers = new Option<int>("--min-workers") { Description = "workers to wait for before training", DefaultValueFactory = _ => 1 };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var endpoints = new EndpointOptions();
         var command = new Command("coordinator", "run the coordinator of a multi-node training run");
         options.AddTo(command);
-        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, verbose }) command.Options.Add(option);
+        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, verbose, endpoints.MetricsPort, endpoints.HealthPort }) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var spec = options.ToSpec(parse);
@@ -42,8 +45,10 @@ public static class ClusterCommands
             var job = new TrainJob(NewRunId(), spec, outDirectory, workers);
             var completion = new RunCompletion(Console.Out);
             var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole);
+            var healthPort = endpoints.Health(parse);
+            using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole);
             completion.Info($"coordinator listening on {host}:{port}; waiting for {workers} worker(s)");
-            var outcome = await RunNode(node, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
+            var outcome = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
                 Props.Create(() => new CoordinatorActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
                 host => completion.Outcome.WaitAsync(cancel));
             TrainCommand.PrintSummary(outcome, outDirectory);
@@ -61,7 +66,9 @@ public static class ClusterCommands
         var slots = new Option<int>("--slots") { Description = "capacity relative to other workers (tasks are balanced per slot)", DefaultValueFactory = _ => 1 };
         var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
-        var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns") { bind, publicHost, seeds, device, slots, id, verbose };
+        var endpoints = new EndpointOptions();
+        var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns")
+            { bind, publicHost, seeds, device, slots, id, verbose, endpoints.MetricsPort, endpoints.HealthPort };
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             if (parse.GetValue(slots) < 1) throw new ArgumentException($"--slots must be ≥ 1 (got {parse.GetValue(slots)})");
@@ -71,8 +78,10 @@ public static class ClusterCommands
                 parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true);
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), null);
             var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole);
+            var healthPort = endpoints.Health(parse);
+            using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}");
-            await RunNode(node, parse.GetValue(verbose), akka => akka
+            await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
                     .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>()),
                 async host =>
@@ -86,12 +95,19 @@ public static class ClusterCommands
         return command;
     }
 
-    private static Task<T> RunNode<T>(ClusterNodeOptions node, bool verbose, Action<AkkaConfigurationBuilder> actors, Func<IHost, Task<T>> until) =>
+    /// <summary>Runs a cluster node until <paramref name="until"/> completes, serving health probes meanwhile when asked to.</summary>
+    private static Task<T> RunNode<T>(ClusterNodeOptions node, int? healthPort, bool verbose, Action<AkkaConfigurationBuilder> actors, Func<IHost, Task<T>> until) =>
         AkkaNode.RunAsync(akka =>
         {
             akka.AddMtnnBasics(logLevel: verbose ? "INFO" : "WARNING").WithMtnnCluster(node);
             actors(akka);
-        }, until);
+        }, async host =>
+        {
+            await using var health = healthPort is { } port
+                ? HealthEndpoint.ForClusterNode(port, host.Services.GetRequiredService<ActorSystem>(), node.Role)
+                : null;
+            return await until(host);
+        });
 
     public static string NewRunId() => $"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
 }

@@ -1,10 +1,11 @@
+using MtnnCluster.Telemetry;
 using MtnnCluster.Training;
 
 namespace MtnnCluster.Coordinator.Runs;
 
 /// <summary>
-/// Observes a run: prints progress (one line per epoch, fit for terminals and for log collectors alike) and
-/// completes a task when the run ends.
+/// Observes a run: prints progress (one line per epoch, fit for terminals and for log collectors alike), records
+/// the epoch-level metrics (loss, validation score), and completes a task when the run ends.
 /// </summary>
 public sealed class RunCompletion(TextWriter output, bool quiet = false) : ITrainingObserver
 {
@@ -19,6 +20,7 @@ public sealed class RunCompletion(TextWriter output, bool quiet = false) : ITrai
 
     public void EpochCompleted(EpochReport r)
     {
+        MtnnTelemetry.EpochCompleted(r.Epoch, r.Phase, r.TrainLoss, r.ValidScore);
         if (quiet) return;
         output.WriteLine($"epoch {r.Epoch,3}/{r.Epochs} {r.Phase.ToString().ToLowerInvariant(),-6} loss {r.TrainLoss,8:F4}  " +
                          $"valid {r.ValidScore:F4}{(r.Improved ? " *" : "  ")}  {r.Seconds,6:F1} s  {r.RowsPerSecond,8:F0} rows/s");
