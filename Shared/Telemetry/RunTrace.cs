@@ -28,12 +28,12 @@ public sealed class RunTrace(string runId) : IDisposable
             [new("mtnn.run.id", runId)]);
         if (epoch != _epochNumber)
         {
-            _epoch?.Dispose();
+            End(_epoch);
             _epoch = epoch > 0 ? MtnnTelemetry.Source.StartActivity("mtnn.epoch", ActivityKind.Internal, _run?.Context ?? default,
                 [new("mtnn.run.id", runId), new("mtnn.epoch", epoch)]) : null;
             _epochNumber = epoch;
         }
-        _round?.Dispose();
+        End(_round);
         _round = MtnnTelemetry.Source.StartActivity($"mtnn.round {kind}", ActivityKind.Internal, (_epoch ?? _run)?.Context ?? default,
             [new("mtnn.round", kind), new("mtnn.epoch", epoch), new("mtnn.step", step), new("mtnn.workers", workers)]);
         _roundKind = kind;
@@ -46,7 +46,7 @@ public sealed class RunTrace(string runId) : IDisposable
     public void RoundCompleted()
     {
         MtnnTelemetry.RoundCompleted(_roundKind, Stopwatch.GetElapsedTime(_roundStarted).TotalSeconds);
-        _round?.Dispose();
+        End(_round);
         _round = null;
     }
 
@@ -60,10 +60,19 @@ public sealed class RunTrace(string runId) : IDisposable
 
     public void Dispose()
     {
-        _round?.Dispose();
-        _epoch?.Dispose();
-        _run?.Dispose();
+        End(_round);
+        End(_epoch);
+        End(_run);
         _round = _epoch = _run = null;
+    }
+
+    /// <summary>Stops a span without letting it reset <see cref="Activity.Current"/> to whatever was current at its start.</summary>
+    private static void End(Activity? span)
+    {
+        if (span is null) return;
+        var current = Activity.Current;
+        span.Dispose();
+        Activity.Current = current == span ? null : current;
     }
 
     private sealed class CurrentRestorer(Activity? outer) : IDisposable

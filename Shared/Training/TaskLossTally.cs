@@ -17,8 +17,8 @@ public sealed class TaskLossTally(int tasks, Device device) : IDisposable
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        _loss.add_(perEntry.detach().sum(0));
-        _labels.add_(mask.sum(0));
+        _loss.add_(perEntry.detach().sum(dim: 0L)); // named: a bare 0 would bind to sum(ScalarType)
+        _labels.add_(mask.sum(dim: 0L));
     }
 
     /// <summary>Publishes the loss per labelled entry of every task that saw labels since the last call, then starts over.</summary>
