@@ -65,9 +65,10 @@ public sealed class TelemetryExport : IDisposable
         {
             meterProvider = meters.Build();
         }
-        catch (HttpListenerException e)
+        catch (Exception e) when (e is HttpListenerException || e.InnerException is HttpListenerException)
         {
-            throw new IOException($"--metrics-port {metricsPort}: cannot listen ({e.Message})", e);
+            // the exporter wraps the listener's error (a port in use, say) in an InvalidOperationException
+            throw new IOException($"--metrics-port {metricsPort}: cannot listen ({(e.InnerException ?? e).Message})", e);
         }
         var tracer = otlp
             ? Sdk.CreateTracerProviderBuilder().ConfigureResource(Describe).AddSource(MtnnTelemetry.Name).AddOtlpExporter().Build()

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using MtnnCluster.Telemetry;
 using MtnnCluster.Tests.Cluster;
 using Xunit;
@@ -64,5 +66,34 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         {
             if (Directory.Exists(outDirectory)) Directory.Delete(outDirectory, recursive: true);
         }
+    }
+
+    [Theory]
+    [InlineData("train", "--metrics-port")]
+    [InlineData("coordinator", "--metrics-port")]
+    [InlineData("coordinator", "--health-port")]
+    public async Task A_port_that_cannot_be_served_is_a_clear_error(string command, string option)
+    {
+        using var taken = new TcpListener(IPAddress.Any, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { ProcessGroup.MtnnDll, command, "--data", RepoPaths.File("examples/tox21.csv"), "--out", Path.Combine(Path.GetTempPath(), $"mtnn-port-{Guid.NewGuid():N}"),
+                     option, $"{port}" }.Concat(command == "coordinator" ? ["--bind", "127.0.0.1:0"] : []))
+            info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains($"error: {option} {port}: cannot listen", await stderr);
     }
 }
