@@ -7,7 +7,6 @@ using Microsoft.Extensions.Hosting;
 using MtnnCluster.Coordinator.Actors;
 using MtnnCluster.Coordinator.Runs;
 using MtnnCluster.Hosting;
-using MtnnCluster.Telemetry;
 using MtnnCluster.Training;
 using MtnnCluster.Worker;
 

@@ -36,14 +36,6 @@ public static class MtnnTelemetry
     private static readonly Counter<long> Reassignments = Meter.CreateCounter<long>("mtnn.reassignments", "{reassignment}", "times the coordinator moved a lost worker's tasks to others");
     private static readonly Counter<long> ReassignedTasks = Meter.CreateCounter<long>("mtnn.reassigned.tasks", "{task}", "tasks moved from lost workers to others");
 
-    /// <summary>The metric names this project exports, as OpenTelemetry names them.</summary>
-    public static IReadOnlyList<string> MetricNames { get; } =
-    [
-        "mtnn.train.rows", "mtnn.train.step.duration", "mtnn.exchange.bytes", "mtnn.exchange.duration", "mtnn.round.duration",
-        "mtnn.task.loss", "mtnn.train.loss", "mtnn.validation.score", "mtnn.epoch", "mtnn.workers.alive", "mtnn.reassignments",
-        "mtnn.reassigned.tasks",
-    ];
-
     /// <summary>A worker answered one request: <paramref name="kind"/> is joint, trunk, heads or local.</summary>
     public static void StepCompleted(string kind, int rows, long startTimestamp)
     {
