@@ -9,6 +9,7 @@ using MtnnCluster.Data;
 using MtnnCluster.Evaluation;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
+using MtnnCluster.Telemetry;
 using MtnnCluster.Training;
 
 namespace MtnnCluster.Coordinator.Actors;
@@ -71,6 +72,7 @@ public sealed class CoordinatorActor : ReceiveActor
     private readonly List<int> _awaitingRecovery = [];
     private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
     private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
+    private readonly RunTrace _trace;
 
     private string _runId;
     private int _attempt;
@@ -105,6 +107,7 @@ public sealed class CoordinatorActor : ReceiveActor
         _job = job;
         _observer = observer;
         _runId = job.RunId;
+        _trace = new RunTrace(job.RunId);
 
         Receive<RegisterWorker>(OnRegister);
         Receive<WorkerLeaving>(m => OnWorkerLost(w => w.WorkerId == m.WorkerId && w.Ref.Equals(Sender), "worker_left"));
@@ -162,6 +165,7 @@ public sealed class CoordinatorActor : ReceiveActor
     {
         if (Context.System is ExtendedActorSystem { Provider: IClusterActorRefProvider }) Cluster.Get(Context.System).Unsubscribe(Self);
         _trunk?.Dispose();
+        _trace.Dispose();
         base.PostStop();
     }
 
@@ -199,6 +203,7 @@ public sealed class CoordinatorActor : ReceiveActor
         }
         _workers[register.WorkerId] = new WorkerHandle(register.WorkerId, Sender, register.Device, Math.Max(1, register.Slots));
         Context.Watch(Sender);
+        MtnnTelemetry.WorkersAlive(_workers.Count);
         if (!_started)
         {
             _observer.Info($"worker {register.WorkerId} registered ({register.Device}, {register.Slots} slot(s)); {_workers.Count}/{_job.MinWorkers}");
@@ -300,6 +305,7 @@ public sealed class CoordinatorActor : ReceiveActor
                 ? TaskAssignment.Rebalance(before, _labelsPerTask, Slots())
                 : TaskAssignment.Reassign(before, _labelsPerTask, Slots());
         var moved = TaskAssignment.Moved(before, assignment);
+        MtnnTelemetry.WorkerReassigned(moved);
         Record(new RunEvent(DateTimeOffset.UtcNow, kind, workerId, moved, _snapshot!.NextEpoch));
         _observer.Info($"{kind.Replace('_', ' ')}: {workerId}; {moved} task(s) moved; going on from epoch {_snapshot.NextEpoch} on {assignment.Count} worker(s)");
         Deploy(assignment);
@@ -322,6 +328,7 @@ public sealed class CoordinatorActor : ReceiveActor
             worker.Ref.Tell(new EndRun(WireId)); // if it is in fact alive (a flapping link), it stops rather than train a stale shard
             _log.Warning("{0}: {1} ({2})", kind, worker.WorkerId, worker.Ref.Path.Address);
         }
+        MtnnTelemetry.WorkersAlive(_workers.Count);
         if (!_started || _snapshot is null) return;
         var assigned = lost.Where(w => _assignment.ContainsKey(w.WorkerId)).ToArray();
         if (assigned.Length == 0)
@@ -506,6 +513,7 @@ public sealed class CoordinatorActor : ReceiveActor
     private void StartRound(string kind, int epoch, int step, Func<string, IMtnnMessage> request, Action<IReadOnlyList<IRunMessage>> complete)
     {
         _round = new Round(kind, epoch, step, _assignment.Keys.ToArray(), complete);
+        using var exchange = _trace.RoundStarted(kind, epoch, step, _assignment.Count);
         foreach (var id in _assignment.Keys) _delivery.Send(_workers[id].Ref, request(id), Self);
     }
 
@@ -522,6 +530,7 @@ public sealed class CoordinatorActor : ReceiveActor
         round.Replies[workerId] = reply;
         if (round.Waiting.Count > 0) return;
         _round = null;
+        _trace.RoundCompleted();
         try
         {
             round.Complete(round.Replies.Values.ToArray());
@@ -545,6 +554,7 @@ public sealed class CoordinatorActor : ReceiveActor
             _log.Error(error, "run {0} failed", _runId);
         _round = null;
         _finished = true;
+        _trace.Failed(error);
         foreach (var worker in _workers.Values) _delivery.Send(worker.Ref, new EndRun(_assignment.ContainsKey(worker.WorkerId) ? WireId : _runId), Self); // assigned or not
         _observer.Failed(error);
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using MtnnCluster.Coordinator.Actors;
 using MtnnCluster.Coordinator.Runs;
@@ -22,17 +23,18 @@ public static class ClusterCommands
     public static Command Coordinator()
     {
         var options = new TrainOptions();
-        var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on", DefaultValueFactory = _ => "127.0.0.1:4053" };
+        var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on", DefaultValueFactory = _ => $"127.0.0.1:{NodeDefaults.RemotingPort}" };
         var publicHost = new Option<string?>("--public-host") { Description = "host name other nodes reach this one by (default: the bind host)" };
         // --seed is the training seed here (a train option), so the coordinator names its seed nodes --seed-node
         var seeds = new Option<string[]>("--seed-node") { Description = $"seed node HOST:PORT (repeatable; default: ${ClusterNodeOptions.SeedsVariable}, else this node)" };
         var minWorkers = new Option<int>("--min-workers") { Description = "workers to wait for before training", DefaultValueFactory = _ => 1 };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var tlsOptions = new TlsOptions();
+        var endpoints = new EndpointOptions();
         var command = new Command("coordinator", "run the coordinator of a multi-node training run");
         options.AddTo(command);
         tlsOptions.AddTo(command);
-        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, verbose }) command.Options.Add(option);
+        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, verbose, endpoints.MetricsPort, endpoints.HealthPort }) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var completion = RunCompletion.ForConsole();
@@ -51,8 +53,10 @@ public static class ClusterCommands
             var job = run.ToJob(workers);
             var tls = tlsOptions.Resolve(parse);
             var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole, tls);
+            var healthPort = endpoints.Health(parse);
+            using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole);
             completion.Info($"coordinator listening on {host}:{port}{TlsNote(tls)}; waiting for {workers} worker(s)");
-            var outcome = await RunNode(node, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
+            var outcome = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
                 Props.Create(() => new CoordinatorActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
                 host => completion.Outcome.WaitAsync(cancel));
             TrainCommand.PrintSummary(outcome, outDirectory);
@@ -71,7 +75,9 @@ public static class ClusterCommands
         var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var tlsOptions = new TlsOptions();
-        var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns") { bind, publicHost, seeds, device, slots, id, verbose };
+        var endpoints = new EndpointOptions();
+        var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns")
+            { bind, publicHost, seeds, device, slots, id, verbose, endpoints.MetricsPort, endpoints.HealthPort };
         tlsOptions.AddTo(command);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
@@ -83,8 +89,10 @@ public static class ClusterCommands
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), null);
             var tls = tlsOptions.Resolve(parse);
             var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole, tls);
+            var healthPort = endpoints.Health(parse);
+            using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
-            await RunNode(node, parse.GetValue(verbose), akka => akka
+            await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
                     .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>()),
                 async host =>
@@ -98,12 +106,19 @@ public static class ClusterCommands
         return command;
     }
 
-    private static Task<T> RunNode<T>(ClusterNodeOptions node, bool verbose, Action<AkkaConfigurationBuilder> actors, Func<IHost, Task<T>> until) =>
+    /// <summary>Runs a cluster node until <paramref name="until"/> completes, serving health probes meanwhile when asked to.</summary>
+    private static Task<T> RunNode<T>(ClusterNodeOptions node, int? healthPort, bool verbose, Action<AkkaConfigurationBuilder> actors, Func<IHost, Task<T>> until) =>
         AkkaNode.RunAsync(akka =>
         {
             akka.AddMtnnBasics(logLevel: verbose ? "INFO" : "WARNING").WithMtnnCluster(node);
             actors(akka);
-        }, until);
+        }, async host =>
+        {
+            await using var health = healthPort is { } port
+                ? HealthEndpoint.ForClusterNode(port, host.Services.GetRequiredService<ActorSystem>(), node.Role)
+                : null;
+            return await until(host);
+        });
 
     private static string TlsNote(TlsSettings? tls) => tls is null ? "" : $" with mutual TLS (CA {tls.CaPath})";
 

@@ -15,11 +15,13 @@ public static class TrainCommand
         var workers = new Option<int>("--workers") { Description = "worker actors in this process", DefaultValueFactory = _ => 2 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var endpoints = new EndpointOptions();
         var command = new Command("train", "train a multitask network on one machine");
         options.AddTo(command);
         command.Options.Add(workers);
         command.Options.Add(device);
         command.Options.Add(verbose);
+        command.Options.Add(endpoints.MetricsPort);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var completion = RunCompletion.ForConsole();
@@ -32,6 +34,7 @@ public static class TrainCommand
             DeviceName.Parse(parse.GetValue(device)!); // fail fast, before any actor starts
             var outDirectory = run.OutDirectory;
             var job = run.ToJob(parse.GetValue(workers));
+            using var telemetry = endpoints.StartTelemetry(parse, "train");
             var outcome = await EmbeddedRun.RunAsync(job,
                 new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING"), completion, cancel);
             PrintSummary(outcome, outDirectory);

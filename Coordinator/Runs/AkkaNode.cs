@@ -14,6 +14,7 @@ public static class AkkaNode
     public static async Task<T> RunAsync<T>(Action<AkkaConfigurationBuilder> configure, Func<IHost, Task<T>> until)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = NodeDefaults.ShutdownTimeout);
         builder.Services.AddAkka(ClusterNodeOptions.SystemName, configure);
         using var host = builder.Build();
         await host.StartAsync();

@@ -1,12 +1,13 @@
+using MtnnCluster.Telemetry;
 using MtnnCluster.Training;
 using Spectre.Console;
 
 namespace MtnnCluster.Coordinator.Runs;
 
 /// <summary>
-/// Observes a run: prints progress and completes a task when the run ends. Every epoch ends with one plain line
-/// (phase, loss, validation score, time, rows/s), fit for log collectors; on a terminal a live bar also follows
-/// the steps of the epoch in progress (<see cref="LiveProgress"/>).
+/// Observes a run: prints progress, records the epoch-level metrics (loss, validation score), and completes a task
+/// when the run ends. Every epoch ends with one plain line (phase, loss, validation score, time, rows/s), fit for
+/// log collectors; on a terminal a live bar also follows the steps of the epoch in progress (<see cref="LiveProgress"/>).
 /// </summary>
 public sealed class RunCompletion : ITrainingObserver
 {
@@ -42,6 +43,7 @@ public sealed class RunCompletion : ITrainingObserver
 
     public void EpochCompleted(EpochReport r)
     {
+        MtnnTelemetry.EpochCompleted(r.Epoch, r.Phase, r.TrainLoss, r.ValidScore);
         _live?.EpochDone(r.Epoch);
         Write(EpochLine(r));
     }

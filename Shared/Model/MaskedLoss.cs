@@ -55,11 +55,14 @@ public static class MaskedLoss
     /// Summed (not averaged) loss over labelled entries: binary cross-entropy on logits for classification
     /// columns, squared error for regression columns. Summing lets the coordinator weight workers by labels.
     /// </summary>
-    public static Tensor Sum(Tensor outputs, LabelBlock labels)
+    public static Tensor Sum(Tensor outputs, LabelBlock labels) => PerEntry(outputs, labels).sum();
+
+    /// <summary>The weighted loss of every entry, [rows × tasks]; missing labels weigh 0. Its sum is <see cref="Sum"/>.</summary>
+    public static Tensor PerEntry(Tensor outputs, LabelBlock labels)
     {
         var bce = nn.functional.binary_cross_entropy_with_logits(outputs, labels.Targets, reduction: nn.Reduction.None);
         var squared = outputs.sub(labels.Targets).square();
         var perEntry = where(labels.RegressionColumns.to(ScalarType.Bool), squared, bce);
-        return perEntry.mul(labels.Weights).sum();
+        return perEntry.mul(labels.Weights);
     }
 }

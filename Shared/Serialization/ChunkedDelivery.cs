@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Akka.Actor;
 using MtnnCluster.Messages;
+using MtnnCluster.Telemetry;
 
 namespace MtnnCluster.Serialization;
 
@@ -27,12 +29,16 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
             target.Tell(message, sender);
             return;
         }
+        var started = Stopwatch.GetTimestamp();
         var bytes = _serializer.ToBinary(message);
         if (bytes.Length <= ChunkBytes)
         {
             target.Tell(message, sender);
+            MtnnTelemetry.Exchanged("sent", message.GetType().Name, bytes.Length, started);
             return;
         }
+        using var span = MtnnTelemetry.Source.StartActivity("mtnn.exchange.send");
+        span?.SetTag("message", message.GetType().Name).SetTag("bytes", bytes.Length).SetTag("target", target.Path.Address.ToString());
         var manifest = _serializer.Manifest(message);
         var hash = SHA256.HashData(bytes);
         var transfer = Interlocked.Increment(ref _nextTransfer);
@@ -44,6 +50,7 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
             target.Tell(new MessageChunk(runId, transfer, manifest, i, count, bytes.Length, hash, piece), sender);
         }
         ChunkedBytesSent += bytes.Length;
+        MtnnTelemetry.Exchanged("sent", message.GetType().Name, bytes.Length, started);
     }
 }
 
@@ -59,6 +66,7 @@ public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBy
         public byte[]?[] Pieces { get; } = new byte[first.Count][];
         public int Received { get; set; }
         public DateTime Started { get; } = started;
+        public long StartTimestamp { get; } = Stopwatch.GetTimestamp();
     }
 
     private readonly MtnnMessageSerializer _serializer = new(system);
@@ -119,7 +127,9 @@ public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBy
         }
         try
         {
-            return (IMtnnMessage)_serializer.FromBinary(whole, first.Manifest);
+            var message = (IMtnnMessage)_serializer.FromBinary(whole, first.Manifest);
+            MtnnTelemetry.Exchanged("received", message.GetType().Name, whole.Length, transfer.StartTimestamp);
+            return message;
         }
         catch (System.Runtime.Serialization.SerializationException)
         {

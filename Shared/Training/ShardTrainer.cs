@@ -2,6 +2,8 @@ using MtnnCluster.Data;
 using MtnnCluster.Evaluation;
 using MtnnCluster.Messages;
 using MtnnCluster.Model;
+using MtnnCluster.Telemetry;
+using System.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,6 +34,7 @@ public sealed class ShardTrainer : IDisposable
     private readonly HeadBlock _heads;
     private readonly AdamW _headOptimizer;
     private readonly Generator _dropout;
+    private readonly TaskLossTally _taskLoss;
     private readonly Dictionary<Split, SplitRows> _splits = [];
     private HeadBlock? _bestHeads;
     private AdamW? _trunkOptimizer;
@@ -63,6 +66,7 @@ public sealed class ShardTrainer : IDisposable
         if (heads?.Moments is { } moments) _headOptimizer.ImportMoments(moments, heads.OptimizerSteps);
         if (bestHeads is not null) _bestHeads = HeadsFrom(bestHeads, device);
         _dropout = new Generator(checked((ulong)SeededInit.Mix(spec.Seed, 0xD509, taskIndices.FirstOrDefault())), device);
+        _taskLoss = new TaskLossTally(taskIndices.Length, device);
     }
 
     private HeadBlock HeadsFrom(HeadState state, Device device)
@@ -130,10 +134,12 @@ public sealed class ShardTrainer : IDisposable
     /// </summary>
     public (ShardLoss Loss, TensorData[] Gradients) TrunkStep(int epoch, int step, int steps, EpochPhase phase, IReadOnlyList<TensorData> trunk)
     {
+        var started = Stopwatch.GetTimestamp();
         _trunk.Load(trunk);
         using var scope = NewDisposeScope();
         var loss = BatchBackward(epoch, step, steps, phase);
         var gradients = _trunk.Parameters.Select((p, i) => TensorCodec.Encode(Trunk.ParameterName(i), p.grad ?? zeros_like(p))).ToArray();
+        MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(phase), loss.Rows, started);
         return (loss, gradients);
     }
 
@@ -143,6 +149,7 @@ public sealed class ShardTrainer : IDisposable
     /// </summary>
     public (ShardLoss Loss, TensorData[] Trunk) LocalTrunkSteps(int epoch, int step, int localSteps, int steps, EpochPhase phase, IReadOnlyList<TensorData> trunk)
     {
+        var started = Stopwatch.GetTimestamp();
         _trunk.Load(trunk);
         _trunkOptimizer ??= new AdamW(_trunk.Parameters, _spec.Optimizer.LearningRate, _spec.Optimizer.WeightDecay);
         double lossSum = 0;
@@ -157,6 +164,7 @@ public sealed class ShardTrainer : IDisposable
             labels += loss.Labels;
             rows += loss.Rows;
         }
+        MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(phase), rows, started);
         return (new ShardLoss(lossSum, labels, rows), _trunk.Export());
     }
 
@@ -170,7 +178,9 @@ public sealed class ShardTrainer : IDisposable
         var index = tensor(batch, device: _device);
         using var labels = train.Labels.Rows(index);
         var hidden = _trunk.Forward(train.Features.index_select(0, index), _spec.Model.Dropout, _dropout);
-        var loss = MaskedLoss.Sum(_heads.Forward(hidden), labels);
+        var perEntry = MaskedLoss.PerEntry(_heads.Forward(hidden), labels);
+        _taskLoss.Add(perEntry, labels.Mask);
+        var loss = perEntry.sum();
         var labelCount = (long)labels.Mask.sum().item<float>();
         loss.backward();
         if (phase == EpochPhase.Joint && labelCount > 0) StepHeads(labelCount);
@@ -183,6 +193,7 @@ public sealed class ShardTrainer : IDisposable
     /// </summary>
     public ShardLoss HeadEpoch(int epoch, long version, IReadOnlyList<TensorData> trunk)
     {
+        var started = Stopwatch.GetTimestamp();
         var train = _splits[Split.Train];
         if (_embeddingsVersion != version || _embeddings is null)
         {
@@ -201,7 +212,9 @@ public sealed class ShardTrainer : IDisposable
             var index = tensor(BatchRows(epoch, step, steps, rows), device: _device);
             using var labels = train.Labels.Rows(index);
             ZeroGradients(_heads.Parameters);
-            var loss = MaskedLoss.Sum(_heads.Forward(_embeddings.index_select(0, index)), labels);
+            var perEntry = MaskedLoss.PerEntry(_heads.Forward(_embeddings.index_select(0, index)), labels);
+            _taskLoss.Add(perEntry, labels.Mask);
+            var loss = perEntry.sum();
             var labelCount = (long)labels.Mask.sum().item<float>();
             if (labelCount == 0) continue;
             loss.backward();
@@ -209,6 +222,7 @@ public sealed class ShardTrainer : IDisposable
             lossSum += loss.item<float>();
             labelSum += labelCount;
         }
+        MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(EpochPhase.Heads), rows, started);
         return new ShardLoss(lossSum, labelSum, rows);
     }
 
@@ -228,9 +242,13 @@ public sealed class ShardTrainer : IDisposable
         foreach (var p in parameters) p.grad?.zero_();
     }
 
-    /// <summary>Scores of this worker's tasks on the named splits, with the given trunk.</summary>
+    /// <summary>
+    /// Scores of this worker's tasks on the named splits, with the given trunk. The coordinator scores after every
+    /// epoch, so this is where the epoch's per-task training losses are published.
+    /// </summary>
     public TaskScore[] Evaluate(IReadOnlyList<TensorData> trunk, IEnumerable<Split> splits)
     {
+        _taskLoss.Publish(TaskIndices.Select(t => _data.Tasks[t].Name).ToArray());
         _trunk.Load(trunk);
         var tasks = TaskIndices.Select(t => _data.Tasks[t]).ToArray();
         var scales = TaskIndices.Select(t => _data.Scales[t]).ToArray();
@@ -285,5 +303,6 @@ public sealed class ShardTrainer : IDisposable
         _trunkOptimizer?.Dispose();
         _embeddings?.Dispose();
         _dropout.Dispose();
+        _taskLoss.Dispose();
     }
 }

@@ -1,0 +1,44 @@
+using MtnnCluster.Telemetry;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Training;
+
+/// <summary>
+/// The training loss of each of a worker's tasks, summed over an epoch on the device (no copy to the host per
+/// batch) and published as <c>mtnn.task.loss</c>, one value per task, when the epoch is scored.
+/// </summary>
+public sealed class TaskLossTally(int tasks, Device device) : IDisposable
+{
+    private readonly Tensor _loss = zeros(tasks, device: device);
+    private readonly Tensor _labels = zeros(tasks, device: device);
+
+    /// <summary>Adds a batch: <paramref name="perEntry"/> and <paramref name="mask"/> are [rows × tasks].</summary>
+    public void Add(Tensor perEntry, Tensor mask)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        _loss.add_(perEntry.detach().sum(dim: 0L)); // named: a bare 0 would bind to sum(ScalarType)
+        _labels.add_(mask.sum(dim: 0L));
+    }
+
+    /// <summary>Publishes the loss per labelled entry of every task that saw labels since the last call, then starts over.</summary>
+    public void Publish(IReadOnlyList<string> taskNames)
+    {
+        float[] loss, labels;
+        using (NewDisposeScope())
+        {
+            loss = _loss.cpu().data<float>().ToArray();
+            labels = _labels.cpu().data<float>().ToArray();
+        }
+        for (var j = 0; j < taskNames.Count; j++)
+            if (labels[j] > 0) MtnnTelemetry.TaskLossMeasured(taskNames[j], loss[j] / labels[j]);
+        _loss.zero_();
+        _labels.zero_();
+    }
+
+    public void Dispose()
+    {
+        _loss.Dispose();
+        _labels.Dispose();
+    }
+}
