@@ -67,6 +67,8 @@ public sealed class CoordinatorActor : ReceiveActor
     private readonly ITrainingObserver _observer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, WorkerHandle> _workers = new(StringComparer.Ordinal);
+    // unreachable workers: their tasks have moved, but they may come back (a starved or paused node) rather than be downed
+    private readonly Dictionary<string, WorkerHandle> _suspects = new(StringComparer.Ordinal);
     private readonly Stopwatch _wall = new();
     private readonly List<RunEvent> _events = [];
     private readonly List<int> _awaitingRecovery = [];
@@ -111,7 +113,8 @@ public sealed class CoordinatorActor : ReceiveActor
 
         Receive<RegisterWorker>(OnRegister);
         Receive<WorkerLeaving>(m => OnWorkerLost(w => w.WorkerId == m.WorkerId && w.Ref.Equals(Sender), "worker_left"));
-        Receive<ClusterEvent.UnreachableMember>(m => OnWorkerLost(w => w.Ref.Path.Address.Equals(m.Member.Address), "worker_lost"));
+        Receive<ClusterEvent.UnreachableMember>(m => OnWorkerLost(w => w.Ref.Path.Address.Equals(m.Member.Address), "worker_lost", suspect: true));
+        Receive<ClusterEvent.ReachableMember>(m => OnWorkerBack(m.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(m => OnWorkerLost(w => w.Ref.Path.Address.Equals(m.Member.Address), "worker_lost"));
         Receive<Terminated>(t => OnWorkerLost(w => w.Ref.Equals(t.ActorRef), "worker_lost"));
         Receive<FlushCheckpoint>(_ =>
@@ -137,7 +140,7 @@ public sealed class CoordinatorActor : ReceiveActor
     {
         if (Context.System is ExtendedActorSystem { Provider: IClusterActorRefProvider })
             Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-                typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+                typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
         var self = Self;
         try
         {
@@ -195,6 +198,7 @@ public sealed class CoordinatorActor : ReceiveActor
     {
         Sender.Tell(new WorkerRegistered(register.WorkerId));
         if (_finished) return;
+        if (_suspects.Remove(register.WorkerId, out var stale)) Context.Unwatch(stale.Ref); // it came back as a new process
         if (_workers.TryGetValue(register.WorkerId, out var known))
         {
             if (known.Ref.Equals(Sender)) return;
@@ -317,16 +321,27 @@ public sealed class CoordinatorActor : ReceiveActor
         if (e.Kind is "worker_lost" or "worker_left" or "resumed") _awaitingRecovery.Add(_events.Count - 1);
     }
 
-    private void OnWorkerLost(Func<WorkerHandle, bool> match, string kind)
+    /// <summary>
+    /// Workers gone: their tasks move to the others and the epoch starts again from the snapshot. An unreachable
+    /// worker (<paramref name="suspect"/>) is not told to stop: the failure detector also fires for a node starved of
+    /// CPU, which may come back (<see cref="OnWorkerBack"/>); if it does not, the resolver downs it.
+    /// </summary>
+    private void OnWorkerLost(Func<WorkerHandle, bool> match, string kind, bool suspect = false)
     {
+        if (!suspect)
+            foreach (var gone in _suspects.Values.Where(match).ToArray())
+            {
+                _suspects.Remove(gone.WorkerId);
+                Context.Unwatch(gone.Ref);
+            }
         var lost = _workers.Values.Where(match).ToArray();
         if (lost.Length == 0 || _finished) return;
         foreach (var worker in lost)
         {
             _workers.Remove(worker.WorkerId);
-            Context.Unwatch(worker.Ref);
-            worker.Ref.Tell(new EndRun(WireId)); // if it is in fact alive (a flapping link), it stops rather than train a stale shard
-            _log.Warning("{0}: {1} ({2})", kind, worker.WorkerId, worker.Ref.Path.Address);
+            if (suspect) _suspects[worker.WorkerId] = worker;
+            else Context.Unwatch(worker.Ref);
+            _log.Warning("{0}: {1} ({2}{3})", kind, worker.WorkerId, worker.Ref.Path.Address, suspect ? ", unreachable" : "");
         }
         MtnnTelemetry.WorkersAlive(_workers.Count);
         if (!_started || _snapshot is null) return;
@@ -338,6 +353,20 @@ public sealed class CoordinatorActor : ReceiveActor
         }
         _assignment = _assignment.Where(a => _workers.ContainsKey(a.Key)).ToDictionary(a => a.Key, a => a.Value);
         Redeploy(kind, string.Join(',', assigned.Select(w => w.WorkerId)));
+    }
+
+    /// <summary>An unreachable worker is reachable again: it takes part again like a worker that joins.</summary>
+    private void OnWorkerBack(Address address)
+    {
+        foreach (var worker in _suspects.Values.Where(w => w.Ref.Path.Address.Equals(address)).ToArray())
+        {
+            _suspects.Remove(worker.WorkerId);
+            if (_finished || _workers.ContainsKey(worker.WorkerId)) continue;
+            _workers[worker.WorkerId] = worker;
+            MtnnTelemetry.WorkersAlive(_workers.Count);
+            _observer.Info($"worker {worker.WorkerId} is reachable again; it gets tasks at the next epoch end");
+            if (_started && _assignment.Count == 0 && _snapshot is not null) Redeploy("worker_joined", worker.WorkerId);
+        }
     }
 
     /// <summary>Next epoch, or the end of the run when the schedule or early stopping says so.</summary>

@@ -11,6 +11,7 @@ namespace MtnnCluster.Tests.Cluster;
 /// sent SIGTERM, the coordinator killed (-9) and resumed, the coordinator sent SIGTERM and resumed. Each run must
 /// end with every task in metrics.json, finite metrics, and the event recorded.
 /// </summary>
+[Collection(Processes.Collection)]
 public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper output) : IClassFixture<Tox21Slice>
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);

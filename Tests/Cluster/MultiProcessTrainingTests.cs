@@ -12,6 +12,7 @@ namespace MtnnCluster.Tests.Cluster;
 /// A coordinator and two worker processes on 127.0.0.1, started as a user would (`mtnn coordinator`,
 /// `mtnn worker`), against the single-process run with the same seed and settings.
 /// </summary>
+[Collection(Processes.Collection)]
 public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelper output) : IClassFixture<Tox21Slice>
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);

@@ -130,6 +130,7 @@ public sealed class TlsSettingsTests(TestPki pki) : IClassFixture<TestPki>
 /// mutual TLS, while a worker with another CA's certificate (that even trusts the cluster CA) and a worker without
 /// TLS try to join first and are kept out.
 /// </summary>
+[Collection(Processes.Collection)]
 public sealed class TlsClusterTests(TestPki pki, ITestOutputHelper output) : IClassFixture<TestPki>
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(2);

@@ -13,6 +13,7 @@ namespace MtnnCluster.Tests.Deploy;
 /// not up yet is alive but not ready; once the coordinator is up both are ready and count each other; the endpoint
 /// answers GET only.
 /// </summary>
+[Collection(Processes.Collection)]
 public sealed class HealthEndpointTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);

@@ -12,6 +12,7 @@ namespace MtnnCluster.Tests.Deploy;
 /// A real `mtnn train` process with --metrics-port: while it trains, its Prometheus endpoint on 127.0.0.1 serves
 /// the project's instruments under their Prometheus names.
 /// </summary>
+[Collection(Processes.Collection)]
 public sealed class MetricsEndpointTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(2);

@@ -62,7 +62,7 @@ public sealed partial class ReportTests(ReportRun run) : IClassFixture<ReportRun
         Assert.Equal(["heads", "trunk", "heads"], metrics.History.Select(h => h.Phase));
         Assert.All(metrics.Tasks, t => Assert.Contains($"<tr><td>{t.Name}</td><td>classification</td><td>{t.Worker}</td>", html));
         Assert.All(metrics.Workers, w => Assert.Contains($"<tr><td>{w.Id}</td>", html));
-        Assert.Contains("None: every worker stayed for the whole run.", html);
+        Assert.Contains("None: every worker stayed for the whole run, and it was not resumed.", html);
     }
 
     [Fact]
@@ -144,7 +144,7 @@ public sealed partial class ReportTests(ReportRun run) : IClassFixture<ReportRun
         File.WriteAllBytes(Path.Combine(withEvent, ReportWriter.MetricsFileName), JsonSerializer.SerializeToUtf8Bytes(metrics, Checkpoint.Json));
         (code, _) = await Command("report", "--run", withEvent);
         Assert.Equal(0, code);
-        Assert.Contains("<tr><td>2026-01-02 03:04:05</td><td>worker_lost</td><td>local-1</td><td class=\"n\">2</td></tr>",
+        Assert.Contains("<tr><td>2026-01-02 03:04:05</td><td>worker_lost</td><td>local-1</td><td class=\"n\">2</td><td class=\"n\">3</td><td class=\"n\"></td></tr>",
             File.ReadAllText(Path.Combine(withEvent, ReportWriter.FileName)));
     }
 

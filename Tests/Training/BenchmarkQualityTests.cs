@@ -1,3 +1,4 @@
+using MtnnCluster.Tests.Cluster;
 using System.CommandLine;
 using System.Text.Json;
 using MtnnCluster.Coordinator.Commands;
@@ -11,6 +12,7 @@ namespace MtnnCluster.Tests.Training;
 /// multitask-network figures (random split, ECFP): Tox21 mean test ROC-AUC about 0.80, ToxCast about 0.70.
 /// These are the slow tests of the suite (minutes, not seconds).
 /// </summary>
+[Collection(Processes.Collection)]
 public sealed class BenchmarkQualityTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _out = Path.Combine(Path.GetTempPath(), $"mtnn-quality-{Guid.NewGuid():N}");
