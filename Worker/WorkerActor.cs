@@ -43,6 +43,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             if (_assembler.Add(chunk, Sender, _runId) is { } whole) Self.Tell(whole, Sender);
         });
+        Receive<BlobOffer>(offer => _delivery.Fetch(offer, Self, Sender, _runId));
         Receive<StartRun>(Start);
         // Before the filter below: a run that failed before or while starting here has no trainer, but must still
         // end (and, on a cluster, let this process exit).

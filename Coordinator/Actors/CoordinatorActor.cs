@@ -68,6 +68,7 @@ public sealed class CoordinatorActor : ReceiveActor
         {
             if (_assembler.Add(chunk, Sender, _job.RunId) is { } whole) Self.Tell(whole, Sender);
         });
+        Receive<BlobOffer>(offer => _delivery.Fetch(offer, Self, Sender, _job.RunId));
         Receive<IRunMessage>(m => m.RunId != _job.RunId, m => _log.Warning("dropped {0} from a foreign run {1}", m.GetType().Name, m.RunId));
         Receive<WorkerFailed>(m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
         Receive<WorkerReady>(m => Answer("ready", 0, 0, m.WorkerId, m));
@@ -245,8 +246,7 @@ public sealed class CoordinatorActor : ReceiveActor
                     return;
                 }
                 Broadcast(new EndRun(_job.RunId));
-                if (_delivery.ChunkedBytesSent > 0)
-                    _observer.Info($"exchange: {_delivery.ChunkedBytesSent / 1e6:F1} MB sent to remote workers in {ChunkedDelivery.ChunkBytes / 1024} KiB chunks");
+                if (_delivery.Summary is { } exchange) _observer.Info(exchange);
                 _observer.Completed(outcome);
             });
         });

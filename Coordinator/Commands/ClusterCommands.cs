@@ -19,6 +19,19 @@ public static class ClusterCommands
 {
     private static readonly ClusterSingletonOptions Singleton = new() { Role = ClusterNodeOptions.CoordinatorRole };
 
+    private static Option<string> DataPlaneOption() => new("--data-plane")
+    {
+        Description = "on: large messages (trunks, gradients, heads) travel on a TCP stream beside Akka; off: in 64 KiB chunks through Akka",
+        DefaultValueFactory = _ => "on",
+    };
+
+    private static bool DataPlaneOn(ParseResult parse, Option<string> option) => parse.GetValue(option)!.ToLowerInvariant() switch
+    {
+        "on" => true,
+        "off" => false,
+        var other => throw new ArgumentException($"--data-plane must be on or off (got '{other}')"),
+    };
+
     public static Command Coordinator()
     {
         var options = new TrainOptions();
@@ -27,9 +40,10 @@ public static class ClusterCommands
         var seeds = new Option<string[]>("--seed") { Description = $"seed node HOST:PORT (repeatable; default: ${ClusterNodeOptions.SeedsVariable}, else this node)", AllowMultipleArgumentsPerToken = true };
         var minWorkers = new Option<int>("--min-workers") { Description = "workers to wait for before training", DefaultValueFactory = _ => 1 };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var dataPlane = DataPlaneOption();
         var command = new Command("coordinator", "run the coordinator of a multi-node training run");
         options.AddTo(command);
-        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, verbose }) command.Options.Add(option);
+        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, dataPlane, verbose }) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var spec = options.ToSpec(parse);
@@ -41,7 +55,7 @@ public static class ClusterCommands
             var outDirectory = parse.GetValue(options.Out)!.FullName;
             var job = new TrainJob(NewRunId(), spec, outDirectory, workers);
             var completion = new RunCompletion(Console.Out);
-            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole, DataPlaneOn(parse, dataPlane));
             completion.Info($"coordinator listening on {host}:{port}; waiting for {workers} worker(s)");
             var outcome = await RunNode(node, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
                 Props.Create(() => new CoordinatorActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
@@ -61,7 +75,8 @@ public static class ClusterCommands
         var slots = new Option<int>("--slots") { Description = "capacity relative to other workers (tasks are balanced per slot)", DefaultValueFactory = _ => 1 };
         var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
-        var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns") { bind, publicHost, seeds, device, slots, id, verbose };
+        var dataPlane = DataPlaneOption();
+        var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns") { bind, publicHost, seeds, device, slots, id, dataPlane, verbose };
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             if (parse.GetValue(slots) < 1) throw new ArgumentException($"--slots must be ≥ 1 (got {parse.GetValue(slots)})");
@@ -70,7 +85,7 @@ public static class ClusterCommands
             var worker = new WorkerOptions(parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
                 parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true);
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), null);
-            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole, DataPlaneOn(parse, dataPlane));
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}");
             await RunNode(node, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)

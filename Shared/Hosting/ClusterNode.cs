@@ -5,8 +5,11 @@ using Akka.Remote.Hosting;
 
 namespace MtnnCluster.Hosting;
 
-/// <summary>Where a node listens, whom it joins, and what it is.</summary>
-public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? PublicHost, IReadOnlyList<string> Seeds, string Role)
+/// <summary>
+/// Where a node listens, whom it joins, and what it is. <see cref="DataPlane"/>: large messages travel on the TCP
+/// data plane (listening on <see cref="BindHost"/>, any free port); off, they go through Akka in 64 KiB chunks.
+/// </summary>
+public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? PublicHost, IReadOnlyList<string> Seeds, string Role, bool DataPlane = true)
 {
     public const string SystemName = "mtnn";
     public const string CoordinatorRole = "coordinator";
@@ -65,7 +68,12 @@ public static class ClusterNode
             SeedNodes = node.Seeds.Select(ClusterNodeOptions.SeedAddress).ToArray(),
             SplitBrainResolver = new KeepOldestOption { DownIfAlone = true },
         });
-        builder.AddHocon("""
+        builder.AddHocon($$"""
+            mtnn.data-plane {
+              enabled = {{(node.DataPlane ? "on" : "off")}}
+              bind-host = "{{node.BindHost}}"
+              public-host = "{{node.PublicHost ?? node.BindHost}}"
+            }
             akka.cluster.split-brain-resolver.stable-after = 5s
             akka.cluster.down-removal-margin = 3s
             akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = 60s

@@ -1,13 +1,16 @@
 using System.Security.Cryptography;
 using Akka.Actor;
 using MtnnCluster.Messages;
+using MtnnCluster.Transport;
 
 namespace MtnnCluster.Serialization;
 
 /// <summary>
-/// Sends protocol messages so that none exceeds Akka's frame size: to a local actor as they are, to a remote one
-/// whole when small, in <see cref="MessageChunk"/>s of <see cref="ChunkBytes"/> when large. Akka drops an
-/// oversized frame with only a log line on the sender, so nothing large may go out any other way.
+/// Sends protocol messages so that none exceeds Akka's frame size: to a local actor as they are (no socket, no
+/// copy), to a remote one whole when small, and when large as a <see cref="BlobOffer"/> whose bytes travel on the
+/// TCP <see cref="DataPlane"/> (or, with the data plane off, in <see cref="MessageChunk"/>s of
+/// <see cref="ChunkBytes"/> through Akka). Akka drops an oversized frame with only a log line on the sender, so
+/// nothing large may go out any other way.
 /// </summary>
 public sealed class ChunkedDelivery(ExtendedActorSystem system)
 {
@@ -15,35 +18,73 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
     public const int ChunkBytes = 64 * 1024;
 
     private readonly MtnnMessageSerializer _serializer = new(system);
+    private readonly DataPlane _dataPlane = DataPlane.Get(system);
+    private readonly Dictionary<Type, int> _sizeHints = [];
     private long _nextTransfer = DateTime.UtcNow.Ticks;
 
-    /// <summary>Bytes sent in chunks so far (for exchange metrics).</summary>
+    /// <summary>Bytes sent in chunks through Akka so far (for exchange metrics).</summary>
     public long ChunkedBytesSent { get; private set; }
+
+    /// <summary>Bytes offered on the data plane so far.</summary>
+    public long DataPlaneBytesSent { get; private set; }
+
+    /// <summary>One line on what went to remote actors, or null when nothing large did.</summary>
+    public string? Summary =>
+        ChunkedBytesSent + DataPlaneBytesSent == 0 ? null
+        : $"exchange: {DataPlaneBytesSent / 1e6:F1} MB sent to remote actors on the TCP data plane, {ChunkedBytesSent / 1e6:F1} MB in {ChunkBytes / 1024} KiB chunks through Akka";
 
     public void Send(IActorRef target, IMtnnMessage message, IActorRef sender)
     {
-        if (target.Path.Address.HasLocalScope || message is MessageChunk)
+        if (target.Path.Address.HasLocalScope || message is MessageChunk or BlobOffer)
         {
             target.Tell(message, sender);
             return;
         }
-        var bytes = _serializer.ToBinary(message);
+        var bytes = Serialize(message);
         if (bytes.Length <= ChunkBytes)
         {
+            bytes.Dispose();
             target.Tell(message, sender);
             return;
         }
         var manifest = _serializer.Manifest(message);
-        var hash = SHA256.HashData(bytes);
-        var transfer = Interlocked.Increment(ref _nextTransfer);
         var runId = message is IRunMessage run ? run.RunId : "";
-        var count = (bytes.Length + ChunkBytes - 1) / ChunkBytes;
-        for (var i = 0; i < count; i++)
+        if (_dataPlane.Settings.Enabled)
         {
-            var piece = bytes.AsSpan(i * ChunkBytes, Math.Min(ChunkBytes, bytes.Length - i * ChunkBytes)).ToArray();
-            target.Tell(new MessageChunk(runId, transfer, manifest, i, count, bytes.Length, hash, piece), sender);
+            DataPlaneBytesSent += bytes.Length;
+            target.Tell(_dataPlane.Offer(bytes, manifest, runId), sender);
+            return;
         }
-        ChunkedBytesSent += bytes.Length;
+        using (bytes)
+        {
+            var whole = bytes.Span;
+            var hash = SHA256.HashData(whole);
+            var transfer = Interlocked.Increment(ref _nextTransfer);
+            var count = (whole.Length + ChunkBytes - 1) / ChunkBytes;
+            for (var i = 0; i < count; i++)
+            {
+                var piece = whole.Slice(i * ChunkBytes, Math.Min(ChunkBytes, whole.Length - i * ChunkBytes)).ToArray();
+                target.Tell(new MessageChunk(runId, transfer, manifest, i, count, whole.Length, hash, piece), sender);
+            }
+            ChunkedBytesSent += whole.Length;
+        }
+    }
+
+    /// <summary>
+    /// Fetches a message offered on the data plane and hands it to <paramref name="self"/> as if it came from
+    /// <paramref name="sender"/>; never blocks the actor. An offer for another run is dropped.
+    /// </summary>
+    public void Fetch(BlobOffer offer, IActorRef self, IActorRef sender, string? expectedRunId) =>
+        _dataPlane.Deliver(offer, self, sender, expectedRunId);
+
+    /// <summary>Serializes into a pooled buffer sized by the last message of the same type (one allocation-free pass).</summary>
+    private PooledBytes Serialize(IMtnnMessage message)
+    {
+        var type = message.GetType();
+        using var writer = new PooledBufferWriter(_sizeHints.GetValueOrDefault(type, 4096));
+        _serializer.Serialize(writer, message);
+        _sizeHints[type] = writer.WrittenCount + 1024;
+        return writer.Detach();
     }
 }
 

@@ -32,6 +32,7 @@ public static class ProtocolRegistry
         ("heads", typeof(HeadShard)),
         ("end", typeof(EndRun)),
         ("chunk", typeof(MessageChunk)),
+        ("offer", typeof(BlobOffer)),
     ];
 
     public static readonly FrozenDictionary<string, Type> TypeByCode = Entries.ToFrozenDictionary(e => $"{e.Code}.{ProtocolVersion}", e => e.Type);
