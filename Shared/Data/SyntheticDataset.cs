@@ -45,9 +45,9 @@ public sealed class SyntheticDataset
         var scale = 1 / Math.Sqrt(BitsPerRow);
         for (var i = 0; i < _projection.Length; i++) _projection[i] = (float)(Gaussian(random) * scale);
         _loadings = new float[tasks * Rank];
-        for (var i = 0; i < _loadings.Length; i++) _loadings[i] = (float)(Gaussian(random) * 1.5 / Math.Sqrt(Rank));
+        for (var i = 0; i < _loadings.Length; i++) _loadings[i] = (float)(Gaussian(random) * 3 / Math.Sqrt(Rank)); // logits of spread 3: labels mostly decided by z
         _biases = new float[tasks];
-        for (var t = 0; t < tasks; t++) _biases[t] = (float)(-1 + 0.5 * Gaussian(random)); // about one label in four positive
+        for (var t = 0; t < tasks; t++) _biases[t] = (float)(-1.5 + 0.5 * Gaussian(random)); // about one label in three positive
     }
 
     /// <summary>True when <paramref name="path"/> is a synthetic descriptor rather than a file.</summary>
