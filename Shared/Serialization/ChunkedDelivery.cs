@@ -21,6 +21,10 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
     private readonly DataPlane _dataPlane = DataPlane.Get(system);
     private readonly Dictionary<Type, int> _sizeHints = [];
     private long _nextTransfer = DateTime.UtcNow.Ticks;
+    private Serialized? _last;
+
+    /// <summary>A large message serialized once, with its SHA-256: a broadcast (the same trunk to every worker) reuses it.</summary>
+    private sealed record Serialized(IMtnnMessage Message, PooledBytes Bytes, byte[] Sha256, string Manifest);
 
     /// <summary>Bytes sent in chunks through Akka so far (for exchange metrics).</summary>
     public long ChunkedBytesSent { get; private set; }
@@ -40,34 +44,27 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
             target.Tell(message, sender);
             return;
         }
-        var bytes = Serialize(message);
-        if (bytes.Length <= ChunkBytes)
+        if (Large(message) is not { } large)
         {
-            bytes.Dispose();
             target.Tell(message, sender);
             return;
         }
-        var manifest = _serializer.Manifest(message);
         var runId = message is IRunMessage run ? run.RunId : "";
+        var whole = large.Bytes.Span;
         if (_dataPlane.Settings.Enabled)
         {
-            DataPlaneBytesSent += bytes.Length;
-            target.Tell(_dataPlane.Offer(bytes, manifest, runId), sender);
+            DataPlaneBytesSent += whole.Length;
+            target.Tell(_dataPlane.Offer(large.Bytes.Share(), large.Sha256, large.Manifest, runId), sender);
             return;
         }
-        using (bytes)
+        var transfer = Interlocked.Increment(ref _nextTransfer);
+        var count = (whole.Length + ChunkBytes - 1) / ChunkBytes;
+        for (var i = 0; i < count; i++)
         {
-            var whole = bytes.Span;
-            var hash = SHA256.HashData(whole);
-            var transfer = Interlocked.Increment(ref _nextTransfer);
-            var count = (whole.Length + ChunkBytes - 1) / ChunkBytes;
-            for (var i = 0; i < count; i++)
-            {
-                var piece = whole.Slice(i * ChunkBytes, Math.Min(ChunkBytes, whole.Length - i * ChunkBytes)).ToArray();
-                target.Tell(new MessageChunk(runId, transfer, manifest, i, count, whole.Length, hash, piece), sender);
-            }
-            ChunkedBytesSent += whole.Length;
+            var piece = whole.Slice(i * ChunkBytes, Math.Min(ChunkBytes, whole.Length - i * ChunkBytes)).ToArray();
+            target.Tell(new MessageChunk(runId, transfer, large.Manifest, i, count, whole.Length, large.Sha256, piece), sender);
         }
+        ChunkedBytesSent += whole.Length;
     }
 
     /// <summary>
@@ -77,14 +74,23 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
     public void Fetch(BlobOffer offer, IActorRef self, IActorRef sender, string? expectedRunId) =>
         _dataPlane.Deliver(offer, self, sender, expectedRunId);
 
-    /// <summary>Serializes into a pooled buffer sized by the last message of the same type (one allocation-free pass).</summary>
-    private PooledBytes Serialize(IMtnnMessage message)
+    /// <summary>
+    /// The message serialized into a pooled buffer sized by the last message of its type, and hashed; null when it
+    /// fits in one frame. The same message sent again (records compare their tensors by reference) is not
+    /// serialized again.
+    /// </summary>
+    private Serialized? Large(IMtnnMessage message)
     {
+        if (_last is { } last && last.Message.Equals(message)) return last;
         var type = message.GetType();
         using var writer = new PooledBufferWriter(_sizeHints.GetValueOrDefault(type, 4096));
         _serializer.Serialize(writer, message);
         _sizeHints[type] = writer.WrittenCount + 1024;
-        return writer.Detach();
+        if (writer.WrittenCount <= ChunkBytes) return null;
+        var bytes = writer.Detach();
+        _last?.Bytes.Dispose();
+        _last = new Serialized(message, bytes, SHA256.HashData(bytes.Span), _serializer.Manifest(message));
+        return _last;
     }
 }
 

@@ -70,10 +70,12 @@ public sealed class DataPlane : IExtension, IDisposable
         system.RegisterOnTermination(Dispose);
     }
 
-    /// <summary>Keeps <paramref name="bytes"/> (ownership passes here) for one fetch; returns the offer to send through Akka.</summary>
-    public BlobOffer Offer(PooledBytes bytes, string manifest, string runId)
+    /// <summary>
+    /// Keeps <paramref name="bytes"/> (ownership passes here) for one fetch; returns the offer to send through
+    /// Akka. <paramref name="sha256"/> is the bytes' SHA-256, computed once by the caller however many it offers.
+    /// </summary>
+    public BlobOffer Offer(PooledBytes bytes, byte[] sha256, string manifest, string runId)
     {
-        var sha256 = System.Security.Cryptography.SHA256.HashData(bytes.Span);
         var length = bytes.Length;
         var port = _server.Value.Port;
         var (transferId, token) = _store.Add(bytes);

@@ -4,8 +4,9 @@ namespace MtnnCluster.Transport;
 
 /// <summary>
 /// Bytes in an array rented from <see cref="Pool"/>: serialized messages of tens of megabytes come and go every
-/// training step, and renting keeps them off the large-object heap's allocate-and-collect cycle. Dispose returns
-/// the array (once).
+/// training step, and renting keeps them off the large-object heap's allocate-and-collect cycle. Reference
+/// counted: <see cref="Share"/> adds an owner (one serialized trunk offered to several workers), each owner
+/// disposes once, and the last returns the array.
 /// </summary>
 public sealed class PooledBytes : IDisposable
 {
@@ -13,6 +14,7 @@ public sealed class PooledBytes : IDisposable
     public static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(1 << 30, 8);
 
     private byte[]? _array;
+    private int _owners = 1;
 
     public int Length { get; }
 
@@ -29,8 +31,16 @@ public sealed class PooledBytes : IDisposable
 
     private byte[] Array => _array ?? throw new ObjectDisposedException(nameof(PooledBytes));
 
+    /// <summary>One more owner of the same bytes; it disposes its share when done.</summary>
+    public PooledBytes Share()
+    {
+        if (Interlocked.Increment(ref _owners) <= 1) throw new ObjectDisposedException(nameof(PooledBytes));
+        return this;
+    }
+
     public void Dispose()
     {
+        if (Interlocked.Decrement(ref _owners) != 0) return;
         var array = Interlocked.Exchange(ref _array, null);
         if (array is not null) Pool.Return(array);
     }

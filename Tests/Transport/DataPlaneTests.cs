@@ -137,30 +137,39 @@ public sealed class DataPlaneTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task A_large_message_reaches_a_remote_actor_from_its_sender(bool dataPlane)
+    public async Task A_large_message_reaches_remote_actors_from_its_sender(bool dataPlane)
     {
         using var sending = RemoteSystem("a", dataPlane);
         using var receiving = RemoteSystem("b", dataPlane);
-        var received = new TaskCompletionSource<(object Message, string Sender)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        receiving.ActorOf(Props.Create(() => new Recorder(received)), "recorder");
         var receivingAddress = ((ExtendedActorSystem)receiving).Provider.DefaultAddress;
-        var target = await sending.ActorSelection($"{receivingAddress}/user/recorder").ResolveOne(TimeSpan.FromSeconds(10));
+        var received = new List<TaskCompletionSource<(object Message, string Sender)>>();
+        var targets = new List<IActorRef>();
+        foreach (var name in new[] { "first", "second" })
+        {
+            var tcs = new TaskCompletionSource<(object Message, string Sender)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            receiving.ActorOf(Props.Create(() => new Recorder(tcs)), name);
+            received.Add(tcs);
+            targets.Add(await sending.ActorSelection($"{receivingAddress}/user/{name}").ResolveOne(TimeSpan.FromSeconds(10)));
+        }
         var from = sending.ActorOf(Props.Empty, "from");
 
         var payload = RandomNumberGenerator.GetBytes(3_000_000);
         var message = new TrunkGradient("run-1", "w", 1, 2, 3, 0.5, 10, 4, [new TensorData("g", [payload.Length / 4], payload)]);
         var delivery = new ChunkedDelivery((ExtendedActorSystem)sending);
-        delivery.Send(target, message, from);
+        foreach (var target in targets) delivery.Send(target, message, from); // a broadcast: serialized once, offered twice
 
-        var (got, sender) = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        var gradient = Assert.IsType<TrunkGradient>(got);
-        Assert.Equal(payload, gradient.Gradients[0].Bytes);
-        Assert.Equal(from.Path.ToStringWithAddress(((ExtendedActorSystem)sending).Provider.DefaultAddress), sender);
-        Assert.Equal(dataPlane ? 0 : payload.Length, delivery.ChunkedBytesSent, 1000.0);
-        Assert.Equal(dataPlane ? payload.Length : 0, delivery.DataPlaneBytesSent, 1000.0);
+        foreach (var tcs in received)
+        {
+            var (got, sender) = await tcs.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            var gradient = Assert.IsType<TrunkGradient>(got);
+            Assert.Equal(payload, gradient.Gradients[0].Bytes);
+            Assert.Equal(from.Path.ToStringWithAddress(((ExtendedActorSystem)sending).Provider.DefaultAddress), sender);
+        }
+        Assert.Equal(dataPlane ? 0 : 2 * payload.Length, delivery.ChunkedBytesSent, 2000.0);
+        Assert.Equal(dataPlane ? 2 * payload.Length : 0, delivery.DataPlaneBytesSent, 2000.0);
         if (dataPlane)
         {
-            Assert.Equal(1, DataPlane.Get(receiving).Fetched);
+            Assert.Equal(2, DataPlane.Get(receiving).Fetched);
             Assert.Equal(0, DataPlane.Get(sending).Store.Count);
         }
     }
