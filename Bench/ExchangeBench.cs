@@ -252,7 +252,8 @@ public static class ExchangeBench
         private void SendNext()
         {
             _clock.Restart();
-            _delivery.Send(_run!.Peer, _run.Message, Self);
+            // a new step each round, as in training: nothing may be served from the sender's last serialization
+            _delivery.Send(_run!.Peer, _run.Message with { Step = _run.Message.Step + _seconds.Count + 1 }, Self);
         }
     }
 

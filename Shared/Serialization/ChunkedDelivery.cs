@@ -10,7 +10,8 @@ namespace MtnnCluster.Serialization;
 /// copy), to a remote one whole when small, and when large as a <see cref="BlobOffer"/> whose bytes travel on the
 /// TCP <see cref="DataPlane"/> (or, with the data plane off, in <see cref="MessageChunk"/>s of
 /// <see cref="ChunkBytes"/> through Akka). Akka drops an oversized frame with only a log line on the sender, so
-/// nothing large may go out any other way.
+/// nothing large may go out any other way. A large message on the data plane can be overtaken by a small one sent
+/// after it to the same actor (the protocol's rounds never depend on that order; the chunk path keeps it).
 /// </summary>
 public sealed class ChunkedDelivery(ExtendedActorSystem system)
 {

@@ -16,9 +16,11 @@ public static class BlobClient
 
     /// <summary>
     /// The bytes of <paramref name="offer"/>, length and SHA-256 verified, in a pooled buffer the caller disposes.
-    /// Refuses an offer over <paramref name="maxBytes"/> before connecting.
+    /// Refuses an offer over <paramref name="maxBytes"/> before connecting. Synchronous on purpose: it hashes tens
+    /// of megabytes, and on a thread of its own it leaves the thread pool (Akka's default dispatcher, heartbeats
+    /// included) alone; <see cref="FetchAsync"/> runs it on a dedicated thread.
     /// </summary>
-    public static async Task<PooledBytes> FetchAsync(BlobOffer offer, long maxBytes, TimeSpan connectTimeout, TimeSpan ioTimeout, CancellationToken cancel = default)
+    public static PooledBytes Fetch(BlobOffer offer, long maxBytes, TimeSpan connectTimeout, TimeSpan ioTimeout)
     {
         var what = $"transfer {offer.TransferId} from {offer.Host}:{offer.Port}";
         if (offer.Length <= 0 || offer.Length > maxBytes)
@@ -27,57 +29,60 @@ public static class BlobClient
             throw new BlobFetchException($"{what}: malformed offer");
 
         using var client = new TcpClient { NoDelay = true };
-        using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancel))
+        try
         {
-            connect.CancelAfter(connectTimeout);
-            try
-            {
-                await client.ConnectAsync(offer.Host, offer.Port, connect.Token);
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException)
-            {
-                throw new BlobFetchException($"{what}: cannot connect ({e.Message})", e);
-            }
+            if (!client.ConnectAsync(offer.Host, offer.Port).Wait(connectTimeout))
+                throw new BlobFetchException($"{what}: cannot connect within {connectTimeout.TotalSeconds:F0} s");
         }
-        using var io = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        io.CancelAfter(ioTimeout);
+        catch (AggregateException e) when (e.InnerException is SocketException inner)
+        {
+            throw new BlobFetchException($"{what}: cannot connect ({inner.Message})", inner);
+        }
         var bytes = PooledBytes.Rent((int)offer.Length);
         try
         {
             var stream = client.GetStream();
+            stream.ReadTimeout = stream.WriteTimeout = (int)Math.Min(int.MaxValue, ioTimeout.TotalMilliseconds);
+            var deadline = DateTime.UtcNow + ioTimeout; // for the whole transfer, not only each read
             var request = new byte[BlobProtocol.RequestBytes];
             BlobProtocol.Magic.CopyTo(request);
             request[4] = BlobProtocol.Version;
             BinaryPrimitives.WriteInt64LittleEndian(request.AsSpan(5), offer.TransferId);
             offer.Token.CopyTo(request, 13);
-            await stream.WriteAsync(request, io.Token);
+            stream.Write(request);
 
             var header = new byte[BlobProtocol.ResponseHeaderBytes];
-            await stream.ReadExactlyAsync(header, io.Token);
+            stream.ReadExactly(header);
             var lookup = (BlobLookup)header[0];
             if (lookup != BlobLookup.Found) throw new BlobFetchException($"{what}: refused by the sender ({lookup})");
             var length = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(1));
             if (length != offer.Length) throw new BlobFetchException($"{what}: the sender has {length} bytes, the offer said {offer.Length}");
 
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var memory = bytes.Memory;
-            for (var offset = 0; offset < memory.Length;)
+            var span = bytes.Span;
+            for (var offset = 0; offset < span.Length;)
             {
-                var read = await stream.ReadAsync(memory.Slice(offset, Math.Min(HashSlice, memory.Length - offset)), io.Token);
+                if (DateTime.UtcNow > deadline) throw new BlobFetchException($"{what}: not complete within {ioTimeout.TotalSeconds:F0} s");
+                var read = stream.Read(span.Slice(offset, Math.Min(HashSlice, span.Length - offset)));
                 if (read == 0) throw new BlobFetchException($"{what}: connection closed after {offset} of {length} bytes");
-                hash.AppendData(memory.Span.Slice(offset, read));
+                hash.AppendData(span.Slice(offset, read));
                 offset += read;
             }
             if (!CryptographicOperations.FixedTimeEquals(hash.GetHashAndReset(), offer.Sha256))
                 throw new BlobFetchException($"{what}: SHA-256 of the {length} bytes received does not match the offer");
-            await stream.WriteAsync(new[] { BlobProtocol.Acknowledged }, io.Token);
+            stream.Write([BlobProtocol.Acknowledged]);
             return bytes;
         }
         catch (Exception e)
         {
             bytes.Dispose();
             if (e is BlobFetchException) throw;
-            throw new BlobFetchException($"{what}: {(e is OperationCanceledException ? "timed out" : e.Message)}", e);
+            throw new BlobFetchException($"{what}: {(e is IOException { InnerException: SocketException { SocketErrorCode: SocketError.TimedOut } } ? "timed out" : e.Message)}", e);
         }
     }
+
+    /// <summary><see cref="Fetch"/> on a dedicated thread.</summary>
+    public static Task<PooledBytes> FetchAsync(BlobOffer offer, long maxBytes, TimeSpan connectTimeout, TimeSpan ioTimeout) =>
+        Task.Factory.StartNew(() => Fetch(offer, maxBytes, connectTimeout, ioTimeout), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
 }

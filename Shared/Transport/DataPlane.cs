@@ -95,14 +95,17 @@ public sealed class DataPlane : IExtension, IDisposable
             _log.Warning("data plane: offer {0} for run {1} dropped (expected run {2})", offer.TransferId, offer.RunId, expectedRunId);
             return;
         }
-        _ = DeliverAsync(offer, self, sender);
+        // A thread of its own: hashing and deserializing tens of megabytes must not hold the thread pool that
+        // Akka's default dispatcher (and its heartbeats) runs on.
+        Task.Factory.StartNew(() => DeliverOnThisThread(offer, self, sender), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
-    private async Task DeliverAsync(BlobOffer offer, IActorRef self, IActorRef sender)
+    private void DeliverOnThisThread(BlobOffer offer, IActorRef self, IActorRef sender)
     {
         try
         {
-            self.Tell(await FetchAsync(offer), sender);
+            self.Tell(Fetch(offer), sender);
         }
         catch (Exception e)
         {
@@ -111,13 +114,13 @@ public sealed class DataPlane : IExtension, IDisposable
         }
     }
 
-    /// <summary>Fetches, verifies and deserializes one offered message.</summary>
-    public async Task<IMtnnMessage> FetchAsync(BlobOffer offer)
+    /// <summary>Fetches, verifies and deserializes one offered message, on the calling thread.</summary>
+    public IMtnnMessage Fetch(BlobOffer offer)
     {
-        await _fetchSlots.WaitAsync();
+        _fetchSlots.Wait();
         try
         {
-            using var bytes = await BlobClient.FetchAsync(offer, Settings.MaxBlobBytes, Settings.ConnectTimeout, Settings.IoTimeout);
+            using var bytes = BlobClient.Fetch(offer, Settings.MaxBlobBytes, Settings.ConnectTimeout, Settings.IoTimeout);
             var message = _serializer.FromBinary(bytes.Memory, offer.Manifest);
             if (message is not IMtnnMessage mtnn || message is BlobOffer or MessageChunk)
                 throw new BlobFetchException($"transfer {offer.TransferId}: {offer.Manifest} cannot travel on the data plane");
