@@ -20,21 +20,25 @@ public static class EpochBench
     {
         var options = new BenchOptions();
         var workers = new Option<int>("--workers") { Description = "in-process worker actors", DefaultValueFactory = _ => 2 };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
         var repeat = new Option<int>("--repeat") { Description = "epochs of each kind to average (CPU seconds need 2 or more)", DefaultValueFactory = _ => 2 };
-        var command = new Command("epoch", "joint vs alternate epoch time in one process") { workers, repeat };
+        var command = new Command("epoch", "joint vs alternate epoch time in one process") { workers, device, repeat };
         options.AddTo(command);
         command.SetAction(async (parse, cancel) =>
         {
             var n = Math.Max(1, parse.GetValue(repeat));
+            var onDevice = parse.GetValue(device)!;
+            DeviceName.Parse(onDevice); // a clear error before anything starts
             var report = new BenchReport("epoch");
             report.Note(BenchReport.Machine);
-            var joint = await Run(options.Spec(parse, new ScheduleSpec(ScheduleKind.Joint, n, 1, 1, 0)), parse.GetValue(workers), cancel);
-            var alternate = await Run(options.Spec(parse, new ScheduleSpec(ScheduleKind.Alternate, 2 * n, 1, 1, 0)), parse.GetValue(workers), cancel);
+            var joint = await Run(options.Spec(parse, new ScheduleSpec(ScheduleKind.Joint, n, 1, 1, 0)), parse.GetValue(workers), onDevice, cancel);
+            var alternate = await Run(options.Spec(parse, new ScheduleSpec(ScheduleKind.Alternate, 2 * n, 1, 1, 0)), parse.GetValue(workers), onDevice, cancel);
             var data = joint.Outcome.Data;
             report.Add("dataset", data.Path);
             report.Add("train_rows", data.Split.Train.Length);
             report.Add("tasks", data.TaskCount);
             report.Add("workers", parse.GetValue(workers));
+            report.Add("device", onDevice);
             report.Add("layers", parse.GetValue(options.Layers)!);
             double Mean(IEnumerable<EpochReport> epochs, Func<EpochReport, double> f) => epochs.Average(f);
             var jointEpochs = joint.Outcome.History;
@@ -86,14 +90,14 @@ public static class EpochBench
     }
 
     /// <summary>The wiring of <c>mtnn train</c> (<see cref="EmbeddedRun"/>), with an observer that records CPU time.</summary>
-    private static async Task<Result> Run(RunSpec spec, int workers, CancellationToken cancel)
+    private static async Task<Result> Run(RunSpec spec, int workers, string device, CancellationToken cancel)
     {
         var outDirectory = Path.Combine(Path.GetTempPath(), $"mtnn-bench-{Guid.NewGuid():N}");
         try
         {
             var job = new TrainJob(ClusterCommands.NewRunId(), spec, outDirectory, workers);
             var observer = new CpuObserver();
-            var options = Enumerable.Range(0, workers).Select(i => new WorkerOptions($"local-{i}", "cpu", 1)).ToArray();
+            var options = Enumerable.Range(0, workers).Select(i => new WorkerOptions($"local-{i}", device, 1)).ToArray();
             var outcome = await AkkaNode.RunAsync(akka => akka
                     .AddMtnnBasics()
                     .WithCoordinator(job, observer)
