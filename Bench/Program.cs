@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MtnnCluster.Bench;
+using MtnnCluster.Coordinator.Commands;
 
 // The benchmark harness (./bench.sh NAME [options]); `reference` is Bench/reference.py, run by bench.sh itself.
 var root = new RootCommand("MtnnCluster benchmarks: epoch, exchange, scaling, generate")
@@ -10,4 +11,5 @@ var root = new RootCommand("MtnnCluster benchmarks: epoch, exchange, scaling, ge
     ScalingBench.Create(),
     GenerateBench.Create(),
 };
-return await root.Parse(args).InvokeAsync();
+// Bad options and files end in one line naming them, as with mtnn.
+return await CommandErrors.Guard(() => root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
