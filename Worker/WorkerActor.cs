@@ -62,10 +62,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Self.Tell(Register.Instance);
             Timers.StartPeriodicTimer("register", Register.Instance, TimeSpan.FromSeconds(2));
         });
+        // Large messages of any run are reassembled: a StartRun that moves tasks here (with their heads) names the
+        // run's next attempt, which this worker cannot know yet. What arrives is then filtered like any message.
         Receive<MessageChunk>(chunk =>
         {
-            if (_assembler.Add(chunk, Sender, _runId) is { } whole) Self.Tell(whole, Sender);
+            if (_assembler.Add(chunk, Sender, expectedRunId: null) is { } whole) Self.Tell(whole, Sender);
         });
+        Receive<BlobOffer>(offer => _delivery.Fetch(offer, Self, Sender, expectedRunId: null));
         Receive<StartRun>(Start);
         // Before the filter below: a run that failed before or while starting here has no trainer, but must still
         // end (and, on a cluster, let this process exit).

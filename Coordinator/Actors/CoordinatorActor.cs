@@ -126,6 +126,7 @@ public sealed class CoordinatorActor : ReceiveActor
         {
             if (_assembler.Add(chunk, Sender, WireId) is { } whole) Self.Tell(whole, Sender);
         });
+        Receive<BlobOffer>(offer => _delivery.Fetch(offer, Self, Sender, WireId));
         Receive<IRunMessage>(m => m.RunId != WireId, m => { Dropped++; _log.Debug("dropped {0} from another run or attempt {1}", m.GetType().Name, m.RunId); });
         Receive<WorkerFailed>(m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
         Receive<WorkerReady>(m => Answer("ready", 0, 0, m.WorkerId, m));
@@ -532,8 +533,7 @@ public sealed class CoordinatorActor : ReceiveActor
                 }
                 _finished = true;
                 foreach (var worker in _workers.Values) _delivery.Send(worker.Ref, new EndRun(_assignment.ContainsKey(worker.WorkerId) ? WireId : _runId), Self);
-                if (_delivery.ChunkedBytesSent > 0)
-                    _observer.Info($"exchange: {_delivery.ChunkedBytesSent / 1e6:F1} MB sent to remote workers in {ChunkedDelivery.ChunkBytes / 1024} KiB chunks");
+                if (_delivery.Summary is { } exchange) _observer.Info(exchange);
                 _observer.Completed(outcome);
             });
         });

@@ -20,6 +20,20 @@ public static class ClusterCommands
 {
     private static readonly ClusterSingletonOptions Singleton = new() { Role = ClusterNodeOptions.CoordinatorRole };
 
+    private static Option<string> DataPlaneOption() => new("--data-plane")
+    {
+        Description = "on: large messages (trunks, gradients, heads) travel on a TCP stream beside Akka; off: in 64 KiB chunks through Akka",
+        DefaultValueFactory = _ => "on",
+    };
+
+    /// <summary>The data plane's sockets are plain TCP: with TLS on, large messages stay inside Akka's TLS connections.</summary>
+    private static bool DataPlaneOn(ParseResult parse, Option<string> option, TlsSettings? tls) => parse.GetValue(option)!.ToLowerInvariant() switch
+    {
+        "on" => tls is null,
+        "off" => false,
+        var other => throw new ArgumentException($"--data-plane must be on or off (got '{other}')"),
+    };
+
     public static Command Coordinator()
     {
         var options = new TrainOptions();
@@ -31,10 +45,11 @@ public static class ClusterCommands
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var tlsOptions = new TlsOptions();
         var endpoints = new EndpointOptions();
+        var dataPlane = DataPlaneOption();
         var command = new Command("coordinator", "run the coordinator of a multi-node training run");
         options.AddTo(command);
         tlsOptions.AddTo(command);
-        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, verbose, endpoints.MetricsPort, endpoints.HealthPort }) command.Options.Add(option);
+        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort }) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var completion = RunCompletion.ForConsole();
@@ -52,7 +67,7 @@ public static class ClusterCommands
             var outDirectory = run.OutDirectory;
             var job = run.ToJob(workers);
             var tls = tlsOptions.Resolve(parse);
-            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole, tls);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole, tls, DataPlaneOn(parse, dataPlane, tls));
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole);
             completion.Info($"coordinator listening on {host}:{port}{TlsNote(tls)}; waiting for {workers} worker(s)");
@@ -76,8 +91,9 @@ public static class ClusterCommands
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var tlsOptions = new TlsOptions();
         var endpoints = new EndpointOptions();
+        var dataPlane = DataPlaneOption();
         var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns")
-            { bind, publicHost, seeds, device, slots, id, verbose, endpoints.MetricsPort, endpoints.HealthPort };
+            { bind, publicHost, seeds, device, slots, id, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort };
         tlsOptions.AddTo(command);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
@@ -88,7 +104,7 @@ public static class ClusterCommands
                 parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true);
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), null);
             var tls = tlsOptions.Resolve(parse);
-            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole, tls);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole, tls, DataPlaneOn(parse, dataPlane, tls));
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");

@@ -6,8 +6,12 @@ using Akka.Remote.Hosting;
 
 namespace MtnnCluster.Hosting;
 
-/// <summary>Where a node listens, whom it joins, what it is, and (when <see cref="Tls"/> is set) how it proves who it is.</summary>
-public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? PublicHost, IReadOnlyList<string> Seeds, string Role, TlsSettings? Tls = null)
+/// <summary>
+/// Where a node listens, whom it joins, what it is, and (when <see cref="Tls"/> is set) how it proves who it is.
+/// <see cref="DataPlane"/>: large messages travel on the TCP data plane (listening on <see cref="BindHost"/>, any
+/// free port); off, they go through Akka in 64 KiB chunks (inside TLS when it is on).
+/// </summary>
+public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? PublicHost, IReadOnlyList<string> Seeds, string Role, TlsSettings? Tls = null, bool DataPlane = true)
 {
     public const string SystemName = "mtnn";
     public const string CoordinatorRole = "coordinator";
@@ -79,7 +83,12 @@ public static class ClusterNode
             SeedNodes = node.Seeds.Select(seed => ClusterNodeOptions.SeedAddress(seed, node.Tls is not null)).ToArray(),
             SplitBrainResolver = new KeepOldestOption { DownIfAlone = true },
         });
-        builder.AddHocon("""
+        builder.AddHocon($$"""
+            mtnn.data-plane {
+              enabled = {{(node.DataPlane ? "on" : "off")}}
+              bind-host = "{{node.BindHost}}"
+              public-host = "{{node.PublicHost ?? node.BindHost}}"
+            }
             akka.cluster.split-brain-resolver.stable-after = 5s
             akka.cluster.down-removal-margin = 3s
             akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = 60s

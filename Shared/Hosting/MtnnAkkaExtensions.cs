@@ -22,6 +22,13 @@ public static class MtnnAkkaExtensions
             akka.loglevel = {{logLevel}}
             akka.stdout-loglevel = {{logLevel}}
             akka.actor.serialize-messages = {{(verifySerialization ? "on" : "off")}}
+            mtnn.data-plane {
+              max-blob-bytes = 1 GiB
+              expiry = 2m
+              connect-timeout = 10s
+              io-timeout = 60s
+              max-concurrent-fetches = 8
+            }
             {{ComputeDispatcher}} {
               type = PinnedDispatcher
               executor = thread-pool-executor

@@ -1,17 +1,19 @@
-using System.Runtime.InteropServices;
 using MtnnCluster.Messages;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Model;
 
-/// <summary>Moves float32 tensors in and out of <see cref="TensorData"/> (the wire and checkpoint form).</summary>
+/// <summary>
+/// Moves float32 tensors in and out of <see cref="TensorData"/> (the wire and checkpoint form). Each direction is
+/// one copy between managed bytes and the tensor's memory: trunks of tens of megabytes cross here every step.
+/// </summary>
 public static class TensorCodec
 {
     public static TensorData Encode(string name, Tensor tensor)
     {
         using var cpu = tensor.detach().to(ScalarType.Float32, CPU).contiguous();
-        var bytes = new byte[cpu.numel() * sizeof(float)];
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)(cpu.numel() * sizeof(float)))); // every byte is written below
         cpu.bytes.CopyTo(bytes);
         return new TensorData(name, cpu.shape.Select(d => checked((int)d)).ToArray(), bytes);
     }
@@ -19,9 +21,8 @@ public static class TensorCodec
     public static Tensor Decode(TensorData data, Device? device = null)
     {
         CheckSize(data);
-        var shape = data.Shape.Select(d => (long)d).ToArray();
-        var values = MemoryMarshal.Cast<byte, float>(data.Bytes).ToArray();
-        var cpu = tensor(values, shape, ScalarType.Float32);
+        var cpu = empty(data.Shape.Select(d => (long)d).ToArray(), ScalarType.Float32, CPU);
+        data.Bytes.CopyTo(cpu.bytes);
         if (device is null || device.type == DeviceType.CPU) return cpu;
         using (cpu) return cpu.to(device);
     }
@@ -33,6 +34,11 @@ public static class TensorCodec
         if (!data.Shape.Select(d => (long)d).SequenceEqual(target.shape))
             throw new InvalidDataException($"tensor {data.Name}: shape [{string.Join(',', data.Shape)}] does not match [{string.Join(',', target.shape)}]");
         using var _ = no_grad();
+        if (target.device_type == DeviceType.CPU && target.dtype == ScalarType.Float32 && target.is_contiguous())
+        {
+            data.Bytes.CopyTo(target.bytes); // straight into the parameter's memory
+            return;
+        }
         using var source = Decode(data, target.device);
         target.copy_(source);
     }

@@ -3,13 +3,17 @@ using System.Security.Cryptography;
 using Akka.Actor;
 using MtnnCluster.Messages;
 using MtnnCluster.Telemetry;
+using MtnnCluster.Transport;
 
 namespace MtnnCluster.Serialization;
 
 /// <summary>
-/// Sends protocol messages so that none exceeds Akka's frame size: to a local actor as they are, to a remote one
-/// whole when small, in <see cref="MessageChunk"/>s of <see cref="ChunkBytes"/> when large. Akka drops an
-/// oversized frame with only a log line on the sender, so nothing large may go out any other way.
+/// Sends protocol messages so that none exceeds Akka's frame size: to a local actor as they are (no socket, no
+/// copy), to a remote one whole when small, and when large as a <see cref="BlobOffer"/> whose bytes travel on the
+/// TCP <see cref="DataPlane"/> (or, with the data plane off, in <see cref="MessageChunk"/>s of
+/// <see cref="ChunkBytes"/> through Akka). Akka drops an oversized frame with only a log line on the sender, so
+/// nothing large may go out any other way. A large message on the data plane can be overtaken by a small one sent
+/// after it to the same actor (the protocol's rounds never depend on that order; the chunk path keeps it).
 /// </summary>
 public sealed class ChunkedDelivery(ExtendedActorSystem system)
 {
@@ -17,40 +21,83 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
     public const int ChunkBytes = 64 * 1024;
 
     private readonly MtnnMessageSerializer _serializer = new(system);
+    private readonly DataPlane _dataPlane = DataPlane.Get(system);
+    private readonly Dictionary<Type, int> _sizeHints = [];
     private long _nextTransfer = DateTime.UtcNow.Ticks;
+    private Serialized? _last;
 
-    /// <summary>Bytes sent in chunks so far (for exchange metrics).</summary>
+    /// <summary>A large message serialized once, with its SHA-256: a broadcast (the same trunk to every worker) reuses it.</summary>
+    private sealed record Serialized(IMtnnMessage Message, PooledBytes Bytes, byte[] Sha256, string Manifest);
+
+    /// <summary>Bytes sent in chunks through Akka so far (for exchange metrics).</summary>
     public long ChunkedBytesSent { get; private set; }
+
+    /// <summary>Bytes offered on the data plane so far.</summary>
+    public long DataPlaneBytesSent { get; private set; }
+
+    /// <summary>One line on what went to remote actors, or null when nothing large did.</summary>
+    public string? Summary =>
+        ChunkedBytesSent + DataPlaneBytesSent == 0 ? null
+        : $"exchange: {DataPlaneBytesSent / 1e6:F1} MB sent to remote actors on the TCP data plane, {ChunkedBytesSent / 1e6:F1} MB in {ChunkBytes / 1024} KiB chunks through Akka";
 
     public void Send(IActorRef target, IMtnnMessage message, IActorRef sender)
     {
-        if (target.Path.Address.HasLocalScope || message is MessageChunk)
+        if (target.Path.Address.HasLocalScope || message is MessageChunk or BlobOffer)
         {
             target.Tell(message, sender);
             return;
         }
         var started = Stopwatch.GetTimestamp();
-        var bytes = _serializer.ToBinary(message);
-        if (bytes.Length <= ChunkBytes)
+        if (Large(message) is not { } large)
         {
             target.Tell(message, sender);
-            MtnnTelemetry.Exchanged("sent", message.GetType().Name, bytes.Length, started);
             return;
         }
         using var span = MtnnTelemetry.Source.StartActivity("mtnn.exchange.send");
-        span?.SetTag("message", message.GetType().Name).SetTag("bytes", bytes.Length).SetTag("target", target.Path.Address.ToString());
-        var manifest = _serializer.Manifest(message);
-        var hash = SHA256.HashData(bytes);
-        var transfer = Interlocked.Increment(ref _nextTransfer);
         var runId = message is IRunMessage run ? run.RunId : "";
-        var count = (bytes.Length + ChunkBytes - 1) / ChunkBytes;
+        var whole = large.Bytes.Span;
+        span?.SetTag("message", message.GetType().Name).SetTag("bytes", whole.Length).SetTag("target", target.Path.Address.ToString());
+        MtnnTelemetry.Exchanged("sent", message.GetType().Name, whole.Length, started);
+        if (_dataPlane.Settings.Enabled)
+        {
+            DataPlaneBytesSent += whole.Length;
+            target.Tell(_dataPlane.Offer(large.Bytes.Share(), large.Sha256, large.Manifest, runId), sender);
+            return;
+        }
+        var transfer = Interlocked.Increment(ref _nextTransfer);
+        var count = (whole.Length + ChunkBytes - 1) / ChunkBytes;
         for (var i = 0; i < count; i++)
         {
-            var piece = bytes.AsSpan(i * ChunkBytes, Math.Min(ChunkBytes, bytes.Length - i * ChunkBytes)).ToArray();
-            target.Tell(new MessageChunk(runId, transfer, manifest, i, count, bytes.Length, hash, piece), sender);
+            var piece = whole.Slice(i * ChunkBytes, Math.Min(ChunkBytes, whole.Length - i * ChunkBytes)).ToArray();
+            target.Tell(new MessageChunk(runId, transfer, large.Manifest, i, count, whole.Length, large.Sha256, piece), sender);
         }
-        ChunkedBytesSent += bytes.Length;
-        MtnnTelemetry.Exchanged("sent", message.GetType().Name, bytes.Length, started);
+        ChunkedBytesSent += whole.Length;
+    }
+
+    /// <summary>
+    /// Fetches a message offered on the data plane and hands it to <paramref name="self"/> as if it came from
+    /// <paramref name="sender"/>; never blocks the actor. An offer for another run is dropped.
+    /// </summary>
+    public void Fetch(BlobOffer offer, IActorRef self, IActorRef sender, string? expectedRunId) =>
+        _dataPlane.Deliver(offer, self, sender, expectedRunId);
+
+    /// <summary>
+    /// The message serialized into a pooled buffer sized by the last message of its type, and hashed; null when it
+    /// fits in one frame. The same message sent again (records compare their tensors by reference) is not
+    /// serialized again.
+    /// </summary>
+    private Serialized? Large(IMtnnMessage message)
+    {
+        if (_last is { } last && last.Message.Equals(message)) return last;
+        var type = message.GetType();
+        using var writer = new PooledBufferWriter(_sizeHints.GetValueOrDefault(type, 4096));
+        _serializer.Serialize(writer, message);
+        _sizeHints[type] = writer.WrittenCount + 1024;
+        if (writer.WrittenCount <= ChunkBytes) return null;
+        var bytes = writer.Detach();
+        _last?.Bytes.Dispose();
+        _last = new Serialized(message, bytes, SHA256.HashData(bytes.Span), _serializer.Manifest(message));
+        return _last;
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
@@ -34,7 +35,12 @@ public sealed class MtnnMessageSerializer(ExtendedActorSystem system) : Serializ
 
     public override byte[] ToBinary(object obj) => MessagePackSerializer.Serialize(obj.GetType(), obj, Options);
 
-    public override object FromBinary(byte[] bytes, string manifest)
+    /// <summary>Serializes straight into <paramref name="writer"/> (a pooled buffer), without an intermediate array.</summary>
+    public void Serialize(IBufferWriter<byte> writer, object obj) => MessagePackSerializer.Serialize(obj.GetType(), writer, obj, Options);
+
+    public override object FromBinary(byte[] bytes, string manifest) => FromBinary(bytes.AsMemory(), manifest);
+
+    public object FromBinary(ReadOnlyMemory<byte> bytes, string manifest)
     {
         try
         {

@@ -33,6 +33,7 @@ public static class ProtocolRegistry
         ("end", typeof(EndRun)),
         ("chunk", typeof(MessageChunk)),
         ("leave", typeof(WorkerLeaving)),
+        ("offer", typeof(BlobOffer)),
     ];
 
     public static readonly FrozenDictionary<string, Type> TypeByCode = Entries.ToFrozenDictionary(e => $"{e.Code}.{ProtocolVersion}", e => e.Type);

@@ -56,6 +56,7 @@ public sealed class PreparedDataset
 
     public static PreparedDataset Prepare(RunSpec spec, Action<string>? warn = null)
     {
+        if (SyntheticDataset.IsDescriptor(spec.Dataset.Path)) return PrepareSynthetic(spec);
         warn ??= _ => { };
         var kinds = new Dictionary<string, TaskKind>();
         foreach (var t in spec.Dataset.RegressionTasks ?? []) kinds[t] = TaskKind.Regression;
@@ -116,6 +117,47 @@ public sealed class PreparedDataset
             InvalidSmiles = table.RowCount - valid.Count,
             Warnings = warnings,
             Fingerprint = FileFingerprint(spec.Dataset.Path),
+        };
+    }
+
+    /// <summary>
+    /// A <see cref="SyntheticDataset"/> named by its descriptor as the data path: rows generated in parallel, all
+    /// tasks classification, random split. The training pipeline holds labels as a dense row × task matrix, so the
+    /// size is bounded here (the generator itself streams any size).
+    /// </summary>
+    private static PreparedDataset PrepareSynthetic(RunSpec spec)
+    {
+        var synthetic = SyntheticDataset.Parse(spec.Dataset.Path, spec.Featurizer.Bits, "--data");
+        if (spec.Split.Kind != "random") throw new ArgumentException($"--split {spec.Split.Kind}: a synthetic dataset has no scaffolds; use --split random");
+        var (rows, taskCount) = (synthetic.Rows, synthetic.Tasks);
+        if ((long)rows * taskCount > Array.MaxLength)
+            throw new ArgumentException($"--data {spec.Dataset.Path}: {rows} × {taskCount} label cells exceed the dense label matrix of the training pipeline ({Array.MaxLength} cells at most)");
+        var labels = new float[rows * taskCount];
+        Array.Fill(labels, float.NaN);
+        var features = new SparseFeatures[rows];
+        var ones = Enumerable.Repeat(1f, SyntheticDataset.BitsPerRow).ToArray();
+        Parallel.For(0, rows, r =>
+        {
+            var row = synthetic.Row(r);
+            features[r] = new SparseFeatures(row.Bits, ones);
+            for (var i = 0; i < row.Tasks.Length; i++) labels[(long)r * taskCount + row.Tasks[i]] = row.Labels[i];
+        });
+        var tasks = Enumerable.Range(0, taskCount).Select(t => new TaskInfo($"task{t}", TaskKind.Classification)).ToArray();
+        var split = DatasetSplitter.Random(rows, new SplitFractions(spec.Split.Train, spec.Split.Valid, spec.Split.Test), spec.Split.Seed);
+        return new PreparedDataset
+        {
+            Path = synthetic.Descriptor,
+            Tasks = tasks,
+            Smiles = Enumerable.Range(0, rows).Select(r => $"synthetic-{r}").ToArray(),
+            LineNumbers = Enumerable.Range(1, rows).ToArray(),
+            Labels = labels,
+            Features = features,
+            Split = split,
+            Scales = Enumerable.Repeat(TargetScale.Identity, taskCount).ToArray(),
+            FeatureSize = spec.Featurizer.Bits,
+            InvalidSmiles = 0,
+            Warnings = [],
+            Fingerprint = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(synthetic.Descriptor))),
         };
     }
 

@@ -11,7 +11,7 @@ public sealed class ChunkAssemblerTests : TestKit
     private readonly ExtendedActorSystem _system;
     private readonly MtnnMessageSerializer _serializer;
 
-    public ChunkAssemblerTests()
+    public ChunkAssemblerTests() : base("mtnn.data-plane.enabled = off") // the chunk path, as with --data-plane off
     {
         _system = (ExtendedActorSystem)Sys;
         _serializer = new MtnnMessageSerializer(_system);

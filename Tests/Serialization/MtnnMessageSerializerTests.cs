@@ -55,6 +55,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new EndRun("r"),
         new WorkerLeaving("w1"),
         new MessageChunk("r", 12, "tgrad.1", 0, 3, 150000, new byte[32], new byte[100]),
+        new BlobOffer("r", 13, "tstep.1", "10.0.0.2", 40123, 17_190_400, new byte[32], new byte[32]),
     }.Select(m => new object[] { m });
 
     [Theory]

@@ -1,0 +1,87 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using MtnnCluster.Data;
+using MtnnCluster.Training;
+
+namespace MtnnCluster.Bench;
+
+/// <summary>Options every benchmark shares: the data, the model, and how results are printed.</summary>
+public sealed class BenchOptions
+{
+    public Option<string?> Data { get; } = new("--data") { Description = "CSV or .csv.gz dataset (default: examples/toxcast.csv.gz)" };
+    public Option<string?> Synthetic { get; } = new("--synthetic") { Description = "ROWS,TASKS,DENSITY[,SEED]: a generated dataset instead of --data" };
+    public Option<string> Layers { get; } = new("--layers") { Description = "trunk hidden layers", DefaultValueFactory = _ => "2000,100" };
+    public Option<int> Bits { get; } = new("--bits") { Description = "feature width (ECFP bits)", DefaultValueFactory = _ => 2048 };
+    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "rows per step", DefaultValueFactory = _ => 128 };
+    public Option<int> Seed { get; } = new("--seed") { Description = "seed", DefaultValueFactory = _ => 0 };
+    public Option<bool> Json { get; } = new("--json") { Description = "end with one line holding a JSON object of the results" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Data, Synthetic, Layers, Bits, BatchSize, Seed, Json }) command.Options.Add(option);
+    }
+
+    /// <summary>The data path a run spec names: a file, or a synthetic descriptor.</summary>
+    public string DataPath(ParseResult p)
+    {
+        if (p.GetValue(Synthetic) is { } synthetic)
+        {
+            if (p.GetValue(Data) is not null) throw new ArgumentException("--data and --synthetic exclude each other");
+            return SyntheticDataset.Parse(synthetic, p.GetValue(Bits)).Descriptor;
+        }
+        var path = Path.GetFullPath(p.GetValue(Data) ?? Path.Combine(RepoRoot, "examples", "toxcast.csv.gz"));
+        return File.Exists(path) ? path : throw new ArgumentException($"--data: {path} does not exist");
+    }
+
+    public int[] LayerSizes(ParseResult p) =>
+        p.GetValue(Layers)!.Split(',', StringSplitOptions.TrimEntries).Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n : throw new ArgumentException($"--layers: '{p.GetValue(Layers)}' is not a list of positive sizes")).ToArray();
+
+    public RunSpec Spec(ParseResult p, ScheduleSpec schedule)
+    {
+        var spec = new RunSpec(
+            new DatasetSpec(DataPath(p), "smiles", null, null, null),
+            new FeaturizerSpec(2, p.GetValue(Bits), false),
+            new SplitSpec("random", p.GetValue(Seed), 0.8, 0.1, 0.1),
+            new ModelSpec(LayerSizes(p), 0.25),
+            new OptimizerSpec(1e-3, 1e-4, p.GetValue(BatchSize), false),
+            schedule,
+            p.GetValue(Seed));
+        spec.Validate();
+        return spec;
+    }
+
+    /// <summary>The repository root: the directory above the bench binary that holds MtnnCluster.sln.</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "MtnnCluster.sln"))) return dir.FullName;
+            return Directory.GetCurrentDirectory();
+        }
+    }
+}
+
+/// <summary>Named results, printed one per line as they come; with --json, one JSON object as the last line.</summary>
+public sealed class BenchReport(string name)
+{
+    private readonly Dictionary<string, object> _values = new() { ["benchmark"] = name };
+
+    public void Add(string key, object value)
+    {
+        _values[key] = value is double d ? Math.Round(d, 4) : value;
+        Console.WriteLine($"{key}: {(value is double v ? v.ToString("G6", CultureInfo.InvariantCulture) : value)}");
+    }
+
+    public void Note(string line) => Console.WriteLine($"# {line}");
+
+    public void Finish(bool json)
+    {
+        if (json) Console.WriteLine(JsonSerializer.Serialize(_values));
+    }
+
+    public static string Machine =>
+        $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd}";
+}

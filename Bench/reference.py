@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""PyTorch reference for `./bench.sh reference`: the same model and loop as MtnnCluster, timed per epoch.
+
+Model: trunk of Linear -> ReLU -> dropout per hidden layer (default 2000,100, dropout 0.25); all task heads as one
+[hidden x tasks] matrix plus a bias; masked binary cross-entropy on logits, summed over labelled entries and divided
+by their count; AdamW (lr 1e-3, weight decay 1e-4, decoupled, applied to every parameter); batches of 128 rows of a
+seeded shuffle. Schedules: joint (trunk and heads every step), and alternate (ATE-SG): a head-only epoch on trunk
+outputs computed once (no dropout, no trunk backward), then a trunk-only epoch with the heads frozen.
+
+Data: --data CSV[.gz] featurised by `mtnn featurize` (ECFP4, 2048 bits, the same features the C# trainer uses), or
+--synthetic ROWS,TASKS,DENSITY (random sparse binary features and low-rank labels, the same model family as the
+C# generator, not the same rows). Output: the same fields as `bench.sh epoch`; with --json the last line is JSON.
+
+Needs python3 with torch (and numpy); uses CUDA when available unless --device is given.
+"""
+import argparse
+import csv
+import gzip
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def fail(message, code=2):
+    print(f"bench.sh reference: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+try:
+    import numpy as np
+    import torch
+except ImportError as e:  # the reference cannot run without them: say so and fail, never pretend
+    fail(f"{e.name or e} is not installed; the PyTorch reference needs python3 with torch and numpy "
+         f"(for example: pip install torch numpy)")
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="CSV or .csv.gz with a smiles column and task columns (default examples/toxcast.csv.gz)")
+    p.add_argument("--synthetic", help="ROWS,TASKS,DENSITY[,SEED] instead of --data")
+    p.add_argument("--layers", default="2000,100")
+    p.add_argument("--bits", type=int, default=2048)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--dropout", type=float, default=0.25)
+    p.add_argument("--repeat", type=int, default=2, help="epochs of each kind to average (the first of a run is a warm-up)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--mtnn", help="path of the ./mtnn script, used to featurise --data")
+    p.add_argument("--json", action="store_true")
+    return p.parse_args()
+
+
+def featurized(args, root):
+    """Dense float32 features and NaN-masked labels of a CSV, featurised by `mtnn featurize`."""
+    data = os.path.abspath(args.data or os.path.join(root, "examples", "toxcast.csv.gz"))
+    if not os.path.exists(data):
+        fail(f"--data: {data} does not exist")
+    mtnn = args.mtnn or os.path.join(root, "mtnn")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "fp.csv")
+        subprocess.run([mtnn, "featurize", "--data", data, "--bits", str(args.bits), "--out", out], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(out, newline="") as f:
+            fingerprints = list(csv.DictReader(f))
+    opener = gzip.open if data.endswith(".gz") else open
+    with opener(data, "rt", newline="") as f:
+        reader = csv.DictReader(f)
+        tasks = [c for c in reader.fieldnames if c != "smiles"]
+        rows = list(reader)
+    if len(rows) != len(fingerprints):
+        fail(f"{data}: {len(rows)} rows but {len(fingerprints)} fingerprints")
+    keep = [i for i, fp in enumerate(fingerprints) if fp["valid"].lower() == "true"]
+    x = np.zeros((len(keep), args.bits), dtype=np.float32)
+    y = np.full((len(keep), len(tasks)), np.nan, dtype=np.float32)
+    for r, i in enumerate(keep):
+        bits = fingerprints[i]["bits"].split()
+        x[r, [int(b) for b in bits]] = 1.0
+        for t, name in enumerate(tasks):
+            cell = rows[i][name].strip()
+            if cell:
+                y[r, t] = float(cell)
+    return data, x, y
+
+
+def synthetic(args):
+    """Random sparse binary features, labels from a rank-8 latent model (as Shared/Data/SyntheticDataset.cs)."""
+    parts = args.synthetic.split(",")
+    if len(parts) not in (3, 4):
+        fail(f"--synthetic: '{args.synthetic}' is not ROWS,TASKS,DENSITY[,SEED]")
+    rows, tasks, density = int(parts[0]), int(parts[1]), float(parts[2])
+    seed = int(parts[3]) if len(parts) == 4 else 0
+    rng = np.random.default_rng(seed)
+    rank, per_row = 8, 40
+    projection = rng.normal(0, 1 / math.sqrt(per_row), (args.bits, rank)).astype(np.float32)
+    loadings = rng.normal(0, 3 / math.sqrt(rank), (rank, tasks)).astype(np.float32)
+    biases = rng.normal(-1.5, 0.5, tasks).astype(np.float32)
+    x = np.zeros((rows, args.bits), dtype=np.float32)
+    for r in range(rows):
+        x[r, rng.choice(args.bits, per_row, replace=False)] = 1.0
+    logits = (x @ projection) @ loadings + biases
+    y = (rng.random((rows, tasks)) < 1 / (1 + np.exp(-logits))).astype(np.float32)
+    y[rng.random((rows, tasks)) >= density] = np.nan
+    return f"synthetic:{rows},{tasks},{density},{seed}", x, y
+
+
+class Model(torch.nn.Module):
+    def __init__(self, inputs, layers, tasks, dropout):
+        super().__init__()
+        sizes = [inputs] + layers
+        self.trunk = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.dropout = dropout
+        self.head_weight = torch.nn.Parameter(torch.empty(layers[-1], tasks).uniform_(-1 / math.sqrt(layers[-1]), 1 / math.sqrt(layers[-1])))
+        self.head_bias = torch.nn.Parameter(torch.zeros(tasks))
+
+    def embed(self, x, train):
+        for layer in self.trunk:
+            x = torch.relu(layer(x))
+            if train and self.dropout > 0:
+                x = torch.nn.functional.dropout(x, self.dropout, training=True)
+        return x
+
+    def heads(self, h):
+        return h @ self.head_weight + self.head_bias
+
+
+def masked_bce(logits, targets, mask):
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    return (loss * mask).sum(), mask.sum()
+
+
+def main():
+    args = parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(args.seed)
+    name, x, y = synthetic(args) if args.synthetic else featurized(args, root)
+    order = np.random.default_rng(args.seed).permutation(len(x))
+    train = order[: int(0.8 * len(x))]
+    features = torch.from_numpy(x[train]).to(device)
+    labels = torch.from_numpy(y[train]).to(device)
+    mask = (~torch.isnan(labels)).float()
+    targets = torch.nan_to_num(labels, nan=0.0)
+    layers = [int(s) for s in args.layers.split(",")]
+    rows, tasks = features.shape[0], labels.shape[1]
+    batches = max(1, math.ceil(rows / args.batch_size))
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    def epoch(model, optimizer, kind, epoch_index):
+        generator = torch.Generator(device="cpu").manual_seed(args.seed * 1000 + epoch_index)
+        permutation = torch.randperm(rows, generator=generator).to(device)
+        sync()
+        start = time.perf_counter()
+        if kind == "heads":  # ATE-SG head epoch: trunk frozen, its outputs computed once
+            with torch.no_grad():
+                embedded = model.embed(features, train=False)
+        for b in range(batches):
+            index = permutation[b * rows // batches:(b + 1) * rows // batches]
+            optimizer.zero_grad(set_to_none=True)
+            hidden = embedded[index] if kind == "heads" else model.embed(features[index], train=True)
+            loss, count = masked_bce(model.heads(hidden), targets[index], mask[index])
+            if count.item() == 0:
+                continue
+            (loss / count).backward()
+            optimizer.step()
+        sync()
+        return time.perf_counter() - start
+
+    def run(kinds):
+        model = Model(features.shape[1], layers, tasks, args.dropout).to(device)
+        trunk = list(model.trunk.parameters())
+        heads = [model.head_weight, model.head_bias]
+        # One AdamW per parameter group, as the C# trainer keeps the trunk's and the heads' optimizers apart.
+        optimizers = {"joint": torch.optim.AdamW(trunk + heads, lr=1e-3, weight_decay=1e-4),
+                      "trunk": torch.optim.AdamW(trunk, lr=1e-3, weight_decay=1e-4),
+                      "heads": torch.optim.AdamW(heads, lr=1e-3, weight_decay=1e-4)}
+        times = {}
+        for i, kind in enumerate(kinds):
+            for p in heads:
+                p.requires_grad_(kind != "trunk")
+            seconds = epoch(model, optimizers[kind], kind, i)
+            times.setdefault(kind, []).append(seconds)
+        return {k: v[1:] or v for k, v in times.items()}  # the first epoch of each kind warms up kernels and caches
+
+    n = max(1, args.repeat)
+    joint = run(["joint"] * (n + 1))
+    alternate = run(["heads", "trunk"] * (n + 1))
+    mean = lambda v: sum(v) / len(v)
+    result = {
+        "benchmark": "reference",
+        "dataset": name,
+        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        "torch": torch.__version__,
+        "train_rows": rows,
+        "tasks": tasks,
+        "layers": args.layers,
+        "joint_epoch_seconds": mean(joint["joint"]),
+        "head_epoch_seconds": mean(alternate["heads"]),
+        "trunk_epoch_seconds": mean(alternate["trunk"]),
+    }
+    result["joint_rows_per_second"] = rows / result["joint_epoch_seconds"]
+    result["head_rows_per_second"] = rows / result["head_epoch_seconds"]
+    result["trunk_rows_per_second"] = rows / result["trunk_epoch_seconds"]
+    result["head_to_joint_ratio"] = result["head_epoch_seconds"] / result["joint_epoch_seconds"]
+    for key, value in result.items():
+        print(f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}")
+    if args.json:
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
+
+
+if __name__ == "__main__":
+    main()

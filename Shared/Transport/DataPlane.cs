@@ -1,0 +1,150 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Event;
+using MtnnCluster.Messages;
+using MtnnCluster.Serialization;
+
+namespace MtnnCluster.Transport;
+
+/// <summary>
+/// Settings under <c>mtnn.data-plane</c>. Hosts default to the node's remoting address: the listener binds where
+/// Akka binds and is announced by the name other nodes reach this node by.
+/// </summary>
+public sealed record DataPlaneSettings(bool Enabled, string BindHost, string PublicHost, long MaxBlobBytes, TimeSpan Expiry,
+    TimeSpan ConnectTimeout, TimeSpan IoTimeout, int MaxConcurrentFetches)
+{
+    public const string Section = "mtnn.data-plane";
+
+    public static DataPlaneSettings From(Config config, string? remotingHost)
+    {
+        string Host(string key) => config.GetString($"{Section}.{key}", "") is { Length: > 0 } h ? h : remotingHost ?? "127.0.0.1";
+        return new DataPlaneSettings(
+            config.GetBoolean($"{Section}.enabled", true),
+            Host("bind-host"),
+            Host("public-host"),
+            config.GetByteSize($"{Section}.max-blob-bytes", 1L << 30) ?? 1L << 30,
+            config.GetTimeSpan($"{Section}.expiry", TimeSpan.FromMinutes(2)),
+            config.GetTimeSpan($"{Section}.connect-timeout", TimeSpan.FromSeconds(10)),
+            config.GetTimeSpan($"{Section}.io-timeout", TimeSpan.FromSeconds(60)),
+            config.GetInt($"{Section}.max-concurrent-fetches", 8));
+    }
+}
+
+/// <summary>
+/// The TCP data plane of one actor system: Akka carries a small <see cref="BlobOffer"/>, the bytes of the large
+/// message travel over a plain TCP stream (Akka remoting moves 80–290 MB/s, a socket over 1 GB/s; DESIGN.md). The
+/// sender keeps the serialized message in its <see cref="BlobStore"/>, served by one listener started on first
+/// use (a single-process run never opens it); the receiver fetches, verifies length and SHA-256, deserializes and
+/// tells the message to its actor with the original sender, off the actor's thread. A failed fetch is logged and
+/// counted; the run's fault handling deals with the round it belonged to.
+/// </summary>
+public sealed class DataPlane : IExtension, IDisposable
+{
+    private readonly MtnnMessageSerializer _serializer;
+    private readonly ILoggingAdapter _log;
+    private readonly BlobStore _store;
+    private readonly Lazy<BlobServer> _server;
+    private readonly Timer _sweeper;
+    private readonly SemaphoreSlim _fetchSlots;
+    private long _offered, _fetched, _fetchedBytes, _failed;
+
+    public DataPlaneSettings Settings { get; }
+    public long Offered => Interlocked.Read(ref _offered);
+    public long Fetched => Interlocked.Read(ref _fetched);
+    public long FetchedBytes => Interlocked.Read(ref _fetchedBytes);
+    public long FailedFetches => Interlocked.Read(ref _failed);
+    public BlobStore Store => _store;
+
+    public static DataPlane Get(ActorSystem system) => system.WithExtension<DataPlane, DataPlaneProvider>();
+
+    public DataPlane(ExtendedActorSystem system)
+    {
+        Settings = DataPlaneSettings.From(system.Settings.Config, system.Provider.DefaultAddress.Host);
+        _serializer = new MtnnMessageSerializer(system);
+        _log = Logging.GetLogger(system, nameof(DataPlane));
+        _store = new BlobStore(Settings.MaxBlobBytes, Settings.Expiry);
+        _server = new Lazy<BlobServer>(() => new BlobServer(_store, Settings.BindHost, Settings.IoTimeout, m => _log.Warning(m)));
+        _fetchSlots = new SemaphoreSlim(Math.Max(1, Settings.MaxConcurrentFetches));
+        var sweep = TimeSpan.FromSeconds(Math.Clamp(Settings.Expiry.TotalSeconds / 4, 1, 30));
+        _sweeper = new Timer(_ => _store.Expire(), null, sweep, sweep);
+        system.RegisterOnTermination(Dispose);
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="bytes"/> (ownership passes here) for one fetch; returns the offer to send through
+    /// Akka. <paramref name="sha256"/> is the bytes' SHA-256, computed once by the caller however many it offers.
+    /// </summary>
+    public BlobOffer Offer(PooledBytes bytes, byte[] sha256, string manifest, string runId)
+    {
+        var length = bytes.Length;
+        var port = _server.Value.Port;
+        var (transferId, token) = _store.Add(bytes);
+        Interlocked.Increment(ref _offered);
+        return new BlobOffer(runId, transferId, manifest, Settings.PublicHost, port, length, sha256, token);
+    }
+
+    /// <summary>
+    /// Fetches the offered message in the background and tells it to <paramref name="self"/> as if
+    /// <paramref name="sender"/> had sent it. Never blocks the calling actor.
+    /// </summary>
+    public void Deliver(BlobOffer offer, IActorRef self, IActorRef sender, string? expectedRunId)
+    {
+        if (expectedRunId is not null && offer.RunId != expectedRunId)
+        {
+            Interlocked.Increment(ref _failed);
+            _log.Warning("data plane: offer {0} for run {1} dropped (expected run {2})", offer.TransferId, offer.RunId, expectedRunId);
+            return;
+        }
+        // A thread of its own: hashing and deserializing tens of megabytes must not hold the thread pool that
+        // Akka's default dispatcher (and its heartbeats) runs on.
+        Task.Factory.StartNew(() => DeliverOnThisThread(offer, self, sender), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    private void DeliverOnThisThread(BlobOffer offer, IActorRef self, IActorRef sender)
+    {
+        try
+        {
+            self.Tell(Fetch(offer), sender);
+        }
+        catch (Exception e)
+        {
+            Interlocked.Increment(ref _failed);
+            _log.Error("data plane: {0} for {1} lost: {2}", offer.Manifest, self.Path, e.Message);
+        }
+    }
+
+    /// <summary>Fetches, verifies and deserializes one offered message, on the calling thread.</summary>
+    public IMtnnMessage Fetch(BlobOffer offer)
+    {
+        _fetchSlots.Wait();
+        try
+        {
+            using var bytes = BlobClient.Fetch(offer, Settings.MaxBlobBytes, Settings.ConnectTimeout, Settings.IoTimeout);
+            var message = _serializer.FromBinary(bytes.Memory, offer.Manifest);
+            if (message is not IMtnnMessage mtnn || message is BlobOffer or MessageChunk)
+                throw new BlobFetchException($"transfer {offer.TransferId}: {offer.Manifest} cannot travel on the data plane");
+            if (mtnn is IRunMessage run && run.RunId != offer.RunId)
+                throw new BlobFetchException($"transfer {offer.TransferId}: the message names run {run.RunId}, the offer {offer.RunId}");
+            Interlocked.Increment(ref _fetched);
+            Interlocked.Add(ref _fetchedBytes, bytes.Length);
+            return mtnn;
+        }
+        finally
+        {
+            _fetchSlots.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _sweeper.Dispose();
+        if (_server.IsValueCreated) _server.Value.Dispose();
+        _store.Dispose();
+    }
+}
+
+public sealed class DataPlaneProvider : ExtensionIdProvider<DataPlane>
+{
+    public override DataPlane CreateExtension(ExtendedActorSystem system) => new(system);
+}
