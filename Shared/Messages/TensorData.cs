@@ -7,7 +7,7 @@ namespace MtnnCluster.Messages;
 public sealed record TensorData(
     [property: Key(0)] string Name,
     [property: Key(1)] int[] Shape,
-    [property: Key(2)] byte[] Bytes)
+    [property: Key(2), MessagePackFormatter(typeof(Serialization.TensorBytesFormatter))] byte[] Bytes)
 {
     [IgnoreMember]
     public long ElementCount => Shape.Aggregate(1L, (n, d) => n * d);

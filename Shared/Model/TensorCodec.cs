@@ -1,4 +1,5 @@
 using MtnnCluster.Messages;
+using MtnnCluster.Transport;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,7 +14,7 @@ public static class TensorCodec
     public static TensorData Encode(string name, Tensor tensor)
     {
         using var cpu = tensor.detach().to(ScalarType.Float32, CPU).contiguous();
-        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)(cpu.numel() * sizeof(float)))); // every byte is written below
+        var bytes = FreshArrays.ForWriting(checked((int)(cpu.numel() * sizeof(float)))); // every byte is written below
         cpu.bytes.CopyTo(bytes);
         return new TensorData(name, cpu.shape.Select(d => checked((int)d)).ToArray(), bytes);
     }
