@@ -69,6 +69,20 @@ public sealed class MtnnMessageSerializerTests : IDisposable
     }
 
     [Fact]
+    public void Large_tensors_arrive_byte_for_byte_in_arrays_of_their_exact_length()
+    {
+        // over FreshArrays.PrefaultBytes and not a whole number of pages, so the prefaulted array has ragged ends
+        var bytes = new byte[3 * 1024 * 1024 + 4 * 7];
+        new Random(5).NextBytes(bytes);
+        var message = new TrunkGradient("r", "w1", 1, 1, 1, 0, 1, 1,
+            [new TensorData("trunk.0.weight", [bytes.Length / 4], bytes), new TensorData("trunk.0.bias", [2], new byte[8])]);
+        var copy = (TrunkGradient)_serializer.FromBinary(_serializer.ToBinary(message), _serializer.Manifest(message));
+        Assert.Equal(bytes.Length, copy.Gradients[0].Bytes.Length);
+        Assert.True(bytes.AsSpan().SequenceEqual(copy.Gradients[0].Bytes));
+        Assert.Equal(new byte[8], copy.Gradients[1].Bytes);
+    }
+
+    [Fact]
     public void Every_message_type_in_the_protocol_is_registered()
     {
         var declared = typeof(IMtnnMessage).Assembly.GetTypes()
