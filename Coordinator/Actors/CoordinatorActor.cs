@@ -226,7 +226,10 @@ public sealed class CoordinatorActor : ReceiveActor
         try
         {
             _data = PreparedDataset.Load(_job.Spec, w => _log.Warning(w));
-            if (_resumeFrom is { } checkpoint) CheckResumable(checkpoint.State, _data);
+            // a checkpoint continues only the run it was written by: same data, features, tasks, model shape and split
+            if (_resumeFrom is { } checkpoint)
+                CheckpointCompatibility.Require(CheckpointCompatibility.Compare(checkpoint.State, _job.Spec, _data.Fingerprint, _data.FeatureSize, _data.Tasks),
+                    CheckpointsDirectory, "this run");
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or DataFormatException)
         {
@@ -252,18 +255,6 @@ public sealed class CoordinatorActor : ReceiveActor
         Deploy(assignment);
     }
 
-    /// <summary>A checkpoint continues only the run it was written by: same data, same model, same schedule.</summary>
-    private void CheckResumable(TrainingState state, PreparedDataset data)
-    {
-        var differences = new List<string>();
-        if (state.DatasetFingerprint != data.Fingerprint) differences.Add($"dataset fingerprint {state.DatasetFingerprint[..12]}… vs {data.Fingerprint[..12]}… ({data.Path})");
-        if (state.FeatureSize != data.FeatureSize) differences.Add($"feature size {state.FeatureSize} vs {data.FeatureSize}");
-        if (!state.TaskNames.SequenceEqual(data.Tasks.Select(t => t.Name))) differences.Add($"tasks ({state.TaskNames.Length} vs {data.TaskCount})");
-        if (!state.Spec.Model.Layers.SequenceEqual(_job.Spec.Model.Layers))
-            differences.Add($"layers {string.Join(',', state.Spec.Model.Layers)} vs {string.Join(',', _job.Spec.Model.Layers)}");
-        if (differences.Count > 0)
-            throw new InvalidDataException($"the checkpoint in {CheckpointsDirectory} belongs to another run: {string.Join("; ", differences)}");
-    }
 
     private WorkerSlot[] Slots() => _workers.Values.OrderBy(w => w.WorkerId, StringComparer.Ordinal).Select(w => new WorkerSlot(w.WorkerId, w.Slots)).ToArray();
 

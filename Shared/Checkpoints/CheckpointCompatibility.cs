@@ -22,25 +22,34 @@ public static class CheckpointCompatibility
 {
     /// <summary>Differences between a checkpoint and a run about to use it on a prepared dataset.</summary>
     public static IReadOnlyList<CheckpointDifference> Compare(
-        CheckpointModel checkpoint, RunSpec run, string datasetFingerprint, int featureSize, IReadOnlyList<TaskInfo> tasks)
+        CheckpointModel checkpoint, RunSpec run, string datasetFingerprint, int featureSize, IReadOnlyList<TaskInfo> tasks) =>
+        Compare(checkpoint.Spec, checkpoint.DatasetFingerprint, checkpoint.FeatureSize, checkpoint.Tasks.Select(t => t.Name).ToArray(),
+            checkpoint.Tasks.Select(t => t.Kind).ToArray(), run, datasetFingerprint, featureSize, tasks);
+
+    /// <summary>Differences between a training checkpoint and the run about to resume from it (task kinds follow from the data).</summary>
+    public static IReadOnlyList<CheckpointDifference> Compare(
+        TrainingState checkpoint, RunSpec run, string datasetFingerprint, int featureSize, IReadOnlyList<TaskInfo> tasks) =>
+        Compare(checkpoint.Spec, checkpoint.DatasetFingerprint, checkpoint.FeatureSize, checkpoint.TaskNames, null, run, datasetFingerprint, featureSize, tasks);
+
+    private static IReadOnlyList<CheckpointDifference> Compare(RunSpec saved, string savedFingerprint, int savedFeatureSize,
+        IReadOnlyList<string> savedTasks, IReadOnlyList<TaskKind>? savedKinds, RunSpec run, string datasetFingerprint, int featureSize, IReadOnlyList<TaskInfo> tasks)
     {
-        var saved = checkpoint.Spec;
         var differences = new List<CheckpointDifference>();
         void Check<T>(string field, T inCheckpoint, T inRun)
         {
             if (!EqualityComparer<T>.Default.Equals(inCheckpoint, inRun)) differences.Add(new(field, Show(inCheckpoint), Show(inRun)));
         }
 
-        Check("dataset fingerprint (SHA-256)", checkpoint.DatasetFingerprint, datasetFingerprint);
+        Check("dataset fingerprint (SHA-256)", savedFingerprint, datasetFingerprint);
         Check("smiles column", saved.Dataset.SmilesColumn, run.Dataset.SmilesColumn);
         Check("featurizer radius", saved.Featurizer.Radius, run.Featurizer.Radius);
         Check("featurizer bits", saved.Featurizer.Bits, run.Featurizer.Bits);
         Check("featurizer counts", saved.Featurizer.Counts, run.Featurizer.Counts);
-        Check("feature size", checkpoint.FeatureSize, featureSize);
+        Check("feature size", savedFeatureSize, featureSize);
         Check("layers", Show(saved.Model.Layers), Show(run.Model.Layers));
-        Check("tasks", Show(checkpoint.Tasks.Select(t => t.Name)), Show(tasks.Select(t => t.Name)));
-        if (checkpoint.Tasks.Select(t => t.Name).SequenceEqual(tasks.Select(t => t.Name)))
-            for (var i = 0; i < tasks.Count; i++) Check($"kind of task '{tasks[i].Name}'", checkpoint.Tasks[i].Kind, tasks[i].Kind);
+        Check("tasks", Show(savedTasks), Show(tasks.Select(t => t.Name)));
+        if (savedKinds is not null && savedTasks.SequenceEqual(tasks.Select(t => t.Name)))
+            for (var i = 0; i < tasks.Count; i++) Check($"kind of task '{tasks[i].Name}'", savedKinds[i], tasks[i].Kind);
         Check("split", Show(saved.Split), Show(run.Split));
         return differences;
     }

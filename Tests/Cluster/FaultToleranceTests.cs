@@ -152,6 +152,22 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         Assert.Equal(3, root.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("kind").GetString() == "resumed").GetProperty("epoch").GetInt32());
     }
 
+    [Fact]
+    public async Task A_checkpoint_of_another_model_is_refused_with_the_difference_named()
+    {
+        var outDirectory = Path.Combine(slice.Directory, "other-model");
+        using var processes = new ProcessGroup(output);
+        var first = processes.Start(["train", "--out", outDirectory, "--workers", "1", .. TrainArgs(slice.Csv, "joint", 1)]);
+        Assert.Equal(0, await processes.WaitForExit(first, Limit));
+        File.Delete(Path.Combine(outDirectory, "metrics.json")); // as if it had died after its checkpoint
+
+        string[] changed = [.. TrainArgs(slice.Csv, "joint", 2).Select(a => a == "64,1500" ? "64,16" : a)];
+        var resumed = processes.Start(["train", "--out", outDirectory, "--workers", "1", "--resume", "auto", .. changed]);
+        Assert.Equal(2, await processes.WaitForExit(resumed, Limit));
+        var error = await processes.WaitForLine(resumed, l => l.StartsWith("error:", StringComparison.Ordinal), TimeSpan.FromSeconds(1));
+        Assert.Contains("layers: checkpoint [64,1500], run [64,16]", error);
+    }
+
     private static JsonElement ReadMetrics(string outDirectory) =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(outDirectory, "metrics.json"))).RootElement;
 
