@@ -238,8 +238,7 @@ public sealed class CoordinatorActor : ReceiveActor
         }
         _observer.Info($"{_data.Path}: {_data.RowCount} rows ({_data.InvalidSmiles} invalid SMILES skipped), {_data.TaskCount} tasks; " +
                        $"split {_job.Spec.Split.Kind}: {_data.Split.Train.Length}/{_data.Split.Valid.Length}/{_data.Split.Test.Length}");
-        _labelsPerTask = Enumerable.Range(0, _data.TaskCount)
-            .Select(t => (long)_data.Split.Train.Count(r => !float.IsNaN(_data.Label(r, t)))).ToArray();
+        _labelsPerTask = _data.Labels.CountPerTask(_data.Split.Train);
         _trunk = new TrunkMaster(_data.FeatureSize, _job.Spec);
         if (_resumeFrom is { } resumed)
         {

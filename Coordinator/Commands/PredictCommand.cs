@@ -58,7 +58,7 @@ public static class Predictor
         var (trunk, heads) = checkpoint.Instantiate(device);
         using (trunk)
         using (heads)
-        using (var x = FeatureMatrix.Dense(features.Select(f => f ?? new SparseFeatures([], [])).ToArray(), valid, checkpoint.Model.FeatureSize, device))
+        using (var x = DeviceFeatures.Create(features.Select(f => f ?? new SparseFeatures([], [])).ToArray(), valid, checkpoint.Model.FeatureSize, device))
         {
             var predictions = Inference.Predict(trunk, heads, x, tasks.Select(t => new TaskInfo(t.Name, t.Kind)).ToArray(),
                 tasks.Select(t => new TargetScale(t.Mean, t.Std)).ToArray());

@@ -8,53 +8,53 @@ namespace MtnnCluster.Model;
 /// <summary>Evaluation-mode forward passes, shared by workers scoring their tasks and by <c>mtnn predict</c>.</summary>
 public static class Inference
 {
-    private const int ChunkRows = 4096;
+    /// <summary>Rows per forward pass in evaluation: bounds the memory of [rows × tasks] outputs.</summary>
+    public const int ChunkRows = 4096;
 
     /// <summary>Trunk outputs for every row, without dropout or autograd, in chunks to bound memory.</summary>
-    public static Tensor Embed(Trunk trunk, Tensor features)
+    public static Tensor Embed(Trunk trunk, DeviceFeatures features)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var rows = features.shape[0];
-        if (rows == 0) return zeros([0, trunk.OutputSize], device: features.device).MoveToOuterDisposeScope();
-        var chunks = new List<Tensor>();
+        var rows = features.RowCount;
+        var device = trunk.Parameters[0].device;
+        if (rows == 0) return zeros([0, trunk.OutputSize], device: device).MoveToOuterDisposeScope();
+        var embeddings = empty([rows, trunk.OutputSize], device: device);
         for (long start = 0; start < rows; start += ChunkRows)
-            chunks.Add(trunk.Forward(features.narrow(0, start, Math.Min(ChunkRows, rows - start)), 0, null));
-        return cat(chunks, 0).MoveToOuterDisposeScope();
+        {
+            using var chunkScope = NewDisposeScope();
+            var length = Math.Min(ChunkRows, rows - start);
+            embeddings.narrow(0, start, length).copy_(trunk.Forward(features.Slice(start, length), 0, null));
+        }
+        return embeddings.MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// Predictions [rows × tasks] on the CPU in the units of the data: probabilities for classification columns,
     /// de-standardised values for regression columns.
     /// </summary>
-    public static float[] Predict(Trunk trunk, HeadBlock heads, Tensor features, IReadOnlyList<TaskInfo> tasks, IReadOnlyList<TargetScale> scales)
+    public static float[] Predict(Trunk trunk, HeadBlock heads, DeviceFeatures features, IReadOnlyList<TaskInfo> tasks, IReadOnlyList<TargetScale> scales)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var outputs = heads.Forward(Embed(trunk, features));
-        var regression = tasks.Select(t => t.Kind == TaskKind.Regression).ToArray();
-        var scale = tensor(scales.Select(s => (float)s.Std).ToArray()).to(outputs.device);
-        var shift = tensor(scales.Select(s => (float)s.Mean).ToArray()).to(outputs.device);
-        var isRegression = tensor(regression).to(outputs.device);
-        var values = where(isRegression, outputs.mul(scale).add(shift, Scalars.One), outputs.sigmoid());
-        return values.cpu().contiguous().data<float>().ToArray();
+        return DataUnits(tasks, scales, outputs.device).OfColumns(outputs).cpu().contiguous().data<float>().ToArray();
     }
-}
 
-/// <summary>Dense feature tensors from sparse rows.</summary>
-public static class FeatureMatrix
-{
-    public static Tensor Dense(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, Device device)
+    /// <summary>How each task's outputs become values in the data's units. Call inside a dispose scope.</summary>
+    public static OutputUnits DataUnits(IReadOnlyList<TaskInfo> tasks, IReadOnlyList<TargetScale> scales, Device device) => new(
+        tensor(tasks.Select(t => t.Kind == TaskKind.Regression).ToArray()).to(device),
+        tensor(scales.Select(s => (float)s.Std).ToArray()).to(device),
+        tensor(scales.Select(s => (float)s.Mean).ToArray()).to(device));
+
+    /// <summary>Per task column: regression (de-standardise by std and mean) or classification (probability).</summary>
+    public sealed record OutputUnits(Tensor IsRegression, Tensor Std, Tensor Mean)
     {
-        var values = new float[(long)rows.Count * size];
-        for (var i = 0; i < rows.Count; i++)
-        {
-            var row = features[rows[i]];
-            var offset = (long)i * size;
-            for (var k = 0; k < row.Indices.Length; k++) values[offset + row.Indices[k]] = row.Values[k];
-        }
-        var cpu = tensor(values, [rows.Count, size], ScalarType.Float32);
-        if (device.type == DeviceType.CPU) return cpu;
-        using (cpu) return cpu.to(device);
+        /// <summary>Outputs [rows × tasks], one column per task.</summary>
+        public Tensor OfColumns(Tensor outputs) => where(IsRegression, outputs.mul(Std).add(Mean, Scalars.One), outputs.sigmoid());
+
+        /// <summary>Outputs of single cells, each of task column <paramref name="columns"/>[i].</summary>
+        public Tensor OfCells(Tensor outputs, Tensor columns) => where(IsRegression.index_select(0, columns),
+            outputs.mul(Std.index_select(0, columns)).add(Mean.index_select(0, columns), Scalars.One), outputs.sigmoid());
     }
 }

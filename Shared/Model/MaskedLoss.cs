@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace MtnnCluster.Model;
 
 /// <summary>
-/// Labels of a block of tasks, prepared once: targets with missing entries zero-filled, a 0/1 mask of the
-/// labelled ones, and per-entry weights (mask × positive weighting). A missing label is masked out, never read as 0.
+/// Labels of a batch of rows × tasks: targets with missing entries zero-filled, a 0/1 mask of the labelled ones,
+/// and per-entry weights (mask × positive weighting). A missing label is masked out, never read as 0.
 /// </summary>
 public sealed class LabelBlock : IDisposable
 {
@@ -15,29 +15,9 @@ public sealed class LabelBlock : IDisposable
     /// <summary>1 for regression columns, 0 for classification columns, shape [tasks].</summary>
     public Tensor RegressionColumns { get; }
 
-    public LabelBlock(Tensor labelsWithNaN, Tensor regressionColumns, Tensor positiveWeights)
+    public LabelBlock(Tensor targets, Tensor mask, Tensor weights, Tensor regressionColumns)
     {
-        using var scope = NewDisposeScope();
-        var mask = labelsWithNaN.isnan().logical_not().to(ScalarType.Float32);
-        var targets = labelsWithNaN.nan_to_num(0.0);
-        // positives of classification tasks weigh positiveWeights[task]; everything else weighs 1
-        var one = Scalars.One;
-        var positiveBoost = targets.mul(positiveWeights.sub(one)).mul(regressionColumns.neg().add(one)).add(one);
-        // the block outlives any scope it is built in: its owner disposes it
-        Targets = targets.DetachFromDisposeScope();
-        Mask = mask.DetachFromDisposeScope();
-        Weights = mask.mul(positiveBoost).DetachFromDisposeScope();
-        RegressionColumns = regressionColumns.clone().DetachFromDisposeScope();
-    }
-
-    public LabelBlock Rows(Tensor rowIndices) => new(this, rowIndices);
-
-    private LabelBlock(LabelBlock all, Tensor rows)
-    {
-        Targets = all.Targets.index_select(0, rows);
-        Mask = all.Mask.index_select(0, rows);
-        Weights = all.Weights.index_select(0, rows);
-        RegressionColumns = all.RegressionColumns.alias();
+        (Targets, Mask, Weights, RegressionColumns) = (targets, mask, weights, regressionColumns);
     }
 
     public void Dispose()

@@ -27,8 +27,8 @@ public sealed class PreparedDataset
     public required TaskInfo[] Tasks { get; init; }
     public required string[] Smiles { get; init; }
     public required int[] LineNumbers { get; init; }
-    /// <summary>Row-major [row × task], NaN where missing.</summary>
-    public required float[] Labels { get; init; }
+    /// <summary>The labelled cells only, by row.</summary>
+    public required SparseLabels Labels { get; init; }
     public required SparseFeatures[] Features { get; init; }
     public required SplitAssignment Split { get; init; }
     public required TargetScale[] Scales { get; init; }
@@ -40,7 +40,8 @@ public sealed class PreparedDataset
 
     public int RowCount => Smiles.Length;
     public int TaskCount => Tasks.Length;
-    public float Label(int row, int task) => Labels[row * Tasks.Length + task];
+    /// <summary>The label of one cell, NaN where missing.</summary>
+    public float Label(int row, int task) => Labels.Label(row, task);
 
     /// <summary>Loads (or returns the process's cached copy of) the dataset a run spec names.</summary>
     public static PreparedDataset Load(RunSpec spec, Action<string>? warn = null)
@@ -93,10 +94,7 @@ public sealed class PreparedDataset
         }
         if (valid.Count == 0) throw new InvalidDataException($"{table.Path}: no row has a valid SMILES in column '{spec.Dataset.SmilesColumn}'");
 
-        var taskCount = table.TaskCount;
-        var labels = new float[valid.Count * taskCount];
-        for (var i = 0; i < valid.Count; i++)
-            Array.Copy(table.Labels, valid[i] * taskCount, labels, i * taskCount, taskCount);
+        var labels = SparseLabels.FromDense(table.Labels, table.TaskCount, valid);
 
         var fractions = new SplitFractions(spec.Split.Train, spec.Split.Valid, spec.Split.Test);
         var split = scaffoldSplit
@@ -122,26 +120,26 @@ public sealed class PreparedDataset
 
     /// <summary>
     /// A <see cref="SyntheticDataset"/> named by its descriptor as the data path: rows generated in parallel, all
-    /// tasks classification, random split. The training pipeline holds labels as a dense row × task matrix, so the
-    /// size is bounded here (the generator itself streams any size).
+    /// tasks classification, random split. Labels are kept sparse, so the size is bounded by labelled cells
+    /// (2^31 at most), not rows × tasks.
     /// </summary>
     private static PreparedDataset PrepareSynthetic(RunSpec spec)
     {
         var synthetic = SyntheticDataset.Parse(spec.Dataset.Path, spec.Featurizer.Bits, "--data");
         if (spec.Split.Kind != "random") throw new ArgumentException($"--split {spec.Split.Kind}: a synthetic dataset has no scaffolds; use --split random");
         var (rows, taskCount) = (synthetic.Rows, synthetic.Tasks);
-        if ((long)rows * taskCount > Array.MaxLength)
-            throw new ArgumentException($"--data {spec.Dataset.Path}: {rows} × {taskCount} label cells exceed the dense label matrix of the training pipeline ({Array.MaxLength} cells at most)");
-        var labels = new float[rows * taskCount];
-        Array.Fill(labels, float.NaN);
+        if (rows * (double)taskCount * synthetic.Density > Array.MaxLength * 0.95)
+            throw new ArgumentException($"--data {spec.Dataset.Path}: about {rows * (double)taskCount * synthetic.Density:0} labelled cells expected, more than one label store holds ({Array.MaxLength})");
+        var cells = new (int[] Tasks, float[] Values)[rows];
         var features = new SparseFeatures[rows];
         var ones = Enumerable.Repeat(1f, SyntheticDataset.BitsPerRow).ToArray();
         Parallel.For(0, rows, r =>
         {
             var row = synthetic.Row(r);
             features[r] = new SparseFeatures(row.Bits, ones);
-            for (var i = 0; i < row.Tasks.Length; i++) labels[(long)r * taskCount + row.Tasks[i]] = row.Labels[i];
+            cells[r] = (row.Tasks, row.Labels);
         });
+        var labels = SparseLabels.FromRows(taskCount, cells);
         var tasks = Enumerable.Range(0, taskCount).Select(t => new TaskInfo($"task{t}", TaskKind.Classification)).ToArray();
         var split = DatasetSplitter.Random(rows, new SplitFractions(spec.Split.Train, spec.Split.Valid, spec.Split.Test), spec.Split.Seed);
         return new PreparedDataset
@@ -162,8 +160,16 @@ public sealed class PreparedDataset
     }
 
     /// <summary>Row indices (into this dataset) of a split that carry at least one label among <paramref name="tasks"/>.</summary>
-    public int[] LabelledRows(IReadOnlyList<int> splitRows, IReadOnlyList<int> tasks) =>
-        splitRows.Where(row => tasks.Any(t => !float.IsNaN(Label(row, t)))).ToArray();
+    public int[] LabelledRows(IReadOnlyList<int> splitRows, IReadOnlyList<int> tasks)
+    {
+        var wanted = new bool[TaskCount];
+        foreach (var t in tasks) wanted[t] = true;
+        var labelled = new List<int>();
+        foreach (var row in splitRows)
+            foreach (var t in Labels.TasksOf(row))
+                if (wanted[t]) { labelled.Add(row); break; }
+        return labelled.ToArray();
+    }
 
     public static string FileFingerprint(string path)
     {
@@ -171,18 +177,21 @@ public sealed class PreparedDataset
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
-    private static TargetScale[] ComputeScales(TaskInfo[] tasks, float[] labels, int[] trainRows)
+    private static TargetScale[] ComputeScales(TaskInfo[] tasks, SparseLabels labels, int[] trainRows)
     {
-        var scales = new TargetScale[tasks.Length];
-        for (var t = 0; t < tasks.Length; t++)
+        var values = tasks.Select(t => t.Kind == TaskKind.Regression ? new List<double>() : null).ToArray();
+        foreach (var row in trainRows)
         {
-            if (tasks[t].Kind != TaskKind.Regression) { scales[t] = TargetScale.Identity; continue; }
-            var values = trainRows.Select(r => (double)labels[r * tasks.Length + t]).Where(v => !double.IsNaN(v)).ToArray();
-            if (values.Length == 0) { scales[t] = TargetScale.Identity; continue; }
-            var mean = values.Average();
-            var std = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / values.Length);
-            scales[t] = new TargetScale(mean, std > 1e-12 ? std : 1);
+            var rowTasks = labels.TasksOf(row);
+            var rowValues = labels.ValuesOf(row);
+            for (var k = 0; k < rowTasks.Length; k++) values[rowTasks[k]]?.Add(rowValues[k]);
         }
-        return scales;
+        return values.Select(v =>
+        {
+            if (v is null || v.Count == 0) return TargetScale.Identity;
+            var mean = v.Average();
+            var std = Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / v.Count);
+            return new TargetScale(mean, std > 1e-12 ? std : 1);
+        }).ToArray();
     }
 }

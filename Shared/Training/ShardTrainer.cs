@@ -19,11 +19,12 @@ public sealed record ShardLoss(double LossSum, long Labels, int Rows);
 /// </summary>
 public sealed class ShardTrainer : IDisposable
 {
-    private sealed class SplitRows(int[] rows, Tensor features, LabelBlock labels) : IDisposable
+    /// <summary>A split's rows labelled for this worker's tasks, with their features and labels on the device.</summary>
+    private sealed class SplitRows(int[] rows, DeviceFeatures features, DeviceLabels labels) : IDisposable
     {
         public int[] Rows { get; } = rows;
-        public Tensor Features { get; } = features;
-        public LabelBlock Labels { get; } = labels;
+        public DeviceFeatures Features { get; } = features;
+        public DeviceLabels Labels { get; } = labels;
         public void Dispose() { Features.Dispose(); Labels.Dispose(); }
     }
 
@@ -36,6 +37,8 @@ public sealed class ShardTrainer : IDisposable
     private readonly Generator _dropout;
     private readonly TaskLossTally _taskLoss;
     private readonly Dictionary<Split, SplitRows> _splits = [];
+    /// <summary>Dataset task → this worker's column for it, -1 for tasks of other workers.</summary>
+    private readonly int[] _column;
     private HeadBlock? _bestHeads;
     private AdamW? _trunkOptimizer;
     private Tensor? _embeddings;
@@ -57,9 +60,12 @@ public sealed class ShardTrainer : IDisposable
         _spec = spec;
         _device = device;
         TaskIndices = taskIndices;
+        _column = Enumerable.Repeat(-1, data.TaskCount).ToArray();
+        for (var j = 0; j < taskIndices.Length; j++) _column[taskIndices[j]] = j;
+        var positiveWeights = PositiveWeights();
         foreach (var split in new[] { Split.Train, Split.Valid, Split.Test })
-            _splits[split] = LoadRows(split switch { Split.Train => data.Split.Train, Split.Valid => data.Split.Valid, _ => data.Split.Test });
-        using (var mask = _splits[Split.Train].Labels.Mask.sum()) TrainLabels = (long)mask.item<float>();
+            _splits[split] = LoadRows(split switch { Split.Train => data.Split.Train, Split.Valid => data.Split.Valid, _ => data.Split.Test }, positiveWeights);
+        TrainLabels = _splits[Split.Train].Labels.Count;
         _trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, device);
         _heads = heads is null ? new HeadBlock(spec.Model.Layers[^1], taskIndices, spec.Seed, device) : HeadsFrom(heads, device);
         _headOptimizer = new AdamW(_heads.Parameters, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
@@ -80,39 +86,58 @@ public sealed class ShardTrainer : IDisposable
         return new HeadBlock(TaskIndices, weight, bias);
     }
 
-    private SplitRows LoadRows(int[] splitRows)
+    private SplitRows LoadRows(int[] splitRows, float[] positiveWeights)
     {
         var rows = _data.LabelledRows(splitRows, TaskIndices);
-        var labels = new float[rows.Length * TaskIndices.Length];
+        var rowStart = new long[rows.Length + 1];
         for (var i = 0; i < rows.Length; i++)
-            for (var j = 0; j < TaskIndices.Length; j++)
+        {
+            var mine = 0;
+            foreach (var task in _data.Labels.TasksOf(rows[i])) if (_column[task] >= 0) mine++;
+            rowStart[i + 1] = rowStart[i] + mine;
+        }
+        var columns = new int[rowStart[^1]];
+        var targets = new float[rowStart[^1]];
+        var cell = 0L;
+        foreach (var row in rows)
+        {
+            var tasks = _data.Labels.TasksOf(row);
+            var values = _data.Labels.ValuesOf(row);
+            for (var k = 0; k < tasks.Length; k++)
             {
-                var task = TaskIndices[j];
-                var scale = _data.Scales[task];
-                labels[i * TaskIndices.Length + j] = (float)((_data.Label(rows[i], task) - scale.Mean) / scale.Std);
+                if (_column[tasks[k]] < 0) continue;
+                var scale = _data.Scales[tasks[k]];
+                columns[cell] = _column[tasks[k]];
+                targets[cell++] = (float)((values[k] - scale.Mean) / scale.Std);
             }
-        using var scope = NewDisposeScope();
-        var labelTensor = tensor(labels, [rows.Length, TaskIndices.Length]).to(_device);
-        var regression = tensor(TaskIndices.Select(t => _data.Tasks[t].Kind == TaskKind.Regression ? 1f : 0f).ToArray()).to(_device);
-        var positiveWeights = tensor(PositiveWeights()).to(_device);
-        var block = new LabelBlock(labelTensor, regression, positiveWeights);
-        var features = FeatureMatrix.Dense(_data.Features, rows, _data.FeatureSize, _device).DetachFromDisposeScope();
-        return new SplitRows(rows, features, block);
+        }
+        var regression = TaskIndices.Select(t => _data.Tasks[t].Kind == TaskKind.Regression).ToArray();
+        var labels = new DeviceLabels(rowStart, columns, targets, regression, positiveWeights, _device);
+        return new SplitRows(rows, DeviceFeatures.Create(_data.Features, rows, _data.FeatureSize, _device), labels);
     }
 
     /// <summary>With balancing on, a task's positives weigh negatives/positives of its training labels.</summary>
-    private float[] PositiveWeights() => TaskIndices.Select(task =>
+    private float[] PositiveWeights()
     {
-        if (!_spec.Optimizer.BalancePositives || _data.Tasks[task].Kind != TaskKind.Classification) return 1f;
-        int positives = 0, negatives = 0;
+        var weights = Enumerable.Repeat(1f, TaskIndices.Length).ToArray();
+        if (!_spec.Optimizer.BalancePositives) return weights;
+        var (positives, negatives) = (new int[TaskIndices.Length], new int[TaskIndices.Length]);
         foreach (var row in _data.Split.Train)
         {
-            var y = _data.Label(row, task);
-            if (y == 1) positives++;
-            else if (y == 0) negatives++;
+            var tasks = _data.Labels.TasksOf(row);
+            var values = _data.Labels.ValuesOf(row);
+            for (var k = 0; k < tasks.Length; k++)
+            {
+                var column = _column[tasks[k]];
+                if (column < 0 || _data.Tasks[tasks[k]].Kind != TaskKind.Classification) continue;
+                if (values[k] == 1) positives[column]++;
+                else if (values[k] == 0) negatives[column]++;
+            }
         }
-        return positives > 0 && negatives > 0 ? (float)negatives / positives : 1f;
-    }).ToArray();
+        for (var j = 0; j < weights.Length; j++)
+            if (positives[j] > 0 && negatives[j] > 0) weights[j] = (float)negatives[j] / positives[j];
+        return weights;
+    }
 
     /// <summary>This worker's rows for batch <paramref name="step"/> of an epoch: a seeded shuffle cut into equal parts.</summary>
     private long[] BatchRows(int epoch, int step, int steps, int rowCount)
@@ -176,8 +201,8 @@ public sealed class ShardTrainer : IDisposable
         ZeroGradients(_trunk.Parameters);
         ZeroGradients(_heads.Parameters);
         var index = tensor(batch, device: _device);
-        using var labels = train.Labels.Rows(index);
-        var hidden = _trunk.Forward(train.Features.index_select(0, index), _spec.Model.Dropout, _dropout);
+        using var labels = train.Labels.Batch(batch, index);
+        var hidden = _trunk.Forward(train.Features.Rows(index), _spec.Model.Dropout, _dropout);
         var perEntry = MaskedLoss.PerEntry(_heads.Forward(hidden), labels);
         _taskLoss.Add(perEntry, labels.Mask);
         var loss = perEntry.sum();
@@ -209,8 +234,9 @@ public sealed class ShardTrainer : IDisposable
         for (var step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
-            var index = tensor(BatchRows(epoch, step, steps, rows), device: _device);
-            using var labels = train.Labels.Rows(index);
+            var batch = BatchRows(epoch, step, steps, rows);
+            var index = tensor(batch, device: _device);
+            using var labels = train.Labels.Batch(batch, index);
             ZeroGradients(_heads.Parameters);
             var perEntry = MaskedLoss.PerEntry(_heads.Forward(_embeddings.index_select(0, index)), labels);
             _taskLoss.Add(perEntry, labels.Mask);
@@ -255,22 +281,64 @@ public sealed class ShardTrainer : IDisposable
         var scores = new List<TaskScore>();
         foreach (var split in splits)
         {
-            var rows = _splits[split];
-            var predictions = Inference.Predict(_trunk, _heads, rows.Features, tasks, scales);
-            var column = new float[rows.Rows.Length];
-            var truth = new float[rows.Rows.Length];
+            var (predictions, truth, columns) = ScoreCells(_splits[split], tasks, scales);
+            // cells grouped by task column (a counting sort), then one metric per task
+            var start = new int[TaskIndices.Length + 1];
+            foreach (var c in columns) start[c + 1]++;
+            for (var j = 0; j < TaskIndices.Length; j++) start[j + 1] += start[j];
+            var next = start[..^1];
+            var (byTaskPrediction, byTaskTruth) = (new float[columns.Length], new float[columns.Length]);
+            for (var k = 0; k < columns.Length; k++)
+            {
+                var at = next[columns[k]]++;
+                (byTaskPrediction[at], byTaskTruth[at]) = (predictions[k], truth[k]);
+            }
             for (var j = 0; j < TaskIndices.Length; j++)
             {
-                for (var i = 0; i < rows.Rows.Length; i++)
-                {
-                    column[i] = predictions[i * TaskIndices.Length + j];
-                    truth[i] = _data.Label(rows.Rows[i], TaskIndices[j]);
-                }
-                var m = TaskMetrics.Compute(tasks[j].Name, tasks[j].Kind, split.ToString().ToLowerInvariant(), column, truth);
+                var (from, length) = (start[j], start[j + 1] - start[j]);
+                var m = TaskMetrics.Compute(tasks[j].Name, tasks[j].Kind, split.ToString().ToLowerInvariant(),
+                    byTaskPrediction.AsSpan(from, length), byTaskTruth.AsSpan(from, length));
                 scores.Add(new TaskScore(m.Task, m.Split, m.Kind == TaskKind.Regression, m.Labelled, m.Positives, m.RocAuc, m.PrcAuc, m.Rmse, m.Mae, m.R2));
             }
         }
         return scores.ToArray();
+    }
+
+    /// <summary>
+    /// The prediction (in the data's units), the label and the task column of every labelled cell of a split, in
+    /// row order; outputs are computed a chunk of rows at a time and only the labelled cells leave the device.
+    /// </summary>
+    private (float[] Predictions, float[] Truth, int[] Columns) ScoreCells(SplitRows rows, TaskInfo[] tasks, TargetScale[] scales)
+    {
+        var cells = rows.Labels.Count;
+        var (predictions, truth, columns) = (new float[cells], new float[cells], new int[cells]);
+        var cell = 0;
+        foreach (var row in rows.Rows)
+        {
+            var rowTasks = _data.Labels.TasksOf(row);
+            var values = _data.Labels.ValuesOf(row);
+            for (var k = 0; k < rowTasks.Length; k++)
+                if (_column[rowTasks[k]] >= 0) (truth[cell], columns[cell++]) = (values[k], _column[rowTasks[k]]);
+        }
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var embeddings = Inference.Embed(_trunk, rows.Features);
+        var units = Inference.DataUnits(tasks, scales, _device);
+        var written = 0;
+        for (long start = 0; start < rows.Rows.Length; start += Inference.ChunkRows)
+        {
+            using var chunkScope = NewDisposeScope();
+            var length = Math.Min(Inference.ChunkRows, rows.Rows.Length - start);
+            var positions = new long[length];
+            for (var i = 0; i < length; i++) positions[i] = start + i;
+            var index = arange(start, start + length, ScalarType.Int64, _device);
+            var outputs = _heads.Forward(embeddings.narrow(0, start, length));
+            var (cellColumns, cellOutputs) = rows.Labels.Gather(positions, index, outputs);
+            var values = units.OfCells(cellOutputs, cellColumns).cpu().data<float>();
+            values.CopyTo(predictions, written);
+            written += (int)values.Count;
+        }
+        return (predictions, truth, columns);
     }
 
     public void KeepBestHeads()

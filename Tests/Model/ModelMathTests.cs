@@ -7,13 +7,23 @@ namespace MtnnCluster.Tests.Model;
 
 public sealed class ModelMathTests
 {
+    /// <summary>A dense matrix (NaN: missing) through the sparse device store, as workers batch their labels.</summary>
     private static LabelBlock Labels(float[,] values, float[]? regression = null, float[]? positiveWeights = null)
     {
-        var tasks = values.GetLength(1);
-        using var labels = tensor(values);
-        using var reg = tensor(regression ?? new float[tasks]);
-        using var pw = tensor(positiveWeights ?? Enumerable.Repeat(1f, tasks).ToArray());
-        return new LabelBlock(labels, reg, pw);
+        var (rows, tasks) = (values.GetLength(0), values.GetLength(1));
+        var rowStart = new long[rows + 1];
+        var (columns, targets) = (new List<int>(), new List<float>());
+        for (var r = 0; r < rows; r++)
+        {
+            for (var t = 0; t < tasks; t++)
+                if (!float.IsNaN(values[r, t])) { columns.Add(t); targets.Add(values[r, t]); }
+            rowStart[r + 1] = columns.Count;
+        }
+        using var store = new DeviceLabels(rowStart, [.. columns], [.. targets], (regression ?? new float[tasks]).Select(x => x == 1).ToArray(),
+            positiveWeights ?? Enumerable.Repeat(1f, tasks).ToArray(), CPU);
+        var all = Enumerable.Range(0, rows).Select(r => (long)r).ToArray();
+        using var index = tensor(all);
+        return store.Batch(all, index);
     }
 
     [Fact]

@@ -1,0 +1,127 @@
+using MtnnCluster.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Model;
+
+/// <summary>
+/// The feature rows a worker trains on, resident on its device in a compact form and expanded to float32 one batch
+/// at a time on the device itself, so no batch crosses PCIe during an epoch. Fingerprint bits are packed 8 to a byte
+/// (2048 bits: 256 bytes a row, 1/32 of float32); small integer counts are one byte each; anything else stays float32.
+/// </summary>
+public sealed class DeviceFeatures : IDisposable
+{
+    private enum Storage { Bits, Bytes, Floats }
+
+    private readonly Storage _storage;
+    private readonly Tensor _data;
+    /// <summary>For packed bits: row v of this [256 × 8] table is byte v's bits as floats (bit j is feature 8k + j of byte k).</summary>
+    private readonly Tensor? _unpack;
+
+    public long RowCount { get; }
+    public int Size { get; }
+    /// <summary>Bytes held on the device.</summary>
+    public long StoredBytes => _data.NumberOfElements * _data.ElementSize + (_unpack?.NumberOfElements * 4 ?? 0);
+    public string Layout => _storage switch { Storage.Bits => "packed bits", Storage.Bytes => "uint8", _ => "float32" };
+
+    private DeviceFeatures(Storage storage, Tensor data, Tensor? unpack, long rows, int size)
+    {
+        (_storage, _data, _unpack, RowCount, Size) = (storage, data, unpack, rows, size);
+    }
+
+    /// <summary>Rows <paramref name="rows"/> of <paramref name="features"/>, in that order, on <paramref name="device"/>.</summary>
+    public static DeviceFeatures Create(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, Device device)
+    {
+        var storage = Storage.Bits;
+        foreach (var row in rows)
+            foreach (var v in features[row].Values)
+            {
+                if (v == 1f) continue;
+                if (v >= 0 && v <= byte.MaxValue && v == MathF.Floor(v)) storage = Storage.Bytes;
+                else { storage = Storage.Floats; goto chosen; }
+            }
+        chosen:
+        foreach (var row in rows)
+            foreach (var index in features[row].Indices)
+                if ((uint)index >= (uint)size) throw new ArgumentException($"feature index {index} is outside the feature size {size}");
+
+        var count = rows.Count;
+        return storage switch
+        {
+            Storage.Bits => PackBits(features, rows, size, device),
+            Storage.Bytes => new DeviceFeatures(storage, Upload(Fill<byte>(features, rows, size, v => (byte)v), [count, size], device), null, count, size),
+            _ => new DeviceFeatures(storage, Upload(Fill<float>(features, rows, size, v => v), [count, size], device), null, count, size),
+        };
+    }
+
+    private static DeviceFeatures PackBits(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, Device device)
+    {
+        var rowBytes = (size + 7) / 8;
+        var packed = new byte[(long)rows.Count * rowBytes];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var offset = (long)i * rowBytes;
+            foreach (var index in features[rows[i]].Indices) packed[offset + (index >> 3)] |= (byte)(1 << (index & 7));
+        }
+        var table = new float[256 * 8];
+        for (var v = 0; v < 256; v++)
+            for (var j = 0; j < 8; j++) table[v * 8 + j] = (v >> j) & 1;
+        var unpack = Upload(table, [256, 8], device);
+        return new DeviceFeatures(Storage.Bits, Upload(packed, [rows.Count, rowBytes], device), unpack, rows.Count, size);
+    }
+
+    private static T[] Fill<T>(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, Func<float, T> convert)
+    {
+        var values = new T[(long)rows.Count * size];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = features[rows[i]];
+            for (var k = 0; k < row.Indices.Length; k++) values[(long)i * size + row.Indices[k]] = convert(row.Values[k]);
+        }
+        return values;
+    }
+
+    private static Tensor Upload<T>(T[] values, long[] shape, Device device) where T : unmanaged
+    {
+        var cpu = values switch
+        {
+            byte[] b => tensor(b, shape),
+            float[] f => tensor(f, shape),
+            _ => throw new NotSupportedException(typeof(T).Name),
+        };
+        if (device.type == DeviceType.CPU) return cpu;
+        using (cpu) return cpu.to(device);
+    }
+
+    /// <summary>Float32 features [rows × size] of the rows at <paramref name="index"/> (int64, on the device).</summary>
+    public Tensor Rows(Tensor index) => Expand(_data.index_select(0, index));
+
+    /// <summary>Float32 features of rows [start, start + length).</summary>
+    public Tensor Slice(long start, long length) => Expand(_data.narrow(0, start, length));
+
+    private Tensor Expand(Tensor stored)
+    {
+        switch (_storage)
+        {
+            case Storage.Bits:
+                var rows = stored.shape[0];
+                using (var codes = stored.flatten().to(ScalarType.Int64))
+                using (var bits = _unpack!.index_select(0, codes))
+                using (var wide = bits.view(rows, stored.shape[1] * 8))
+                {
+                    stored.Dispose();
+                    return wide.shape[1] == Size ? wide.alias() : wide.narrow(1, 0, Size);
+                }
+            case Storage.Bytes:
+                using (stored) return stored.to(ScalarType.Float32);
+            default:
+                return stored;
+        }
+    }
+
+    public void Dispose()
+    {
+        _data.Dispose();
+        _unpack?.Dispose();
+    }
+}

@@ -1,0 +1,104 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Model;
+
+/// <summary>
+/// A worker's labels for its tasks, resident on its device as compressed sparse rows (only labelled cells: a task
+/// column index and a standardised target each), turned into a dense <see cref="LabelBlock"/> one batch at a time on
+/// the device. The row offsets are also kept here on the host, where a batch's cell count is summed without a
+/// device round trip.
+/// </summary>
+public sealed class DeviceLabels : IDisposable
+{
+    private readonly long[] _rowStart;
+    private readonly Tensor _rowStartOnDevice;
+    private readonly Tensor _columns;
+    private readonly Tensor _targets;
+    private readonly Tensor _regression;
+    private readonly Tensor _positiveBoost;
+
+    public int Tasks { get; }
+    public long RowCount => _rowStart.Length - 1;
+    /// <summary>Labelled cells.</summary>
+    public long Count => _rowStart[^1];
+    public long StoredBytes => _rowStart.Length * 8L + Count * 8L;
+
+    /// <param name="rowStart">Rows + 1 offsets into <paramref name="columns"/> and <paramref name="targets"/>.</param>
+    /// <param name="columns">Each cell's task column (0 ≤ column &lt; <paramref name="regressionColumns"/>.Length), ascending within a row.</param>
+    /// <param name="targets">Each cell's target, standardised for regression columns.</param>
+    /// <param name="regressionColumns">Per column: squared error (true) or cross-entropy on logits (false).</param>
+    /// <param name="positiveWeights">Per column: the weight of a positive label (1 for regression columns).</param>
+    public DeviceLabels(long[] rowStart, int[] columns, float[] targets, bool[] regressionColumns, float[] positiveWeights, Device device)
+    {
+        if (rowStart.Length == 0 || rowStart[^1] != columns.Length || columns.Length != targets.Length || positiveWeights.Length != regressionColumns.Length)
+            throw new ArgumentException("device labels: offsets, columns, targets and per-column weights do not match");
+        Tasks = regressionColumns.Length;
+        _rowStart = rowStart;
+        _rowStartOnDevice = tensor(rowStart).to(device);
+        _columns = tensor(columns).to(device);
+        _targets = tensor(targets).to(device);
+        _regression = tensor(regressionColumns.Select(r => r ? 1f : 0f).ToArray()).to(device);
+        // a positive's weight is 1 + (w - 1): the extra part applies to classification columns only
+        _positiveBoost = tensor(positiveWeights.Select((w, c) => regressionColumns[c] ? 0f : w - 1f).ToArray()).to(device);
+    }
+
+    /// <summary>
+    /// The labels of <paramref name="rows"/> (positions into this block; the same values as <paramref name="index"/>,
+    /// which is on the device) as a dense [rows × tasks] block. Call inside a dispose scope.
+    /// </summary>
+    public LabelBlock Batch(ReadOnlySpan<long> rows, Tensor index)
+    {
+        var (cellRow, cell) = Cells(rows, index);
+        var columns = _columns.index_select(0, cell).to(ScalarType.Int64);
+        var targets = _targets.index_select(0, cell);
+        var flat = cellRow.mul(Tasks).add(columns);
+        var size = (long)rows.Length * Tasks;
+        var device = _targets.device;
+        var dense = zeros(size, device: device).index_copy_(0, flat, targets).view(rows.Length, Tasks);
+        var mask = zeros(size, device: device).index_fill_(0, flat, Scalars.One).view(rows.Length, Tasks);
+        var weights = zeros(size, device: device)
+            .index_copy_(0, flat, targets.mul(_positiveBoost.index_select(0, columns)).add(Scalars.One))
+            .view(rows.Length, Tasks);
+        return new LabelBlock(dense, mask, weights, _regression.alias());
+    }
+
+    /// <summary>
+    /// The labelled cells of <paramref name="rows"/> in row order: for each, its position in the batch and its task
+    /// column, with the values <paramref name="outputs"/> [rows × tasks] holds there. For scoring.
+    /// </summary>
+    public (Tensor Columns, Tensor Values) Gather(ReadOnlySpan<long> rows, Tensor index, Tensor outputs)
+    {
+        var (cellRow, cell) = Cells(rows, index);
+        var columns = _columns.index_select(0, cell).to(ScalarType.Int64);
+        return (columns, outputs.reshape(-1).index_select(0, cellRow.mul(Tasks).add(columns)));
+    }
+
+    /// <summary>
+    /// For the cells of the given rows: which batch row each belongs to, and its index in this store. Computed on
+    /// the device from the row offsets; only the cell count comes from the host.
+    /// </summary>
+    private (Tensor CellRow, Tensor Cell) Cells(ReadOnlySpan<long> rows, Tensor index)
+    {
+        long total = 0;
+        foreach (var row in rows) total += _rowStart[row + 1] - _rowStart[row];
+        var device = _targets.device;
+        var starts = _rowStartOnDevice.index_select(0, index);
+        var counts = _rowStartOnDevice.index_select(0, index.add(1L)).sub(starts);
+        var cellRow = arange(rows.Length, ScalarType.Int64, device).repeat_interleave(counts, output_size: total);
+        var firstCellOfRow = counts.cumsum(0).sub(counts);
+        var cell = arange(total, ScalarType.Int64, device)
+            .sub(firstCellOfRow.index_select(0, cellRow))
+            .add(starts.index_select(0, cellRow));
+        return (cellRow, cell);
+    }
+
+    public void Dispose()
+    {
+        _rowStartOnDevice.Dispose();
+        _columns.Dispose();
+        _targets.Dispose();
+        _regression.Dispose();
+        _positiveBoost.Dispose();
+    }
+}
