@@ -60,6 +60,7 @@ public static class EpochBench
                 report.Add("trunk_epoch_cpu_seconds", alternate.CpuSeconds(EpochPhase.Trunk).Average());
                 report.Add("head_to_joint_cpu_ratio", alternate.CpuSeconds(EpochPhase.Heads).Average() / jointCpu);
             }
+            using (var self = Process.GetCurrentProcess()) report.Add("peak_working_set_mb", self.PeakWorkingSet64 / 1e6);
             report.Finish(parse.GetValue(options.Json));
             return 0;
         });

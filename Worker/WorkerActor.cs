@@ -147,7 +147,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             var data = PreparedDataset.Load(start.Spec, w => _log.Warning(w));
             _trainer = new ShardTrainer(data, start.Spec, start.TaskIndices, DeviceName.Parse(_options.Device), start.Heads, start.BestHeads);
             _inRun = true;
-            _log.Info("worker {0}: {1} tasks, {2} training rows on {3}", _options.WorkerId, start.TaskIndices.Length, _trainer.TrainRows, _options.Device);
+            _log.Info("worker {0}: {1} tasks, {2} training rows on {3}; {4}", _options.WorkerId, start.TaskIndices.Length, _trainer.TrainRows, _options.Device, _trainer.Residency);
             Sender.Tell(new WorkerReady(start.RunId, _options.WorkerId, _trainer.TrainRows, _trainer.TrainLabels));
         }
         catch (Exception e)

@@ -5,8 +5,7 @@ namespace MtnnCluster.Model;
 
 /// <summary>
 /// A worker's labels for its tasks, resident on its device as compressed sparse rows (only labelled cells: a task
-/// column index and a standardised target each), turned into a dense <see cref="LabelBlock"/> one batch at a time on
-/// the device. The row offsets are also kept here on the host, where a batch's cell count is summed without a
+/// column index and a standardised target each), turned into a batch's <see cref="LabelCells"/> on the device. The row offsets are also kept here on the host, where a batch's cell count is summed without a
 /// device round trip.
 /// </summary>
 public sealed class DeviceLabels : IDisposable
@@ -38,47 +37,29 @@ public sealed class DeviceLabels : IDisposable
         _rowStartOnDevice = tensor(rowStart).to(device);
         _columns = tensor(columns).to(device);
         _targets = tensor(targets).to(device);
-        _regression = tensor(regressionColumns.Select(r => r ? 1f : 0f).ToArray()).to(device);
+        _regression = tensor(regressionColumns).to(device);
         // a positive's weight is 1 + (w - 1): the extra part applies to classification columns only
         _positiveBoost = tensor(positiveWeights.Select((w, c) => regressionColumns[c] ? 0f : w - 1f).ToArray()).to(device);
     }
 
     /// <summary>
-    /// The labels of <paramref name="rows"/> (positions into this block; the same values as <paramref name="index"/>,
-    /// which is on the device) as a dense [rows × tasks] block. Call inside a dispose scope.
+    /// The labelled cells of <paramref name="rows"/> (positions into this block; the same values as
+    /// <paramref name="index"/>, which is on the device), in row order. Call inside a dispose scope.
     /// </summary>
-    public LabelBlock Batch(ReadOnlySpan<long> rows, Tensor index)
+    public LabelCells Batch(ReadOnlySpan<long> rows, Tensor index)
     {
-        var (cellRow, cell) = Cells(rows, index);
+        var (cellRow, cell, count) = Cells(rows, index);
         var columns = _columns.index_select(0, cell).to(ScalarType.Int64);
         var targets = _targets.index_select(0, cell);
-        var flat = cellRow.mul(Tasks).add(columns);
-        var size = (long)rows.Length * Tasks;
-        var device = _targets.device;
-        var dense = zeros(size, device: device).index_copy_(0, flat, targets).view(rows.Length, Tasks);
-        var mask = zeros(size, device: device).index_fill_(0, flat, Scalars.One).view(rows.Length, Tasks);
-        var weights = zeros(size, device: device)
-            .index_copy_(0, flat, targets.mul(_positiveBoost.index_select(0, columns)).add(Scalars.One))
-            .view(rows.Length, Tasks);
-        return new LabelBlock(dense, mask, weights, _regression.alias());
-    }
-
-    /// <summary>
-    /// The labelled cells of <paramref name="rows"/> in row order: for each, its position in the batch and its task
-    /// column, with the values <paramref name="outputs"/> [rows × tasks] holds there. For scoring.
-    /// </summary>
-    public (Tensor Columns, Tensor Values) Gather(ReadOnlySpan<long> rows, Tensor index, Tensor outputs)
-    {
-        var (cellRow, cell) = Cells(rows, index);
-        var columns = _columns.index_select(0, cell).to(ScalarType.Int64);
-        return (columns, outputs.reshape(-1).index_select(0, cellRow.mul(Tasks).add(columns)));
+        var weights = targets.mul(_positiveBoost.index_select(0, columns)).add(Scalars.One);
+        return new LabelCells(cellRow, columns, targets, weights, _regression.index_select(0, columns), count);
     }
 
     /// <summary>
     /// For the cells of the given rows: which batch row each belongs to, and its index in this store. Computed on
     /// the device from the row offsets; only the cell count comes from the host.
     /// </summary>
-    private (Tensor CellRow, Tensor Cell) Cells(ReadOnlySpan<long> rows, Tensor index)
+    private (Tensor CellRow, Tensor Cell, long Count) Cells(ReadOnlySpan<long> rows, Tensor index)
     {
         long total = 0;
         foreach (var row in rows) total += _rowStart[row + 1] - _rowStart[row];
@@ -90,7 +71,7 @@ public sealed class DeviceLabels : IDisposable
         var cell = arange(total, ScalarType.Int64, device)
             .sub(firstCellOfRow.index_select(0, cellRow))
             .add(starts.index_select(0, cellRow));
-        return (cellRow, cell);
+        return (cellRow, cell, total);
     }
 
     public void Dispose()

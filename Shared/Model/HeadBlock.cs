@@ -46,6 +46,23 @@ public sealed class HeadBlock : IDisposable
 
     public Tensor Forward(Tensor hidden) => hidden.matmul(Weight).add(Bias, Scalars.One);
 
+    /// <summary>
+    /// The outputs at the labelled cells only. Where few cells of the [rows × tasks] block are labelled (thousands
+    /// of tasks), each is a dot product of its row's hidden vector with its task's column, far less work and memory
+    /// than the whole block; where most are, the block's matrix product is cheaper and the cells are read from it.
+    /// </summary>
+    public Tensor Logits(Tensor hidden, LabelCells cells)
+    {
+        var block = hidden.shape[0] * Weight.shape[1];
+        if (cells.Count * DenseBelowOneIn >= block)
+            return Forward(hidden).reshape(-1).index_select(0, cells.Rows.mul(Weight.shape[1]).add(cells.Columns));
+        return hidden.index_select(0, cells.Rows).mul(Weight.index_select(1, cells.Columns).t()).sum(dim: 1L)
+            .add(Bias.index_select(0, cells.Columns), Scalars.One);
+    }
+
+    /// <summary>Label density below 1 in this many cells takes the per-cell path of <see cref="Logits"/>.</summary>
+    private const int DenseBelowOneIn = 8;
+
     public (TensorData Weight, TensorData Bias) Export() =>
         (TensorCodec.Encode("heads.weight", Weight), TensorCodec.Encode("heads.bias", Bias));
 

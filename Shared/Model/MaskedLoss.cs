@@ -4,45 +4,28 @@ using static TorchSharp.torch;
 namespace MtnnCluster.Model;
 
 /// <summary>
-/// Labels of a batch of rows × tasks: targets with missing entries zero-filled, a 0/1 mask of the labelled ones,
-/// and per-entry weights (mask × positive weighting). A missing label is masked out, never read as 0.
+/// The labels of a batch as its labelled cells only: each cell's row in the batch, task column, target, weight
+/// (positive weighting) and loss kind. Most cells of a multitask batch are missing; they are never materialised,
+/// so a missing label cannot be read as 0. <paramref name="Count"/> is known on the host without a device sync.
 /// </summary>
-public sealed class LabelBlock : IDisposable
-{
-    public Tensor Targets { get; }
-    public Tensor Mask { get; }
-    public Tensor Weights { get; }
-    /// <summary>1 for regression columns, 0 for classification columns, shape [tasks].</summary>
-    public Tensor RegressionColumns { get; }
-
-    public LabelBlock(Tensor targets, Tensor mask, Tensor weights, Tensor regressionColumns)
-    {
-        (Targets, Mask, Weights, RegressionColumns) = (targets, mask, weights, regressionColumns);
-    }
-
-    public void Dispose()
-    {
-        Targets.Dispose();
-        Mask.Dispose();
-        Weights.Dispose();
-        RegressionColumns.Dispose();
-    }
-}
+public sealed record LabelCells(Tensor Rows, Tensor Columns, Tensor Targets, Tensor Weights, Tensor Regression, long Count);
 
 public static class MaskedLoss
 {
     /// <summary>
-    /// Summed (not averaged) loss over labelled entries: binary cross-entropy on logits for classification
+    /// Summed (not averaged) loss over labelled cells: binary cross-entropy on logits for classification
     /// columns, squared error for regression columns. Summing lets the coordinator weight workers by labels.
     /// </summary>
-    public static Tensor Sum(Tensor outputs, LabelBlock labels) => PerEntry(outputs, labels).sum();
+    public static Tensor Sum(Tensor logits, LabelCells labels) => PerCell(logits, labels).sum();
 
-    /// <summary>The weighted loss of every entry, [rows × tasks]; missing labels weigh 0. Its sum is <see cref="Sum"/>.</summary>
-    public static Tensor PerEntry(Tensor outputs, LabelBlock labels)
+    /// <summary>
+    /// The weighted loss of every labelled cell from its logit (<see cref="HeadBlock.Logits"/>), in the order of
+    /// <paramref name="labels"/>. Its sum is <see cref="Sum"/>.
+    /// </summary>
+    public static Tensor PerCell(Tensor logits, LabelCells labels)
     {
-        var bce = nn.functional.binary_cross_entropy_with_logits(outputs, labels.Targets, reduction: nn.Reduction.None);
-        var squared = outputs.sub(labels.Targets).square();
-        var perEntry = where(labels.RegressionColumns.to(ScalarType.Bool), squared, bce);
-        return perEntry.mul(labels.Weights);
+        var bce = nn.functional.binary_cross_entropy_with_logits(logits, labels.Targets, reduction: nn.Reduction.None);
+        var squared = logits.sub(labels.Targets).square();
+        return where(labels.Regression, squared, bce).mul(labels.Weights);
     }
 }

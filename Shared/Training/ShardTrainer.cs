@@ -50,6 +50,18 @@ public sealed class ShardTrainer : IDisposable
     public int TrainRows => _splits[Split.Train].Rows.Length;
     public long TrainLabels { get; }
 
+    /// <summary>What this worker keeps on its device for its rows, for the log.</summary>
+    public string Residency
+    {
+        get
+        {
+            var features = _splits.Values.Sum(s => s.Features.StoredBytes);
+            var labels = _splits.Values.Sum(s => s.Labels.StoredBytes);
+            return $"features {features / 1e6:0.#} MB ({_splits[Split.Train].Features.Layout}), labels {labels / 1e6:0.#} MB " +
+                   $"({_splits.Values.Sum(s => s.Labels.Count)} labelled cells) on the device";
+        }
+    }
+
     /// <summary>
     /// <paramref name="heads"/> and <paramref name="bestHeads"/>: where this worker's heads start when the run
     /// resumes or its tasks came from another worker (null: fresh heads, seeded by task).
@@ -201,12 +213,12 @@ public sealed class ShardTrainer : IDisposable
         ZeroGradients(_trunk.Parameters);
         ZeroGradients(_heads.Parameters);
         var index = tensor(batch, device: _device);
-        using var labels = train.Labels.Batch(batch, index);
+        var labels = train.Labels.Batch(batch, index);
         var hidden = _trunk.Forward(train.Features.Rows(index), _spec.Model.Dropout, _dropout);
-        var perEntry = MaskedLoss.PerEntry(_heads.Forward(hidden), labels);
-        _taskLoss.Add(perEntry, labels.Mask);
-        var loss = perEntry.sum();
-        var labelCount = (long)labels.Mask.sum().item<float>();
+        var perCell = MaskedLoss.PerCell(_heads.Logits(hidden, labels), labels);
+        _taskLoss.Add(perCell, labels.Columns);
+        var loss = perCell.sum();
+        var labelCount = labels.Count;
         loss.backward();
         if (phase == EpochPhase.Joint && labelCount > 0) StepHeads(labelCount);
         return new ShardLoss(loss.item<float>(), labelCount, batch.Length);
@@ -229,27 +241,26 @@ public sealed class ShardTrainer : IDisposable
         }
         var rows = train.Rows.Length;
         var steps = Math.Max(1, (rows + _spec.Optimizer.BatchSize - 1) / _spec.Optimizer.BatchSize);
-        double lossSum = 0;
+        using var lossSum = zeros(1, ScalarType.Float64, _device); // summed on the device: no sync per batch
         long labelSum = 0;
         for (var step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
             var batch = BatchRows(epoch, step, steps, rows);
             var index = tensor(batch, device: _device);
-            using var labels = train.Labels.Batch(batch, index);
+            var labels = train.Labels.Batch(batch, index);
+            if (labels.Count == 0) continue;
             ZeroGradients(_heads.Parameters);
-            var perEntry = MaskedLoss.PerEntry(_heads.Forward(_embeddings.index_select(0, index)), labels);
-            _taskLoss.Add(perEntry, labels.Mask);
-            var loss = perEntry.sum();
-            var labelCount = (long)labels.Mask.sum().item<float>();
-            if (labelCount == 0) continue;
+            var perCell = MaskedLoss.PerCell(_heads.Logits(_embeddings.index_select(0, index), labels), labels);
+            _taskLoss.Add(perCell, labels.Columns);
+            var loss = perCell.sum();
             loss.backward();
-            StepHeads(labelCount);
-            lossSum += loss.item<float>();
-            labelSum += labelCount;
+            StepHeads(labels.Count);
+            using (no_grad()) lossSum.add_(loss.detach());
+            labelSum += labels.Count;
         }
         MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(EpochPhase.Heads), rows, started);
-        return new ShardLoss(lossSum, labelSum, rows);
+        return new ShardLoss(lossSum.item<double>(), labelSum, rows);
     }
 
     private void StepHeads(long labelCount) => StepOnMeanGradient(_heads.Parameters, _headOptimizer, labelCount);
@@ -332,9 +343,8 @@ public sealed class ShardTrainer : IDisposable
             var positions = new long[length];
             for (var i = 0; i < length; i++) positions[i] = start + i;
             var index = arange(start, start + length, ScalarType.Int64, _device);
-            var outputs = _heads.Forward(embeddings.narrow(0, start, length));
-            var (cellColumns, cellOutputs) = rows.Labels.Gather(positions, index, outputs);
-            var values = units.OfCells(cellOutputs, cellColumns).cpu().data<float>();
+            var batch = rows.Labels.Batch(positions, index);
+            var values = units.OfCells(_heads.Logits(embeddings.narrow(0, start, length), batch), batch.Columns).cpu().data<float>();
             values.CopyTo(predictions, written);
             written += (int)values.Count;
         }

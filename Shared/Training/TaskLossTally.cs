@@ -1,3 +1,4 @@
+using MtnnCluster.Model;
 using MtnnCluster.Telemetry;
 using static TorchSharp.torch;
 
@@ -12,13 +13,13 @@ public sealed class TaskLossTally(int tasks, Device device) : IDisposable
     private readonly Tensor _loss = zeros(tasks, device: device);
     private readonly Tensor _labels = zeros(tasks, device: device);
 
-    /// <summary>Adds a batch: <paramref name="perEntry"/> and <paramref name="mask"/> are [rows × tasks].</summary>
-    public void Add(Tensor perEntry, Tensor mask)
+    /// <summary>Adds a batch: the loss of each labelled cell and the task column it belongs to.</summary>
+    public void Add(Tensor perCell, Tensor columns)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        _loss.add_(perEntry.detach().sum(dim: 0L)); // named: a bare 0 would bind to sum(ScalarType)
-        _labels.add_(mask.sum(dim: 0L));
+        _loss.index_add_(0, columns, perCell.detach(), Scalars.One);
+        _labels.index_add_(0, columns, ones_like(perCell), Scalars.One);
     }
 
     /// <summary>Publishes the loss per labelled entry of every task that saw labels since the last call, then starts over.</summary>

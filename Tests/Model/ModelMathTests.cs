@@ -8,7 +8,7 @@ namespace MtnnCluster.Tests.Model;
 public sealed class ModelMathTests
 {
     /// <summary>A dense matrix (NaN: missing) through the sparse device store, as workers batch their labels.</summary>
-    private static LabelBlock Labels(float[,] values, float[]? regression = null, float[]? positiveWeights = null)
+    private static LabelCells Labels(float[,] values, float[]? regression = null, float[]? positiveWeights = null)
     {
         var (rows, tasks) = (values.GetLength(0), values.GetLength(1));
         var rowStart = new long[rows + 1];
@@ -26,12 +26,36 @@ public sealed class ModelMathTests
         return store.Batch(all, index);
     }
 
+    /// <summary>The outputs [rows × tasks] at the labelled cells.</summary>
+    private static Tensor AtCells(Tensor outputs, LabelCells cells) =>
+        outputs.reshape(-1).index_select(0, cells.Rows.mul(outputs.shape[1]).add(cells.Columns));
+
+    [Theory]
+    [InlineData(0.02)] // few labels: a dot product per cell
+    [InlineData(0.9)]  // most labelled: the block's matrix product
+    public void Head_logits_at_labelled_cells_match_the_full_head_outputs(double density)
+    {
+        var random = new Random(4);
+        var values = new float[16, 300];
+        for (var r = 0; r < 16; r++)
+            for (var t = 0; t < 300; t++) values[r, t] = random.NextDouble() < density ? random.Next(2) : float.NaN;
+        var cells = Labels(values);
+        using var heads = new HeadBlock(12, Enumerable.Range(0, 300).ToArray(), 3, CPU);
+        using var hidden = randn(16, 12);
+        using var logits = heads.Logits(hidden, cells);
+        using var full = heads.Forward(hidden);
+        var expected = AtCells(full, cells).data<float>().ToArray();
+        var actual = logits.data<float>().ToArray();
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 4);
+    }
+
     [Fact]
     public void A_missing_label_contributes_nothing_to_the_loss_or_the_gradient()
     {
         using var outputs = tensor(new float[,] { { 0.3f, -1.2f }, { 2.0f, 0.7f } }).requires_grad_(true);
-        using var withMissing = Labels(new float[,] { { 1, float.NaN }, { 0, 1 } });
-        using var loss = MaskedLoss.Sum(outputs, withMissing);
+        var withMissing = Labels(new float[,] { { 1, float.NaN }, { 0, 1 } });
+        using var loss = MaskedLoss.Sum(AtCells(outputs, withMissing), withMissing);
         loss.backward();
         var expected = Bce(0.3, 1) + Bce(2.0, 0) + Bce(0.7, 1);
         Assert.Equal(expected, loss.item<float>(), 4);
@@ -42,8 +66,8 @@ public sealed class ModelMathTests
     public void Positive_weighting_scales_only_positive_classification_labels()
     {
         using var outputs = tensor(new float[,] { { 0.3f, 0.5f }, { -0.4f, 0.5f } });
-        using var labels = Labels(new float[,] { { 1, 0 }, { 0, 1 } }, positiveWeights: [3f, 1f]);
-        using var loss = MaskedLoss.Sum(outputs, labels);
+        var labels = Labels(new float[,] { { 1, 0 }, { 0, 1 } }, positiveWeights: [3f, 1f]);
+        using var loss = MaskedLoss.Sum(AtCells(outputs, labels), labels);
         Assert.Equal(3 * Bce(0.3, 1) + Bce(-0.4, 0) + Bce(0.5, 0) + Bce(0.5, 1), loss.item<float>(), 4);
     }
 
@@ -51,8 +75,8 @@ public sealed class ModelMathTests
     public void Regression_columns_use_squared_error()
     {
         using var outputs = tensor(new float[,] { { 0.3f, 2.0f }, { 0.1f, -1.0f } });
-        using var labels = Labels(new float[,] { { 1, 1.5f }, { 0, float.NaN } }, regression: [0f, 1f], positiveWeights: [1f, 5f]);
-        using var loss = MaskedLoss.Sum(outputs, labels);
+        var labels = Labels(new float[,] { { 1, 1.5f }, { 0, float.NaN } }, regression: [0f, 1f], positiveWeights: [1f, 5f]);
+        using var loss = MaskedLoss.Sum(AtCells(outputs, labels), labels);
         Assert.Equal(Bce(0.3, 1) + Bce(0.1, 0) + 0.25, loss.item<float>(), 4);
     }
 
