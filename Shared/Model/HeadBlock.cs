@@ -56,8 +56,10 @@ public sealed class HeadBlock : IDisposable
         var block = hidden.shape[0] * Weight.shape[1];
         if (cells.Count * DenseBelowOneIn >= block)
             return Forward(hidden).reshape(-1).index_select(0, cells.Rows.mul(Weight.shape[1]).add(cells.Columns));
-        return hidden.index_select(0, cells.Rows).mul(Weight.index_select(1, cells.Columns).t()).sum(dim: 1L)
-            .add(Bias.index_select(0, cells.Columns), Scalars.One);
+        // [cells × 1 × hidden] · [cells × hidden × 1]: one small dot product per cell, as a batched product
+        var rows = hidden.index_select(0, cells.Rows).unsqueeze(1);
+        var columns = Weight.t().index_select(0, cells.Columns).unsqueeze(2);
+        return rows.bmm(columns).view(-1).add(Bias.index_select(0, cells.Columns), Scalars.One);
     }
 
     /// <summary>Label density below 1 in this many cells takes the per-cell path of <see cref="Logits"/>.</summary>
