@@ -94,7 +94,7 @@ public sealed class TrainOptions
         var resumed = p.GetValue(Data) is { } data ? state.Spec with { Dataset = state.Spec.Dataset with { Path = data.FullName } } : state.Spec;
         if (p.GetResult(Precision) is { Implicit: false } && PrecisionMode.Parse(p.GetValue(Precision)!) is var precision && precision != resumed.Precision)
         {
-            warn($"--precision: the run was computing in {resumed.Precision.Name()}, it goes on in {precision.Name()}");
+            warn($"--precision: the run computed in {resumed.Precision.Name()} so far; it goes on in {precision.Name()}");
             resumed = resumed with { Precision = precision };
         }
         if (!File.Exists(resumed.Dataset.Path)) throw new ArgumentException($"--resume: the run's dataset {resumed.Dataset.Path} does not exist (give --data if it moved)");
