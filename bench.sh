@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test suite). Usage: ./bench.sh NAME [options]   (./bench.sh NAME --help for options)
-#   epoch      joint vs alternate epoch time, one process (--data FILE | --synthetic ROWS,TASKS,DENSITY)
+#   epoch      joint vs alternate epoch time, one process (--data FILE | --synthetic ROWS,TASKS,DENSITY; --precision fp32|tf32|bf16)
 #   exchange   trunk/gradient round trips between two processes on 127.0.0.1: TCP data plane and Akka chunks
 #   scaling    a coordinator and 1, 2, 4 worker processes on this host, one epoch each
 #   generate   stream a synthetic dataset (default 1,000,000 rows x 10,000 tasks) and report speed and memory
-#   reference  the same model and loop in PyTorch (Bench/reference.py; needs python3 with torch, CUDA if present)
+#   precision  the trunk's training step and embedding in fp32 and bf16 (and tf32 on CUDA), interleaved, medians
+#   reference  the same model and loop in PyTorch (Bench/reference.py; needs python3 with torch, CUDA if present; same --precision)
 # With --json the last line of output is one JSON object of the results.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 name=${1:-}
-if [[ -z "$name" || "$name" == -h || "$name" == --help ]]; then sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ -z "$name" || "$name" == -h || "$name" == --help ]]; then sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 shift
 "$root/Deploy/setup.sh"
 export DOTNET_gcServer=0 DOTNET_TieredPGO=1

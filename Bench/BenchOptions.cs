@@ -38,7 +38,7 @@ public sealed class BenchOptions
         p.GetValue(Layers)!.Split(',', StringSplitOptions.TrimEntries).Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out var n) && n > 0
             ? n : throw new ArgumentException($"--layers: '{p.GetValue(Layers)}' is not a list of positive sizes")).ToArray();
 
-    public RunSpec Spec(ParseResult p, ScheduleSpec schedule)
+    public RunSpec Spec(ParseResult p, ScheduleSpec schedule, Precision precision = Precision.Fp32)
     {
         var spec = new RunSpec(
             new DatasetSpec(DataPath(p), "smiles", null, null, null),
@@ -47,7 +47,8 @@ public sealed class BenchOptions
             new ModelSpec(LayerSizes(p), 0.25),
             new OptimizerSpec(1e-3, 1e-4, p.GetValue(BatchSize), false),
             schedule,
-            p.GetValue(Seed));
+            p.GetValue(Seed),
+            precision);
         spec.Validate();
         return spec;
     }

@@ -22,23 +22,26 @@ public static class EpochBench
         var workers = new Option<int>("--workers") { Description = "in-process worker actors", DefaultValueFactory = _ => 2 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
         var repeat = new Option<int>("--repeat") { Description = "epochs of each kind to average (CPU seconds need 2 or more)", DefaultValueFactory = _ => 2 };
-        var command = new Command("epoch", "joint vs alternate epoch time in one process") { workers, device, repeat };
+        var precisionOption = new Option<string>("--precision") { Description = "fp32, tf32 (CUDA only) or bf16 (trunk layers in bfloat16)", DefaultValueFactory = _ => "fp32" };
+        var command = new Command("epoch", "joint vs alternate epoch time in one process") { workers, device, repeat, precisionOption };
         options.AddTo(command);
         command.SetAction(async (parse, cancel) =>
         {
             var n = Math.Max(1, parse.GetValue(repeat));
             var onDevice = parse.GetValue(device)!;
-            DeviceName.Parse(onDevice); // a clear error before anything starts
+            var precision = PrecisionMode.Parse(parse.GetValue(precisionOption)!);
+            PrecisionMode.Require(precision, DeviceName.Parse(onDevice)); // a clear error before anything starts
             var report = new BenchReport("epoch");
             report.Note(BenchReport.Machine);
-            var joint = await Run(options.Spec(parse, new ScheduleSpec(ScheduleKind.Joint, n, 1, 1, 0)), parse.GetValue(workers), onDevice, cancel);
-            var alternate = await Run(options.Spec(parse, new ScheduleSpec(ScheduleKind.Alternate, 2 * n, 1, 1, 0)), parse.GetValue(workers), onDevice, cancel);
+            var joint = await Run(options.Spec(parse, new ScheduleSpec(ScheduleKind.Joint, n, 1, 1, 0), precision), parse.GetValue(workers), onDevice, cancel);
+            var alternate = await Run(options.Spec(parse, new ScheduleSpec(ScheduleKind.Alternate, 2 * n, 1, 1, 0), precision), parse.GetValue(workers), onDevice, cancel);
             var data = joint.Outcome.Data;
             report.Add("dataset", data.Path);
             report.Add("train_rows", data.Split.Train.Length);
             report.Add("tasks", data.TaskCount);
             report.Add("workers", parse.GetValue(workers));
             report.Add("device", onDevice);
+            report.Add("precision", precision.Name());
             report.Add("layers", parse.GetValue(options.Layers)!);
             double Mean(IEnumerable<EpochReport> epochs, Func<EpochReport, double> f) => epochs.Average(f);
             var jointEpochs = joint.Outcome.History;

@@ -3,13 +3,14 @@ using MtnnCluster.Bench;
 using MtnnCluster.Coordinator.Commands;
 
 // The benchmark harness (./bench.sh NAME [options]); `reference` is Bench/reference.py, run by bench.sh itself.
-var root = new RootCommand("MtnnCluster benchmarks: epoch, exchange, scaling, generate")
+var root = new RootCommand("MtnnCluster benchmarks: epoch, exchange, scaling, generate, precision")
 {
     EpochBench.Create(),
     ExchangeBench.Create(),
     ExchangeBench.Peer(),
     ScalingBench.Create(),
     GenerateBench.Create(),
+    PrecisionBench.Create(),
 };
 // Bad options and files end in one line naming them, as with mtnn.
 return await CommandErrors.Guard(() => root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

@@ -7,6 +7,10 @@ by their count; AdamW (lr 1e-3, weight decay 1e-4, decoupled, applied to every p
 seeded shuffle. Schedules: joint (trunk and heads every step), and alternate (ATE-SG): a head-only epoch on trunk
 outputs computed once (no dropout, no trunk backward), then a trunk-only epoch with the heads frozen.
 
+Precision (--precision, as `mtnn train --precision`): fp32; tf32 (torch.backends.cuda.matmul.allow_tf32 and
+cudnn.allow_tf32 on, CUDA only); bf16 (the trunk under torch.autocast(dtype=torch.bfloat16): float32 parameters,
+each Linear in bfloat16, the trunk's output cast back to float32 so that heads and loss run in float32).
+
 Data: --data CSV[.gz] featurised by `mtnn featurize` (ECFP4, 2048 bits, the same features the C# trainer uses), or
 --synthetic ROWS,TASKS,DENSITY (random sparse binary features and low-rank labels, the same model family as the
 C# generator, not the same rows). Output: the same fields as `bench.sh epoch`; with --json the last line is JSON.
@@ -49,6 +53,8 @@ def parse_args():
     p.add_argument("--repeat", type=int, default=2, help="epochs of each kind to average (the first of a run is a warm-up)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"],
+                   help="fp32; tf32 (CUDA matmuls on TF32 tensor cores); bf16 (the trunk under bfloat16 autocast)")
     p.add_argument("--mtnn", help="path of the ./mtnn script, used to featurise --data")
     p.add_argument("--json", action="store_true")
     return p.parse_args()
@@ -108,8 +114,9 @@ def synthetic(args):
 
 
 class Model(torch.nn.Module):
-    def __init__(self, inputs, layers, tasks, dropout):
+    def __init__(self, inputs, layers, tasks, dropout, bf16):
         super().__init__()
+        self.bf16 = bf16
         sizes = [inputs] + layers
         self.trunk = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.dropout = dropout
@@ -117,11 +124,13 @@ class Model(torch.nn.Module):
         self.head_bias = torch.nn.Parameter(torch.zeros(tasks))
 
     def embed(self, x, train):
-        for layer in self.trunk:
-            x = torch.relu(layer(x))
-            if train and self.dropout > 0:
-                x = torch.nn.functional.dropout(x, self.dropout, training=True)
-        return x
+        # bf16: the trunk alone under autocast, as the C# trunk's manual autocast; heads and loss stay float32
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            for layer in self.trunk:
+                x = torch.relu(layer(x))
+                if train and self.dropout > 0:
+                    x = torch.nn.functional.dropout(x, self.dropout, training=True)
+        return x.float()
 
     def heads(self, h):
         return h @ self.head_weight + self.head_bias
@@ -136,6 +145,10 @@ def main():
     args = parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if args.precision == "tf32" and device.type != "cuda":
+        fail(f"--precision tf32 needs a CUDA device (TF32 is a mode of CUDA matrix units); this run computes on {device.type}: use fp32 or bf16")
+    torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = args.precision == "tf32"
     torch.manual_seed(args.seed)
     name, x, y = synthetic(args) if args.synthetic else featurized(args, root)
     order = np.random.default_rng(args.seed).permutation(len(x))
@@ -173,7 +186,7 @@ def main():
         return time.perf_counter() - start
 
     def run(kinds):
-        model = Model(features.shape[1], layers, tasks, args.dropout).to(device)
+        model = Model(features.shape[1], layers, tasks, args.dropout, args.precision == "bf16").to(device)
         trunk = list(model.trunk.parameters())
         heads = [model.head_weight, model.head_bias]
         # One AdamW per parameter group, as the C# trainer keeps the trunk's and the heads' optimizers apart.
@@ -197,6 +210,7 @@ def main():
         "dataset": name,
         "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         "torch": torch.__version__,
+        "precision": args.precision,
         "train_rows": rows,
         "tasks": tasks,
         "layers": args.layers,

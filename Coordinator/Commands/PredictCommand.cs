@@ -55,6 +55,8 @@ public static class Predictor
         });
         var valid = Enumerable.Range(0, table.RowCount).Where(r => features[r] is not null).ToArray();
         var tasks = checkpoint.Model.Tasks;
+        // the run's precision (bf16 comes with the trunk); tf32 only where there is CUDA, a CPU computes such a checkpoint in fp32
+        if (device.type == TorchSharp.DeviceType.CUDA) PrecisionMode.Apply(spec.Precision, device);
         var (trunk, heads) = checkpoint.Instantiate(device);
         using (trunk)
         using (heads)

@@ -31,7 +31,7 @@ public static class TrainCommand
                 completion.Info($"run {run.RunId} in {run.OutDirectory} has already finished (metrics.json); nothing to do");
                 return 0;
             }
-            DeviceName.Parse(parse.GetValue(device)!); // fail fast, before any actor starts
+            PrecisionMode.Require(run.Spec.Precision, DeviceName.Parse(parse.GetValue(device)!)); // fail fast, before any actor starts
             var outDirectory = run.OutDirectory;
             var job = run.ToJob(parse.GetValue(workers));
             using var telemetry = endpoints.StartTelemetry(parse, "train");

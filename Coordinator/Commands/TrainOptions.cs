@@ -28,6 +28,11 @@ public sealed class TrainOptions
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1e-3 };
     public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "decoupled weight decay (AdamW)", DefaultValueFactory = _ => 1e-4 };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "rows per step", DefaultValueFactory = _ => 128 };
+    public Option<string> Precision { get; } = new("--precision")
+    {
+        Description = "fp32; tf32 (CUDA matrix units round float32 inputs to TF32; CUDA only); bf16 (the trunk's layers in bfloat16 on float32 weights; heads and loss in float32)",
+        DefaultValueFactory = _ => "fp32",
+    };
     public Option<bool> BalancePositives { get; } = new("--balance-positives") { Description = "weigh each task's positives by its negative/positive ratio" };
     public Option<int> Radius { get; } = new("--radius") { Description = "ECFP radius (2 = ECFP4)", DefaultValueFactory = _ => 2 };
     public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
@@ -42,13 +47,15 @@ public sealed class TrainOptions
     {
         foreach (var option in new Option[] { Data, SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
-                     Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
+                     Precision, Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
     }
 
     /// <summary>
     /// The run the options describe: a new one, or (with <c>--resume DIR</c>) the one whose checkpoints are in DIR,
-    /// with the settings it was started with (only <c>--data</c>, if the dataset moved, and <c>--out</c> may be given).
+    /// with the settings it was started with (only <c>--data</c>, if the dataset moved, <c>--out</c>, and
+    /// <c>--precision</c> may be given: how the numbers are computed is no property of the model, and a run started
+    /// with tf32 on a GPU must be able to go on on a CPU).
     /// <c>--out</c> is claimed here: refused when it holds another run (see <see cref="OutputDirectory"/>).
     /// </summary>
     public ResolvedRun Resolve(ParseResult p, Func<string> newRunId, Action<string> warn)
@@ -85,6 +92,11 @@ public sealed class TrainOptions
                      ?? throw new ArgumentException($"--resume: {Path.Combine(runDirectory, TrainingCheckpoint.DirectoryName)} holds no training checkpoint");
         var state = latest.Checkpoint.State;
         var resumed = p.GetValue(Data) is { } data ? state.Spec with { Dataset = state.Spec.Dataset with { Path = data.FullName } } : state.Spec;
+        if (p.GetResult(Precision) is { Implicit: false } && PrecisionMode.Parse(p.GetValue(Precision)!) is var precision && precision != resumed.Precision)
+        {
+            warn($"--precision: the run computed in {resumed.Precision.Name()} so far; it goes on in {precision.Name()}");
+            resumed = resumed with { Precision = precision };
+        }
         if (!File.Exists(resumed.Dataset.Path)) throw new ArgumentException($"--resume: the run's dataset {resumed.Dataset.Path} does not exist (give --data if it moved)");
         var target = OutputDirectory.Claim(p.GetValue(Out)?.FullName ?? runDirectory, overwrite, state.RunId);
         return new ResolvedRun(state.RunId, resumed, target, policy, new ResumeFrom(runDirectory, Required: true));
@@ -115,7 +127,8 @@ public sealed class TrainOptions
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),
             new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives)),
             new ScheduleSpec(schedule, p.GetValue(Epochs), p.GetValue(TrunkEpochs), p.GetValue(HeadEpochs), p.GetValue(Patience), p.GetValue(SyncEvery)),
-            p.GetValue(Seed));
+            p.GetValue(Seed),
+            PrecisionMode.Parse(p.GetValue(Precision)!));
         spec.Validate();
         if (!File.Exists(spec.Dataset.Path)) throw new ArgumentException($"--data: {spec.Dataset.Path} does not exist");
         return spec;

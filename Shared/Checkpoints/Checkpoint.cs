@@ -65,7 +65,7 @@ public sealed record Checkpoint(CheckpointModel Model, TensorData[] Trunk, Tenso
     /// <summary>The trained network, ready for inference on <paramref name="device"/>.</summary>
     public (Trunk Trunk, HeadBlock Heads) Instantiate(Device device)
     {
-        var trunk = new Trunk(Model.FeatureSize, Model.Spec.Model.Layers, Model.Spec.Seed, device);
+        var trunk = new Trunk(Model.FeatureSize, Model.Spec.Model.Layers, Model.Spec.Seed, device) { ComputeType = Model.Spec.Precision.TrunkComputeType() };
         trunk.Load(Trunk);
         var heads = new HeadBlock(Enumerable.Range(0, Model.Tasks.Length).ToArray(),
             TensorCodec.Decode(HeadWeight, device), TensorCodec.Decode(HeadBias, device));

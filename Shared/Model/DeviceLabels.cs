@@ -42,6 +42,29 @@ public sealed class DeviceLabels : IDisposable
         _positiveBoost = tensor(positiveWeights.Select((w, c) => regressionColumns[c] ? 0f : w - 1f).ToArray()).to(device);
     }
 
+    /// <summary>A store of the rows of a dense row-major [rows × tasks] matrix, NaN where a label is missing.</summary>
+    public static DeviceLabels FromDense(float[] values, int tasks, bool[] regressionColumns, float[] positiveWeights, Device device)
+    {
+        var rows = values.Length / tasks;
+        var rowStart = new long[rows + 1];
+        var (columns, targets) = (new List<int>(), new List<float>());
+        for (var r = 0; r < rows; r++)
+        {
+            for (var t = 0; t < tasks; t++)
+                if (!float.IsNaN(values[(long)r * tasks + t])) { columns.Add(t); targets.Add(values[(long)r * tasks + t]); }
+            rowStart[r + 1] = columns.Count;
+        }
+        return new DeviceLabels(rowStart, [.. columns], [.. targets], regressionColumns, positiveWeights, device);
+    }
+
+    /// <summary>The cells of every row, in order. Call inside a dispose scope.</summary>
+    public LabelCells All()
+    {
+        var rows = new long[RowCount];
+        for (var r = 0; r < rows.Length; r++) rows[r] = r;
+        return Batch(rows, tensor(rows).to(_targets.device));
+    }
+
     /// <summary>
     /// The labelled cells of <paramref name="rows"/> (positions into this block; the same values as
     /// <paramref name="index"/>, which is on the device), in row order. Call inside a dispose scope.

@@ -17,6 +17,12 @@ public sealed class Trunk : IDisposable
     public int OutputSize => Layers[^1];
     public IReadOnlyList<Tensor> Parameters => _parameters;
 
+    /// <summary>
+    /// The type the layers compute in: Float32, or BFloat16 (a manual autocast: each layer's input, weight and bias
+    /// are cast down, the parameters stay float32 and receive float32 gradients through the casts).
+    /// </summary>
+    public ScalarType ComputeType { get; init; } = ScalarType.Float32;
+
     public Trunk(int inputSize, int[] layers, long seed, Device device)
     {
         InputSize = inputSize;
@@ -34,18 +40,19 @@ public sealed class Trunk : IDisposable
     public static string ParameterName(int index) => $"trunk.{index / 2}.{(index % 2 == 0 ? "weight" : "bias")}";
 
     /// <summary>
-    /// Forward pass; dropout only when a generator is given (training), none in evaluation. Call inside a
-    /// dispose scope: intermediate tensors are left to it.
+    /// Forward pass; dropout only when a generator is given (training), none in evaluation. The output is float32
+    /// whatever <see cref="ComputeType"/> (heads and loss stay float32). Call inside a dispose scope: intermediate
+    /// tensors are left to it.
     /// </summary>
     public Tensor Forward(Tensor input, double dropout, Generator? dropoutGenerator)
     {
-        var x = input;
+        var x = input.to(ComputeType);
         for (var layer = 0; layer < Layers.Length; layer++)
         {
-            x = x.matmul(_parameters[2 * layer]).add(_parameters[2 * layer + 1], Scalars.One).relu();
+            x = x.matmul(_parameters[2 * layer].to(ComputeType)).add(_parameters[2 * layer + 1].to(ComputeType), Scalars.One).relu();
             if (dropoutGenerator is not null && dropout > 0) x = Dropout.Apply(x, dropout, dropoutGenerator);
         }
-        return x;
+        return x.to(ScalarType.Float32);
     }
 
     public TensorData[] Export() => _parameters.Select((p, i) => TensorCodec.Encode(ParameterName(i), p)).ToArray();

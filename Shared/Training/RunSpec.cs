@@ -58,7 +58,10 @@ public sealed record ScheduleSpec(
     [property: Key(4)] int Patience,
     [property: Key(5)] int SyncEvery = 1);
 
-/// <summary>Everything a worker needs to take part in a run; identical on every node.</summary>
+/// <summary>
+/// Everything a worker needs to take part in a run; identical on every node, so that every worker computes the
+/// same way (<see cref="Precision"/> included).
+/// </summary>
 [MessagePackObject]
 public sealed record RunSpec(
     [property: Key(0)] DatasetSpec Dataset,
@@ -67,7 +70,8 @@ public sealed record RunSpec(
     [property: Key(3)] ModelSpec Model,
     [property: Key(4)] OptimizerSpec Optimizer,
     [property: Key(5)] ScheduleSpec Schedule,
-    [property: Key(6)] int Seed)
+    [property: Key(6)] int Seed,
+    [property: Key(7)] Precision Precision = Precision.Fp32)
 {
     /// <summary>Fails fast, naming the field, on a configuration that cannot train.</summary>
     public void Validate()
@@ -93,6 +97,7 @@ public sealed record RunSpec(
         Require(Split.Kind is "random" or "scaffold", $"--split must be random or scaffold (got {Split.Kind})");
         Require(Split.Train > 0 && Split.Valid >= 0 && Split.Test >= 0 && Math.Abs(Split.Train + Split.Valid + Split.Test - 1) <= 1e-6,
             $"--split-fractions: train > 0, valid and test ≥ 0, summing to 1 (got {Split.Train},{Split.Valid},{Split.Test})");
+        Require(Enum.IsDefined(Precision), $"--precision must be fp32, tf32 or bf16 (got value {(int)Precision})");
         Require(Seed >= 0 && Split.Seed >= 0, $"--seed must be ≥ 0 (got {Seed})");
         Require(!string.IsNullOrWhiteSpace(Dataset.SmilesColumn), "--smiles-column must name a column");
         Require(Dataset.Tasks is null || Dataset.Tasks.Length > 0, "--tasks: the list names no task");

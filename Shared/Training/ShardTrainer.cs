@@ -68,6 +68,7 @@ public sealed class ShardTrainer : IDisposable
     /// </summary>
     public ShardTrainer(PreparedDataset data, RunSpec spec, int[] taskIndices, Device device, HeadState? heads = null, HeadState? bestHeads = null)
     {
+        PrecisionMode.Apply(spec.Precision, device);
         _data = data;
         _spec = spec;
         _device = device;
@@ -78,7 +79,7 @@ public sealed class ShardTrainer : IDisposable
         foreach (var split in new[] { Split.Train, Split.Valid, Split.Test })
             _splits[split] = LoadRows(split switch { Split.Train => data.Split.Train, Split.Valid => data.Split.Valid, _ => data.Split.Test }, positiveWeights);
         TrainLabels = _splits[Split.Train].Labels.Count;
-        _trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, device);
+        _trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, device) { ComputeType = spec.Precision.TrunkComputeType() };
         _heads = heads is null ? new HeadBlock(spec.Model.Layers[^1], taskIndices, spec.Seed, device) : HeadsFrom(heads, device);
         _headOptimizer = new AdamW(_heads.Parameters, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
         if (heads?.Moments is { } moments) _headOptimizer.ImportMoments(moments, heads.OptimizerSteps);

@@ -10,20 +10,10 @@ public sealed class ModelMathTests
     /// <summary>A dense matrix (NaN: missing) through the sparse device store, as workers batch their labels.</summary>
     private static LabelCells Labels(float[,] values, float[]? regression = null, float[]? positiveWeights = null)
     {
-        var (rows, tasks) = (values.GetLength(0), values.GetLength(1));
-        var rowStart = new long[rows + 1];
-        var (columns, targets) = (new List<int>(), new List<float>());
-        for (var r = 0; r < rows; r++)
-        {
-            for (var t = 0; t < tasks; t++)
-                if (!float.IsNaN(values[r, t])) { columns.Add(t); targets.Add(values[r, t]); }
-            rowStart[r + 1] = columns.Count;
-        }
-        using var store = new DeviceLabels(rowStart, [.. columns], [.. targets], (regression ?? new float[tasks]).Select(x => x == 1).ToArray(),
+        var tasks = values.GetLength(1);
+        using var store = DeviceLabels.FromDense(values.Cast<float>().ToArray(), tasks, (regression ?? new float[tasks]).Select(x => x == 1).ToArray(),
             positiveWeights ?? Enumerable.Repeat(1f, tasks).ToArray(), CPU);
-        var all = Enumerable.Range(0, rows).Select(r => (long)r).ToArray();
-        using var index = tensor(all);
-        return store.Batch(all, index);
+        return store.All();
     }
 
     /// <summary>The outputs [rows × tasks] at the labelled cells.</summary>
