@@ -1,3 +1,4 @@
+using MtnnCluster.Data;
 using System.CommandLine;
 using MtnnCluster.Checkpoints;
 using MtnnCluster.Coordinator.Actors;
@@ -9,7 +10,7 @@ namespace MtnnCluster.Coordinator.Commands;
 /// <summary>The options that describe a training run, shared by <c>train</c> (and, later, <c>coordinator</c>).</summary>
 public sealed class TrainOptions
 {
-    public Option<FileInfo?> Data { get; } = new("--data") { Description = "CSV (or .csv.gz) of SMILES and task labels" };
+    public Option<FileInfo?> Data { get; } = new("--data") { Description = "CSV (or .csv.gz) of SMILES and task labels, or synthetic:ROWS,TASKS,DENSITY[,SEED] for generated data" };
     public Option<string> SmilesColumn { get; } = new("--smiles-column") { Description = "name of the SMILES column", DefaultValueFactory = _ => "smiles" };
     public Option<string?> Tasks { get; } = new("--tasks") { Description = "comma-separated task columns (default: every other column)" };
     public Option<string?> RegressionTasks { get; } = new("--regression-tasks") { Description = "tasks to treat as regression whatever their values" };
@@ -91,13 +92,13 @@ public sealed class TrainOptions
         var latest = TrainingCheckpoint.LoadLatest(Path.Combine(runDirectory, TrainingCheckpoint.DirectoryName), warn)
                      ?? throw new ArgumentException($"--resume: {Path.Combine(runDirectory, TrainingCheckpoint.DirectoryName)} holds no training checkpoint");
         var state = latest.Checkpoint.State;
-        var resumed = p.GetValue(Data) is { } data ? state.Spec with { Dataset = state.Spec.Dataset with { Path = data.FullName } } : state.Spec;
+        var resumed = DataPath(p) is { } data ? state.Spec with { Dataset = state.Spec.Dataset with { Path = data } } : state.Spec;
         if (p.GetResult(Precision) is { Implicit: false } && PrecisionMode.Parse(p.GetValue(Precision)!) is var precision && precision != resumed.Precision)
         {
             warn($"--precision: the run computed in {resumed.Precision.Name()} so far; it goes on in {precision.Name()}");
             resumed = resumed with { Precision = precision };
         }
-        if (!File.Exists(resumed.Dataset.Path)) throw new ArgumentException($"--resume: the run's dataset {resumed.Dataset.Path} does not exist (give --data if it moved)");
+        if (!Exists(resumed.Dataset.Path)) throw new ArgumentException($"--resume: the run's dataset {resumed.Dataset.Path} does not exist (give --data if it moved)");
         var target = OutputDirectory.Claim(p.GetValue(Out)?.FullName ?? runDirectory, overwrite, state.RunId);
         return new ResolvedRun(state.RunId, resumed, target, policy, new ResumeFrom(runDirectory, Required: true));
     }
@@ -111,7 +112,7 @@ public sealed class TrainOptions
 
     public RunSpec ToSpec(ParseResult p)
     {
-        var dataFile = p.GetValue(Data) ?? throw new ArgumentException("--data is required");
+        var dataPath = DataPath(p) ?? throw new ArgumentException("--data is required");
         var fractions = ParseList(p.GetValue(SplitFractions)!, "--split-fractions", double.Parse);
         if (fractions.Length != 3) throw new ArgumentException($"--split-fractions needs three numbers (got '{p.GetValue(SplitFractions)}')");
         var schedule = p.GetValue(Schedule)!.ToLowerInvariant() switch
@@ -121,7 +122,7 @@ public sealed class TrainOptions
             var other => throw new ArgumentException($"--schedule must be joint or alternate (got '{other}')"),
         };
         var spec = new RunSpec(
-            new DatasetSpec(dataFile.FullName, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks))),
+            new DatasetSpec(dataPath, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks))),
             new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts)),
             new SplitSpec(p.GetValue(Split)!.ToLowerInvariant(), p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),
@@ -130,9 +131,19 @@ public sealed class TrainOptions
             p.GetValue(Seed),
             PrecisionMode.Parse(p.GetValue(Precision)!));
         spec.Validate();
-        if (!File.Exists(spec.Dataset.Path)) throw new ArgumentException($"--data: {spec.Dataset.Path} does not exist");
+        if (!Exists(spec.Dataset.Path)) throw new ArgumentException($"--data: {spec.Dataset.Path} does not exist");
         return spec;
     }
+
+    /// <summary>The full path of the data file, or a synthetic dataset's descriptor as given (checked here).</summary>
+    private string? DataPath(ParseResult p)
+    {
+        if (p.GetResult(Data) is { Tokens: [{ } token] } && SyntheticDataset.IsDescriptor(token.Value))
+            return SyntheticDataset.Parse(token.Value, p.GetValue(Bits), "--data").Descriptor;
+        return p.GetValue(Data)?.FullName;
+    }
+
+    private static bool Exists(string dataPath) => SyntheticDataset.IsDescriptor(dataPath) || File.Exists(dataPath);
 
     private static string[]? Names(string? list) =>
         string.IsNullOrWhiteSpace(list) ? null : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
