@@ -87,6 +87,21 @@ public sealed class BadInputCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_synthetic_dataset_trains_from_the_command_line_and_a_malformed_descriptor_is_refused()
+    {
+        var outDirectory = Path.Combine(_dir.Root, "out-synthetic");
+        var (code, text) = await Mtnn(["train", "--data", "synthetic:1500,300,0.02,5", "--split", "random", "--out", outDirectory, "--epochs", "1", "--layers", "8", "--bits", "128"]);
+        Assert.True(code == 0, text);
+        Assert.Contains("synthetic:1500,300,0.02,5: 1500 rows", text);
+        using var metrics = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(outDirectory, "metrics.json")));
+        Assert.Equal(300, metrics.RootElement.GetProperty("tasks").GetArrayLength());
+
+        (code, text) = await Mtnn(["train", "--data", "synthetic:1500,300", "--split", "random", "--out", Path.Combine(_dir.Root, "out-s2")]);
+        Assert.Equal(2, code);
+        Assert.Contains("error: --data: 'synthetic:1500,300' is not ROWS,TASKS,DENSITY[,SEED]", text);
+    }
+
+    [Fact]
     public async Task An_out_directory_holding_another_run_is_refused_unless_overwrite_and_then_only_its_files_are_replaced()
     {
         var data = _dir.WriteText("small.csv", string.Concat(File.ReadLines(RepoPaths.File("examples/tox21.csv")).Take(301).Select(l => l + "\n")));
