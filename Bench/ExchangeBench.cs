@@ -135,7 +135,7 @@ public static class ExchangeBench
 
     /// <summary>
     /// The CPU floor of moving one message on the data plane, in one process without a socket: serialize into a
-    /// pooled buffer, SHA-256 on each side, deserialize (median of 10).
+    /// pooled buffer, checksum on each side, deserialize (median of 10).
     /// </summary>
     private static double CodecSeconds(TensorData[] trunk)
     {
@@ -149,8 +149,8 @@ public static class ExchangeBench
             using var writer = new MtnnCluster.Transport.PooledBufferWriter(20 << 20);
             serializer.Serialize(writer, message);
             using var bytes = writer.Detach();
-            System.Security.Cryptography.SHA256.HashData(bytes.Span);
-            System.Security.Cryptography.SHA256.HashData(bytes.Span);
+            MtnnCluster.Transport.TransferChecksum.Of(bytes.Span);
+            MtnnCluster.Transport.TransferChecksum.Of(bytes.Span);
             serializer.FromBinary(bytes.Memory, serializer.Manifest(message));
             if (i >= 2) seconds.Add(clock.Elapsed.TotalSeconds);
         }

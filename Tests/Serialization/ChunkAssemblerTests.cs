@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
+using MtnnCluster.Transport;
 using Xunit;
 
 namespace MtnnCluster.Tests.Serialization;
@@ -23,7 +24,7 @@ public sealed class ChunkAssemblerTests : TestKit
     private List<MessageChunk> Chunks(IMtnnMessage message, long transfer = 1)
     {
         var bytes = _serializer.ToBinary(message);
-        var hash = System.Security.Cryptography.SHA256.HashData(bytes);
+        var hash = TransferChecksum.Of(bytes);
         var count = (bytes.Length + ChunkedDelivery.ChunkBytes - 1) / ChunkedDelivery.ChunkBytes;
         return Enumerable.Range(0, count).Select(i => new MessageChunk("run-1", transfer, _serializer.Manifest(message), i, count, bytes.Length, hash,
             bytes.AsSpan(i * ChunkedDelivery.ChunkBytes, Math.Min(ChunkedDelivery.ChunkBytes, bytes.Length - i * ChunkedDelivery.ChunkBytes)).ToArray())).ToList();

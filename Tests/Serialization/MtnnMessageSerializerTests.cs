@@ -54,8 +54,8 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new HeadShard("r", "w1", [0, 3], Tensor(), new TensorData("heads.bias", [2], new byte[8])),
         new EndRun("r"),
         new WorkerLeaving("w1"),
-        new MessageChunk("r", 12, "tgrad.1", 0, 3, 150000, new byte[32], new byte[100]),
-        new BlobOffer("r", 13, "tstep.1", "10.0.0.2", 40123, 17_190_400, new byte[32], new byte[32]),
+        new MessageChunk("r", 12, "tgrad.2", 0, 3, 150000, new byte[16], new byte[100]),
+        new BlobOffer("r", 13, "tstep.2", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]),
     }.Select(m => new object[] { m });
 
     [Theory]

@@ -25,7 +25,7 @@ public sealed class DataPlaneTests
         var bytes = Bytes(length);
         var copy = bytes.Span.ToArray();
         var (id, token) = store.Add(bytes);
-        return (new BlobOffer("run-1", id, "tgrad.1", "127.0.0.1", server.Port, length, SHA256.HashData(copy), token), copy);
+        return (new BlobOffer("run-1", id, "tgrad.2", "127.0.0.1", server.Port, length, TransferChecksum.Of(copy), token), copy);
     }
 
     private static BlobServer Serve(BlobStore store) => new(store, "127.0.0.1", Io, _ => { });
@@ -49,10 +49,10 @@ public sealed class DataPlaneTests
         using var store = new BlobStore(1 << 20, TimeSpan.FromMinutes(1));
         using var server = Serve(store);
         var (offer, _) = Put(store, server, 100_000);
-        var wrongHash = offer.Sha256.ToArray();
+        var wrongHash = offer.Checksum.ToArray();
         wrongHash[0] ^= 1;
-        var error = await Assert.ThrowsAsync<BlobFetchException>(() => BlobClient.FetchAsync(offer with { Sha256 = wrongHash }, 1 << 20, Connect, Io));
-        Assert.Contains("SHA-256", error.Message);
+        var error = await Assert.ThrowsAsync<BlobFetchException>(() => BlobClient.FetchAsync(offer with { Checksum = wrongHash }, 1 << 20, Connect, Io));
+        Assert.Contains(TransferChecksum.Name, error.Message);
     }
 
     [Fact]
