@@ -173,7 +173,7 @@ public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBy
         }
         try
         {
-            var message = (IMtnnMessage)_serializer.FromBinary(whole, first.Manifest);
+            var message = (IMtnnMessage)_serializer.FromBinary(whole, first.Manifest, TensorArrayPool.Shared); // its consumer returns the tensors
             MtnnTelemetry.Exchanged("received", message.GetType().Name, whole.Length, transfer.StartTimestamp);
             return message;
         }

@@ -122,7 +122,7 @@ public sealed class DataPlane : IExtension, IDisposable
         try
         {
             using var bytes = BlobClient.Fetch(offer, Settings.MaxBlobBytes, Settings.ConnectTimeout, Settings.IoTimeout);
-            var message = _serializer.FromBinary(bytes.Memory, offer.Manifest);
+            var message = _serializer.FromBinary(bytes.Memory, offer.Manifest, TensorArrayPool.Shared); // its consumer returns the tensors
             if (message is not IMtnnMessage mtnn || message is BlobOffer or MessageChunk)
                 throw new BlobFetchException($"transfer {offer.TransferId}: {offer.Manifest} cannot travel on the data plane");
             if (mtnn is IRunMessage run && run.RunId != offer.RunId)
