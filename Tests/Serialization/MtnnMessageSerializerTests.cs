@@ -100,6 +100,16 @@ public sealed class MtnnMessageSerializerTests : IDisposable
     }
 
     [Fact]
+    public void A_message_of_protocol_version_1_is_refused()
+    {
+        // version 2 changed what offers and chunks carry (XxHash128 instead of SHA-256): mixed nodes must not talk
+        Assert.Equal(2, ProtocolRegistry.ProtocolVersion);
+        var offer = new BlobOffer("r", 13, "tstep.2", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]);
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), "offer.1"));
+        Assert.Contains("version 2", error.Message);
+    }
+
+    [Fact]
     public void A_type_outside_the_protocol_cannot_be_serialized()
     {
         Assert.Throws<ArgumentException>(() => _serializer.Manifest("a string"));
