@@ -50,8 +50,12 @@ public static class ExchangeBench
             foreach (var (mode, dataPlane) in new[] { ("data-plane", true), ("akka", false) })
             {
                 if (which != "both" && which != mode) continue;
+                var (reused, allocated) = (TensorArrayPool.Shared.Reused, TensorArrayPool.Shared.Allocated);
                 var measured = await MeasureRounds(trunk, dataPlane, parse.GetValue(rounds), cancel);
                 Add(report, dataPlane ? "" : "akka_", measured, bytes, compute);
+                // received tensors that found a returned array (this process's side; the peer's is the same protocol)
+                reused = TensorArrayPool.Shared.Reused - reused;
+                report.Add($"{(dataPlane ? "" : "akka_")}received_arrays_reused", reused / Math.Max(1.0, reused + TensorArrayPool.Shared.Allocated - allocated));
             }
             report.Finish(parse.GetValue(options.Json));
             return 0;
