@@ -158,12 +158,13 @@ public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBy
         if (++transfer.Received < first.Count) return null;
 
         Remove(key, transfer);
-        var whole = new byte[first.TotalBytes];
+        using var pooled = PooledBytes.Rent(first.TotalBytes); // a fresh array of this size would cost more in page faults than the copy
+        var whole = pooled.Span;
         var offset = 0;
         foreach (var piece in transfer.Pieces)
         {
             if (offset + piece!.Length > whole.Length) { Dropped++; return null; }
-            piece.CopyTo(whole, offset);
+            piece.CopyTo(whole[offset..]);
             offset += piece.Length;
         }
         if (offset != whole.Length || !TransferChecksum.Matches(whole, first.Checksum))
@@ -173,7 +174,7 @@ public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBy
         }
         try
         {
-            var message = (IMtnnMessage)_serializer.FromBinary(whole, first.Manifest, TensorArrayPool.Shared); // its consumer returns the tensors
+            var message = (IMtnnMessage)_serializer.FromBinary(pooled.Memory, first.Manifest, TensorArrayPool.Shared); // its consumer returns the tensors
             MtnnTelemetry.Exchanged("received", message.GetType().Name, whole.Length, transfer.StartTimestamp);
             return message;
         }
