@@ -6,6 +6,7 @@ using MtnnCluster.Messages;
 using MtnnCluster.Model;
 using MtnnCluster.Serialization;
 using MtnnCluster.Training;
+using MtnnCluster.Transport;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Bench;
@@ -49,8 +50,12 @@ public static class ExchangeBench
             foreach (var (mode, dataPlane) in new[] { ("data-plane", true), ("akka", false) })
             {
                 if (which != "both" && which != mode) continue;
+                var (reused, allocated) = (TensorArrayPool.Shared.Reused, TensorArrayPool.Shared.Allocated);
                 var measured = await MeasureRounds(trunk, dataPlane, parse.GetValue(rounds), cancel);
                 Add(report, dataPlane ? "" : "akka_", measured, bytes, compute);
+                // received tensors that found a returned array (this process's side; the peer's is the same protocol)
+                reused = TensorArrayPool.Shared.Reused - reused;
+                report.Add($"{(dataPlane ? "" : "akka_")}received_arrays_reused", reused / Math.Max(1.0, reused + TensorArrayPool.Shared.Allocated - allocated));
             }
             report.Finish(parse.GetValue(options.Json));
             return 0;
@@ -135,7 +140,7 @@ public static class ExchangeBench
 
     /// <summary>
     /// The CPU floor of moving one message on the data plane, in one process without a socket: serialize into a
-    /// pooled buffer, SHA-256 on each side, deserialize (median of 10).
+    /// pooled buffer, checksum on each side, deserialize into pooled tensor arrays (median of 10).
     /// </summary>
     private static double CodecSeconds(TensorData[] trunk)
     {
@@ -149,10 +154,11 @@ public static class ExchangeBench
             using var writer = new MtnnCluster.Transport.PooledBufferWriter(20 << 20);
             serializer.Serialize(writer, message);
             using var bytes = writer.Detach();
-            System.Security.Cryptography.SHA256.HashData(bytes.Span);
-            System.Security.Cryptography.SHA256.HashData(bytes.Span);
-            serializer.FromBinary(bytes.Memory, serializer.Manifest(message));
+            MtnnCluster.Transport.TransferChecksum.Of(bytes.Span);
+            MtnnCluster.Transport.TransferChecksum.Of(bytes.Span);
+            var received = (TrunkStep)serializer.FromBinary(bytes.Memory, serializer.Manifest(message), TensorArrayPool.Shared);
             if (i >= 2) seconds.Add(clock.Elapsed.TotalSeconds);
+            TensorArrayPool.Shared.Return(received.Trunk); // as a worker does once its trainer has loaded the trunk
         }
         return Median(seconds);
     }
@@ -241,9 +247,10 @@ public static class ExchangeBench
                 _seconds = [];
                 SendNext();
             });
-            Receive<TrunkGradient>(_ =>
+            Receive<TrunkGradient>(gradient =>
             {
                 _seconds.Add(_clock.Elapsed.TotalSeconds);
+                TensorArrayPool.Shared.Return(gradient.Gradients); // as the coordinator does once it has reduced them
                 if (_seconds.Count < _run!.Rounds) SendNext();
                 else _run.Done.TrySetResult(_seconds);
             });
@@ -312,7 +319,11 @@ public static class ExchangeBench
             {
                 if (_assembler.Add(chunk, Sender, null) is { } whole) Self.Tell(whole, Sender);
             });
-            Receive<TrunkStep>(m => _delivery.Send(Sender, new TrunkGradient(m.RunId, "peer", m.Epoch, m.Step, m.Version, 0, 1, 1, m.Trunk), Self));
+            Receive<TrunkStep>(m =>
+            {
+                _delivery.Send(Sender, new TrunkGradient(m.RunId, "peer", m.Epoch, m.Step, m.Version, 0, 1, 1, m.Trunk), Self);
+                TensorArrayPool.Shared.Return(m.Trunk); // serialized by the send (the target is remote): as a worker once it has loaded the trunk
+            });
             Receive<EndRun>(_ => Context.System.Terminate());
             Context.ActorSelection(parent).Tell(new RegisterWorker("peer", "cpu", 1));
         }

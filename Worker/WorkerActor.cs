@@ -5,6 +5,7 @@ using MtnnCluster.Data;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
 using MtnnCluster.Training;
+using MtnnCluster.Transport;
 
 namespace MtnnCluster.Worker;
 
@@ -86,20 +87,20 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             var (loss, trunk) = _trainer!.LocalTrunkSteps(m.Epoch, m.Step, m.LocalSteps, m.Steps, m.Phase, m.Trunk);
             return new LocalTrunk(m.RunId, _options.WorkerId, m.Epoch, m.Step, loss.LossSum, loss.Labels, loss.Rows, trunk);
-        }));
+        }, m.Trunk));
         Receive<TrunkStep>(m => Reply(m.RunId, () =>
         {
             var (loss, gradients) = _trainer!.TrunkStep(m.Epoch, m.Step, m.Steps, m.Phase, m.Trunk);
             return new TrunkGradient(m.RunId, _options.WorkerId, m.Epoch, m.Step, m.Version, loss.LossSum, loss.Labels, loss.Rows, gradients);
-        }));
+        }, m.Trunk));
         Receive<HeadEpoch>(m => Reply(m.RunId, () =>
         {
             var loss = _trainer!.HeadEpoch(m.Epoch, m.Version, m.Trunk);
             return new HeadEpochDone(m.RunId, _options.WorkerId, m.Epoch, loss.LossSum, loss.Labels, loss.Rows);
-        }));
+        }, m.Trunk));
         Receive<Evaluate>(m => Reply(m.RunId, () =>
             new EvaluationResult(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Trunk, m.Splits.Select(ParseSplit)),
-                m.Snapshot ? _trainer.SnapshotHeads() : null)));
+                m.Snapshot ? _trainer.SnapshotHeads() : null), m.Trunk));
         Receive<KeepBestHeads>(_ => _trainer!.KeepBestHeads());
         Receive<RestoreBestHeads>(_ => _trainer!.RestoreBestHeads());
         Receive<FetchHeads>(m => Reply(m.RunId, () =>
@@ -161,7 +162,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void Reply(string runId, Func<IMtnnMessage> work)
+    /// <summary>Answers with what <paramref name="work"/> computes from the <paramref name="trunk"/> it was sent.</summary>
+    private void Reply(string runId, Func<IMtnnMessage> work, TensorData[]? trunk = null)
     {
         try
         {
@@ -171,6 +173,12 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             _log.Error(e, "worker {0} failed a step of run {1}", _options.WorkerId, runId);
             Sender.Tell(new WorkerFailed(runId, _options.WorkerId, e.Message));
+        }
+        finally
+        {
+            // the trainer copies the trunk into its own tensors and keeps no reference: the received bytes go back
+            // to the pool for the next round's trunk (a no-op for a trunk that did not come from another node)
+            if (trunk is not null) TensorArrayPool.Shared.Return(trunk);
         }
     }
 

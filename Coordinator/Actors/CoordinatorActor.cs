@@ -11,6 +11,7 @@ using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
 using MtnnCluster.Telemetry;
 using MtnnCluster.Training;
+using MtnnCluster.Transport;
 
 namespace MtnnCluster.Coordinator.Actors;
 
@@ -400,6 +401,7 @@ public sealed class CoordinatorActor : ReceiveActor
                 foreach (var t in trunks) Accumulate(t.LossSum, t.Labels, t.Rows);
                 StepCompleted(epoch, phase, Math.Min(step + syncEvery, steps), steps);
                 _trunk!.Average(trunks);
+                foreach (var t in trunks) TensorArrayPool.Shared.Return(t.Trunk); // averaged (copied): the received bytes go back to the pool
                 if (step + syncEvery < steps) RunStep(epoch, phase, step + syncEvery, steps);
                 else EndEpoch(epoch, phase);
             });
@@ -411,6 +413,7 @@ public sealed class CoordinatorActor : ReceiveActor
             foreach (var g in gradients) Accumulate(g.LossSum, g.Labels, g.Rows);
             StepCompleted(epoch, phase, step + 1, steps);
             _trunk!.ApplyGradients(gradients);
+            foreach (var g in gradients) TensorArrayPool.Shared.Return(g.Gradients); // reduced (copied): the received bytes go back to the pool
             if (step + 1 < steps) RunStep(epoch, phase, step + 1, steps);
             else EndEpoch(epoch, phase);
         });

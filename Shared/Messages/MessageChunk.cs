@@ -4,7 +4,8 @@ namespace MtnnCluster.Messages;
 
 /// <summary>
 /// One piece of a protocol message too large for one Akka frame: the sender serializes the message, cuts the bytes
-/// into chunks, and the receiver reassembles them, checking the total size and the SHA-256 before it deserializes.
+/// into chunks, and the receiver reassembles them, checking the total size and the
+/// <see cref="Checksum"/> of the whole (<see cref="Transport.TransferChecksum"/>) before it deserializes.
 /// A chunk names the run and the transfer it belongs to, so a stale or foreign piece is dropped, not mixed in.
 /// </summary>
 [MessagePackObject]
@@ -15,5 +16,5 @@ public sealed record MessageChunk(
     [property: Key(3)] int Index,
     [property: Key(4)] int Count,
     [property: Key(5)] int TotalBytes,
-    [property: Key(6)] byte[] Sha256,
+    [property: Key(6)] byte[] Checksum,
     [property: Key(7)] byte[] Bytes) : IMtnnMessage;

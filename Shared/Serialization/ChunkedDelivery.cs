@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using Akka.Actor;
 using MtnnCluster.Messages;
 using MtnnCluster.Telemetry;
@@ -26,8 +25,8 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
     private long _nextTransfer = DateTime.UtcNow.Ticks;
     private Serialized? _last;
 
-    /// <summary>A large message serialized once, with its SHA-256: a broadcast (the same trunk to every worker) reuses it.</summary>
-    private sealed record Serialized(IMtnnMessage Message, PooledBytes Bytes, byte[] Sha256, string Manifest);
+    /// <summary>A large message serialized once, with its checksum: a broadcast (the same trunk to every worker) reuses it.</summary>
+    private sealed record Serialized(IMtnnMessage Message, PooledBytes Bytes, byte[] Checksum, string Manifest);
 
     /// <summary>Bytes sent in chunks through Akka so far (for exchange metrics).</summary>
     public long ChunkedBytesSent { get; private set; }
@@ -61,7 +60,7 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
         if (_dataPlane.Settings.Enabled)
         {
             DataPlaneBytesSent += whole.Length;
-            target.Tell(_dataPlane.Offer(large.Bytes.Share(), large.Sha256, large.Manifest, runId), sender);
+            target.Tell(_dataPlane.Offer(large.Bytes.Share(), large.Checksum, large.Manifest, runId), sender);
             return;
         }
         var transfer = Interlocked.Increment(ref _nextTransfer);
@@ -69,7 +68,7 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
         for (var i = 0; i < count; i++)
         {
             var piece = whole.Slice(i * ChunkBytes, Math.Min(ChunkBytes, whole.Length - i * ChunkBytes)).ToArray();
-            target.Tell(new MessageChunk(runId, transfer, large.Manifest, i, count, whole.Length, large.Sha256, piece), sender);
+            target.Tell(new MessageChunk(runId, transfer, large.Manifest, i, count, whole.Length, large.Checksum, piece), sender);
         }
         ChunkedBytesSent += whole.Length;
     }
@@ -96,7 +95,7 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
         if (writer.WrittenCount <= ChunkBytes) return null;
         var bytes = writer.Detach();
         _last?.Bytes.Dispose();
-        _last = new Serialized(message, bytes, SHA256.HashData(bytes.Span), _serializer.Manifest(message));
+        _last = new Serialized(message, bytes, TransferChecksum.Of(bytes.Span), _serializer.Manifest(message));
         return _last;
     }
 }
@@ -150,7 +149,7 @@ public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBy
         }
         var first = transfer.First;
         if (chunk.Count != first.Count || chunk.TotalBytes != first.TotalBytes || chunk.Manifest != first.Manifest
-            || !chunk.Sha256.AsSpan().SequenceEqual(first.Sha256) || transfer.Pieces[chunk.Index] is not null)
+            || !chunk.Checksum.AsSpan().SequenceEqual(first.Checksum) || transfer.Pieces[chunk.Index] is not null)
         {
             Dropped++;
             return null;
@@ -159,22 +158,23 @@ public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBy
         if (++transfer.Received < first.Count) return null;
 
         Remove(key, transfer);
-        var whole = new byte[first.TotalBytes];
+        using var pooled = PooledBytes.Rent(first.TotalBytes); // a fresh array of this size would cost more in page faults than the copy
+        var whole = pooled.Span;
         var offset = 0;
         foreach (var piece in transfer.Pieces)
         {
             if (offset + piece!.Length > whole.Length) { Dropped++; return null; }
-            piece.CopyTo(whole, offset);
+            piece.CopyTo(whole[offset..]);
             offset += piece.Length;
         }
-        if (offset != whole.Length || !SHA256.HashData(whole).AsSpan().SequenceEqual(first.Sha256))
+        if (offset != whole.Length || !TransferChecksum.Matches(whole, first.Checksum))
         {
             Dropped++;
             return null;
         }
         try
         {
-            var message = (IMtnnMessage)_serializer.FromBinary(whole, first.Manifest);
+            var message = (IMtnnMessage)_serializer.FromBinary(pooled.Memory, first.Manifest, TensorArrayPool.Shared); // its consumer returns the tensors
             MtnnTelemetry.Exchanged("received", message.GetType().Name, whole.Length, transfer.StartTimestamp);
             return message;
         }
@@ -187,7 +187,7 @@ public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBy
 
     private bool WellFormed(MessageChunk c) =>
         c.Count > 0 && c.Index >= 0 && c.Index < c.Count && c.TotalBytes > 0 && c.TotalBytes <= maxMessageBytes
-        && c.Sha256.Length == 32 && c.Bytes.Length > 0 && c.Bytes.Length <= ChunkedDelivery.ChunkBytes
+        && c.Checksum.Length == TransferChecksum.Bytes && c.Bytes.Length > 0 && c.Bytes.Length <= ChunkedDelivery.ChunkBytes
         && c.Count == (c.TotalBytes + (long)ChunkedDelivery.ChunkBytes - 1) / ChunkedDelivery.ChunkBytes; // a forged count must not size the piece table
 
     private void ExpireOld()

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Serialization;
 using MessagePack;
 using MessagePack.Resolvers;
+using MtnnCluster.Transport;
 
 namespace MtnnCluster.Serialization;
 
@@ -40,7 +41,11 @@ public sealed class MtnnMessageSerializer(ExtendedActorSystem system) : Serializ
 
     public override object FromBinary(byte[] bytes, string manifest) => FromBinary(bytes.AsMemory(), manifest);
 
-    public object FromBinary(ReadOnlyMemory<byte> bytes, string manifest)
+    /// <summary>
+    /// Decodes a message; with <paramref name="lendFrom"/> (a message received from another node, whose consumer
+    /// returns its tensors) the tensors' bytes are lent by that pool.
+    /// </summary>
+    public object FromBinary(ReadOnlyMemory<byte> bytes, string manifest, TensorArrayPool? lendFrom = null)
     {
         try
         {
@@ -49,7 +54,7 @@ public sealed class MtnnMessageSerializer(ExtendedActorSystem system) : Serializ
                     $"unknown protocol message '{Shorten(manifest)}' (this node speaks version {ProtocolRegistry.ProtocolVersion})");
             if (bytes.Length > ProtocolLimits.MaxMessageBytes)
                 throw new SerializationException($"{manifest}: {bytes.Length} bytes exceed the {ProtocolLimits.MaxMessageBytes}-byte limit");
-            var message = MessagePackSerializer.Deserialize(type, bytes, Options)
+            var message = MessagePackSerializer.Deserialize(type, bytes, lendFrom is null ? Options : new ReceivingOptions(Options, lendFrom))
                           ?? throw new SerializationException($"empty {manifest} message");
             ProtocolLimits.Check(message);
             return message;

@@ -9,8 +9,11 @@ namespace MtnnCluster.Serialization;
 /// </summary>
 public static class ProtocolRegistry
 {
-    /// <summary>Bumped when a message changes shape incompatibly.</summary>
-    public const int ProtocolVersion = 1;
+    /// <summary>
+    /// Bumped when a message changes shape or meaning incompatibly. 2: offers and chunks carry an XxHash128 checksum
+    /// (16 bytes) instead of SHA-256 (32), so a node of version 1 and one of version 2 refuse each other's messages.
+    /// </summary>
+    public const int ProtocolVersion = 2;
 
     private static readonly (string Code, Type Type)[] Entries =
     [

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using MtnnCluster.Messages;
 
 namespace MtnnCluster.Transport;
@@ -15,8 +14,8 @@ public static class BlobClient
     private const int HashSlice = 1 << 20;
 
     /// <summary>
-    /// The bytes of <paramref name="offer"/>, length and SHA-256 verified, in a pooled buffer the caller disposes.
-    /// Refuses an offer over <paramref name="maxBytes"/> before connecting. Synchronous on purpose: it hashes tens
+    /// The bytes of <paramref name="offer"/>, length and checksum verified, in a pooled buffer the caller disposes.
+    /// Refuses an offer over <paramref name="maxBytes"/> before connecting. Synchronous on purpose: it reads tens
     /// of megabytes, and on a thread of its own it leaves the thread pool (Akka's default dispatcher, heartbeats
     /// included) alone; <see cref="FetchAsync"/> runs it on a dedicated thread.
     /// </summary>
@@ -25,7 +24,7 @@ public static class BlobClient
         var what = $"transfer {offer.TransferId} from {offer.Host}:{offer.Port}";
         if (offer.Length <= 0 || offer.Length > maxBytes)
             throw new BlobFetchException($"{what}: {offer.Length} bytes is outside the accepted 1..{maxBytes}");
-        if (offer.Sha256 is not { Length: 32 } || offer.Token is not { Length: BlobStore.TokenBytes } || offer.Port is <= 0 or > 65535)
+        if (offer.Checksum is not { Length: TransferChecksum.Bytes } || offer.Token is not { Length: BlobStore.TokenBytes } || offer.Port is <= 0 or > 65535)
             throw new BlobFetchException($"{what}: malformed offer");
 
         using var client = new TcpClient { NoDelay = true };
@@ -58,18 +57,18 @@ public static class BlobClient
             var length = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(1));
             if (length != offer.Length) throw new BlobFetchException($"{what}: the sender has {length} bytes, the offer said {offer.Length}");
 
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var checksum = TransferChecksum.Incremental();
             var span = bytes.Span;
             for (var offset = 0; offset < span.Length;)
             {
                 if (DateTime.UtcNow > deadline) throw new BlobFetchException($"{what}: not complete within {ioTimeout.TotalSeconds:F0} s");
                 var read = stream.Read(span.Slice(offset, Math.Min(HashSlice, span.Length - offset)));
                 if (read == 0) throw new BlobFetchException($"{what}: connection closed after {offset} of {length} bytes");
-                hash.AppendData(span.Slice(offset, read));
+                checksum.Append(span.Slice(offset, read));
                 offset += read;
             }
-            if (!CryptographicOperations.FixedTimeEquals(hash.GetHashAndReset(), offer.Sha256))
-                throw new BlobFetchException($"{what}: SHA-256 of the {length} bytes received does not match the offer");
+            if (!checksum.GetCurrentHash().AsSpan().SequenceEqual(offer.Checksum))
+                throw new BlobFetchException($"{what}: the {TransferChecksum.Name} checksum of the {length} bytes received does not match the offer");
             stream.Write([BlobProtocol.Acknowledged]);
             return bytes;
         }

@@ -7,7 +7,7 @@ namespace MtnnCluster.Transport;
 /// <summary>
 /// The data plane's wire format. Request: "MTDP", version, transfer id (int64 LE), token (32 bytes). Response: a
 /// <see cref="BlobLookup"/> byte and the length (int64 LE), then, when found, the bytes in one write. The receiver
-/// acknowledges with one byte once it has checked length and SHA-256.
+/// acknowledges with one byte once it has checked length and checksum (<see cref="TransferChecksum"/>).
 /// </summary>
 public static class BlobProtocol
 {

@@ -34,7 +34,7 @@ public sealed record DataPlaneSettings(bool Enabled, string BindHost, string Pub
 /// The TCP data plane of one actor system: Akka carries a small <see cref="BlobOffer"/>, the bytes of the large
 /// message travel over a plain TCP stream (Akka remoting moves 80–290 MB/s, a socket over 1 GB/s; DESIGN.md). The
 /// sender keeps the serialized message in its <see cref="BlobStore"/>, served by one listener started on first
-/// use (a single-process run never opens it); the receiver fetches, verifies length and SHA-256, deserializes and
+/// use (a single-process run never opens it); the receiver fetches, verifies length and checksum, deserializes and
 /// tells the message to its actor with the original sender, off the actor's thread. A failed fetch is logged and
 /// counted; the run's fault handling deals with the round it belonged to.
 /// </summary>
@@ -72,15 +72,16 @@ public sealed class DataPlane : IExtension, IDisposable
 
     /// <summary>
     /// Keeps <paramref name="bytes"/> (ownership passes here) for one fetch; returns the offer to send through
-    /// Akka. <paramref name="sha256"/> is the bytes' SHA-256, computed once by the caller however many it offers.
+    /// Akka. <paramref name="checksum"/> is the bytes' <see cref="TransferChecksum"/>, computed once by the caller
+    /// however many it offers.
     /// </summary>
-    public BlobOffer Offer(PooledBytes bytes, byte[] sha256, string manifest, string runId)
+    public BlobOffer Offer(PooledBytes bytes, byte[] checksum, string manifest, string runId)
     {
         var length = bytes.Length;
         var port = _server.Value.Port;
         var (transferId, token) = _store.Add(bytes);
         Interlocked.Increment(ref _offered);
-        return new BlobOffer(runId, transferId, manifest, Settings.PublicHost, port, length, sha256, token);
+        return new BlobOffer(runId, transferId, manifest, Settings.PublicHost, port, length, checksum, token);
     }
 
     /// <summary>
@@ -121,7 +122,7 @@ public sealed class DataPlane : IExtension, IDisposable
         try
         {
             using var bytes = BlobClient.Fetch(offer, Settings.MaxBlobBytes, Settings.ConnectTimeout, Settings.IoTimeout);
-            var message = _serializer.FromBinary(bytes.Memory, offer.Manifest);
+            var message = _serializer.FromBinary(bytes.Memory, offer.Manifest, TensorArrayPool.Shared); // its consumer returns the tensors
             if (message is not IMtnnMessage mtnn || message is BlobOffer or MessageChunk)
                 throw new BlobFetchException($"transfer {offer.TransferId}: {offer.Manifest} cannot travel on the data plane");
             if (mtnn is IRunMessage run && run.RunId != offer.RunId)

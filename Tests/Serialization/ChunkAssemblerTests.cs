@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
+using MtnnCluster.Transport;
 using Xunit;
 
 namespace MtnnCluster.Tests.Serialization;
@@ -23,7 +24,7 @@ public sealed class ChunkAssemblerTests : TestKit
     private List<MessageChunk> Chunks(IMtnnMessage message, long transfer = 1)
     {
         var bytes = _serializer.ToBinary(message);
-        var hash = System.Security.Cryptography.SHA256.HashData(bytes);
+        var hash = TransferChecksum.Of(bytes);
         var count = (bytes.Length + ChunkedDelivery.ChunkBytes - 1) / ChunkedDelivery.ChunkBytes;
         return Enumerable.Range(0, count).Select(i => new MessageChunk("run-1", transfer, _serializer.Manifest(message), i, count, bytes.Length, hash,
             bytes.AsSpan(i * ChunkedDelivery.ChunkBytes, Math.Min(ChunkedDelivery.ChunkBytes, bytes.Length - i * ChunkedDelivery.ChunkBytes)).ToArray())).ToList();
@@ -56,7 +57,9 @@ public sealed class ChunkAssemblerTests : TestKit
         Assert.Null(assembler.Add(chunks[1] with { TransferId = 10, TotalBytes = 5_000_000, Count = 80 }, TestActor, "run-1")); // over the limit
         Assert.Equal(5, assembler.Dropped);
 
-        var corrupt = chunks.Select((c, i) => i == 2 ? c with { Bytes = c.Bytes.Select(b => (byte)~b).ToArray() } : c).ToList();
+        var damaged = chunks[2].Bytes.ToArray();
+        damaged[12_345] ^= 0x10; // one bit
+        var corrupt = chunks.Select((c, i) => i == 2 ? c with { Bytes = damaged } : c).ToList();
         var other = new ChunkAssembler(_system);
         Assert.All(corrupt, c => Assert.Null(other.Add(c with { TransferId = 2 }, TestActor, "run-1")));
         Assert.Equal(1, other.Dropped); // the checksum catches it once the transfer is complete

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Runtime.Serialization;
-using System.Security.Cryptography;
 using Akka.Actor;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
 using MtnnCluster.Training;
+using MtnnCluster.Transport;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -175,7 +175,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
             case 6:
                 return (manifests[random.Next(manifests.Length)], bytes, "another type's manifest");
             case 7:
-                string[] foreign = [manifest.Replace(".1", ".2"), "", "x", new string('a', 5000), "System.IO.FileInfo, System.IO"];
+                string[] foreign = [manifest.Replace($".{ProtocolRegistry.ProtocolVersion}", $".{ProtocolRegistry.ProtocolVersion - 1}"), "", "x", new string('a', 5000), "System.IO.FileInfo, System.IO"];
                 return (foreign[random.Next(foreign.Length)], bytes, "unknown manifest");
             default:
                 var p = random.Next(bytes.Length);
@@ -194,7 +194,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
             0 => c with { TransferId = transfer, Index = random.Next(-5, 50) },
             1 => c with { TransferId = transfer, Count = random.Next(3) == 0 ? int.MaxValue : random.Next(-1, 40) },
             2 => c with { TransferId = transfer, TotalBytes = random.Next(3) == 0 ? int.MaxValue : random.Next(-10, 3_000_000) },
-            3 => c with { TransferId = transfer, Sha256 = RandomBytes(random, random.Next(0, 40)) },
+            3 => c with { TransferId = transfer, Checksum = RandomBytes(random, random.Next(0, 40)) },
             4 => c with { TransferId = transfer, Bytes = RandomBytes(random, random.Next(0, 70_000)) },
             5 => c with { TransferId = transfer, Manifest = random.Next(2) == 0 ? "tgrad.2" : manifest },
             6 => c with { TransferId = transfer, RunId = "run-2" },
@@ -208,12 +208,12 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
     private static MessageChunk ForgedComplete(Random random, long transfer, string manifest)
     {
         var garbage = RandomBytes(random, random.Next(1, 2000));
-        return new MessageChunk("run-1", transfer, manifest, 0, 1, garbage.Length, SHA256.HashData(garbage), garbage);
+        return new MessageChunk("run-1", transfer, manifest, 0, 1, garbage.Length, TransferChecksum.Of(garbage), garbage);
     }
 
     private static List<MessageChunk> Chunks(MtnnMessageSerializer serializer, IMtnnMessage message, byte[] bytes, long transfer)
     {
-        var hash = SHA256.HashData(bytes);
+        var hash = TransferChecksum.Of(bytes);
         var count = (bytes.Length + ChunkedDelivery.ChunkBytes - 1) / ChunkedDelivery.ChunkBytes;
         return Enumerable.Range(0, count).Select(i => new MessageChunk("run-1", transfer, serializer.Manifest(message), i, count, bytes.Length, hash,
             bytes.AsSpan(i * ChunkedDelivery.ChunkBytes, Math.Min(ChunkedDelivery.ChunkBytes, bytes.Length - i * ChunkedDelivery.ChunkBytes)).ToArray())).ToList();

@@ -54,8 +54,8 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new HeadShard("r", "w1", [0, 3], Tensor(), new TensorData("heads.bias", [2], new byte[8])),
         new EndRun("r"),
         new WorkerLeaving("w1"),
-        new MessageChunk("r", 12, "tgrad.1", 0, 3, 150000, new byte[32], new byte[100]),
-        new BlobOffer("r", 13, "tstep.1", "10.0.0.2", 40123, 17_190_400, new byte[32], new byte[32]),
+        new MessageChunk("r", 12, "tgrad.2", 0, 3, 150000, new byte[16], new byte[100]),
+        new BlobOffer("r", 13, "tstep.2", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]),
     }.Select(m => new object[] { m });
 
     [Theory]
@@ -97,6 +97,16 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         var bytes = _serializer.ToBinary(new FetchHeads("r"));
         Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "System.IO.FileInfo, System.IO"));
         Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fetch.999"));
+    }
+
+    [Fact]
+    public void A_message_of_protocol_version_1_is_refused()
+    {
+        // version 2 changed what offers and chunks carry (XxHash128 instead of SHA-256): mixed nodes must not talk
+        Assert.Equal(2, ProtocolRegistry.ProtocolVersion);
+        var offer = new BlobOffer("r", 13, "tstep.2", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]);
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), "offer.1"));
+        Assert.Contains("version 2", error.Message);
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed class DataPlaneTests
         var bytes = Bytes(length);
         var copy = bytes.Span.ToArray();
         var (id, token) = store.Add(bytes);
-        return (new BlobOffer("run-1", id, "tgrad.1", "127.0.0.1", server.Port, length, SHA256.HashData(copy), token), copy);
+        return (new BlobOffer("run-1", id, "tgrad.2", "127.0.0.1", server.Port, length, TransferChecksum.Of(copy), token), copy);
     }
 
     private static BlobServer Serve(BlobStore store) => new(store, "127.0.0.1", Io, _ => { });
@@ -49,10 +49,27 @@ public sealed class DataPlaneTests
         using var store = new BlobStore(1 << 20, TimeSpan.FromMinutes(1));
         using var server = Serve(store);
         var (offer, _) = Put(store, server, 100_000);
-        var wrongHash = offer.Sha256.ToArray();
+        var wrongHash = offer.Checksum.ToArray();
         wrongHash[0] ^= 1;
-        var error = await Assert.ThrowsAsync<BlobFetchException>(() => BlobClient.FetchAsync(offer with { Sha256 = wrongHash }, 1 << 20, Connect, Io));
-        Assert.Contains("SHA-256", error.Message);
+        var error = await Assert.ThrowsAsync<BlobFetchException>(() => BlobClient.FetchAsync(offer with { Checksum = wrongHash }, 1 << 20, Connect, Io));
+        Assert.Contains(TransferChecksum.Name, error.Message);
+    }
+
+    [Fact]
+    public async Task A_byte_damaged_in_transit_is_detected()
+    {
+        using var store = new BlobStore(1 << 22, TimeSpan.FromMinutes(1));
+        using var server = Serve(store);
+        var random = new Random(3);
+        for (var trial = 0; trial < 5; trial++)
+        {
+            var bytes = Bytes(3_000_000, seed: trial);
+            var offer = new BlobOffer("run-1", 0, "tgrad.2", "127.0.0.1", server.Port, bytes.Length, TransferChecksum.Of(bytes.Span), []);
+            bytes.Span[random.Next(bytes.Length)] ^= (byte)(1 << random.Next(8)); // one bit flipped after the sender's checksum
+            var (id, token) = store.Add(bytes);
+            var error = await Assert.ThrowsAsync<BlobFetchException>(() => BlobClient.FetchAsync(offer with { TransferId = id, Token = token }, 1 << 22, Connect, Io));
+            Assert.Contains($"{TransferChecksum.Name} checksum", error.Message);
+        }
     }
 
     [Fact]
@@ -163,6 +180,7 @@ public sealed class DataPlaneTests
             var (got, sender) = await tcs.Task.WaitAsync(TimeSpan.FromSeconds(30));
             var gradient = Assert.IsType<TrunkGradient>(got);
             Assert.Equal(payload, gradient.Gradients[0].Bytes);
+            Assert.True(TensorArrayPool.Shared.Return(gradient.Gradients[0].Bytes)); // lent to the message: its consumer returns it
             Assert.Equal(from.Path.ToStringWithAddress(((ExtendedActorSystem)sending).Provider.DefaultAddress), sender);
         }
         Assert.Equal(dataPlane ? 0 : 2 * payload.Length, delivery.ChunkedBytesSent, 2000.0);
