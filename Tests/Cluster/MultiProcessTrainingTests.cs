@@ -117,6 +117,16 @@ public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>What the process has printed so far (stdout and stderr).</summary>
+    /// <summary>One <c>mtnn</c> command run to its end: exit code and everything it printed.</summary>
+    public static async Task<(int Code, string Output)> RunToExit(ITestOutputHelper output, TimeSpan limit, params string[] args)
+    {
+        using var processes = new ProcessGroup(output);
+        var process = processes.Start(args);
+        var code = await processes.WaitForExit(process, limit);
+        process.WaitForExit(); // the output readers drain
+        return (code, processes.Output(process));
+    }
+
     public string Output(Process process)
     {
         List<string> lines;

@@ -22,14 +22,7 @@ public sealed class BadInputCommandTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private async Task<(int Code, string Output)> Mtnn(params string[] args)
-    {
-        using var processes = new ProcessGroup(output);
-        var process = processes.Start(args);
-        var code = await processes.WaitForExit(process, Limit);
-        process.WaitForExit(); // the output readers drain
-        return (code, processes.Output(process));
-    }
+    private Task<(int Code, string Output)> Mtnn(params string[] args) => ProcessGroup.RunToExit(output, Limit, args);
 
     private static string[] Small => ["--epochs", "1", "--layers", "8", "--bits", "64", "--batch-size", "32"];
 

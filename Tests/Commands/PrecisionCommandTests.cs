@@ -14,14 +14,7 @@ public sealed class PrecisionCommandTests(ITestOutputHelper output) : IDisposabl
 
     public void Dispose() => _dir.Dispose();
 
-    private async Task<(int Code, string Output)> Mtnn(params string[] args)
-    {
-        using var processes = new ProcessGroup(output);
-        var process = processes.Start(args);
-        var code = await processes.WaitForExit(process, Limit);
-        process.WaitForExit(); // the output readers drain
-        return (code, processes.Output(process));
-    }
+    private Task<(int Code, string Output)> Mtnn(params string[] args) => ProcessGroup.RunToExit(output, Limit, args);
 
     private string SmallData() =>
         _dir.WriteText("small.csv", string.Concat(File.ReadLines(RepoPaths.File("examples/tox21.csv")).Take(301).Select(l => l + "\n")));
