@@ -27,13 +27,13 @@ public sealed class TelemetryTests
         listener.Start();
 
         using var tally = new TaskLossTally(3, CPU);
-        // rows × tasks; task c has no label at all
-        using (var perEntry = tensor(new float[] { 1, 4, 0, 3, 0, 0 }, [2, 3]))
-        using (var mask = tensor(new float[] { 1, 1, 0, 1, 0, 0 }, [2, 3]))
-            tally.Add(perEntry, mask);
-        using (var perEntry = tensor(new float[] { 2, 0, 0 }, [1, 3]))
-        using (var mask = tensor(new float[] { 1, 0, 0 }, [1, 3]))
-            tally.Add(perEntry, mask);
+        // labelled cells (loss, task column); task c has no label at all
+        using (var perCell = tensor(new float[] { 1, 4, 3 }))
+        using (var columns = tensor(new long[] { 0, 1, 0 }))
+            tally.Add(perCell, columns);
+        using (var perCell = tensor(new float[] { 2 }))
+        using (var columns = tensor(new long[] { 0 }))
+            tally.Add(perCell, columns);
         tally.Publish(["a", "b", "c"]);
         Assert.Equal([("a", 2.0), ("b", 4.0)], seen.OrderBy(s => s.Task)); // a: (1+3+2)/3, b: 4/1, c: nothing
 
