@@ -13,7 +13,7 @@ name=${1:-}
 if [[ -z "$name" || "$name" == -h || "$name" == --help ]]; then sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 shift
 "$root/Deploy/setup.sh"
-export DOTNET_gcServer=0 DOTNET_TieredPGO=1
+source "$root/Deploy/runtime-env.sh"
 if [[ "$name" == reference ]]; then
   if ! command -v python3 >/dev/null; then
     echo "bench.sh reference: python3 is not installed; the PyTorch reference needs python3 with torch (pip install torch)" >&2

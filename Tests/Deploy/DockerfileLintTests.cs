@@ -100,6 +100,24 @@ public sealed partial class DockerfileLintTests
     [GeneratedRegex(@"(-----BEGIN|AKIA[0-9A-Z]{16}|ghp_[A-Za-z0-9]{20,}|xox[bp]-|[A-Za-z0-9+/]{40,}={0,2})")]
     private static partial Regex SecretValue();
 
+    [GeneratedRegex(@"(?<name>[A-Za-z_][A-Za-z0-9_]*)=""\$\{\k<name>-(?<value>[^}]*)\}""")]
+    private static partial Regex ScriptDefault();
+
+    [Theory]
+    [MemberData(nameof(Dockerfiles))]
+    public void The_image_runs_with_the_environment_the_launcher_scripts_set(string dockerfile)
+    {
+        var script = File.ReadAllText(RepoPaths.File("Deploy/runtime-env.sh"));
+        var expected = ScriptDefault().Matches(script).ToDictionary(m => m.Groups["name"].Value, m => m.Groups["value"].Value);
+        Assert.Contains("MALLOC_MMAP_THRESHOLD_", expected.Keys);
+        var image = FinalStage(Parse(dockerfile)).Where(i => i.Keyword == "ENV")
+            .SelectMany(i => i.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=', 2)))
+            .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
+        foreach (var (name, value) in expected)
+            Assert.True(image.TryGetValue(name, out var set) && set == value,
+                $"{dockerfile}: ENV {name} should be {value} as in Deploy/runtime-env.sh (is {(set ?? "unset")})");
+    }
+
     [Theory]
     [MemberData(nameof(Dockerfiles))]
     public void No_environment_variable_or_build_argument_holds_a_secret(string dockerfile)
