@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Akka.Actor;
-using Akka.Configuration;
+using MtnnCluster.Hosting;
 using MtnnCluster.Messages;
 using MtnnCluster.Model;
 using MtnnCluster.Serialization;
@@ -181,18 +181,9 @@ public static class ExchangeBench
         return Median(seconds.Count > 0 ? seconds : [0]);
     }
 
-    internal static ActorSystem RemoteSystem(bool dataPlane) => ActorSystem.Create("mtnn", ConfigurationFactory.ParseString($$"""
-        akka.loglevel = WARNING
-        akka.actor.provider = remote
-        akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }
-        akka.actor.serializers.mtnn = "MtnnCluster.Serialization.MtnnMessageSerializer, MtnnCluster.Shared"
-        akka.actor.serialization-bindings { "MtnnCluster.Messages.IMtnnMessage, MtnnCluster.Shared" = mtnn }
-        mtnn.data-plane.enabled = {{(dataPlane ? "on" : "off")}}
-        """));
-
     private static async Task<Rounds> MeasureRounds(TensorData[] trunk, bool dataPlane, int rounds, CancellationToken cancel)
     {
-        using var system = RemoteSystem(dataPlane);
+        using var system = LoopbackSystem.Create("mtnn", dataPlane);
         var peerReady = new TaskCompletionSource<IActorRef>(TaskCreationOptions.RunContinuationsAsynchronously);
         var driver = system.ActorOf(Props.Create(() => new RoundDriver(peerReady)), "bench");
         var address = ((ExtendedActorSystem)system).Provider.DefaultAddress;
@@ -279,7 +270,7 @@ public static class ExchangeBench
                 await EchoRaw(port);
                 return 0;
             }
-            using var system = RemoteSystem(parse.GetValue(dataPlane) == "on");
+            using var system = LoopbackSystem.Create("mtnn", parse.GetValue(dataPlane) == "on");
             system.ActorOf(Props.Create(() => new Echo(parse.GetValue(parent)!)), "peer");
             await system.WhenTerminated.WaitAsync(TimeSpan.FromMinutes(15));
             return 0;

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using Akka.Actor;
-using Akka.Configuration;
+using MtnnCluster.Hosting;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
 using MtnnCluster.Transport;
@@ -142,22 +142,13 @@ public sealed class DataPlaneTests
         }
     }
 
-    private static ActorSystem RemoteSystem(string name, bool dataPlane) => ActorSystem.Create(name, ConfigurationFactory.ParseString($$"""
-        akka.loglevel = WARNING
-        akka.actor.provider = remote
-        akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }
-        akka.actor.serializers.mtnn = "MtnnCluster.Serialization.MtnnMessageSerializer, MtnnCluster.Shared"
-        akka.actor.serialization-bindings { "MtnnCluster.Messages.IMtnnMessage, MtnnCluster.Shared" = mtnn }
-        mtnn.data-plane.enabled = {{(dataPlane ? "on" : "off")}}
-        """));
-
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public async Task A_large_message_reaches_remote_actors_from_its_sender(bool dataPlane)
     {
-        using var sending = RemoteSystem("a", dataPlane);
-        using var receiving = RemoteSystem("b", dataPlane);
+        using var sending = LoopbackSystem.Create("a", dataPlane);
+        using var receiving = LoopbackSystem.Create("b", dataPlane);
         var receivingAddress = ((ExtendedActorSystem)receiving).Provider.DefaultAddress;
         var received = new List<TaskCompletionSource<(object Message, string Sender)>>();
         var targets = new List<IActorRef>();
