@@ -32,18 +32,15 @@ public sealed class DeviceFeatures : IDisposable
     /// <summary>Rows <paramref name="rows"/> of <paramref name="features"/>, in that order, on <paramref name="device"/>.</summary>
     public static DeviceFeatures Create(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, Device device)
     {
+        // the most compact storage every value fits: bits (all 1), bytes (small integers), or float32
         var storage = Storage.Bits;
         foreach (var row in rows)
-            foreach (var v in features[row].Values)
-            {
-                if (v == 1f) continue;
-                if (v >= 0 && v <= byte.MaxValue && v == MathF.Floor(v)) storage = Storage.Bytes;
-                else { storage = Storage.Floats; goto chosen; }
-            }
-        chosen:
-        foreach (var row in rows)
+        {
             foreach (var index in features[row].Indices)
                 if ((uint)index >= (uint)size) throw new ArgumentException($"feature index {index} is outside the feature size {size}");
+            foreach (var v in features[row].Values)
+                if (v != 1f) storage = (Storage)Math.Max((int)storage, (int)(v >= 0 && v <= byte.MaxValue && v == MathF.Floor(v) ? Storage.Bytes : Storage.Floats));
+        }
 
         var count = rows.Count;
         return storage switch

@@ -40,8 +40,6 @@ public sealed class PreparedDataset
 
     public int RowCount => Smiles.Length;
     public int TaskCount => Tasks.Length;
-    /// <summary>The label of one cell, NaN where missing.</summary>
-    public float Label(int row, int task) => Labels.Label(row, task);
 
     /// <summary>Loads (or returns the process's cached copy of) the dataset a run spec names.</summary>
     public static PreparedDataset Load(RunSpec spec, Action<string>? warn = null)

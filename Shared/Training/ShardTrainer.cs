@@ -102,6 +102,24 @@ public sealed class ShardTrainer : IDisposable
     private SplitRows LoadRows(int[] splitRows, float[] positiveWeights)
     {
         var rows = _data.LabelledRows(splitRows, TaskIndices);
+        var (rowStart, columns, labels) = CellsOf(rows);
+        var targets = new float[labels.Length];
+        for (var k = 0; k < labels.Length; k++)
+        {
+            var scale = _data.Scales[TaskIndices[columns[k]]];
+            targets[k] = (float)((labels[k] - scale.Mean) / scale.Std);
+        }
+        var regression = TaskIndices.Select(t => _data.Tasks[t].Kind == TaskKind.Regression).ToArray();
+        var deviceLabels = new DeviceLabels(rowStart, columns, targets, regression, positiveWeights, _device);
+        return new SplitRows(rows, DeviceFeatures.Create(_data.Features, rows, _data.FeatureSize, _device), deviceLabels);
+    }
+
+    /// <summary>
+    /// The cells of <paramref name="rows"/> labelled for this worker's tasks, in row order (the order of the device
+    /// store): row offsets, this worker's column of each cell's task, and its label as in the data.
+    /// </summary>
+    private (long[] RowStart, int[] Columns, float[] Labels) CellsOf(int[] rows)
+    {
         var rowStart = new long[rows.Length + 1];
         for (var i = 0; i < rows.Length; i++)
         {
@@ -109,24 +127,16 @@ public sealed class ShardTrainer : IDisposable
             foreach (var task in _data.Labels.TasksOf(rows[i])) if (_column[task] >= 0) mine++;
             rowStart[i + 1] = rowStart[i] + mine;
         }
-        var columns = new int[rowStart[^1]];
-        var targets = new float[rowStart[^1]];
-        var cell = 0L;
+        var (columns, labels) = (new int[rowStart[^1]], new float[rowStart[^1]]);
+        var cell = 0;
         foreach (var row in rows)
         {
             var tasks = _data.Labels.TasksOf(row);
             var values = _data.Labels.ValuesOf(row);
             for (var k = 0; k < tasks.Length; k++)
-            {
-                if (_column[tasks[k]] < 0) continue;
-                var scale = _data.Scales[tasks[k]];
-                columns[cell] = _column[tasks[k]];
-                targets[cell++] = (float)((values[k] - scale.Mean) / scale.Std);
-            }
+                if (_column[tasks[k]] >= 0) (columns[cell], labels[cell++]) = (_column[tasks[k]], values[k]);
         }
-        var regression = TaskIndices.Select(t => _data.Tasks[t].Kind == TaskKind.Regression).ToArray();
-        var labels = new DeviceLabels(rowStart, columns, targets, regression, positiveWeights, _device);
-        return new SplitRows(rows, DeviceFeatures.Create(_data.Features, rows, _data.FeatureSize, _device), labels);
+        return (rowStart, columns, labels);
     }
 
     /// <summary>With balancing on, a task's positives weigh negatives/positives of its training labels.</summary>
@@ -322,17 +332,9 @@ public sealed class ShardTrainer : IDisposable
     /// </summary>
     private (float[] Predictions, float[] Truth, int[] Columns) ScoreCells(SplitRows rows, TaskInfo[] tasks, TargetScale[] scales)
     {
-        var cells = rows.Labels.Count;
-        var (predictions, truth, columns) = (new float[cells], new float[cells], new int[cells]);
-        var cell = 0;
-        foreach (var row in rows.Rows)
-        {
-            var rowTasks = _data.Labels.TasksOf(row);
-            var values = _data.Labels.ValuesOf(row);
-            for (var k = 0; k < rowTasks.Length; k++)
-                if (_column[rowTasks[k]] >= 0) (truth[cell], columns[cell++]) = (values[k], _column[rowTasks[k]]);
-        }
-        using var _ = no_grad();
+        var (_, columns, truth) = CellsOf(rows.Rows);
+        var predictions = new float[truth.Length];
+        using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var embeddings = Inference.Embed(_trunk, rows.Features);
         var units = Inference.DataUnits(tasks, scales, _device);
