@@ -108,14 +108,22 @@ public static class ClusterCommands
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
-            await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
+            var joined = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
                     .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>()),
                 async host =>
                 {
+                    var joined = 0;
+                    Akka.Cluster.Cluster.Get(host.Services.GetRequiredService<ActorSystem>()).RegisterOnMemberUp(() => Volatile.Write(ref joined, 1));
                     await host.WaitForShutdownAsync(cancel); // the worker's node shuts down when its run ends
-                    return 0;
+                    return Volatile.Read(ref joined) == 1;
                 });
+            if (!joined)
+            {
+                // refused (TLS, another cluster) or no seed answered: a failure, so that an orchestrator restarts it
+                Console.Error.WriteLine($"worker {worker.WorkerId}: its node stopped without ever joining the cluster at {string.Join(", ", node.Seeds)}");
+                return 1;
+            }
             Console.WriteLine($"worker {worker.WorkerId}: run over, node left the cluster");
             return 0;
         }));
