@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Akka.Hosting;
-using MtnnCluster.Coordinator.Actors;
-using MtnnCluster.Coordinator.Commands;
-using MtnnCluster.Coordinator.Runs;
+using MtnnCluster.Coordinator;
+using MtnnCluster.Cli.Commands;
+using MtnnCluster.Cli.Runs;
 using MtnnCluster.Hosting;
 using MtnnCluster.Training;
 using MtnnCluster.Worker;

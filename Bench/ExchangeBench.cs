@@ -175,7 +175,7 @@ public static class ExchangeBench
         {
             var clock = Stopwatch.StartNew();
             var (loss, gradients) = trainer.TrunkStep(1, step, steps, EpochPhase.Joint, master.Parameters);
-            master.ApplyGradients([new TrunkGradient("bench", "w", 1, step, master.Version, loss.LossSum, loss.Labels, loss.Rows, gradients)]);
+            master.ApplyGradients([new TrunkContribution("bench", loss.Labels, gradients)]);
             if (step >= 2) seconds.Add(clock.Elapsed.TotalSeconds);
         }
         return Median(seconds.Count > 0 ? seconds : [0]);

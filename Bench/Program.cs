@@ -1,6 +1,6 @@
 using System.CommandLine;
 using MtnnCluster.Bench;
-using MtnnCluster.Coordinator.Commands;
+using MtnnCluster.Cli.Commands;
 
 // The benchmark harness (./bench.sh NAME [options]); `reference` is Bench/reference.py, run by bench.sh itself.
 var root = new RootCommand("MtnnCluster benchmarks: epoch, exchange, scaling, generate, precision")

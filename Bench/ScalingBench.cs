@@ -55,7 +55,7 @@ public static class ScalingBench
     {
         get
         {
-            var built = Path.Combine(BenchOptions.RepoRoot, "Coordinator", "bin", "Release", "net10.0", "mtnn.dll");
+            var built = Path.Combine(BenchOptions.RepoRoot, "Cli", "bin", "Release", "net10.0", "mtnn.dll");
             return File.Exists(built) ? built : Path.Combine(AppContext.BaseDirectory, "mtnn.dll");
         }
     }

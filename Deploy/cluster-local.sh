@@ -8,7 +8,7 @@ workers=${1:?usage: cluster-local.sh WORKERS [train options...]}
 shift
 "$root/Deploy/setup.sh"
 port=${MTNN_PORT:-$((20000 + RANDOM % 20000))}
-mtnn=(dotnet "$root/Coordinator/bin/Release/net10.0/mtnn.dll")
+mtnn=(dotnet "$root/Cli/bin/Release/net10.0/mtnn.dll")
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using MtnnCluster.Data;
 using MtnnCluster.Messages;
+using MtnnCluster.Model;
 using MtnnCluster.Serialization;
 using MtnnCluster.Training;
 using MtnnCluster.Transport;
@@ -99,7 +100,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             return new HeadEpochDone(m.RunId, _options.WorkerId, m.Epoch, loss.LossSum, loss.Labels, loss.Rows);
         }, m.Trunk));
         Receive<Evaluate>(m => Reply(m.RunId, () =>
-            new EvaluationResult(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Trunk, m.Splits.Select(ParseSplit)),
+            new EvaluationResult(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Trunk, m.Splits),
                 m.Snapshot ? _trainer.SnapshotHeads() : null), m.Trunk));
         Receive<KeepBestHeads>(_ => _trainer!.KeepBestHeads());
         Receive<RestoreBestHeads>(_ => _trainer!.RestoreBestHeads());
@@ -190,7 +191,6 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _runId = null;
     }
 
-    private static Split ParseSplit(string name) => Enum.Parse<Split>(name, ignoreCase: true);
 
     private sealed class RunEndedReason : CoordinatedShutdown.Reason
     {

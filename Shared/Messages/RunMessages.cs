@@ -1,4 +1,7 @@
 using MessagePack;
+using MtnnCluster.Data;
+using MtnnCluster.Evaluation;
+using MtnnCluster.Model;
 using MtnnCluster.Training;
 
 namespace MtnnCluster.Messages;
@@ -16,20 +19,6 @@ public sealed record StartRun(
     [property: Key(2)] int[] TaskIndices,
     [property: Key(3)] HeadState? Heads = null,
     [property: Key(4)] HeadState? BestHeads = null) : IRunMessage;
-
-/// <summary>
-/// The heads of some tasks with their AdamW moments: what a worker hands to the coordinator at every epoch end so
-/// that its tasks can move to another worker, or the run resume, without starting those heads over. Weight is
-/// [hidden × tasks], columns in the order of <see cref="TaskIndices"/>; moments have the shapes of their
-/// parameters (absent in a best-heads copy, which needs none).
-/// </summary>
-[MessagePackObject]
-public sealed record HeadState(
-    [property: Key(0)] int[] TaskIndices,
-    [property: Key(1)] TensorData Weight,
-    [property: Key(2)] TensorData Bias,
-    [property: Key(3)] TensorData[]? Moments,
-    [property: Key(4)] long OptimizerSteps);
 
 /// <summary>Worker → coordinator: this node is shutting down (SIGTERM); move my tasks now rather than after the failure detector.</summary>
 [MessagePackObject]
@@ -119,23 +108,9 @@ public sealed record Evaluate(
     [property: Key(0)] string RunId,
     [property: Key(1)] int Epoch,
     [property: Key(2)] long Version,
-    [property: Key(3)] string[] Splits,
+    [property: Key(3)] Split[] Splits,
     [property: Key(4)] TensorData[] Trunk,
     [property: Key(5)] bool Snapshot = false) : IRunMessage;
-
-/// <summary>Per-task metrics as they travel (NaN where a metric does not apply).</summary>
-[MessagePackObject]
-public sealed record TaskScore(
-    [property: Key(0)] string Task,
-    [property: Key(1)] string Split,
-    [property: Key(2)] bool Regression,
-    [property: Key(3)] int Labelled,
-    [property: Key(4)] int Positives,
-    [property: Key(5)] double RocAuc,
-    [property: Key(6)] double PrcAuc,
-    [property: Key(7)] double Rmse,
-    [property: Key(8)] double Mae,
-    [property: Key(9)] double R2);
 
 /// <summary>Worker → coordinator: the scores of its tasks.</summary>
 [MessagePackObject]
@@ -143,7 +118,7 @@ public sealed record EvaluationResult(
     [property: Key(0)] string RunId,
     [property: Key(1)] string WorkerId,
     [property: Key(2)] int Epoch,
-    [property: Key(3)] TaskScore[] Scores,
+    [property: Key(3)] TaskMetrics[] Scores,
     [property: Key(4)] HeadState? Heads = null) : IRunMessage;
 
 /// <summary>Coordinator → worker: the current heads are the best so far (early stopping); keep a copy.</summary>

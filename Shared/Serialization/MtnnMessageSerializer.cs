@@ -21,7 +21,7 @@ public sealed class MtnnMessageSerializer(ExtendedActorSystem system) : Serializ
     private static long _rejected;
 
     public static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
-        .WithResolver(StandardResolver.Instance)
+        .WithResolver(CompositeResolver.Create(CoreTypeFormatters.All, [StandardResolver.Instance]))
         .WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(32));
 
     /// <summary>Messages refused in this process: unknown manifest (another protocol version), malformed or out of limits.</summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Reflection;
 using System.Runtime.Serialization;
 using MtnnCluster.Messages;
+using MtnnCluster.Model;
 
 namespace MtnnCluster.Serialization;
 
@@ -13,8 +14,8 @@ namespace MtnnCluster.Serialization;
 /// </summary>
 public static class ProtocolLimits
 {
-    /// <summary>Largest message, whole or reassembled from chunks: a trunk of 256 M float32 parameters.</summary>
-    public const int MaxMessageBytes = 1 << 30;
+    /// <summary>Largest message, whole or reassembled from chunks: the largest trunk the core accepts, and 1 MiB for the rest.</summary>
+    public const int MaxMessageBytes = (int)(Training.RunSpec.MaxTrunkBytes + (1 << 20));
 
     /// <summary>Tensors on the wire are matrices and vectors.</summary>
     public const int MaxTensorRank = 4;
@@ -29,7 +30,11 @@ public static class ProtocolLimits
             case TrunkGradient m: CheckAll(m.Gradients); break;
             case LocalTrunk m: CheckAll(m.Trunk); break;
             case HeadEpoch m: CheckAll(m.Trunk); break;
-            case Evaluate m: CheckAll(m.Trunk); break;
+            case Evaluate m:
+                CheckAll(m.Trunk);
+                foreach (var split in m.Splits ?? [])
+                    if (!Enum.IsDefined(split)) throw new SerializationException($"Evaluate.Splits: unknown split {(int)split}");
+                break;
             case HeadShard m:
                 Check(m.Weight);
                 Check(m.Bias);

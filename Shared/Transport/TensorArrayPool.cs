@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using MtnnCluster.Messages;
+using MtnnCluster.Model;
 
 namespace MtnnCluster.Transport;
 

@@ -116,7 +116,7 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
 
         // against the same run uninterrupted, in one process
         var reference = Path.Combine(slice.Directory, $"uninterrupted-{signal}");
-        var root2 = new System.CommandLine.RootCommand { MtnnCluster.Coordinator.Commands.TrainCommand.Create() };
+        var root2 = new System.CommandLine.RootCommand { MtnnCluster.Cli.Commands.TrainCommand.Create() };
         Assert.Equal(0, await root2.Parse(["train", "--out", reference, .. TrainArgs(slice.Csv, "joint", 4)]).InvokeAsync());
         var auc = root.GetProperty("mean_test_roc_auc").GetDouble();
         var referenceAuc = ReadMetrics(reference).GetProperty("mean_test_roc_auc").GetDouble();
@@ -135,7 +135,7 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         Assert.Equal(["epoch-000001", "epoch-000002", "epoch-000003"], Directory.GetDirectories(checkpoints).Select(Path.GetFileName).Order());
 
         // the run ends at epoch 3; damage that checkpoint and drop the last result, as if the run had died writing it
-        var trunk = Path.Combine(checkpoints, "epoch-000003", "trunk.msgpack");
+        var trunk = Path.Combine(checkpoints, "epoch-000003", "trunk.safetensors");
         var bytes = File.ReadAllBytes(trunk);
         bytes[bytes.Length / 2] ^= 0x5A;
         File.WriteAllBytes(trunk, bytes);
@@ -145,7 +145,7 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         Assert.Equal(0, await processes.WaitForExit(resumed, Limit));
         var warning = await processes.WaitForLine(resumed, l => l.Contains("damaged", StringComparison.Ordinal), TimeSpan.FromSeconds(1));
         Assert.Contains("epoch-000003", warning);
-        Assert.Contains("trunk.msgpack", warning);
+        Assert.Contains("trunk.safetensors", warning);
         var root = ReadMetrics(outDirectory);
         AssertEveryTaskTrained(root, null);
         Assert.Equal(3, root.GetProperty("history").GetArrayLength());

@@ -56,7 +56,7 @@ public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelpe
     private async Task<string> TrainInProcess(string schedule, string syncEvery)
     {
         var outDirectory = Path.Combine(slice.Directory, $"local-{schedule}-{syncEvery}");
-        var root = new System.CommandLine.RootCommand { MtnnCluster.Coordinator.Commands.TrainCommand.Create() };
+        var root = new System.CommandLine.RootCommand { MtnnCluster.Cli.Commands.TrainCommand.Create() };
         Assert.Equal(0, await root.Parse(["train", "--out", outDirectory, .. TrainArgs(slice.Csv, schedule, syncEvery)]).InvokeAsync());
         return outDirectory;
     }
@@ -79,7 +79,7 @@ public sealed class ProcessGroup(ITestOutputHelper output) : IDisposable
     {
         get
         {
-            var built = RepoPaths.File("Coordinator/bin/Release/net10.0/mtnn.dll");
+            var built = RepoPaths.File("Cli/bin/Release/net10.0/mtnn.dll");
             return File.Exists(built) ? built : Path.Combine(AppContext.BaseDirectory, "mtnn.dll");
         }
     }

@@ -1,8 +1,9 @@
 using System.Text.Json;
 using MtnnCluster.Checkpoints;
-using MtnnCluster.Coordinator.Output;
+using MtnnCluster.Cli.Output;
 using MtnnCluster.Data;
 using MtnnCluster.Messages;
+using MtnnCluster.Model;
 using MtnnCluster.Tests.Cluster;
 using MtnnCluster.Tests.Data;
 using MtnnCluster.Training;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using MtnnCluster.Coordinator.Commands;
+using MtnnCluster.Cli.Commands;
 using Xunit;
 
 namespace MtnnCluster.Tests.Commands;

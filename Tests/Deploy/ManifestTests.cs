@@ -4,7 +4,7 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using k8s;
 using k8s.Models;
-using MtnnCluster.Coordinator.Commands;
+using MtnnCluster.Cli.Commands;
 using MtnnCluster.Hosting;
 using MtnnCluster.Telemetry;
 using Xunit;

@@ -10,9 +10,9 @@ public sealed class TaskMetricsTests
     public void Classification_fills_the_aucs_and_leaves_regression_fields_NaN()
     {
         var metrics = TaskMetrics.Compute(
-            "NR-AR", TaskKind.Classification, "test", [0.1f, 0.4f, 0.35f, 0.8f, 0.5f], [0, 0, 1, 1, float.NaN]);
+            "NR-AR", TaskKind.Classification, Split.Test, [0.1f, 0.4f, 0.35f, 0.8f, 0.5f], [0, 0, 1, 1, float.NaN]);
 
-        Assert.Equal(("NR-AR", TaskKind.Classification, "test"), (metrics.Task, metrics.Kind, metrics.Split));
+        Assert.Equal(("NR-AR", TaskKind.Classification, Split.Test), (metrics.Task, metrics.Kind, metrics.Split));
         Assert.Equal(4, metrics.Labelled);
         Assert.Equal(2, metrics.Positives);
         Assert.Equal(0.75, metrics.RocAuc, 1e-12);
@@ -24,7 +24,7 @@ public sealed class TaskMetricsTests
     [Fact]
     public void Classification_with_one_class_is_flagged_and_unscored()
     {
-        var metrics = TaskMetrics.Compute("t", TaskKind.Classification, "valid", [0.2f, 0.7f, 0.1f], [0, 0, float.NaN]);
+        var metrics = TaskMetrics.Compute("t", TaskKind.Classification, Split.Valid, [0.2f, 0.7f, 0.1f], [0, 0, float.NaN]);
 
         Assert.True(metrics.SingleClass);
         Assert.Equal((2, 0), (metrics.Labelled, metrics.Positives));
@@ -34,7 +34,7 @@ public sealed class TaskMetricsTests
     [Fact]
     public void Regression_fills_the_errors_and_leaves_the_aucs_NaN()
     {
-        var metrics = TaskMetrics.Compute("logS", TaskKind.Regression, "test", [1, 2, 3, 5], [1, 2, 3, 4]);
+        var metrics = TaskMetrics.Compute("logS", TaskKind.Regression, Split.Test, [1, 2, 3, 5], [1, 2, 3, 4]);
 
         Assert.Equal((4, 0, false), (metrics.Labelled, metrics.Positives, metrics.SingleClass));
         Assert.Equal(0.5, metrics.Rmse, 1e-12);
@@ -48,9 +48,9 @@ public sealed class TaskMetricsTests
     {
         TaskMetrics[] tasks =
         [
-            TaskMetrics.Compute("a", TaskKind.Classification, "test", [0.1f, 0.9f], [0, 1]),
-            TaskMetrics.Compute("b", TaskKind.Classification, "test", [0.9f, 0.1f], [0, 1]),
-            TaskMetrics.Compute("c", TaskKind.Classification, "test", [0.5f, 0.6f], [1, 1]),
+            TaskMetrics.Compute("a", TaskKind.Classification, Split.Test, [0.1f, 0.9f], [0, 1]),
+            TaskMetrics.Compute("b", TaskKind.Classification, Split.Test, [0.9f, 0.1f], [0, 1]),
+            TaskMetrics.Compute("c", TaskKind.Classification, Split.Test, [0.5f, 0.6f], [1, 1]),
         ];
 
         Assert.Equal(0.5, MetricSummary.Mean(tasks, m => m.RocAuc), 1e-12);

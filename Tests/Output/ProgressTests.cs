@@ -1,5 +1,5 @@
 using System.Text;
-using MtnnCluster.Coordinator.Runs;
+using MtnnCluster.Cli.Runs;
 using MtnnCluster.Training;
 using Spectre.Console;
 using Xunit;

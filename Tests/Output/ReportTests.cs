@@ -2,10 +2,10 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using MtnnCluster.Checkpoints;
-using MtnnCluster.Coordinator.Actors;
-using MtnnCluster.Coordinator.Commands;
-using MtnnCluster.Coordinator.Output;
-using MtnnCluster.Coordinator.Runs;
+using MtnnCluster.Coordinator;
+using MtnnCluster.Cli.Commands;
+using MtnnCluster.Cli.Output;
+using MtnnCluster.Cli.Runs;
 using MtnnCluster.Training;
 using Xunit;
 

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using MtnnCluster.Messages;
+using MtnnCluster.Model;
 using MtnnCluster.Serialization;
 using MtnnCluster.Transport;
 using Xunit;

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Runtime.Serialization;
 using Akka.Actor;
+using MtnnCluster.Data;
+using MtnnCluster.Evaluation;
 using MtnnCluster.Messages;
+using MtnnCluster.Model;
 using MtnnCluster.Serialization;
 using MtnnCluster.Training;
 using MtnnCluster.Transport;
@@ -111,8 +114,8 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         var message = new Evaluate("r", 1, 1, null!, []);
         var error = Assert.Throws<SerializationException>(() => serializer.FromBinary(serializer.ToBinary(message), serializer.Manifest(message)));
         Assert.Contains("Evaluate.Splits", error.Message);
-        var nullElement = new Evaluate("r", 1, 1, ["valid", null!], []);
-        Assert.Throws<SerializationException>(() => serializer.FromBinary(serializer.ToBinary(nullElement), serializer.Manifest(nullElement)));
+        var undefined = new Evaluate("r", 1, 1, [Split.Valid, (Split)7], []);
+        Assert.Throws<SerializationException>(() => serializer.FromBinary(serializer.ToBinary(undefined), serializer.Manifest(undefined)));
         var optional = new StartRun("r", MtnnMessageSerializerTests.SampleSpec() with { Dataset = new DatasetSpec("/d.csv", "smiles", null, null, null) }, [0]);
         Assert.IsType<StartRun>(serializer.FromBinary(serializer.ToBinary(optional), serializer.Manifest(optional))); // Tasks is optional
     }

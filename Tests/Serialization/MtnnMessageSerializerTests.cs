@@ -1,6 +1,9 @@
 using System.Runtime.Serialization;
 using Akka.Actor;
+using MtnnCluster.Data;
+using MtnnCluster.Evaluation;
 using MtnnCluster.Messages;
+using MtnnCluster.Model;
 using MtnnCluster.Serialization;
 using MtnnCluster.Training;
 using Xunit;
@@ -44,10 +47,10 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new LocalTrunk("r", "w1", 2, 4, 1.5, 30, 12, [Tensor()]),
         new HeadEpoch("r", 3, 43, [Tensor()]),
         new HeadEpochDone("r", "w1", 3, 0.5, 9, 4),
-        new Evaluate("r", 3, 43, ["valid"], [Tensor()]),
-        new EvaluationResult("r", "w1", 3, [new TaskScore("t", "valid", false, 10, 3, 0.8, 0.5, double.NaN, double.NaN, double.NaN)]),
+        new Evaluate("r", 3, 43, [Split.Valid], [Tensor()]),
+        new EvaluationResult("r", "w1", 3, [new TaskMetrics("t", TaskKind.Classification, Split.Valid, 10, 3, 0.8, 0.5, double.NaN, double.NaN, double.NaN)]),
         new EvaluationResult("r", "w1", 3, [], SampleHeads()),
-        new Evaluate("r", 3, 43, ["valid"], [Tensor()], Snapshot: true),
+        new Evaluate("r", 3, 43, [Split.Valid], [Tensor()], Snapshot: true),
         new KeepBestHeads("r", 3),
         new RestoreBestHeads("r"),
         new FetchHeads("r"),

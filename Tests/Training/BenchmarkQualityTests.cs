@@ -1,7 +1,7 @@
 using MtnnCluster.Tests.Cluster;
 using System.CommandLine;
 using System.Text.Json;
-using MtnnCluster.Coordinator.Commands;
+using MtnnCluster.Cli.Commands;
 using Xunit;
 using Xunit.Abstractions;
 

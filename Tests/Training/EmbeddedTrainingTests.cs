@@ -1,8 +1,9 @@
 using System.Text.Json;
 using MtnnCluster.Checkpoints;
-using MtnnCluster.Coordinator.Actors;
-using MtnnCluster.Coordinator.Commands;
-using MtnnCluster.Coordinator.Runs;
+using MtnnCluster.Cli.Commands;
+using MtnnCluster.Cli.Runs;
+using MtnnCluster.Coordinator;
+using MtnnCluster.Data;
 using MtnnCluster.Messages;
 using MtnnCluster.Model;
 using MtnnCluster.Training;
@@ -71,7 +72,7 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
                 root.GetProperty("history").EnumerateArray().Select(h => h.GetProperty("phase").GetString()));
         Assert.All(tasks, t => Assert.True(t.GetProperty("test_labels").GetInt32() > 0));
         Assert.True(File.Exists(Path.Combine(outDirectory, "checkpoint", "manifest.json")));
-        Assert.Equal(12, outcome.FinalScores.Count(s => s.Split == "test"));
+        Assert.Equal(12, outcome.FinalScores.Count(s => s.Split == Split.Test));
     }
 
     [Fact]
@@ -129,11 +130,11 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
     public async Task A_damaged_checkpoint_is_refused_with_the_file_named()
     {
         var (_, outDirectory) = await Train(Spec(ScheduleKind.Joint, epochs: 1));
-        var weights = Path.Combine(outDirectory, "checkpoint", "weights.msgpack");
+        var weights = Path.Combine(outDirectory, "checkpoint", "weights.safetensors");
         var bytes = File.ReadAllBytes(weights);
         bytes[bytes.Length / 2] ^= 0xFF;
         File.WriteAllBytes(weights, bytes);
         var error = Assert.Throws<InvalidDataException>(() => Checkpoint.Read(Path.Combine(outDirectory, "checkpoint")));
-        Assert.Contains("weights.msgpack", error.Message);
+        Assert.Contains("weights.safetensors", error.Message);
     }
 }

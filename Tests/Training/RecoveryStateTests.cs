@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using MtnnCluster.Checkpoints;
 using MtnnCluster.Messages;
+using MtnnCluster.Model;
 using MtnnCluster.Training;
 using Xunit;
 
@@ -116,14 +117,14 @@ public sealed class RecoveryStateTests : IDisposable
         Assert.Equal(39, latest.Trunk.BestVersion);
         Assert.Equal(Sample(4).Heads.Extract([1]).Weight.Bytes, latest.Heads.Extract([1]).Weight.Bytes);
 
-        var heads = Path.Combine(checkpoints, "epoch-000004", "heads.msgpack");
+        var heads = Path.Combine(checkpoints, "epoch-000004", "heads.safetensors");
         var bytes = File.ReadAllBytes(heads);
         bytes[^3] ^= 1;
         File.WriteAllBytes(heads, bytes);
         var warnings = new List<string>();
         var fallback = TrainingCheckpoint.LoadLatest(checkpoints, warnings.Add)!.Value;
         Assert.Equal(3, fallback.Checkpoint.State.CompletedEpochs);
-        Assert.Contains(warnings, w => w.Contains("heads.msgpack") && w.Contains("SHA-256"));
+        Assert.Contains(warnings, w => w.Contains("heads.safetensors") && w.Contains("SHA-256"));
 
         File.Delete(Path.Combine(checkpoints, "epoch-000003", "state.json"));
         var none = Assert.Throws<InvalidDataException>(() => TrainingCheckpoint.LoadLatest(checkpoints, _ => { }));

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
-using MtnnCluster.Coordinator.Actors;
-using MtnnCluster.Coordinator.Runs;
+using MtnnCluster.Coordinator;
+using MtnnCluster.Cli.Runs;
 using MtnnCluster.Messages;
 using MtnnCluster.Tests.Data;
 using MtnnCluster.Worker;

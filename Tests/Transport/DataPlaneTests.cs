@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Akka.Actor;
 using MtnnCluster.Hosting;
 using MtnnCluster.Messages;
+using MtnnCluster.Model;
 using MtnnCluster.Serialization;
 using MtnnCluster.Transport;
 using Xunit;

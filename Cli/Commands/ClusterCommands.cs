@@ -1,0 +1,152 @@
+using System.CommandLine;
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using MtnnCluster.Coordinator;
+using MtnnCluster.Cli.Output;
+using MtnnCluster.Cli.Runs;
+using MtnnCluster.Hosting;
+using MtnnCluster.Training;
+using MtnnCluster.Worker;
+
+namespace MtnnCluster.Cli.Commands;
+
+/// <summary>
+/// <c>mtnn coordinator</c> and <c>mtnn worker</c>: the same actors as <c>train</c>, each in a cluster node of its
+/// own. The coordinator is a cluster singleton on the coordinator-role node; workers reach it through a proxy.
+/// </summary>
+public static class ClusterCommands
+{
+    private static readonly ClusterSingletonOptions Singleton = new() { Role = ClusterNodeOptions.CoordinatorRole };
+
+    private static Option<string> DataPlaneOption() => new("--data-plane")
+    {
+        Description = "on: large messages (trunks, gradients, heads) travel on a TCP stream beside Akka; off: in 64 KiB chunks through Akka",
+        DefaultValueFactory = _ => "on",
+    };
+
+    /// <summary>The data plane's sockets are plain TCP: with TLS on, large messages stay inside Akka's TLS connections.</summary>
+    private static bool DataPlaneOn(ParseResult parse, Option<string> option, TlsSettings? tls) => parse.GetValue(option)!.ToLowerInvariant() switch
+    {
+        "on" => tls is null,
+        "off" => false,
+        var other => throw new ArgumentException($"--data-plane must be on or off (got '{other}')"),
+    };
+
+    public static Command Coordinator()
+    {
+        var options = new TrainOptions();
+        var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on", DefaultValueFactory = _ => $"127.0.0.1:{NodeDefaults.RemotingPort}" };
+        var publicHost = new Option<string?>("--public-host") { Description = "host name other nodes reach this one by (default: the bind host)" };
+        // --seed is the training seed here (a train option), so the coordinator names its seed nodes --seed-node
+        var seeds = new Option<string[]>("--seed-node") { Description = $"seed node HOST:PORT (repeatable; default: ${ClusterNodeOptions.SeedsVariable}, else this node)" };
+        var minWorkers = new Option<int>("--min-workers") { Description = "workers to wait for before training", DefaultValueFactory = _ => 1 };
+        var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var tlsOptions = new TlsOptions();
+        var endpoints = new EndpointOptions();
+        var dataPlane = DataPlaneOption();
+        var command = new Command("coordinator", "run the coordinator of a multi-node training run");
+        options.AddTo(command);
+        tlsOptions.AddTo(command);
+        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort }) command.Options.Add(option);
+        command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
+        {
+            var completion = RunCompletion.ForConsole();
+            var run = options.Resolve(parse, NewRunId, w => completion.Info($"warning: {w}"));
+            if (run.AlreadyFinished)
+            {
+                completion.Info($"run {run.RunId} in {run.OutDirectory} has already finished (metrics.json); nothing to do");
+                return 0;
+            }
+            var workers = parse.GetValue(minWorkers);
+            if (workers < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {workers})");
+            var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
+            var self = $"{parse.GetValue(publicHost) ?? host}:{port}";
+            var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), self);
+            var outDirectory = run.OutDirectory;
+            var job = run.ToJob(workers);
+            var tls = tlsOptions.Resolve(parse);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole, tls, DataPlaneOn(parse, dataPlane, tls));
+            var healthPort = endpoints.Health(parse);
+            using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole);
+            completion.Info($"coordinator listening on {host}:{port}{TlsNote(tls)}; waiting for {workers} worker(s)");
+            var outcome = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
+                Props.Create(() => new CoordinatorActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
+                host => completion.Outcome.WaitAsync(cancel));
+            RunWriter.Write(outDirectory, outcome);
+            TrainCommand.PrintSummary(outcome, outDirectory);
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command Worker()
+    {
+        var bind = new Option<string>("--bind") { Description = "HOST:PORT this node listens on (port 0: any free port)", DefaultValueFactory = _ => "127.0.0.1:0" };
+        var publicHost = new Option<string?>("--public-host") { Description = "host name other nodes reach this one by (default: the bind host)" };
+        var seeds = new Option<string[]>("--seed", "--seed-node") { Description = $"seed node HOST:PORT, usually the coordinator (repeatable; default: ${ClusterNodeOptions.SeedsVariable})" };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
+        var slots = new Option<int>("--slots") { Description = "capacity relative to other workers (tasks are balanced per slot)", DefaultValueFactory = _ => 1 };
+        var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };
+        var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var tlsOptions = new TlsOptions();
+        var endpoints = new EndpointOptions();
+        var dataPlane = DataPlaneOption();
+        var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns")
+            { bind, publicHost, seeds, device, slots, id, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort };
+        tlsOptions.AddTo(command);
+        command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
+        {
+            if (parse.GetValue(slots) < 1) throw new ArgumentException($"--slots must be ≥ 1 (got {parse.GetValue(slots)})");
+            DeviceName.Parse(parse.GetValue(device)!);
+            var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
+            var worker = new WorkerOptions(parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
+                parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true);
+            var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), null);
+            var tls = tlsOptions.Resolve(parse);
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole, tls, DataPlaneOn(parse, dataPlane, tls));
+            var healthPort = endpoints.Health(parse);
+            using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
+            Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
+            var joined = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
+                    .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
+                    .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>()),
+                async host =>
+                {
+                    var joined = 0;
+                    Akka.Cluster.Cluster.Get(host.Services.GetRequiredService<ActorSystem>()).RegisterOnMemberUp(() => Volatile.Write(ref joined, 1));
+                    await host.WaitForShutdownAsync(cancel); // the worker's node shuts down when its run ends
+                    return Volatile.Read(ref joined) == 1;
+                });
+            if (!joined)
+            {
+                // refused (TLS, another cluster) or no seed answered: a failure, so that an orchestrator restarts it
+                Console.Error.WriteLine($"worker {worker.WorkerId}: its node stopped without ever joining the cluster at {string.Join(", ", node.Seeds)}");
+                return 1;
+            }
+            Console.WriteLine($"worker {worker.WorkerId}: run over, node left the cluster");
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Runs a cluster node until <paramref name="until"/> completes, serving health probes meanwhile when asked to.</summary>
+    private static Task<T> RunNode<T>(ClusterNodeOptions node, int? healthPort, bool verbose, Action<AkkaConfigurationBuilder> actors, Func<IHost, Task<T>> until) =>
+        AkkaNode.RunAsync(akka =>
+        {
+            akka.AddMtnnBasics(logLevel: verbose ? "INFO" : "WARNING").WithMtnnCluster(node);
+            actors(akka);
+        }, async host =>
+        {
+            await using var health = healthPort is { } port
+                ? HealthEndpoint.ForClusterNode(port, host.Services.GetRequiredService<ActorSystem>(), node.Role)
+                : null;
+            return await until(host);
+        });
+
+    private static string TlsNote(TlsSettings? tls) => tls is null ? "" : $" with mutual TLS (CA {tls.CaPath})";
+
+    public static string NewRunId() => $"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
+}

@@ -1,0 +1,168 @@
+using MtnnCluster.Data;
+using System.CommandLine;
+using MtnnCluster.Checkpoints;
+using MtnnCluster.Coordinator;
+using MtnnCluster.Cli.Output;
+using MtnnCluster.Training;
+
+namespace MtnnCluster.Cli.Commands;
+
+/// <summary>The options that describe a training run, shared by <c>train</c> (and, later, <c>coordinator</c>).</summary>
+public sealed class TrainOptions
+{
+    public Option<FileInfo?> Data { get; } = new("--data") { Description = "CSV (or .csv.gz) of SMILES and task labels, or synthetic:ROWS,TASKS,DENSITY[,SEED] for generated data" };
+    public Option<string> SmilesColumn { get; } = new("--smiles-column") { Description = "name of the SMILES column", DefaultValueFactory = _ => "smiles" };
+    public Option<string?> Tasks { get; } = new("--tasks") { Description = "comma-separated task columns (default: every other column)" };
+    public Option<string?> RegressionTasks { get; } = new("--regression-tasks") { Description = "tasks to treat as regression whatever their values" };
+    public Option<string?> ClassificationTasks { get; } = new("--classification-tasks") { Description = "tasks to treat as 0/1 classification" };
+    public Option<string> Split { get; } = new("--split") { Description = "random or scaffold (Bemis-Murcko)", DefaultValueFactory = _ => "random" };
+    public Option<string> SplitFractions { get; } = new("--split-fractions") { Description = "train,valid,test fractions", DefaultValueFactory = _ => "0.8,0.1,0.1" };
+    public Option<int> Seed { get; } = new("--seed") { Description = "seed for the split, initialisation, shuffling and dropout", DefaultValueFactory = _ => 0 };
+    public Option<string> Schedule { get; } = new("--schedule") { Description = "joint, or alternate (ATE-SG: trunk-only and head-only epochs in turn)", DefaultValueFactory = _ => "joint" };
+    public Option<int> Epochs { get; } = new("--epochs") { Description = "most epochs to train (early stopping may end sooner)", DefaultValueFactory = _ => 40 };
+    public Option<int> TrunkEpochs { get; } = new("--trunk-epochs") { Description = "alternate schedule: trunk-only epochs per cycle", DefaultValueFactory = _ => 1 };
+    public Option<int> HeadEpochs { get; } = new("--head-epochs") { Description = "alternate schedule: head-only epochs per cycle", DefaultValueFactory = _ => 1 };
+    public Option<int> SyncEvery { get; } = new("--sync-every") { Description = "1: one reduced trunk step per batch; K: K local trunk steps per worker, then the trunks are averaged", DefaultValueFactory = _ => 1 };
+    public Option<int> Patience { get; } = new("--patience") { Description = "stop after this many epochs without a better validation score (0: never)", DefaultValueFactory = _ => 5 };
+    public Option<string> Layers { get; } = new("--layers") { Description = "trunk hidden layer sizes", DefaultValueFactory = _ => "2000,100" };
+    public Option<double> Dropout { get; } = new("--dropout") { Description = "dropout after each trunk layer", DefaultValueFactory = _ => 0.25 };
+    public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1e-3 };
+    public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "decoupled weight decay (AdamW)", DefaultValueFactory = _ => 1e-4 };
+    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "rows per step", DefaultValueFactory = _ => 128 };
+    public Option<string> Precision { get; } = new("--precision")
+    {
+        Description = "fp32; tf32 (CUDA matrix units round float32 inputs to TF32; CUDA only); bf16 (the trunk's layers in bfloat16 on float32 weights; heads and loss in float32)",
+        DefaultValueFactory = _ => "fp32",
+    };
+    public Option<bool> BalancePositives { get; } = new("--balance-positives") { Description = "weigh each task's positives by its negative/positive ratio" };
+    public Option<int> Radius { get; } = new("--radius") { Description = "ECFP radius (2 = ECFP4)", DefaultValueFactory = _ => 2 };
+    public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
+    public Option<bool> Counts { get; } = new("--counts") { Description = "count fingerprint instead of bits" };
+    public Option<DirectoryInfo?> Out { get; } = new("--out") { Description = "output directory: metrics.json, report.html, checkpoint/ and checkpoints/" };
+    public Option<bool> Overwrite { get; } = new("--overwrite") { Description = "let --out hold another run's outputs, and replace them" };
+    public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "write a training checkpoint every N epochs (and at the end)", DefaultValueFactory = _ => 1 };
+    public Option<int> KeepCheckpoints { get; } = new("--keep-checkpoints") { Description = "training checkpoints kept (the newest)", DefaultValueFactory = _ => 3 };
+    public Option<string?> Resume { get; } = new("--resume") { Description = "DIR: continue the run whose output is DIR, from its newest valid checkpoint; auto: continue --out's run if it has one, else start" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Data, SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule,
+                     Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
+                     Precision, Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
+            command.Options.Add(option);
+    }
+
+    /// <summary>
+    /// The run the options describe: a new one, or (with <c>--resume DIR</c>) the one whose checkpoints are in DIR,
+    /// with the settings it was started with (only <c>--data</c>, if the dataset moved, <c>--out</c>, and
+    /// <c>--precision</c> may be given: how the numbers are computed is no property of the model, and a run started
+    /// with tf32 on a GPU must be able to go on on a CPU).
+    /// <c>--out</c> is claimed here: refused when it holds another run (see <see cref="OutputDirectory"/>).
+    /// </summary>
+    public ResolvedRun Resolve(ParseResult p, Func<string> newRunId, Action<string> warn)
+    {
+        var policy = new CheckpointPolicy(p.GetValue(CheckpointEvery), p.GetValue(KeepCheckpoints));
+        policy.Validate();
+        var resume = p.GetValue(Resume);
+        var overwrite = p.GetValue(Overwrite);
+        if (resume is null || resume == "auto")
+        {
+            var spec = ToSpec(p);
+            var outDirectory = Path.GetFullPath((p.GetValue(Out) ?? throw new ArgumentException("--out is required")).FullName);
+            if (resume is null)
+            {
+                var claimed = OutputDirectory.Claim(outDirectory, overwrite);
+                var stale = Path.Combine(claimed, TrainingCheckpoint.DirectoryName);
+                if (overwrite && Directory.Exists(stale))
+                {
+                    warn($"--overwrite: removing the previous run's training checkpoints in {stale}");
+                    Directory.Delete(stale, recursive: true); // else a resume could pick up the other run's newer epochs
+                }
+                return new ResolvedRun(newRunId(), spec, claimed, policy, null);
+            }
+            var previous = OutputDirectory.CheckpointedRunIn(outDirectory);
+            if (previous is not null && OutputDirectory.FinishedRunIn(outDirectory) == previous)
+                return new ResolvedRun(previous, spec, outDirectory, policy, null, AlreadyFinished: true);
+            return new ResolvedRun(newRunId(), spec, OutputDirectory.Claim(outDirectory, overwrite, previous), policy, new ResumeFrom(outDirectory, Required: false));
+        }
+        var runDirectory = Path.GetFullPath(resume);
+        var given = SpecOptions().Where(o => p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
+        if (given.Length > 0)
+            throw new ArgumentException($"--resume {resume}: the run keeps the settings it was started with; remove {string.Join(", ", given)}");
+        var latest = TrainingCheckpoint.LoadLatest(Path.Combine(runDirectory, TrainingCheckpoint.DirectoryName), warn)
+                     ?? throw new ArgumentException($"--resume: {Path.Combine(runDirectory, TrainingCheckpoint.DirectoryName)} holds no training checkpoint");
+        var state = latest.Checkpoint.State;
+        var resumed = DataPath(p) is { } data ? state.Spec with { Dataset = state.Spec.Dataset with { Path = data } } : state.Spec;
+        if (p.GetResult(Precision) is { Implicit: false } && PrecisionMode.Parse(p.GetValue(Precision)!) is var precision && precision != resumed.Precision)
+        {
+            warn($"--precision: the run computed in {resumed.Precision.Name()} so far; it goes on in {precision.Name()}");
+            resumed = resumed with { Precision = precision };
+        }
+        if (!Exists(resumed.Dataset.Path)) throw new ArgumentException($"--resume: the run's dataset {resumed.Dataset.Path} does not exist (give --data if it moved)");
+        var target = OutputDirectory.Claim(p.GetValue(Out)?.FullName ?? runDirectory, overwrite, state.RunId);
+        return new ResolvedRun(state.RunId, resumed, target, policy, new ResumeFrom(runDirectory, Required: true));
+    }
+
+    /// <summary>Options that describe the model and its training; fixed for a run once started.</summary>
+    private IEnumerable<Option> SpecOptions() =>
+    [
+        SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
+        Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives, Radius, Bits, Counts,
+    ];
+
+    public RunSpec ToSpec(ParseResult p)
+    {
+        var dataPath = DataPath(p) ?? throw new ArgumentException("--data is required");
+        var fractions = ParseList(p.GetValue(SplitFractions)!, "--split-fractions", double.Parse);
+        if (fractions.Length != 3) throw new ArgumentException($"--split-fractions needs three numbers (got '{p.GetValue(SplitFractions)}')");
+        var schedule = p.GetValue(Schedule)!.ToLowerInvariant() switch
+        {
+            "joint" => ScheduleKind.Joint,
+            "alternate" or "ate-sg" => ScheduleKind.Alternate,
+            var other => throw new ArgumentException($"--schedule must be joint or alternate (got '{other}')"),
+        };
+        var spec = new RunSpec(
+            new DatasetSpec(dataPath, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks))),
+            new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts)),
+            new SplitSpec(p.GetValue(Split)!.ToLowerInvariant(), p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
+            new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),
+            new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives)),
+            new ScheduleSpec(schedule, p.GetValue(Epochs), p.GetValue(TrunkEpochs), p.GetValue(HeadEpochs), p.GetValue(Patience), p.GetValue(SyncEvery)),
+            p.GetValue(Seed),
+            PrecisionMode.Parse(p.GetValue(Precision)!));
+        spec.Validate();
+        if (!Exists(spec.Dataset.Path)) throw new ArgumentException($"--data: {spec.Dataset.Path} does not exist");
+        return spec;
+    }
+
+    /// <summary>The full path of the data file, or a synthetic dataset's descriptor as given (checked here).</summary>
+    private string? DataPath(ParseResult p)
+    {
+        if (p.GetResult(Data) is { Tokens: [{ } token] } && SyntheticDataset.IsDescriptor(token.Value))
+            return SyntheticDataset.Parse(token.Value, p.GetValue(Bits), "--data").Descriptor;
+        return p.GetValue(Data)?.FullName;
+    }
+
+    private static bool Exists(string dataPath) => SyntheticDataset.IsDescriptor(dataPath) || File.Exists(dataPath);
+
+    private static string[]? Names(string? list) =>
+        string.IsNullOrWhiteSpace(list) ? null : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static T[] ParseList<T>(string text, string option, Func<string, IFormatProvider, T> parse)
+    {
+        try
+        {
+            return text.Split(',', StringSplitOptions.TrimEntries).Select(s => parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw new ArgumentException($"{option}: '{text}' is not a comma-separated list of numbers");
+        }
+    }
+}
+
+/// <summary>A run as the command line resolved it. <see cref="AlreadyFinished"/>: <c>--resume auto</c> found the run in --out complete (nothing to do).</summary>
+public sealed record ResolvedRun(string RunId, RunSpec Spec, string OutDirectory, CheckpointPolicy Checkpoints, ResumeFrom? Resume, bool AlreadyFinished = false)
+{
+    public TrainJob ToJob(int minWorkers) => new(RunId, Spec, OutDirectory, minWorkers, Checkpoints, Resume);
+}

@@ -1,0 +1,124 @@
+using ScottPlot;
+
+namespace MtnnCluster.Cli.Output;
+
+/// <summary>The report's figures, drawn headless with ScottPlot (Skia) and returned as PNG bytes.</summary>
+public static class ReportPlots
+{
+    public const int Width = 960, Height = 380;     // the learning curves, across the page
+    public const int SmallWidth = 470, SmallHeight = 300; // two side by side
+
+    private static readonly Color HeadsShade = Color.FromHex("#F5A623").WithAlpha(0.16);
+    private static readonly Color TrunkShade = Color.FromHex("#4A90D9").WithAlpha(0.16);
+    private static readonly Color LossColor = Color.FromHex("#C0392B");
+    private static readonly Color ScoreColor = Color.FromHex("#1F6FB2");
+
+    /// <summary>Training loss (left axis) and validation score (right axis) per epoch, epochs shaded by phase.</summary>
+    public static byte[] LearningCurves(IReadOnlyList<EpochHistory> history, int bestEpoch)
+    {
+        var plot = NewPlot();
+        foreach (var epoch in history)
+            if (Shade(epoch.Phase) is { } shade)
+            {
+                var span = plot.Add.HorizontalSpan(epoch.Epoch - 0.5, epoch.Epoch + 0.5, shade);
+                span.LineStyle.Width = 0;
+            }
+        var loss = Points(history, h => h.TrainLoss);
+        if (loss.Xs.Length > 0)
+        {
+            var line = plot.Add.Scatter(loss.Xs, loss.Ys, LossColor);
+            line.LegendText = "training loss";
+            line.LineWidth = 2;
+        }
+        var score = Points(history, h => h.ValidScore);
+        if (score.Xs.Length > 0)
+        {
+            var line = plot.Add.Scatter(score.Xs, score.Ys, ScoreColor);
+            line.LegendText = "validation score";
+            line.LineWidth = 2;
+            line.Axes.YAxis = plot.Axes.Right;
+        }
+        if (bestEpoch > 0)
+        {
+            var best = plot.Add.VerticalLine(bestEpoch, 1.5f, Colors.Black.WithAlpha(0.6), LinePattern.Dashed);
+            best.LegendText = $"best epoch ({bestEpoch})";
+        }
+        foreach (var phase in history.Select(h => h.Phase).Distinct())
+            if (Shade(phase) is { } shade)
+                plot.Legend.ManualItems.Add(new LegendItem { LabelText = $"{phase} epoch", FillColor = shade.WithAlpha(0.45) });
+        plot.ShowLegend(Edge.Bottom); // below the axes: curves can be anywhere inside
+        plot.XLabel("epoch");
+        plot.Axes.Bottom.TickGenerator = WholeNumbers();
+        plot.YLabel("training loss (mean per label)");
+        plot.Axes.Right.Label.Text = "validation score";
+        plot.Axes.SetLimitsX(0.5, Math.Max(history.Count, 1) + 0.5);
+        return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
+    /// <summary>Seconds of training per epoch, one bar per epoch in the colour of its phase.</summary>
+    public static byte[] EpochTimes(IReadOnlyList<EpochHistory> history)
+    {
+        var plot = NewPlot();
+        var bars = history.Select(h => new Bar
+        {
+            Position = h.Epoch,
+            Value = h.Seconds,
+            FillColor = (Shade(h.Phase) ?? Colors.Gray.WithAlpha(0.16)).WithAlpha(0.85),
+            LineWidth = 0,
+        }).ToList();
+        plot.Add.Bars(bars);
+        foreach (var phase in history.Select(h => h.Phase).Distinct())
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = $"{phase} epoch", FillColor = (Shade(phase) ?? Colors.Gray).WithAlpha(0.85) });
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.XLabel("epoch");
+        plot.Axes.Bottom.TickGenerator = WholeNumbers();
+        plot.YLabel("training seconds");
+        plot.Axes.Margins(bottom: 0);
+        plot.Axes.SetLimitsX(0.5, Math.Max(history.Count, 1) + 0.5);
+        return plot.GetImageBytes(SmallWidth, SmallHeight, ImageFormat.Png);
+    }
+
+    /// <summary>How many tasks reached each value of a metric, with the mean marked.</summary>
+    public static byte[] Histogram(IReadOnlyCollection<double> values, string metric, double low, double high)
+    {
+        var plot = NewPlot();
+        var binSize = (high - low) / (values.Count >= 200 ? 40 : 20);
+        var histogram = ScottPlot.Statistics.Histogram.WithBinSize(binSize, low, high);
+        histogram.AddRange(values);
+        var bars = plot.Add.Histogram(histogram);
+        bars.BarWidthFraction = 0.9;
+        var mean = plot.Add.VerticalLine(values.Average(), 2f, LossColor, LinePattern.Dashed);
+        mean.LegendText = $"mean {values.Average():F3}, {values.Count:N0} tasks";
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.XLabel(metric);
+        plot.YLabel("tasks");
+        plot.Axes.Left.TickGenerator = WholeNumbers();
+        plot.Axes.Margins(bottom: 0);
+        return plot.GetImageBytes(SmallWidth, SmallHeight, ImageFormat.Png);
+    }
+
+    private static Plot NewPlot()
+    {
+        var plot = new Plot();
+        if (SansFont is { } font) plot.Font.Set(font);
+        return plot;
+    }
+
+    // ScottPlot's default on Linux is a serif face; a sans one reads better beside the page's text
+    private static readonly string? SansFont = SkiaSharp.SKFontManager.Default.FontFamilies.FirstOrDefault(f => f == "DejaVu Sans");
+
+    private static ScottPlot.TickGenerators.NumericAutomatic WholeNumbers() => new() { IntegerTicksOnly = true };
+
+    private static Color? Shade(string phase) => phase switch
+    {
+        "heads" => HeadsShade,
+        "trunk" => TrunkShade,
+        _ => null,
+    };
+
+    private static (double[] Xs, double[] Ys) Points(IEnumerable<EpochHistory> history, Func<EpochHistory, double?> value)
+    {
+        var points = history.Where(h => value(h) is not null).ToArray();
+        return (points.Select(h => (double)h.Epoch).ToArray(), points.Select(h => value(h)!.Value).ToArray());
+    }
+}

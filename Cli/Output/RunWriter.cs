@@ -1,0 +1,92 @@
+using System.Text.Json;
+using MtnnCluster.Checkpoints;
+using MtnnCluster.Data;
+using MtnnCluster.Evaluation;
+using MtnnCluster.Messages;
+using MtnnCluster.Training;
+
+namespace MtnnCluster.Cli.Output;
+
+/// <summary>Writes a finished run into its output directory: <c>checkpoint/</c>, <c>metrics.json</c>, then <c>report.html</c>.</summary>
+public static class RunWriter
+{
+    /// <summary>A report that cannot be written is reported to <paramref name="warn"/> (default: standard error), never fails the run.</summary>
+    public static void Write(string outDirectory, RunOutcome outcome, Action<string>? warn = null)
+    {
+        Directory.CreateDirectory(outDirectory);
+        var data = outcome.Data;
+        var model = new CheckpointModel(Checkpoint.CurrentFormat, outcome.RunId, outcome.Spec,
+            data.Tasks.Select((t, i) => new CheckpointTask(t.Name, t.Kind, data.Scales[i].Mean, data.Scales[i].Std)).ToArray(),
+            data.FeatureSize, data.Fingerprint, outcome.BestEpoch, DateTimeOffset.UtcNow);
+        new Checkpoint(model, outcome.Trunk, outcome.HeadWeight, outcome.HeadBias).Write(Path.Combine(outDirectory, "checkpoint"));
+        var metrics = RunMetrics.From(outcome);
+        var path = Path.Combine(outDirectory, "metrics.json");
+        var temporary = path + ".tmp";
+        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(metrics, Checkpoint.Json));
+        File.Move(temporary, path, overwrite: true);
+        ReportWriter.TryWrite(outDirectory, metrics, warn ?? (message => Console.Error.WriteLine($"warning: {message}")));
+    }
+}
+
+/// <summary>The shape of metrics.json. NaN (a metric that does not apply, or a single-class split) is written as null.</summary>
+public sealed record RunMetrics(
+    string RunId,
+    string Dataset,
+    string Schedule,
+    string Split,
+    int Rows,
+    int InvalidSmiles,
+    int EpochsRun,
+    int BestEpoch,
+    double WallSeconds,
+    double? MeanTrainRocAuc,
+    double? MeanValidRocAuc,
+    double? MeanTestRocAuc,
+    double? MeanValidPrcAuc,
+    double? MeanTestPrcAuc,
+    double? MeanTestRmse,
+    double? MeanTestR2,
+    IReadOnlyList<TaskReport> Tasks,
+    IReadOnlyList<WorkerReport> Workers,
+    IReadOnlyList<EpochHistory> History,
+    IReadOnlyList<RunEvent> Events)
+{
+    public static RunMetrics From(RunOutcome outcome)
+    {
+        var metrics = outcome.FinalScores;
+        double? Mean(Data.Split split, Func<TaskMetrics, double> pick) => Nullable(MetricSummary.Mean(metrics.Where(m => m.Split == split), pick));
+        var bySplit = metrics.ToLookup(m => (m.Task, m.Split));
+        var workerOf = outcome.Workers.SelectMany(w => w.Tasks.Select(t => (t, w.WorkerId))).ToDictionary(p => p.t, p => p.WorkerId);
+        var tasks = outcome.Data.Tasks.Select((task, i) =>
+        {
+            TaskMetrics? Of(Data.Split split) => bySplit[(task.Name, split)].FirstOrDefault();
+            var (train, valid, test) = (Of(Data.Split.Train), Of(Data.Split.Valid), Of(Data.Split.Test));
+            return new TaskReport(task.Name, task.Kind.ToString().ToLowerInvariant(), workerOf.GetValueOrDefault(i, ""),
+                train?.Labelled ?? 0, train?.Positives ?? 0, valid?.Labelled ?? 0, valid?.Positives ?? 0, test?.Labelled ?? 0, test?.Positives ?? 0,
+                Nullable(train?.RocAuc), Nullable(valid?.RocAuc), Nullable(test?.RocAuc), Nullable(valid?.PrcAuc), Nullable(test?.PrcAuc),
+                Nullable(test?.Rmse), Nullable(test?.Mae), Nullable(test?.R2),
+                new[] { train, valid, test }.Where(m => m is { SingleClass: true }).Select(m => m!.Split.ToString().ToLowerInvariant()).ToArray());
+        }).ToArray();
+        return new RunMetrics(outcome.RunId, outcome.Data.Path, outcome.Spec.Schedule.Kind.ToString().ToLowerInvariant(), outcome.Spec.Split.Kind,
+            outcome.Data.RowCount, outcome.Data.InvalidSmiles, outcome.History.Count, outcome.BestEpoch, Math.Round(outcome.WallSeconds, 3),
+            Mean(Data.Split.Train, m => m.RocAuc), Mean(Data.Split.Valid, m => m.RocAuc), Mean(Data.Split.Test, m => m.RocAuc),
+            Mean(Data.Split.Valid, m => m.PrcAuc), Mean(Data.Split.Test, m => m.PrcAuc), Mean(Data.Split.Test, m => m.Rmse), Mean(Data.Split.Test, m => m.R2),
+            tasks,
+            outcome.Workers.Select(w => new WorkerReport(w.WorkerId, w.Address, w.Device, w.Slots, w.Tasks.Select(t => outcome.Data.Tasks[t].Name).ToArray())).ToArray(),
+            outcome.History.Select(h => new EpochHistory(h.Epoch, h.Phase.ToString().ToLowerInvariant(), Nullable(h.TrainLoss), Nullable(h.ValidScore),
+                Nullable(h.MeanValidRocAuc), Math.Round(h.Seconds, 3), Math.Round(h.RowsPerSecond, 1), h.Improved)).ToArray(),
+            outcome.Events);
+    }
+
+    private static double? Nullable(double? value) => value is { } v && double.IsFinite(v) ? v : null;
+}
+
+public sealed record TaskReport(
+    string Name, string Kind, string Worker,
+    int TrainLabels, int TrainPositives, int ValidLabels, int ValidPositives, int TestLabels, int TestPositives,
+    double? TrainRocAuc, double? ValidRocAuc, double? TestRocAuc, double? ValidPrcAuc, double? TestPrcAuc,
+    double? TestRmse, double? TestMae, double? TestR2, string[] SingleClassIn);
+
+public sealed record WorkerReport(string Id, string Address, string Device, int Slots, string[] Tasks);
+
+public sealed record EpochHistory(int Epoch, string Phase, double? TrainLoss, double? ValidScore, double? MeanValidRocAuc, double Seconds, double RowsPerSecond, bool Improved);

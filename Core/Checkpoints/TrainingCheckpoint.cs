@@ -1,0 +1,132 @@
+using System.Text.Json;
+using MtnnCluster.Model;
+using MtnnCluster.Training;
+
+namespace MtnnCluster.Checkpoints;
+
+/// <summary>How often training checkpoints are written (every <see cref="Every"/> epochs, and at the end) and how many are kept.</summary>
+public sealed record CheckpointPolicy(int Every = 1, int Keep = 3)
+{
+    public void Validate()
+    {
+        if (Every < 1) throw new ArgumentException($"--checkpoint-every must be ≥ 1 (got {Every})");
+        if (Keep < 1) throw new ArgumentException($"--keep-checkpoints must be ≥ 1 (got {Keep})");
+    }
+}
+
+/// <summary>
+/// The readable part of a training checkpoint (state.json): the run, where the schedule stands, early stopping,
+/// history and events, the task assignment, and how random state is derived. Shuffles, dropout masks and head
+/// initialisation are seeded by (seed, epoch, task), so the schedule position and the seed restore them.
+/// </summary>
+public sealed record TrainingState(
+    int FormatVersion,
+    string RunId,
+    RunSpec Spec,
+    int FeatureSize,
+    string DatasetFingerprint,
+    string[] TaskNames,
+    int CompletedEpochs,
+    int NextEpoch,
+    EpochPhase? NextPhase,
+    long TrunkVersion,
+    long? BestTrunkVersion,
+    long TrunkOptimizerSteps,
+    long HeadOptimizerSteps,
+    int BestEpoch,
+    double BestScore,
+    IReadOnlyList<EpochReport> History,
+    IReadOnlyList<RunEvent> Events,
+    IReadOnlyDictionary<string, int[]> Assignment,
+    int RandomSeed,
+    DateTimeOffset Created);
+
+/// <summary>
+/// A training checkpoint: <c>state.json</c>, <c>trunk.safetensors</c> (parameters, AdamW moments, the best trunk so
+/// far), <c>heads.safetensors</c> (every task's head with its moments, and the best heads), <c>manifest.json</c>
+/// (SHA-256 of each). Lives in <c>OUT/checkpoints/epoch-NNNNNN/</c>; the last K are kept.
+/// </summary>
+public sealed record TrainingCheckpoint(TrainingState State, TrunkState Trunk, HeadStore Heads, HeadStore BestHeads)
+{
+    public const int CurrentFormat = 2; // 2: tensors in safetensors files (1: MessagePack)
+    public const string DirectoryName = "checkpoints";
+    private const string StateFile = "state.json", TrunkFile = "trunk.safetensors", HeadsFile = "heads.safetensors", Prefix = "epoch-";
+
+    /// <summary>Writes this checkpoint under <paramref name="checkpoints"/> and removes all but the newest <paramref name="keep"/>.</summary>
+    public string Write(string checkpoints, int keep)
+    {
+        var directory = Path.Combine(checkpoints, $"{Prefix}{State.CompletedEpochs:D6}");
+        var trunk = Trunk.Parameters.Concat(Trunk.Moments).Concat(Trunk.Best ?? []).ToArray();
+        ChecksummedDirectory.Write(directory, new Dictionary<string, byte[]>
+        {
+            [StateFile] = JsonSerializer.SerializeToUtf8Bytes(State, Checkpoint.Json),
+            [TrunkFile] = TensorFile.Serialize(trunk),
+            [HeadsFile] = TensorFile.Serialize([.. Heads.ToTensors(), .. BestHeads.ToTensors()]),
+        });
+        foreach (var old in List(checkpoints).Skip(keep)) Directory.Delete(old, recursive: true);
+        return directory;
+    }
+
+    /// <summary>Checkpoint directories under <paramref name="checkpoints"/>, newest first.</summary>
+    public static IReadOnlyList<string> List(string checkpoints) =>
+        Directory.Exists(checkpoints)
+            ? Directory.GetDirectories(checkpoints, $"{Prefix}*").Where(d => int.TryParse(Path.GetFileName(d)[Prefix.Length..], out _))
+                .OrderByDescending(d => Path.GetFileName(d), StringComparer.Ordinal).ToArray()
+            : [];
+
+    /// <summary>Reads and verifies one checkpoint; any damage is an <see cref="InvalidDataException"/> naming the file.</summary>
+    public static TrainingCheckpoint Read(string directory)
+    {
+        var files = ChecksummedDirectory.Read(directory, [StateFile, TrunkFile, HeadsFile]);
+        try
+        {
+            var state = JsonSerializer.Deserialize<TrainingState>(files[StateFile], Checkpoint.Json)
+                        ?? throw new InvalidDataException($"{directory}/{StateFile}: empty");
+            if (state.FormatVersion != CurrentFormat)
+                throw new InvalidDataException($"{directory}: training checkpoint format {state.FormatVersion}, this build reads {CurrentFormat}");
+            var parameters = 2 * state.Spec.Model.Layers.Length;
+            var trunk = TensorFile.Deserialize(files[TrunkFile], $"{directory}/{TrunkFile}");
+            if (trunk.Length != 3 * parameters && trunk.Length != 4 * parameters)
+                throw new InvalidDataException($"{directory}/{TrunkFile}: {trunk.Length} tensors for {state.Spec.Model.Layers.Length} layers");
+            var heads = TensorFile.Deserialize(files[HeadsFile], $"{directory}/{HeadsFile}");
+            if (heads.Length != 12) throw new InvalidDataException($"{directory}/{HeadsFile}: {heads.Length} tensors, 12 expected");
+            var store = HeadStore.FromTensors(heads[..6], state.HeadOptimizerSteps);
+            if (store.TaskCount != state.TaskNames.Length)
+                throw new InvalidDataException($"{directory}/{HeadsFile}: heads for {store.TaskCount} tasks, the run has {state.TaskNames.Length}");
+            return new TrainingCheckpoint(state,
+                new TrunkState(trunk[..parameters], trunk[parameters..(3 * parameters)], state.TrunkOptimizerSteps, state.TrunkVersion,
+                    trunk.Length == 4 * parameters ? trunk[(3 * parameters)..] : null, state.BestTrunkVersion),
+                store, HeadStore.FromTensors(heads[6..], 0));
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{directory}: unreadable training checkpoint ({e.Message})", e);
+        }
+    }
+
+    /// <summary>
+    /// The newest checkpoint that verifies. A damaged one is skipped with a warning naming it and the reason, and
+    /// the one before it is tried; null when there is none at all, an error when all are damaged.
+    /// </summary>
+    public static (TrainingCheckpoint Checkpoint, string Directory)? LoadLatest(string checkpoints, Action<string> warn)
+    {
+        var candidates = List(checkpoints);
+        if (candidates.Count == 0) return null;
+        var problems = new List<string>();
+        foreach (var directory in candidates)
+        {
+            try
+            {
+                var checkpoint = Read(directory);
+                if (problems.Count > 0) warn($"resuming from the older checkpoint {directory}");
+                return (checkpoint, directory);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException)
+            {
+                problems.Add(e.Message);
+                warn($"checkpoint {directory} is damaged and skipped: {e.Message}");
+            }
+        }
+        throw new InvalidDataException($"{checkpoints}: no checkpoint can be read ({string.Join("; ", problems)})");
+    }
+}

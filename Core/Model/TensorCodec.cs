@@ -1,0 +1,50 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Model;
+
+/// <summary>
+/// Moves float32 tensors in and out of <see cref="TensorData"/> (the wire and checkpoint form). Each direction is
+/// one copy between managed bytes and the tensor's memory: trunks of tens of megabytes cross here every step.
+/// </summary>
+public static class TensorCodec
+{
+    public static TensorData Encode(string name, Tensor tensor)
+    {
+        using var cpu = tensor.detach().to(ScalarType.Float32, CPU).contiguous();
+        var bytes = FreshArrays.ForWriting(checked((int)(cpu.numel() * sizeof(float)))); // every byte is written below
+        cpu.bytes.CopyTo(bytes);
+        return new TensorData(name, cpu.shape.Select(d => checked((int)d)).ToArray(), bytes);
+    }
+
+    public static Tensor Decode(TensorData data, Device? device = null)
+    {
+        CheckSize(data);
+        var cpu = empty(data.Shape.Select(d => (long)d).ToArray(), ScalarType.Float32, CPU);
+        data.Bytes.CopyTo(cpu.bytes);
+        if (device is null || device.type == DeviceType.CPU) return cpu;
+        using (cpu) return cpu.to(device);
+    }
+
+    /// <summary>Copies <paramref name="data"/> into an existing tensor of the same shape, without autograd.</summary>
+    public static void CopyInto(TensorData data, Tensor target)
+    {
+        CheckSize(data);
+        if (!data.Shape.Select(d => (long)d).SequenceEqual(target.shape))
+            throw new InvalidDataException($"tensor {data.Name}: shape [{string.Join(',', data.Shape)}] does not match [{string.Join(',', target.shape)}]");
+        using var _ = no_grad();
+        if (target.device_type == DeviceType.CPU && target.dtype == ScalarType.Float32 && target.is_contiguous())
+        {
+            data.Bytes.CopyTo(target.bytes); // straight into the parameter's memory
+            return;
+        }
+        using var source = Decode(data, target.device);
+        target.copy_(source);
+    }
+
+    private static void CheckSize(TensorData data)
+    {
+        if (data.Shape.Any(d => d < 0) || data.ElementCount * sizeof(float) != data.Bytes.LongLength)
+            throw new InvalidDataException($"tensor {data.Name}: {data.Bytes.LongLength} bytes do not hold shape [{string.Join(',', data.Shape)}] of float32");
+    }
+}

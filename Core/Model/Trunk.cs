@@ -1,0 +1,82 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Model;
+
+/// <summary>
+/// The shared trunk: Linear → ReLU → dropout for each hidden layer. Parameters are plain tensors (weights stored
+/// [in × out]) so that they can be loaded from the wire, reduced and checkpointed without a module tree.
+/// </summary>
+public sealed class Trunk : IDisposable
+{
+    private readonly List<Tensor> _parameters = [];
+
+    public int InputSize { get; }
+    public int[] Layers { get; }
+    public int OutputSize => Layers[^1];
+    public IReadOnlyList<Tensor> Parameters => _parameters;
+
+    /// <summary>
+    /// The type the layers compute in: Float32, or BFloat16 (a manual autocast: each layer's input, weight and bias
+    /// are cast down, the parameters stay float32 and receive float32 gradients through the casts).
+    /// </summary>
+    public ScalarType ComputeType { get; init; } = ScalarType.Float32;
+
+    public Trunk(int inputSize, int[] layers, long seed, Device device)
+    {
+        InputSize = inputSize;
+        Layers = layers;
+        using var generator = new Generator(checked((ulong)seed));
+        var fanIn = inputSize;
+        foreach (var size in layers)
+        {
+            _parameters.Add(SeededInit.Uniform([fanIn, size], fanIn, generator, device));
+            _parameters.Add(SeededInit.Uniform([size], fanIn, generator, device));
+            fanIn = size;
+        }
+    }
+
+    public static string ParameterName(int index) => $"trunk.{index / 2}.{(index % 2 == 0 ? "weight" : "bias")}";
+
+    /// <summary>
+    /// Forward pass; dropout only when a generator is given (training), none in evaluation. The output is float32
+    /// whatever <see cref="ComputeType"/> (heads and loss stay float32). Call inside a dispose scope: intermediate
+    /// tensors are left to it.
+    /// </summary>
+    public Tensor Forward(Tensor input, double dropout, Generator? dropoutGenerator)
+    {
+        var x = input.to(ComputeType);
+        for (var layer = 0; layer < Layers.Length; layer++)
+        {
+            x = x.matmul(_parameters[2 * layer].to(ComputeType)).add(_parameters[2 * layer + 1].to(ComputeType), Scalars.One).relu();
+            if (dropoutGenerator is not null && dropout > 0) x = Dropout.Apply(x, dropout, dropoutGenerator);
+        }
+        return x.to(ScalarType.Float32);
+    }
+
+    public TensorData[] Export() => _parameters.Select((p, i) => TensorCodec.Encode(ParameterName(i), p)).ToArray();
+
+    public void Load(IReadOnlyList<TensorData> parameters)
+    {
+        if (parameters.Count != _parameters.Count)
+            throw new InvalidDataException($"trunk: {parameters.Count} tensors received, {_parameters.Count} expected");
+        for (var i = 0; i < parameters.Count; i++) TensorCodec.CopyInto(parameters[i], _parameters[i]);
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _parameters) p.Dispose();
+        _parameters.Clear();
+    }
+}
+
+public static class Dropout
+{
+    /// <summary>Inverted dropout with masks drawn from <paramref name="generator"/> (deterministic per worker).</summary>
+    public static Tensor Apply(Tensor x, double p, Generator generator)
+    {
+        using var dropProbability = p.ToScalar();
+        using var keepScale = (1.0 / (1.0 - p)).ToScalar();
+        return x.mul(rand(x.shape, ScalarType.Float32, x.device, generator: generator).ge(dropProbability)).mul(keepScale);
+    }
+}

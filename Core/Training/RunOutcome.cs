@@ -1,0 +1,53 @@
+using MtnnCluster.Evaluation;
+using MtnnCluster.Model;
+namespace MtnnCluster.Training;
+
+/// <summary>One epoch as the coordinator saw it.</summary>
+public sealed record EpochReport(
+    int Epoch, int Epochs, EpochPhase Phase, double TrainLoss, double ValidScore, double MeanValidRocAuc,
+    double Seconds, double RowsPerSecond, bool Improved);
+
+/// <summary>
+/// A round of training steps finished: <see cref="Step"/> of <see cref="Steps"/> done in this epoch (a head-only
+/// epoch is one round: 1 of 1), <see cref="Rows"/> rows trained on so far this epoch in <see cref="Seconds"/>.
+/// </summary>
+public sealed record StepProgress(int Epoch, int Epochs, EpochPhase Phase, int Step, int Steps, long Rows, double Seconds);
+
+/// <summary>Which worker trained which tasks.</summary>
+public sealed record WorkerAssignment(string WorkerId, string Address, string Device, int Slots, int[] Tasks);
+
+/// <summary>Everything a finished run produced, before it is written out.</summary>
+public sealed record RunOutcome(
+    string RunId,
+    RunSpec Spec,
+    PreparedDataset Data,
+    IReadOnlyList<EpochReport> History,
+    int BestEpoch,
+    IReadOnlyList<TaskMetrics> FinalScores,
+    IReadOnlyList<WorkerAssignment> Workers,
+    TensorData[] Trunk,
+    TensorData HeadWeight,
+    TensorData HeadBias,
+    double WallSeconds,
+    IReadOnlyList<RunEvent> Events);
+
+/// <summary>
+/// Something that happened to the run as a whole: a worker lost (<c>worker_lost</c>), leaving on SIGTERM
+/// (<c>worker_left</c>) or joining (<c>worker_joined</c>), the run resumed from a checkpoint (<c>resumed</c>), a
+/// checkpoint that could not be written (<c>checkpoint_failed</c>). <see cref="Epoch"/>: the epoch training went
+/// on from; <see cref="ResumedAt"/>: when the workers were training again.
+/// </summary>
+public sealed record RunEvent(DateTimeOffset Time, string Kind, string Worker, int TasksMoved, int Epoch, DateTimeOffset? ResumedAt = null, string? Detail = null)
+{
+    public double? RecoverySeconds => ResumedAt is { } resumed ? Math.Round((resumed - Time).TotalSeconds, 3) : null;
+}
+
+/// <summary>What the coordinator reports while it runs; the command line prints it, tests collect it.</summary>
+public interface ITrainingObserver
+{
+    void Info(string message);
+    void EpochCompleted(EpochReport report);
+    void StepCompleted(StepProgress progress) { } // most observers only want epochs
+    void Completed(RunOutcome outcome);
+    void Failed(Exception error);
+}
