@@ -83,8 +83,8 @@ public sealed partial class DockerfileLintTests
         Assert.True(entry is not null, $"{dockerfile}: no ENTRYPOINT in the final stage");
         Assert.Equal("""["dotnet", "/app/mtnn.dll"]""", entry.Arguments);
         // the publish output and the assembly name the entry point relies on
-        Assert.Contains(Parse(dockerfile), i => i.Keyword == "RUN" && i.Arguments.Contains("dotnet publish Coordinator/MtnnCluster.Coordinator.csproj") && i.Arguments.EndsWith("-o /app"));
-        var assemblyName = XDocument.Load(RepoPaths.File("Coordinator/MtnnCluster.Coordinator.csproj")).Descendants("AssemblyName").Single().Value;
+        Assert.Contains(Parse(dockerfile), i => i.Keyword == "RUN" && i.Arguments.Contains("dotnet publish Cli/MtnnCluster.Cli.csproj") && i.Arguments.EndsWith("-o /app"));
+        var assemblyName = XDocument.Load(RepoPaths.File("Cli/MtnnCluster.Cli.csproj")).Descendants("AssemblyName").Single().Value;
         Assert.Equal("mtnn", assemblyName);
 
         var exposed = final.Where(i => i.Keyword == "EXPOSE").SelectMany(i => i.Arguments.Split(' ')).Select(int.Parse).Order();
@@ -170,7 +170,7 @@ public sealed partial class DockerfileLintTests
         Assert.All(cuda, i => Assert.Contains("-p:TorchBackend=cuda", i.Arguments)); // restore and publish must agree
         Assert.All(DotnetBuilds("Deploy/Dockerfile"), i => Assert.DoesNotContain("TorchBackend", i.Arguments));
         // the property the images pass is the one the projects read
-        Assert.Contains("'$(TorchBackend)' == 'cuda'", File.ReadAllText(RepoPaths.File("Shared/MtnnCluster.Shared.csproj")));
+        Assert.Contains("'$(TorchBackend)' == 'cuda'", File.ReadAllText(RepoPaths.File("Core/MtnnCluster.Core.csproj")));
         var runtime = FinalStage(Parse("Deploy/Dockerfile.cuda")).First();
         Assert.StartsWith("nvidia/cuda:", runtime.Arguments);
         Assert.Contains("ubuntu24.04", runtime.Arguments); // GCC 13+ libstdc++ for TorchSharp
