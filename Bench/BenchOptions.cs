@@ -43,7 +43,7 @@ public sealed class BenchOptions
         var spec = new RunSpec(
             new DatasetSpec(DataPath(p), "smiles", null, null, null),
             new FeaturizerSpec(2, p.GetValue(Bits), false),
-            new SplitSpec("random", p.GetValue(Seed), 0.8, 0.1, 0.1),
+            new SplitSpec(SplitKind.Random, p.GetValue(Seed), 0.8, 0.1, 0.1),
             new ModelSpec(LayerSizes(p), 0.25),
             new OptimizerSpec(1e-3, 1e-4, p.GetValue(BatchSize), false),
             schedule,

@@ -5,11 +5,11 @@ using Akka.Cluster;
 using Akka.Event;
 using MtnnCluster.Checkpoints;
 using MtnnCluster.Data;
-using MtnnCluster.Evaluation;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
 using MtnnCluster.Telemetry;
 using MtnnCluster.Training;
+using MtnnCluster.Training.Run;
 using MtnnCluster.Transport;
 
 namespace MtnnCluster.Coordinator;
@@ -23,17 +23,22 @@ public sealed record TrainJob(string RunId, RunSpec Spec, string OutDirectory, i
     public CheckpointPolicy CheckpointPolicy => Checkpoints ?? new CheckpointPolicy();
 }
 
+/// <summary>Where a run stands; each is one behaviour of the <see cref="CoordinatorActor"/>.</summary>
+public enum RunPhase { WaitingForWorkers, Deploying, Training, Evaluating, Finishing, Finished, Failed }
+
 /// <summary>
-/// The coordinator: waits for workers, shards tasks across them, drives the schedule epoch by epoch, reduces
-/// trunk gradients into the master trunk, tracks early stopping, and writes the checkpoint and metrics. Every
-/// exchange with the workers is a round: one request to each worker, and the continuation runs when all have
-/// answered. The math is in <see cref="TrunkMaster"/>; this actor holds state and makes decisions.
+/// The coordinator: a state machine over <see cref="RunPhase"/>. It waits for workers, deploys tasks to them
+/// (<see cref="TaskPlacement"/>), trains epoch by epoch as <see cref="RunSchedule"/> says, reduces the workers'
+/// trunk gradients into the master trunk (<see cref="TrunkMaster"/>), scores each epoch (<see cref="RunProgress"/>:
+/// early stopping), keeps a <see cref="RunSnapshot"/> at every epoch end and writes it as a training checkpoint.
+/// The decisions and the math live in those plain classes; this actor holds the actor references, sends the
+/// requests, collects the replies, and moves between phases. Writing the run's outputs is the caller's: it gets
+/// the <see cref="RunOutcome"/> through <see cref="ITrainingObserver.Completed"/>.
 /// <para>
-/// Faults: at every epoch end the workers' heads come back with their scores, and the coordinator keeps a
-/// snapshot (trunk, optimizer, heads, early-stopping state), written as a training checkpoint every N epochs.
-/// When a worker is lost (unreachable, removed, or leaving on SIGTERM), the epoch in progress is abandoned, the
-/// lost worker's tasks move to the others, and the epoch starts again from the snapshot; a worker that joins
-/// is given tasks at the next epoch end. Each deployment of tasks is an attempt with its own wire id
+/// Every exchange with the workers is a round: one request to each assigned worker, completed when all have
+/// answered. Faults: when a worker is lost (unreachable, removed, or leaving on SIGTERM) the round in flight is
+/// abandoned, the lost worker's tasks move to the others and the run goes back to the last snapshot; a worker that
+/// joins is given tasks at the next epoch end. Each deployment is an attempt with its own wire id
 /// (<c>run~attempt</c>), so a reply computed before the change is dropped as foreign.
 /// </para>
 /// </summary>
@@ -41,20 +46,25 @@ public sealed class CoordinatorActor : ReceiveActor
 {
     private sealed record WorkerHandle(string WorkerId, IActorRef Ref, string Device, int Slots);
 
-    private sealed class Round(string kind, int epoch, int step, IReadOnlyCollection<string> workers, Action<IReadOnlyList<IRunMessage>> complete)
+    private enum RoundKind { Ready, Step, LocalSteps, Heads, Evaluate, FetchHeads }
+
+    /// <summary>A round's name in traces (<c>mtnn.round step</c>).</summary>
+    private static string TraceName(RoundKind kind) => kind switch
     {
-        public string Kind { get; } = kind;
+        RoundKind.LocalSteps => "local",
+        RoundKind.Evaluate => "eval",
+        RoundKind.FetchHeads => "fetch",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
+
+    private sealed class Round(RoundKind kind, int epoch, int step, IReadOnlyCollection<string> workers, Action<IReadOnlyList<IRunMessage>> complete)
+    {
+        public RoundKind Kind { get; } = kind;
         public int Epoch { get; } = epoch;
         public int Step { get; } = step;
         public SortedDictionary<string, IRunMessage> Replies { get; } = new(StringComparer.Ordinal);
         public HashSet<string> Waiting { get; } = [.. workers];
         public Action<IReadOnlyList<IRunMessage>> Complete { get; } = complete;
-    }
-
-    /// <summary>The run as of an epoch end: everything needed to go on from <see cref="NextEpoch"/> with any set of workers.</summary>
-    private sealed record Snapshot(int NextEpoch, TrunkState Trunk, HeadStore? Heads, HeadStore? BestHeads, int BestEpoch, double BestScore, EpochReport[] History)
-    {
-        public bool OnDisk { get; set; }
     }
 
     /// <summary>Asked by CoordinatedShutdown (SIGTERM): write the latest snapshot if it is not on disk yet.</summary>
@@ -70,39 +80,34 @@ public sealed class CoordinatorActor : ReceiveActor
     // unreachable workers: their tasks have moved, but they may come back (a starved or paused node) rather than be downed
     private readonly Dictionary<string, WorkerHandle> _suspects = new(StringComparer.Ordinal);
     private readonly Stopwatch _wall = new();
-    private readonly List<RunEvent> _events = [];
-    private readonly List<int> _awaitingRecovery = [];
     private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
     private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
     private readonly RunTrace _trace;
 
     private string _runId;
     private int _attempt;
+    private RunEvents _events = new([]);
+    private TrainingCheckpoint? _resumeFrom;
+    private Round? _round;
+
+    // set when the run starts (the dataset is loaded)
+    private PreparedDataset? _data;
+    private RunSchedule? _schedule;
+    private TaskPlacement? _placement;
+    private TrunkMaster? _trunk;
+    private RunSnapshot? _snapshot;
+    private RunProgress _progress = RunProgress.Fresh();
+    private HeadStore? _heads, _bestHeads;
+    private EpochTally _epoch = new();
+
     /// <summary>Messages dropped: another run's or attempt's, stale, or not from the worker they name.</summary>
     public long Dropped { get; private set; }
-    private PreparedDataset? _data;
-    private long[] _labelsPerTask = [];
-    private TrunkMaster? _trunk;
-    private IReadOnlyDictionary<string, int[]> _assignment = new Dictionary<string, int[]>();
-    private HashSet<string> _placed = []; // the workers the current assignment was made for (some may have got no task)
-    private Round? _round;
-    private bool _started, _finished;
-    private Snapshot? _snapshot;
-    private TrainingCheckpoint? _resumeFrom;
-    private HeadStore? _heads, _bestHeads;
-    private List<EpochReport> _history = [];
-
-    // the epoch in progress
-    private readonly Stopwatch _epochClock = new();
-    private double _epochLoss;
-    private long _epochLabels, _epochRows;
-
-    // early stopping
-    private double _bestScore = double.NegativeInfinity;
-    private int _bestEpoch;
+    public RunPhase Phase { get; private set; }
 
     private string WireId => $"{_runId}~{_attempt}";
     private string CheckpointsDirectory => Path.Combine(_job.OutDirectory, TrainingCheckpoint.DirectoryName);
+    private bool Started => _data is not null;
+    private bool Over => Phase is RunPhase.Finished or RunPhase.Failed;
 
     public CoordinatorActor(TrainJob job, ITrainingObserver observer)
     {
@@ -110,31 +115,7 @@ public sealed class CoordinatorActor : ReceiveActor
         _observer = observer;
         _runId = job.RunId;
         _trace = new RunTrace(job.RunId);
-
-        Receive<RegisterWorker>(OnRegister);
-        Receive<WorkerLeaving>(m => OnWorkerLost(w => w.WorkerId == m.WorkerId && w.Ref.Equals(Sender), "worker_left"));
-        Receive<ClusterEvent.UnreachableMember>(m => OnWorkerLost(w => w.Ref.Path.Address.Equals(m.Member.Address), "worker_lost", suspect: true));
-        Receive<ClusterEvent.ReachableMember>(m => OnWorkerBack(m.Member.Address));
-        Receive<ClusterEvent.MemberRemoved>(m => OnWorkerLost(w => w.Ref.Path.Address.Equals(m.Member.Address), "worker_lost"));
-        Receive<Terminated>(t => OnWorkerLost(w => w.Ref.Equals(t.ActorRef), "worker_lost"));
-        Receive<FlushCheckpoint>(_ =>
-        {
-            if (_snapshot is { OnDisk: false, NextEpoch: > 1 } && !_finished) WriteCheckpoint(_snapshot, "shutting down");
-            Sender.Tell(Done.Instance);
-        });
-        Receive<MessageChunk>(chunk =>
-        {
-            if (_assembler.Add(chunk, Sender, WireId) is { } whole) Self.Tell(whole, Sender);
-        });
-        Receive<BlobOffer>(offer => _delivery.Fetch(offer, Self, Sender, WireId));
-        Receive<IRunMessage>(m => m.RunId != WireId, m => { Dropped++; _log.Debug("dropped {0} from another run or attempt {1}", m.GetType().Name, m.RunId); });
-        Receive<WorkerFailed>(m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
-        Receive<WorkerReady>(m => Answer("ready", 0, 0, m.WorkerId, m));
-        Receive<TrunkGradient>(m => Answer("step", m.Epoch, m.Step, m.WorkerId, m));
-        Receive<LocalTrunk>(m => Answer("local", m.Epoch, m.Step, m.WorkerId, m));
-        Receive<HeadEpochDone>(m => Answer("heads", m.Epoch, 0, m.WorkerId, m));
-        Receive<EvaluationResult>(m => Answer("eval", m.Epoch, 0, m.WorkerId, m));
-        Receive<HeadShard>(m => Answer("fetch", 0, 0, m.WorkerId, m));
+        Enter(RunPhase.WaitingForWorkers);
     }
 
     protected override void PreStart()
@@ -173,6 +154,56 @@ public sealed class CoordinatorActor : ReceiveActor
         base.PostStop();
     }
 
+    // ---- phases ----
+
+    private void Enter(RunPhase phase)
+    {
+        Phase = phase;
+        Become(() =>
+        {
+            Common();
+            switch (phase)
+            {
+                case RunPhase.Deploying:
+                    Receive<WorkerReady>(m => Answer(RoundKind.Ready, 0, 0, m.WorkerId, m));
+                    break;
+                case RunPhase.Training:
+                    Receive<TrunkGradient>(m => Answer(RoundKind.Step, m.Epoch, m.Step, m.WorkerId, m));
+                    Receive<LocalTrunk>(m => Answer(RoundKind.LocalSteps, m.Epoch, m.Step, m.WorkerId, m));
+                    Receive<HeadEpochDone>(m => Answer(RoundKind.Heads, m.Epoch, 0, m.WorkerId, m));
+                    break;
+                case RunPhase.Evaluating or RunPhase.Finishing:
+                    Receive<EvaluationResult>(m => Answer(RoundKind.Evaluate, m.Epoch, 0, m.WorkerId, m));
+                    Receive<HeadShard>(m => Answer(RoundKind.FetchHeads, 0, 0, m.WorkerId, m));
+                    break;
+            }
+            Receive<IRunMessage>(Drop); // a reply this phase does not wait for: stale
+        });
+    }
+
+    /// <summary>What every phase handles: membership, transport, shutdown, and messages of other runs.</summary>
+    private void Common()
+    {
+        Receive<RegisterWorker>(OnRegister);
+        Receive<WorkerLeaving>(m => OnWorkerLost(w => w.WorkerId == m.WorkerId && w.Ref.Equals(Sender), RunEventKind.WorkerLeft));
+        Receive<ClusterEvent.UnreachableMember>(m => OnWorkerLost(w => w.Ref.Path.Address.Equals(m.Member.Address), RunEventKind.WorkerLost, suspect: true));
+        Receive<ClusterEvent.ReachableMember>(m => OnWorkerBack(m.Member.Address));
+        Receive<ClusterEvent.MemberRemoved>(m => OnWorkerLost(w => w.Ref.Path.Address.Equals(m.Member.Address), RunEventKind.WorkerLost));
+        Receive<Terminated>(t => OnWorkerLost(w => w.Ref.Equals(t.ActorRef), RunEventKind.WorkerLost));
+        Receive<FlushCheckpoint>(_ =>
+        {
+            if (_snapshot is { OnDisk: false, NextEpoch: > 1 } && !Over) WriteCheckpoint(_snapshot, "shutting down");
+            Sender.Tell(Done.Instance);
+        });
+        Receive<MessageChunk>(chunk =>
+        {
+            if (_assembler.Add(chunk, Sender, WireId) is { } whole) Self.Tell(whole, Sender);
+        });
+        Receive<BlobOffer>(offer => _delivery.Fetch(offer, Self, Sender, WireId));
+        Receive<IRunMessage>(m => m.RunId != WireId, m => { Dropped++; _log.Debug("dropped {0} from another run or attempt {1}", m.GetType().Name, m.RunId); });
+        Receive<WorkerFailed>(m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
+    }
+
     private void LoadResumeCheckpoint(ResumeFrom resume)
     {
         var directory = Path.Combine(resume.Directory, TrainingCheckpoint.DirectoryName);
@@ -195,40 +226,17 @@ public sealed class CoordinatorActor : ReceiveActor
         }
     }
 
-    private void OnRegister(RegisterWorker register)
-    {
-        Sender.Tell(new WorkerRegistered(register.WorkerId));
-        if (_finished) return;
-        if (_suspects.Remove(register.WorkerId, out var stale)) Context.Unwatch(stale.Ref); // it came back as a new process
-        if (_workers.TryGetValue(register.WorkerId, out var known))
-        {
-            if (known.Ref.Equals(Sender)) return;
-            // the same id from a new actor: the worker's process was restarted; its old incarnation is gone
-            OnWorkerLost(w => w.WorkerId == register.WorkerId, "worker_lost");
-        }
-        _workers[register.WorkerId] = new WorkerHandle(register.WorkerId, Sender, register.Device, Math.Max(1, register.Slots));
-        Context.Watch(Sender);
-        MtnnTelemetry.WorkersAlive(_workers.Count);
-        if (!_started)
-        {
-            _observer.Info($"worker {register.WorkerId} registered ({register.Device}, {register.Slots} slot(s)); {_workers.Count}/{_job.MinWorkers}");
-            if (_workers.Count >= _job.MinWorkers) StartRun();
-            return;
-        }
-        _observer.Info($"worker {register.WorkerId} joined ({register.Device}, {register.Slots} slot(s)); it gets tasks at the next epoch end");
-        if (_assignment.Count == 0 && _snapshot is not null) Redeploy("worker_joined", register.WorkerId);
-    }
-
+    /// <summary>Enough workers: load the data, build the master trunk, go to the first (or resumed) snapshot and deploy.</summary>
     private void StartRun()
     {
-        _started = true;
         _wall.Start();
+        PreparedDataset data;
         try
         {
-            _data = PreparedDataset.Load(_job.Spec, w => _log.Warning(w));
+            data = PreparedDataset.Load(_job.Spec, w => _log.Warning(w));
             // a checkpoint continues only the run it was written by: same data, features, tasks, model shape and split
             if (_resumeFrom is { } checkpoint)
-                CheckpointCompatibility.Require(CheckpointCompatibility.Compare(checkpoint.State, _job.Spec, _data.Fingerprint, _data.FeatureSize, _data.Tasks),
+                CheckpointCompatibility.Require(CheckpointCompatibility.Compare(checkpoint.State, _job.Spec, data.Fingerprint, data.FeatureSize, data.Tasks),
                     CheckpointsDirectory, "this run");
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or DataFormatException)
@@ -236,80 +244,223 @@ public sealed class CoordinatorActor : ReceiveActor
             Fail(e);
             return;
         }
-        _observer.Info($"{_data.Path}: {_data.RowCount} rows ({_data.InvalidSmiles} invalid SMILES skipped), {_data.TaskCount} tasks; " +
-                       $"split {_job.Spec.Split.Kind}: {_data.Split.Train.Length}/{_data.Split.Valid.Length}/{_data.Split.Test.Length}");
-        _labelsPerTask = _data.Labels.CountPerTask(_data.Split.Train);
-        _trunk = new TrunkMaster(_data.FeatureSize, _job.Spec);
+        _data = data;
+        _observer.Info($"{data.Path}: {data.RowCount} rows ({data.InvalidSmiles} invalid SMILES skipped), {data.TaskCount} tasks; " +
+                       $"split {_job.Spec.Split.Kind.ToString().ToLowerInvariant()}: {data.Split.Train.Length}/{data.Split.Valid.Length}/{data.Split.Test.Length}");
+        _schedule = new RunSchedule(_job.Spec, data.Split.Train.Length);
+        _placement = new TaskPlacement(data.Labels.CountPerTask(data.Split.Train));
+        _trunk = new TrunkMaster(data.FeatureSize, _job.Spec);
         if (_resumeFrom is { } resumed)
         {
-            var state = resumed.State;
-            _snapshot = new Snapshot(state.NextEpoch, resumed.Trunk, resumed.Heads, resumed.BestHeads, state.BestEpoch, state.BestScore, [.. state.History]) { OnDisk = true };
-            _events.AddRange(state.Events);
-            Record(new RunEvent(DateTimeOffset.UtcNow, "resumed", "", 0, state.NextEpoch, Detail: $"from epoch {state.CompletedEpochs}"));
+            _snapshot = RunSnapshot.Of(resumed);
+            _events = new RunEvents(resumed.State.Events);
+            _events.Interrupted(new RunEvent(DateTimeOffset.UtcNow, RunEventKind.Resumed, "", 0, resumed.State.NextEpoch, Detail: $"from epoch {resumed.State.CompletedEpochs}"));
         }
-        else _snapshot = new Snapshot(1, _trunk.Snapshot(), null, null, 0, double.NegativeInfinity, []);
-        var assignment = TaskAssignment.Balance(_labelsPerTask, Slots());
-        foreach (var (id, tasks) in assignment)
-            _observer.Info($"worker {id}: {tasks.Length} tasks, {tasks.Sum(t => _labelsPerTask[t])} training labels");
-        Deploy(assignment);
+        else _snapshot = new RunSnapshot(1, _trunk.Snapshot(), null, null, 0, double.NegativeInfinity, []);
+        var start = _placement.Start(Slots());
+        foreach (var (id, tasks) in start.Assignment)
+            _observer.Info($"worker {id}: {tasks.Length} tasks, {tasks.Sum(t => _placement.LabelsPerTask[t])} training labels");
+        Deploy();
     }
-
 
     private WorkerSlot[] Slots() => _workers.Values.OrderBy(w => w.WorkerId, StringComparer.Ordinal).Select(w => new WorkerSlot(w.WorkerId, w.Slots)).ToArray();
 
     /// <summary>
-    /// Puts the run back at the last snapshot on <paramref name="assignment"/>: a new attempt, each worker started
-    /// with the heads of its tasks, then training goes on from the snapshot's epoch.
+    /// Puts the run back at the last snapshot on the current placement: a new attempt, each worker started with the
+    /// heads of its tasks, then training goes on from the snapshot's epoch. With no worker, waits for one.
     /// </summary>
-    private void Deploy(IReadOnlyDictionary<string, int[]> assignment)
+    private void Deploy()
     {
         var snapshot = _snapshot!;
         _round = null;
         _attempt++;
-        _assignment = assignment;
-        _placed = [.. _workers.Keys];
         _trunk!.Restore(snapshot.Trunk);
-        _heads = snapshot.Heads;
-        _bestHeads = snapshot.BestHeads;
-        _bestEpoch = snapshot.BestEpoch;
-        _bestScore = snapshot.BestScore;
-        _history = [.. snapshot.History];
-        if (_assignment.Count == 0)
+        (_heads, _bestHeads) = (snapshot.Heads, snapshot.BestHeads);
+        _progress = new RunProgress(snapshot.History, snapshot.BestEpoch, snapshot.BestScore);
+        var assignment = _placement!.Assignment;
+        if (!_placement.HasWorkers)
         {
             _observer.Info("no worker left: waiting for one to join");
+            Enter(RunPhase.WaitingForWorkers);
             return;
         }
-        StartRound("ready", 0, 0, w => new StartRun(WireId, _job.Spec, _assignment[w], _heads?.Extract(_assignment[w]), _bestHeads?.Extract(_assignment[w], withMoments: false)), _ =>
+        Enter(RunPhase.Deploying);
+        StartRound(RoundKind.Ready, 0, 0,
+            w => new StartRun(WireId, _job.Spec, assignment[w], _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false)), _ =>
+            {
+                if (_events.Recovered(DateTimeOffset.UtcNow) is { } seconds)
+                    _observer.Info($"training again from epoch {snapshot.NextEpoch} on {assignment.Count} worker(s), {seconds:F1} s after the event");
+                Continue();
+            });
+    }
+
+    /// <summary>Next epoch, or the end of the run when the schedule or early stopping says so.</summary>
+    private void Continue()
+    {
+        if (_schedule!.NextEpoch(_progress.LastEpoch, _progress.BestEpoch) is { } epoch) BeginEpoch(epoch);
+        else Finish();
+    }
+
+    private void BeginEpoch(int epoch)
+    {
+        Enter(RunPhase.Training);
+        _epoch = new EpochTally();
+        var phase = _schedule!.PhaseOf(epoch);
+        if (phase == EpochPhase.Heads)
         {
-            var now = DateTimeOffset.UtcNow;
-            foreach (var i in _awaitingRecovery) _events[i] = _events[i] with { ResumedAt = now };
-            if (_awaitingRecovery.Count > 0)
-                _observer.Info($"training again from epoch {snapshot.NextEpoch} on {_assignment.Count} worker(s), {(now - _events[_awaitingRecovery[0]].Time).TotalSeconds:F1} s after the event");
-            _awaitingRecovery.Clear();
-            Continue();
+            StartRound(RoundKind.Heads, epoch, 0, _ => new HeadEpoch(WireId, epoch, _trunk!.Version, _trunk.Parameters), replies =>
+            {
+                foreach (var done in replies.Cast<HeadEpochDone>()) _epoch.Add(done.LossSum, done.Labels, done.Rows);
+                StepCompleted(epoch, phase, 1, 1);
+                EndEpoch(epoch, phase);
+            });
+            return;
+        }
+        RunRound(epoch, phase, _schedule.Rounds(), 0);
+    }
+
+    /// <summary>Round <paramref name="index"/> of a trunk-updating epoch: one reduced step, or K local steps then an average.</summary>
+    private void RunRound(int epoch, EpochPhase phase, IReadOnlyList<StepRound> rounds, int index)
+    {
+        var round = rounds[index];
+        var steps = _schedule!.StepsPerEpoch;
+        void Next()
+        {
+            StepCompleted(epoch, phase, round.End, steps);
+            if (index + 1 < rounds.Count) RunRound(epoch, phase, rounds, index + 1);
+            else EndEpoch(epoch, phase);
+        }
+        if (_job.Spec.Schedule.SyncEvery > 1)
+        {
+            StartRound(RoundKind.LocalSteps, epoch, round.Step, _ => new LocalTrunkSteps(WireId, epoch, round.Step, steps, phase, _trunk!.Version, _trunk.Parameters), replies =>
+            {
+                var trunks = replies.Cast<LocalTrunk>().ToArray();
+                foreach (var t in trunks) _epoch.Add(t.LossSum, t.Labels, t.Rows);
+                _trunk!.Average(trunks.Select(t => new TrunkContribution(t.WorkerId, t.Labels, t.Trunk)).ToArray());
+                foreach (var t in trunks) TensorArrayPool.Shared.Return(t.Trunk); // averaged (copied): the received bytes go back to the pool
+                Next();
+            });
+            return;
+        }
+        StartRound(RoundKind.Step, epoch, round.Step, _ => new TrunkStep(WireId, epoch, round.Step, steps, phase, _trunk!.Version, _trunk.Parameters), replies =>
+        {
+            var gradients = replies.Cast<TrunkGradient>().ToArray();
+            foreach (var g in gradients) _epoch.Add(g.LossSum, g.Labels, g.Rows);
+            _trunk!.ApplyGradients(gradients.Select(g => new TrunkContribution(g.WorkerId, g.Labels, g.Gradients)).ToArray());
+            foreach (var g in gradients) TensorArrayPool.Shared.Return(g.Gradients); // reduced (copied): the received bytes go back to the pool
+            Next();
         });
     }
 
-    /// <summary>Workers lost or joined: move tasks, go back to the last snapshot, and carry on.</summary>
-    private void Redeploy(string kind, string workerId)
+    private void StepCompleted(int epoch, EpochPhase phase, int step, int steps) =>
+        _observer.StepCompleted(new StepProgress(epoch, _schedule!.Epochs, phase, step, steps, _epoch.Rows, _epoch.Seconds));
+
+    /// <summary>Scores the epoch on the validation split and takes the workers' heads for the snapshot.</summary>
+    private void EndEpoch(int epoch, EpochPhase phase)
     {
-        var before = _assignment;
-        var assignment = _workers.Count == 0
-            ? new Dictionary<string, int[]>()
-            : kind == "worker_joined"
-                ? TaskAssignment.Rebalance(before, _labelsPerTask, Slots())
-                : TaskAssignment.Reassign(before, _labelsPerTask, Slots());
-        var moved = TaskAssignment.Moved(before, assignment);
-        MtnnTelemetry.WorkerReassigned(moved);
-        Record(new RunEvent(DateTimeOffset.UtcNow, kind, workerId, moved, _snapshot!.NextEpoch));
-        _observer.Info($"{kind.Replace('_', ' ')}: {workerId}; {moved} task(s) moved; going on from epoch {_snapshot.NextEpoch} on {assignment.Count} worker(s)");
-        Deploy(assignment);
+        var trainSeconds = _epoch.Seconds;
+        Enter(RunPhase.Evaluating);
+        StartRound(RoundKind.Evaluate, epoch, 0, _ => new Evaluate(WireId, epoch, _trunk!.Version, [Split.Valid], _trunk.Parameters, Snapshot: true), replies =>
+        {
+            var results = replies.Cast<EvaluationResult>().ToArray();
+            var heads = _heads?.Clone() ?? new HeadStore(_job.Spec.Model.Layers[^1], _data!.TaskCount);
+            foreach (var result in results)
+                heads.Merge(result.Heads ?? throw new InvalidDataException($"worker {result.WorkerId} sent no heads with its scores"));
+            _heads = heads;
+            var report = _progress.Record(epoch, _schedule!.Epochs, phase, _epoch, trainSeconds, results.SelectMany(e => e.Scores).ToArray());
+            if (report.Improved)
+            {
+                _trunk!.KeepBest();
+                _bestHeads = _heads.Clone();
+                Broadcast(new KeepBestHeads(WireId, epoch));
+            }
+            _observer.EpochCompleted(report);
+            _snapshot = new RunSnapshot(epoch + 1, _trunk!.Snapshot(), _heads, _bestHeads, _progress.BestEpoch, _progress.BestScore, [.. _progress.History]);
+            if (_schedule.CheckpointAfter(epoch, _progress.BestEpoch, _job.CheckpointPolicy.Every)) WriteCheckpoint(_snapshot, null);
+            var joined = _placement!.Unplaced(_workers.Keys).ToArray();
+            if (!_schedule.IsOver(epoch, _progress.BestEpoch) && joined.Length > 0) Redeploy(RunEventKind.WorkerJoined, string.Join(',', joined));
+            else Continue();
+        });
     }
 
-    private void Record(RunEvent e)
+    /// <summary>The best trunk and heads scored on every split, then the heads gathered: the run's outcome.</summary>
+    private void Finish()
     {
-        _events.Add(e);
-        if (e.Kind is "worker_lost" or "worker_left" or "resumed") _awaitingRecovery.Add(_events.Count - 1);
+        Enter(RunPhase.Finishing);
+        _trunk!.RestoreBest();
+        Broadcast(new RestoreBestHeads(WireId));
+        StartRound(RoundKind.Evaluate, 0, 0, _ => new Evaluate(WireId, 0, _trunk.Version, [Split.Train, Split.Valid, Split.Test], _trunk.Parameters), evaluations =>
+        {
+            var scores = evaluations.Cast<EvaluationResult>().SelectMany(e => e.Scores).ToArray();
+            StartRound(RoundKind.FetchHeads, 0, 0, _ => new FetchHeads(WireId), shards =>
+            {
+                var (weight, bias) = HeadAssembly.Merge(shards.Cast<HeadShard>().Select(h => new HeadColumns(h.WorkerId, h.TaskIndices, h.Weight, h.Bias)).ToArray(), _data!.TaskCount);
+                var assignment = _placement!.Assignment;
+                var outcome = new RunOutcome(_runId, _job.Spec, _data, _progress.History, _progress.BestEpoch, scores,
+                    assignment.Select(a => new WorkerAssignment(a.Key, _workers[a.Key].Ref.Path.Address.ToString(), _workers[a.Key].Device, _workers[a.Key].Slots, a.Value)).ToArray(),
+                    _trunk.Parameters, weight, bias, _wall.Elapsed.TotalSeconds, [.. _events.All]);
+                Enter(RunPhase.Finished);
+                EndRunOnEveryWorker();
+                if (_delivery.Summary is { } exchange) _observer.Info(exchange);
+                _observer.Completed(outcome);
+            });
+        });
+    }
+
+    private void WriteCheckpoint(RunSnapshot snapshot, string? why)
+    {
+        if (snapshot.ToCheckpoint(_runId, _job.Spec, _data!, _events.All, _placement!.Assignment) is not { } checkpoint) return;
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var directory = checkpoint.Write(CheckpointsDirectory, _job.CheckpointPolicy.Keep);
+            snapshot.OnDisk = true;
+            _log.Info("checkpoint {0} written in {1:F2} s{2}", directory, clock.Elapsed.TotalSeconds, why is null ? "" : $" ({why})");
+            if (why is not null) _observer.Info($"checkpoint {directory} written ({why})");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // a full disk must not end an overnight run: the previous checkpoints stay, and the run goes on
+            _log.Error("checkpoint of epoch {0} not written: {1}", snapshot.CompletedEpochs, e.Message);
+            _events.Add(new RunEvent(DateTimeOffset.UtcNow, RunEventKind.CheckpointFailed, "", 0, snapshot.CompletedEpochs, Detail: e.Message));
+        }
+    }
+
+    // ---- membership ----
+
+    private void OnRegister(RegisterWorker register)
+    {
+        Sender.Tell(new WorkerRegistered(register.WorkerId));
+        if (Over) return;
+        if (_suspects.Remove(register.WorkerId, out var stale)) Context.Unwatch(stale.Ref); // it came back as a new process
+        if (_workers.TryGetValue(register.WorkerId, out var known))
+        {
+            if (known.Ref.Equals(Sender)) return;
+            // the same id from a new actor: the worker's process was restarted; its old incarnation is gone
+            OnWorkerLost(w => w.WorkerId == register.WorkerId, RunEventKind.WorkerLost);
+        }
+        _workers[register.WorkerId] = new WorkerHandle(register.WorkerId, Sender, register.Device, Math.Max(1, register.Slots));
+        Context.Watch(Sender);
+        MtnnTelemetry.WorkersAlive(_workers.Count);
+        if (!Started)
+        {
+            _observer.Info($"worker {register.WorkerId} registered ({register.Device}, {register.Slots} slot(s)); {_workers.Count}/{_job.MinWorkers}");
+            if (_workers.Count >= _job.MinWorkers) StartRun();
+            return;
+        }
+        _observer.Info($"worker {register.WorkerId} joined ({register.Device}, {register.Slots} slot(s)); it gets tasks at the next epoch end");
+        if (Phase == RunPhase.WaitingForWorkers) Redeploy(RunEventKind.WorkerJoined, register.WorkerId);
+    }
+
+    /// <summary>Workers lost or joined: move tasks, go back to the last snapshot, and carry on.</summary>
+    private void Redeploy(RunEventKind kind, string workerId)
+    {
+        var change = kind == RunEventKind.WorkerJoined ? _placement!.Joined(Slots()) : _placement!.Lost(Slots());
+        MtnnTelemetry.WorkerReassigned(change.Moved);
+        var e = new RunEvent(DateTimeOffset.UtcNow, kind, workerId, change.Moved, _snapshot!.NextEpoch);
+        _events.Interrupted(e);
+        _observer.Info($"{e.KindName.Replace('_', ' ')}: {workerId}; {change.Moved} task(s) moved; going on from epoch {_snapshot.NextEpoch} on {change.Assignment.Count} worker(s)");
+        Deploy();
     }
 
     /// <summary>
@@ -317,7 +468,7 @@ public sealed class CoordinatorActor : ReceiveActor
     /// worker (<paramref name="suspect"/>) is not told to stop: the failure detector also fires for a node starved of
     /// CPU, which may come back (<see cref="OnWorkerBack"/>); if it does not, the resolver downs it.
     /// </summary>
-    private void OnWorkerLost(Func<WorkerHandle, bool> match, string kind, bool suspect = false)
+    private void OnWorkerLost(Func<WorkerHandle, bool> match, RunEventKind kind, bool suspect = false)
     {
         if (!suspect)
             foreach (var gone in _suspects.Values.Where(match).ToArray())
@@ -326,24 +477,23 @@ public sealed class CoordinatorActor : ReceiveActor
                 Context.Unwatch(gone.Ref);
             }
         var lost = _workers.Values.Where(match).ToArray();
-        if (lost.Length == 0 || _finished) return;
+        if (lost.Length == 0 || Over) return;
         foreach (var worker in lost)
         {
             _workers.Remove(worker.WorkerId);
             if (suspect) _suspects[worker.WorkerId] = worker;
             else Context.Unwatch(worker.Ref);
-            _log.Warning("{0}: {1} ({2}{3})", kind, worker.WorkerId, worker.Ref.Path.Address, suspect ? ", unreachable" : "");
+            _log.Warning("{0}: {1} ({2}{3})", RunEvent.NameOf(kind), worker.WorkerId, worker.Ref.Path.Address, suspect ? ", unreachable" : "");
         }
         MtnnTelemetry.WorkersAlive(_workers.Count);
-        if (!_started || _snapshot is null) return;
-        var assigned = lost.Where(w => _assignment.ContainsKey(w.WorkerId)).ToArray();
-        if (assigned.Length == 0)
+        if (!Started) return;
+        var ids = lost.Select(w => w.WorkerId).ToArray();
+        if (!_placement!.Holds(ids))
         {
-            _events.Add(new RunEvent(DateTimeOffset.UtcNow, kind, string.Join(',', lost.Select(w => w.WorkerId)), 0, _snapshot.NextEpoch));
+            _events.Add(new RunEvent(DateTimeOffset.UtcNow, kind, string.Join(',', ids), 0, _snapshot!.NextEpoch));
             return;
         }
-        _assignment = _assignment.Where(a => _workers.ContainsKey(a.Key)).ToDictionary(a => a.Key, a => a.Value);
-        Redeploy(kind, string.Join(',', assigned.Select(w => w.WorkerId)));
+        Redeploy(kind, string.Join(',', ids.Where(_placement.Assignment.ContainsKey)));
     }
 
     /// <summary>An unreachable worker is reachable again: it takes part again like a worker that joins.</summary>
@@ -352,187 +502,31 @@ public sealed class CoordinatorActor : ReceiveActor
         foreach (var worker in _suspects.Values.Where(w => w.Ref.Path.Address.Equals(address)).ToArray())
         {
             _suspects.Remove(worker.WorkerId);
-            if (_finished || _workers.ContainsKey(worker.WorkerId)) continue;
+            if (Over || _workers.ContainsKey(worker.WorkerId)) continue;
             _workers[worker.WorkerId] = worker;
             MtnnTelemetry.WorkersAlive(_workers.Count);
             _observer.Info($"worker {worker.WorkerId} is reachable again; it gets tasks at the next epoch end");
-            if (_started && _assignment.Count == 0 && _snapshot is not null) Redeploy("worker_joined", worker.WorkerId);
+            if (Started && Phase == RunPhase.WaitingForWorkers) Redeploy(RunEventKind.WorkerJoined, worker.WorkerId);
         }
     }
 
-    /// <summary>Next epoch, or the end of the run when the schedule or early stopping says so.</summary>
-    private void Continue()
+    // ---- rounds ----
+
+    private void StartRound(RoundKind kind, int epoch, int step, Func<string, IMtnnMessage> request, Action<IReadOnlyList<IRunMessage>> complete)
     {
-        var last = _history.Count > 0 ? _history[^1].Epoch : 0;
-        var patience = _job.Spec.Schedule.Patience;
-        if (last >= _job.Spec.Schedule.Epochs || (last > 0 && patience > 0 && last - _bestEpoch >= patience)) Finish();
-        else BeginEpoch(last + 1);
+        var assignment = _placement!.Assignment;
+        _round = new Round(kind, epoch, step, assignment.Keys.ToArray(), complete);
+        using var exchange = _trace.RoundStarted(TraceName(kind), epoch, step, assignment.Count);
+        foreach (var id in assignment.Keys) _delivery.Send(_workers[id].Ref, request(id), Self);
     }
 
-    private void BeginEpoch(int epoch)
-    {
-        _epochClock.Restart();
-        _epochLoss = 0;
-        _epochLabels = _epochRows = 0;
-        var phase = _job.Spec.PhaseOf(epoch);
-        if (phase == EpochPhase.Heads)
-        {
-            StartRound("heads", epoch, 0, _ => new HeadEpoch(WireId, epoch, _trunk!.Version, _trunk.Parameters), replies =>
-            {
-                foreach (var done in replies.Cast<HeadEpochDone>()) Accumulate(done.LossSum, done.Labels, done.Rows);
-                StepCompleted(epoch, phase, 1, 1);
-                EndEpoch(epoch, phase);
-            });
-            return;
-        }
-        var steps = Math.Max(1, (_data!.Split.Train.Length + _job.Spec.Optimizer.BatchSize - 1) / _job.Spec.Optimizer.BatchSize);
-        RunStep(epoch, phase, 0, steps);
-    }
-
-    private void RunStep(int epoch, EpochPhase phase, int step, int steps)
-    {
-        var syncEvery = _job.Spec.Schedule.SyncEvery;
-        if (syncEvery > 1)
-        {
-            StartRound("local", epoch, step, _ => new TrunkStep(WireId, epoch, step, steps, phase, _trunk!.Version, _trunk.Parameters, syncEvery), replies =>
-            {
-                var trunks = replies.Cast<LocalTrunk>().ToArray();
-                foreach (var t in trunks) Accumulate(t.LossSum, t.Labels, t.Rows);
-                StepCompleted(epoch, phase, Math.Min(step + syncEvery, steps), steps);
-                _trunk!.Average(trunks.Select(t => new TrunkContribution(t.WorkerId, t.Labels, t.Trunk)).ToArray());
-                foreach (var t in trunks) TensorArrayPool.Shared.Return(t.Trunk); // averaged (copied): the received bytes go back to the pool
-                if (step + syncEvery < steps) RunStep(epoch, phase, step + syncEvery, steps);
-                else EndEpoch(epoch, phase);
-            });
-            return;
-        }
-        StartRound("step", epoch, step, _ => new TrunkStep(WireId, epoch, step, steps, phase, _trunk!.Version, _trunk.Parameters), replies =>
-        {
-            var gradients = replies.Cast<TrunkGradient>().ToArray();
-            foreach (var g in gradients) Accumulate(g.LossSum, g.Labels, g.Rows);
-            StepCompleted(epoch, phase, step + 1, steps);
-            _trunk!.ApplyGradients(gradients.Select(g => new TrunkContribution(g.WorkerId, g.Labels, g.Gradients)).ToArray());
-            foreach (var g in gradients) TensorArrayPool.Shared.Return(g.Gradients); // reduced (copied): the received bytes go back to the pool
-            if (step + 1 < steps) RunStep(epoch, phase, step + 1, steps);
-            else EndEpoch(epoch, phase);
-        });
-    }
-
-    private void Accumulate(double loss, long labels, long rows)
-    {
-        _epochLoss += loss;
-        _epochLabels += labels;
-        _epochRows += rows;
-    }
-
-    private void StepCompleted(int epoch, EpochPhase phase, int step, int steps) =>
-        _observer.StepCompleted(new StepProgress(epoch, _job.Spec.Schedule.Epochs, phase, step, steps, _epochRows, _epochClock.Elapsed.TotalSeconds));
-
-    private void EndEpoch(int epoch, EpochPhase phase)
-    {
-        var trainSeconds = _epochClock.Elapsed.TotalSeconds;
-        StartRound("eval", epoch, 0, _ => new Evaluate(WireId, epoch, _trunk!.Version, [Split.Valid], _trunk.Parameters, Snapshot: true), replies =>
-        {
-            var results = replies.Cast<EvaluationResult>().ToArray();
-            var heads = _heads?.Clone() ?? new HeadStore(_job.Spec.Model.Layers[^1], _data!.TaskCount);
-            foreach (var result in results)
-                heads.Merge(result.Heads ?? throw new InvalidDataException($"worker {result.WorkerId} sent no heads with its scores"));
-            _heads = heads;
-            var scores = results.SelectMany(e => e.Scores).ToArray();
-            var validScore = ValidationScore(scores);
-            var improved = validScore > _bestScore || _bestEpoch == 0;
-            if (improved)
-            {
-                _bestScore = validScore;
-                _bestEpoch = epoch;
-                _trunk!.KeepBest();
-                _bestHeads = _heads.Clone();
-                Broadcast(new KeepBestHeads(WireId, epoch));
-            }
-            var report = new EpochReport(epoch, _job.Spec.Schedule.Epochs, phase,
-                _epochLabels > 0 ? _epochLoss / _epochLabels : double.NaN, validScore,
-                MetricSummary.Mean(scores.Where(s => !s.Regression), m => m.RocAuc),
-                trainSeconds, _epochRows / Math.Max(trainSeconds, 1e-9), improved);
-            _history.Add(report);
-            _observer.EpochCompleted(report);
-            _snapshot = new Snapshot(epoch + 1, _trunk!.Snapshot(), _heads, _bestHeads, _bestEpoch, _bestScore, [.. _history]);
-            var patience = _job.Spec.Schedule.Patience;
-            var stop = epoch >= _job.Spec.Schedule.Epochs || (patience > 0 && epoch - _bestEpoch >= patience);
-            if (stop || epoch % _job.CheckpointPolicy.Every == 0) WriteCheckpoint(_snapshot, null);
-            var joined = _workers.Keys.Where(id => !_placed.Contains(id)).ToArray();
-            if (!stop && joined.Length > 0) Redeploy("worker_joined", string.Join(',', joined));
-            else Continue();
-        });
-    }
-
-    private void WriteCheckpoint(Snapshot snapshot, string? why)
-    {
-        if (snapshot.Heads is null || snapshot.BestHeads is null) return;
-        var epoch = snapshot.NextEpoch - 1;
-        var state = new TrainingState(TrainingCheckpoint.CurrentFormat, _runId, _job.Spec, _data!.FeatureSize, _data.Fingerprint,
-            _data.Tasks.Select(t => t.Name).ToArray(), epoch, snapshot.NextEpoch,
-            snapshot.NextEpoch <= _job.Spec.Schedule.Epochs ? _job.Spec.PhaseOf(snapshot.NextEpoch) : null,
-            snapshot.Trunk.Version, snapshot.Trunk.BestVersion, snapshot.Trunk.OptimizerSteps, snapshot.Heads.OptimizerSteps,
-            snapshot.BestEpoch, snapshot.BestScore, snapshot.History, [.. _events], _assignment, _job.Spec.Seed, DateTimeOffset.UtcNow);
-        try
-        {
-            var clock = Stopwatch.StartNew();
-            var directory = new TrainingCheckpoint(state, snapshot.Trunk, snapshot.Heads, snapshot.BestHeads).Write(CheckpointsDirectory, _job.CheckpointPolicy.Keep);
-            snapshot.OnDisk = true;
-            _log.Info("checkpoint {0} written in {1:F2} s{2}", directory, clock.Elapsed.TotalSeconds, why is null ? "" : $" ({why})");
-            if (why is not null) _observer.Info($"checkpoint {directory} written ({why})");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // a full disk must not end an overnight run: the previous checkpoints stay, and the run goes on
-            _log.Error("checkpoint of epoch {0} not written: {1}", epoch, e.Message);
-            _events.Add(new RunEvent(DateTimeOffset.UtcNow, "checkpoint_failed", "", 0, epoch, Detail: e.Message));
-        }
-    }
-
-    /// <summary>The early-stopping score: mean validation ROC-AUC of classification tasks and R² of regression ones.</summary>
-    private static double ValidationScore(IEnumerable<TaskMetrics> scores)
-    {
-        var values = scores.Select(s => s.Regression ? s.R2 : s.RocAuc).Where(v => !double.IsNaN(v)).ToArray();
-        return values.Length == 0 ? double.NaN : values.Average();
-    }
-
-    private void Finish()
-    {
-        _trunk!.RestoreBest();
-        Broadcast(new RestoreBestHeads(WireId));
-        StartRound("eval", 0, 0, _ => new Evaluate(WireId, 0, _trunk.Version, [Split.Train, Split.Valid, Split.Test], _trunk.Parameters), evaluations =>
-        {
-            var scores = evaluations.Cast<EvaluationResult>().SelectMany(e => e.Scores).ToArray();
-            StartRound("fetch", 0, 0, _ => new FetchHeads(WireId), shards =>
-            {
-                var (weight, bias) = HeadAssembly.Merge(shards.Cast<HeadShard>().Select(h => new HeadColumns(h.WorkerId, h.TaskIndices, h.Weight, h.Bias)).ToArray(), _data!.TaskCount);
-                var outcome = new RunOutcome(_runId, _job.Spec, _data, _history, _bestEpoch, scores,
-                    _assignment.Select(a => new WorkerAssignment(a.Key, _workers[a.Key].Ref.Path.Address.ToString(), _workers[a.Key].Device, _workers[a.Key].Slots, a.Value)).ToArray(),
-                    _trunk.Parameters, weight, bias, _wall.Elapsed.TotalSeconds, [.. _events]);
-                _finished = true;
-                foreach (var worker in _workers.Values) _delivery.Send(worker.Ref, new EndRun(_assignment.ContainsKey(worker.WorkerId) ? WireId : _runId), Self);
-                if (_delivery.Summary is { } exchange) _observer.Info(exchange);
-                _observer.Completed(outcome);
-            });
-        });
-    }
-
-    private void StartRound(string kind, int epoch, int step, Func<string, IMtnnMessage> request, Action<IReadOnlyList<IRunMessage>> complete)
-    {
-        _round = new Round(kind, epoch, step, _assignment.Keys.ToArray(), complete);
-        using var exchange = _trace.RoundStarted(kind, epoch, step, _assignment.Count);
-        foreach (var id in _assignment.Keys) _delivery.Send(_workers[id].Ref, request(id), Self);
-    }
-
-    private void Answer(string kind, int epoch, int step, string workerId, IRunMessage reply)
+    private void Answer(RoundKind kind, int epoch, int step, string workerId, IRunMessage reply)
     {
         var round = _round;
         if (!_workers.TryGetValue(workerId, out var from) || !from.Ref.Equals(Sender) // a reply must come from the worker it names
             || round is null || round.Kind != kind || round.Epoch != epoch || round.Step != step || !round.Waiting.Remove(workerId))
         {
-            Dropped++;
-            _log.Debug("dropped a stale {0} from {1} (epoch {2}, step {3})", kind, workerId, epoch, step);
+            Drop(reply);
             return;
         }
         round.Replies[workerId] = reply;
@@ -549,9 +543,22 @@ public sealed class CoordinatorActor : ReceiveActor
         }
     }
 
+    private void Drop(IRunMessage reply)
+    {
+        Dropped++;
+        _log.Debug("dropped a stale {0} from {1}", reply.GetType().Name, Sender.Path);
+    }
+
     private void Broadcast(IMtnnMessage message)
     {
-        foreach (var id in _assignment.Keys) _delivery.Send(_workers[id].Ref, message, Self);
+        foreach (var id in _placement!.Assignment.Keys) _delivery.Send(_workers[id].Ref, message, Self);
+    }
+
+    /// <summary>Tells every worker the run is over: assigned ones under the attempt's id, the others (joined, unplaced) under the run's.</summary>
+    private void EndRunOnEveryWorker()
+    {
+        foreach (var worker in _workers.Values)
+            _delivery.Send(worker.Ref, new EndRun(_placement?.Assignment.ContainsKey(worker.WorkerId) == true ? WireId : _runId), Self);
     }
 
     private void Fail(Exception error)
@@ -561,9 +568,9 @@ public sealed class CoordinatorActor : ReceiveActor
         else
             _log.Error(error, "run {0} failed", _runId);
         _round = null;
-        _finished = true;
+        Enter(RunPhase.Failed);
         _trace.Failed(error);
-        foreach (var worker in _workers.Values) _delivery.Send(worker.Ref, new EndRun(_assignment.ContainsKey(worker.WorkerId) ? WireId : _runId), Self); // assigned or not
+        EndRunOnEveryWorker();
         _observer.Failed(error);
     }
 }

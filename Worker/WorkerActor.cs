@@ -84,9 +84,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Dropped++;
             _log.Debug("dropped {0} for run {1}", m.GetType().Name, m.RunId);
         });
-        Receive<TrunkStep>(m => m.LocalSteps > 1, m => Reply(m.RunId, () =>
+        Receive<LocalTrunkSteps>(m => Reply(m.RunId, () =>
         {
-            var (loss, trunk) = _trainer!.LocalTrunkSteps(m.Epoch, m.Step, m.LocalSteps, m.Steps, m.Phase, m.Trunk);
+            var (loss, trunk) = _trainer!.LocalTrunkSteps(m.Epoch, m.Step, m.Steps, m.Phase, m.Trunk);
             return new LocalTrunk(m.RunId, _options.WorkerId, m.Epoch, m.Step, loss.LossSum, loss.Labels, loss.Rows, trunk);
         }, m.Trunk));
         Receive<TrunkStep>(m => Reply(m.RunId, () =>

@@ -121,10 +121,16 @@ public sealed class TrainOptions
             "alternate" or "ate-sg" => ScheduleKind.Alternate,
             var other => throw new ArgumentException($"--schedule must be joint or alternate (got '{other}')"),
         };
+        var split = p.GetValue(Split)!.ToLowerInvariant() switch
+        {
+            "random" => SplitKind.Random,
+            "scaffold" => SplitKind.Scaffold,
+            var other => throw new ArgumentException($"--split must be random or scaffold (got '{other}')"),
+        };
         var spec = new RunSpec(
             new DatasetSpec(dataPath, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks))),
             new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts)),
-            new SplitSpec(p.GetValue(Split)!.ToLowerInvariant(), p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
+            new SplitSpec(split, p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),
             new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives)),
             new ScheduleSpec(schedule, p.GetValue(Epochs), p.GetValue(TrunkEpochs), p.GetValue(HeadEpochs), p.GetValue(Patience), p.GetValue(SyncEvery)),

@@ -166,7 +166,7 @@ public static class ReportWriter
         }
         html.Append("<table><thead><tr><th>time (UTC)</th><th>event</th><th>worker</th><th>tasks moved</th><th>from epoch</th><th>recovery (s)</th></tr></thead><tbody>\n");
         foreach (var e in events)
-            html.Append($"<tr><td>{e.Time.ToUniversalTime():yyyy-MM-dd HH:mm:ss}</td><td>{E(e.Kind)}</td><td>{E(e.Worker)}</td><td class=\"n\">{e.TasksMoved:N0}</td><td class=\"n\">{e.Epoch}</td><td class=\"n\">{e.RecoverySeconds?.ToString("F1") ?? ""}</td></tr>\n");
+            html.Append($"<tr><td>{e.Time.ToUniversalTime():yyyy-MM-dd HH:mm:ss}</td><td>{E(e.KindName)}</td><td>{E(e.Worker)}</td><td class=\"n\">{e.TasksMoved:N0}</td><td class=\"n\">{e.Epoch}</td><td class=\"n\">{e.RecoverySeconds?.ToString("F1") ?? ""}</td></tr>\n");
         html.Append("</tbody></table>\n");
     }
 

@@ -67,7 +67,7 @@ public sealed record RunMetrics(
                 Nullable(test?.Rmse), Nullable(test?.Mae), Nullable(test?.R2),
                 new[] { train, valid, test }.Where(m => m is { SingleClass: true }).Select(m => m!.Split.ToString().ToLowerInvariant()).ToArray());
         }).ToArray();
-        return new RunMetrics(outcome.RunId, outcome.Data.Path, outcome.Spec.Schedule.Kind.ToString().ToLowerInvariant(), outcome.Spec.Split.Kind,
+        return new RunMetrics(outcome.RunId, outcome.Data.Path, outcome.Spec.Schedule.Kind.ToString().ToLowerInvariant(), outcome.Spec.Split.Kind.ToString().ToLowerInvariant(),
             outcome.Data.RowCount, outcome.Data.InvalidSmiles, outcome.History.Count, outcome.BestEpoch, Math.Round(outcome.WallSeconds, 3),
             Mean(Data.Split.Train, m => m.RocAuc), Mean(Data.Split.Valid, m => m.RocAuc), Mean(Data.Split.Test, m => m.RocAuc),
             Mean(Data.Split.Valid, m => m.PrcAuc), Mean(Data.Split.Test, m => m.PrcAuc), Mean(Data.Split.Test, m => m.Rmse), Mean(Data.Split.Test, m => m.R2),

@@ -28,7 +28,7 @@ public sealed record CheckpointModel(
 /// </summary>
 public sealed record Checkpoint(CheckpointModel Model, TensorData[] Trunk, TensorData HeadWeight, TensorData HeadBias)
 {
-    public const int CurrentFormat = 2; // 2: weights in a safetensors file (1: MessagePack)
+    public const int CurrentFormat = 2; // 2: weights in a safetensors file (1: the wire encoding)
     private const string ModelFile = "model.json", WeightsFile = "weights.safetensors";
 
     public static readonly JsonSerializerOptions Json = new()

@@ -48,7 +48,7 @@ public sealed record TrainingState(
 /// </summary>
 public sealed record TrainingCheckpoint(TrainingState State, TrunkState Trunk, HeadStore Heads, HeadStore BestHeads)
 {
-    public const int CurrentFormat = 2; // 2: tensors in safetensors files (1: MessagePack)
+    public const int CurrentFormat = 2; // 2: tensors in safetensors files (1: the wire encoding)
     public const string DirectoryName = "checkpoints";
     private const string StateFile = "state.json", TrunkFile = "trunk.safetensors", HeadsFile = "heads.safetensors", Prefix = "epoch-";
 

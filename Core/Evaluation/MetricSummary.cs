@@ -18,4 +18,7 @@ public static class MetricSummary
         }
         return count > 0 ? sum / count : double.NaN;
     }
+
+    /// <summary>The early-stopping score: mean validation ROC-AUC of classification tasks and R² of regression ones.</summary>
+    public static double ValidationScore(IEnumerable<TaskMetrics> scores) => Mean(scores, s => s.Regression ? s.R2 : s.RocAuc);
 }

@@ -67,7 +67,7 @@ public sealed class PreparedDataset
         var features = new SparseFeatures?[table.RowCount];
         var scaffolds = new string?[table.RowCount];
         var errors = new string?[table.RowCount];
-        var scaffoldSplit = spec.Split.Kind == "scaffold";
+        var scaffoldSplit = spec.Split.Kind == SplitKind.Scaffold;
         Parallel.For(0, table.RowCount, row =>
         {
             if (!SmilesParser.TryParse(table.Smiles[row], out var molecule, out var error) || molecule is null)
@@ -124,7 +124,7 @@ public sealed class PreparedDataset
     private static PreparedDataset PrepareSynthetic(RunSpec spec)
     {
         var synthetic = SyntheticDataset.Parse(spec.Dataset.Path, spec.Featurizer.Bits, "--data");
-        if (spec.Split.Kind != "random") throw new ArgumentException($"--split {spec.Split.Kind}: a synthetic dataset has no scaffolds; use --split random");
+        if (spec.Split.Kind != SplitKind.Random) throw new ArgumentException($"--split {spec.Split.Kind.ToString().ToLowerInvariant()}: a synthetic dataset has no scaffolds; use --split random");
         var (rows, taskCount) = (synthetic.Rows, synthetic.Tasks);
         if (rows * (double)taskCount * synthetic.Density > Array.MaxLength * 0.95)
             throw new ArgumentException($"--data {spec.Dataset.Path}: about {rows * (double)taskCount * synthetic.Density:0} labelled cells expected, more than one label store holds ({Array.MaxLength})");

@@ -32,14 +32,34 @@ public sealed record RunOutcome(
     IReadOnlyList<RunEvent> Events);
 
 /// <summary>
-/// Something that happened to the run as a whole: a worker lost (<c>worker_lost</c>), leaving on SIGTERM
-/// (<c>worker_left</c>) or joining (<c>worker_joined</c>), the run resumed from a checkpoint (<c>resumed</c>), a
-/// checkpoint that could not be written (<c>checkpoint_failed</c>). <see cref="Epoch"/>: the epoch training went
-/// on from; <see cref="ResumedAt"/>: when the workers were training again.
+/// What happened to the run as a whole; written in snake case (<c>worker_lost</c>) in metrics.json and state.json.
 /// </summary>
-public sealed record RunEvent(DateTimeOffset Time, string Kind, string Worker, int TasksMoved, int Epoch, DateTimeOffset? ResumedAt = null, string? Detail = null)
+public enum RunEventKind
+{
+    /// <summary>A worker became unreachable, was removed, or came back as a new process.</summary>
+    WorkerLost,
+    /// <summary>A worker announced it was shutting down (SIGTERM).</summary>
+    WorkerLeft,
+    WorkerJoined,
+    /// <summary>The run went on from a training checkpoint.</summary>
+    Resumed,
+    /// <summary>A training checkpoint could not be written (a full disk); the run went on.</summary>
+    CheckpointFailed,
+}
+
+/// <summary>
+/// Something that happened to the run as a whole. <see cref="Epoch"/>: the epoch training went on from;
+/// <see cref="ResumedAt"/>: when the workers were training again.
+/// </summary>
+public sealed record RunEvent(DateTimeOffset Time, RunEventKind Kind, string Worker, int TasksMoved, int Epoch, DateTimeOffset? ResumedAt = null, string? Detail = null)
 {
     public double? RecoverySeconds => ResumedAt is { } resumed ? Math.Round((resumed - Time).TotalSeconds, 3) : null;
+
+    /// <summary>The kind as files and logs write it: <c>worker_lost</c>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string KindName => NameOf(Kind);
+
+    public static string NameOf(RunEventKind kind) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(kind.ToString());
 }
 
 /// <summary>What the coordinator reports while it runs; the command line prints it, tests collect it.</summary>

@@ -18,8 +18,11 @@ public sealed record FeaturizerSpec(
     int Bits,
     bool Counts);
 
+/// <summary>How rows are split: at random, or by Bemis-Murcko scaffold (no scaffold in two splits).</summary>
+public enum SplitKind { Random, Scaffold }
+
 public sealed record SplitSpec(
-    string Kind,
+    SplitKind Kind,
     int Seed,
     double Train,
     double Valid,
@@ -85,7 +88,7 @@ public sealed record RunSpec(
             $"--trunk-epochs and --head-epochs must be ≥ 1 (got {Schedule.TrunkEpochs}, {Schedule.HeadEpochs})");
         Require(Schedule.SyncEvery >= 1, $"--sync-every must be ≥ 1 (got {Schedule.SyncEvery})");
         Require(Schedule.Patience >= 0, $"--patience must be ≥ 0 (got {Schedule.Patience})");
-        Require(Split.Kind is "random" or "scaffold", $"--split must be random or scaffold (got {Split.Kind})");
+        Require(Enum.IsDefined(Split.Kind), $"--split must be random or scaffold (got value {(int)Split.Kind})");
         Require(Split.Train > 0 && Split.Valid >= 0 && Split.Test >= 0 && Math.Abs(Split.Train + Split.Valid + Split.Test - 1) <= 1e-6,
             $"--split-fractions: train > 0, valid and test ≥ 0, summing to 1 (got {Split.Train},{Split.Valid},{Split.Test})");
         Require(Enum.IsDefined(Precision), $"--precision must be fp32, tf32 or bf16 (got value {(int)Precision})");

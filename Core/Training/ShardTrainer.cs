@@ -191,10 +191,10 @@ public sealed class ShardTrainer : IDisposable
     }
 
     /// <summary>
-    /// <paramref name="localSteps"/> batches from <paramref name="step"/> on, each followed by a step of this
+    /// The run's --sync-every batches from <paramref name="step"/> on, each followed by a step of this
     /// worker's own trunk optimizer (local SGD); returns the resulting trunk for the coordinator to average.
     /// </summary>
-    public (ShardLoss Loss, TensorData[] Trunk) LocalTrunkSteps(int epoch, int step, int localSteps, int steps, EpochPhase phase, IReadOnlyList<TensorData> trunk)
+    public (ShardLoss Loss, TensorData[] Trunk) LocalTrunkSteps(int epoch, int step, int steps, EpochPhase phase, IReadOnlyList<TensorData> trunk)
     {
         var started = Stopwatch.GetTimestamp();
         _trunk.Load(trunk);
@@ -202,7 +202,7 @@ public sealed class ShardTrainer : IDisposable
         double lossSum = 0;
         long labels = 0;
         var rows = 0;
-        for (var s = step; s < Math.Min(steps, step + localSteps); s++)
+        for (var s = step; s < Math.Min(steps, step + _spec.Schedule.SyncEvery); s++)
         {
             using var scope = NewDisposeScope();
             var loss = BatchBackward(epoch, s, steps, phase);

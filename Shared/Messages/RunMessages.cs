@@ -42,8 +42,7 @@ public sealed record WorkerFailed(
 /// <summary>
 /// Coordinator → worker: one synchronous trunk step. The worker loads <see cref="Trunk"/>, runs its batch
 /// <see cref="Step"/> of <see cref="Steps"/>, and answers with a <see cref="TrunkGradient"/>. In the joint phase
-/// it also updates its heads; in the trunk phase its heads stay frozen. With <see cref="LocalSteps"/> K &gt; 1
-/// it runs batches Step..Step+K-1 with its own trunk optimizer and answers with a <see cref="LocalTrunk"/>.
+/// it also updates its heads; in the trunk phase its heads stay frozen.
 /// </summary>
 [MessagePackObject]
 public sealed record TrunkStep(
@@ -53,8 +52,22 @@ public sealed record TrunkStep(
     [property: Key(3)] int Steps,
     [property: Key(4)] EpochPhase Phase,
     [property: Key(5)] long Version,
-    [property: Key(6)] TensorData[] Trunk,
-    [property: Key(7)] int LocalSteps = 1) : IRunMessage;
+    [property: Key(6)] TensorData[] Trunk) : IRunMessage;
+
+/// <summary>
+/// Coordinator → worker, with --sync-every K &gt; 1 (local SGD): from <see cref="Trunk"/>, run batches
+/// Step..Step+K-1 with the worker's own trunk optimizer and answer with a <see cref="LocalTrunk"/>. K is the run
+/// spec's; heads update or stay frozen as in <see cref="TrunkStep"/>.
+/// </summary>
+[MessagePackObject]
+public sealed record LocalTrunkSteps(
+    [property: Key(0)] string RunId,
+    [property: Key(1)] int Epoch,
+    [property: Key(2)] int Step,
+    [property: Key(3)] int Steps,
+    [property: Key(4)] EpochPhase Phase,
+    [property: Key(5)] long Version,
+    [property: Key(6)] TensorData[] Trunk) : IRunMessage;
 
 /// <summary>Worker → coordinator: its trunk after K local steps, and the labels those steps summed over.</summary>
 [MessagePackObject]

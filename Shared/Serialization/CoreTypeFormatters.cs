@@ -49,7 +49,8 @@ public static class CoreTypeFormatters
             var name = reader.ReadString() ?? throw new MessagePackSerializationException("tensor without a name");
             options.Security.DepthStep(ref reader);
             var rank = reader.ReadArrayHeader();
-            if (rank > ProtocolLimits.MaxTensorRank) throw new MessagePackSerializationException($"tensor '{name}': rank {rank}");
+            if (rank > ProtocolLimits.MaxTensorRank) // refused before allocating its dimensions
+                throw new MessagePackSerializationException($"tensor '{name}': a shape of rank {rank} is not a valid float32 tensor shape");
             var shape = new int[rank];
             for (var i = 0; i < rank; i++) shape[i] = reader.ReadInt32();
             reader.Depth--;

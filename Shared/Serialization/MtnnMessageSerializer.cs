@@ -62,7 +62,9 @@ public sealed class MtnnMessageSerializer(ExtendedActorSystem system) : Serializ
         catch (Exception e) when (e is SerializationException or MessagePackSerializationException)
         {
             Interlocked.Increment(ref _rejected);
-            throw e as SerializationException ?? new SerializationException($"malformed {Shorten(manifest)} message: {e.Message}", e);
+            var cause = e; // MessagePack wraps a formatter's refusal in "failed to deserialize": name the refusal itself
+            while (cause.InnerException is MessagePackSerializationException or SerializationException) cause = cause.InnerException;
+            throw e as SerializationException ?? new SerializationException($"malformed {Shorten(manifest)} message: {cause.Message}", e);
         }
     }
 

@@ -27,6 +27,7 @@ public static class ProtocolLimits
         switch (message)
         {
             case TrunkStep m: CheckAll(m.Trunk); break;
+            case LocalTrunkSteps m: CheckAll(m.Trunk); break;
             case TrunkGradient m: CheckAll(m.Gradients); break;
             case LocalTrunk m: CheckAll(m.Trunk); break;
             case HeadEpoch m: CheckAll(m.Trunk); break;

@@ -12,8 +12,9 @@ public static class ProtocolRegistry
     /// <summary>
     /// Bumped when a message changes shape or meaning incompatibly. 2: offers and chunks carry an XxHash128 checksum
     /// (16 bytes) instead of SHA-256 (32), so a node of version 1 and one of version 2 refuse each other's messages.
+    /// 3: local SGD's request is a message of its own (<see cref="LocalTrunkSteps"/>), and core types have their own formatters.
     /// </summary>
-    public const int ProtocolVersion = 2;
+    public const int ProtocolVersion = 3;
 
     private static readonly (string Code, Type Type)[] Entries =
     [
@@ -24,6 +25,7 @@ public static class ProtocolRegistry
         ("fail", typeof(WorkerFailed)),
         ("tstep", typeof(TrunkStep)),
         ("tgrad", typeof(TrunkGradient)),
+        ("tlsteps", typeof(LocalTrunkSteps)),
         ("tlocal", typeof(LocalTrunk)),
         ("hep", typeof(HeadEpoch)),
         ("hepd", typeof(HeadEpochDone)),

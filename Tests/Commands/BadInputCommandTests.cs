@@ -120,7 +120,7 @@ public sealed class BadInputCommandTests(ITestOutputHelper output) : IDisposable
     public async Task Predict_refuses_a_checkpoint_whose_weights_do_not_fit_its_model_naming_the_difference()
     {
         var spec = new RunSpec(new DatasetSpec("/d.csv", "smiles", null, null, null), new FeaturizerSpec(2, 64, false),
-            new SplitSpec("random", 0, 0.8, 0.1, 0.1), new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, 32, false),
+            new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1), new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, 32, false),
             new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 0);
         var model = new CheckpointModel(Checkpoint.CurrentFormat, "run-x", spec, [new CheckpointTask("a", TaskKind.Classification, 0, 1)],
             128, new string('0', 64), 1, DateTimeOffset.UtcNow);
@@ -192,7 +192,7 @@ public sealed class OutputAndCheckpointRulesTests : IDisposable
     public void A_file_is_not_an_output_directory() =>
         Assert.Contains("is a file", Assert.Throws<ArgumentException>(() => OutputDirectory.Claim(_dir.WriteText("f", "x"), overwrite: true)).Message);
 
-    private static RunSpec Spec(int bits = 64, int[]? layers = null, string split = "random") => new(
+    private static RunSpec Spec(int bits = 64, int[]? layers = null, SplitKind split = SplitKind.Random) => new(
         new DatasetSpec("/d.csv", "smiles", null, null, null), new FeaturizerSpec(2, bits, false), new SplitSpec(split, 0, 0.8, 0.1, 0.1),
         new ModelSpec(layers ?? [8], 0), new OptimizerSpec(1e-3, 0, 32, false), new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 0);
 
@@ -205,7 +205,7 @@ public sealed class OutputAndCheckpointRulesTests : IDisposable
 
         Assert.Empty(CheckpointCompatibility.Compare(model, Spec() with { Optimizer = new OptimizerSpec(0.1, 0, 8, true) }, "aaaa", 64, sameTasks));
 
-        var differences = CheckpointCompatibility.Compare(model, Spec(bits: 128, layers: [16, 4], split: "scaffold"), "bbbb", 128,
+        var differences = CheckpointCompatibility.Compare(model, Spec(bits: 128, layers: [16, 4], split: SplitKind.Scaffold), "bbbb", 128,
             [new("a", TaskKind.Classification), new("c", TaskKind.Regression)]).Select(d => d.ToString()).ToArray();
         Assert.Equal([
             "dataset fingerprint (SHA-256): checkpoint aaaa, run bbbb",

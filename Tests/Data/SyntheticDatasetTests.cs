@@ -80,7 +80,7 @@ public sealed class SyntheticDatasetTests
     public void A_descriptor_is_a_dataset_the_trainer_can_load()
     {
         var spec = MtnnMessageSerializerTests.SampleSpec() with { Dataset = new DatasetSpec("synthetic:500,40,0.25,1", "smiles", null, null, null) };
-        spec = spec with { Split = spec.Split with { Kind = "random" }, Featurizer = spec.Featurizer with { Bits = 512 } };
+        spec = spec with { Split = spec.Split with { Kind = SplitKind.Random }, Featurizer = spec.Featurizer with { Bits = 512 } };
         var data = PreparedDataset.Prepare(spec);
         Assert.Equal(500, data.RowCount);
         Assert.Equal(40, data.TaskCount);

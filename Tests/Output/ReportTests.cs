@@ -26,7 +26,7 @@ public sealed class ReportRun : IAsyncLifetime
         var spec = new RunSpec(
             new DatasetSpec(csv, "smiles", ["NR-AR", "NR-AhR", "SR-p53"], null, null),
             new FeaturizerSpec(2, 1024, false),
-            new SplitSpec("random", 0, 0.8, 0.1, 0.1),
+            new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
             new ModelSpec([64, 32], 0.1),
             new OptimizerSpec(3e-3, 1e-4, 64, false),
             new ScheduleSpec(ScheduleKind.Alternate, 3, 1, 1, 0),
@@ -139,7 +139,7 @@ public sealed partial class ReportTests(ReportRun run) : IClassFixture<ReportRun
         var withEvent = CopyRun("with-event");
         var metrics = ReportWriter.ReadMetrics(withEvent) with
         {
-            Events = [new RunEvent(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), "worker_lost", "local-1", 2, 3)],
+            Events = [new RunEvent(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), RunEventKind.WorkerLost, "local-1", 2, 3)],
         };
         File.WriteAllBytes(Path.Combine(withEvent, ReportWriter.MetricsFileName), JsonSerializer.SerializeToUtf8Bytes(metrics, Checkpoint.Json));
         (code, _) = await Command("report", "--run", withEvent);

@@ -199,7 +199,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
             2 => c with { TransferId = transfer, TotalBytes = random.Next(3) == 0 ? int.MaxValue : random.Next(-10, 3_000_000) },
             3 => c with { TransferId = transfer, Checksum = RandomBytes(random, random.Next(0, 40)) },
             4 => c with { TransferId = transfer, Bytes = RandomBytes(random, random.Next(0, 70_000)) },
-            5 => c with { TransferId = transfer, Manifest = random.Next(2) == 0 ? "tgrad.2" : manifest },
+            5 => c with { TransferId = transfer, Manifest = random.Next(2) == 0 ? "tgrad.3" : manifest },
             6 => c with { TransferId = transfer, RunId = "run-2" },
             7 => new MessageChunk("run-1", transfer, manifest, 0, 1, 64, RandomBytes(random, 32), RandomBytes(random, 64)),
             8 => ForgedComplete(random, transfer, manifest),

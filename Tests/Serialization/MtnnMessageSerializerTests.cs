@@ -22,7 +22,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
     internal static RunSpec SampleSpec() => new(
         new DatasetSpec("/data/x.csv", "smiles", ["a", "b"], null, ["b"]),
         new FeaturizerSpec(2, 2048, false),
-        new SplitSpec("random", 1, 0.8, 0.1, 0.1),
+        new SplitSpec(SplitKind.Random, 1, 0.8, 0.1, 0.1),
         new ModelSpec([64, 16], 0.25),
         new OptimizerSpec(1e-3, 1e-4, 32, true),
         new ScheduleSpec(ScheduleKind.Alternate, 10, 1, 2, 3),
@@ -43,6 +43,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new WorkerReady("r", "w1", 100, 250),
         new WorkerFailed("r", "w1", "disk"),
         new TrunkStep("r", 2, 5, 10, EpochPhase.Trunk, 42, [Tensor()]),
+        new LocalTrunkSteps("r", 2, 4, 10, EpochPhase.Joint, 42, [Tensor()]),
         new TrunkGradient("r", "w1", 2, 5, 42, 1.5, 30, 12, [Tensor()]),
         new LocalTrunk("r", "w1", 2, 4, 1.5, 30, 12, [Tensor()]),
         new HeadEpoch("r", 3, 43, [Tensor()]),
@@ -57,8 +58,8 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new HeadShard("r", "w1", [0, 3], Tensor(), new TensorData("heads.bias", [2], new byte[8])),
         new EndRun("r"),
         new WorkerLeaving("w1"),
-        new MessageChunk("r", 12, "tgrad.2", 0, 3, 150000, new byte[16], new byte[100]),
-        new BlobOffer("r", 13, "tstep.2", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]),
+        new MessageChunk("r", 12, "tgrad.3", 0, 3, 150000, new byte[16], new byte[100]),
+        new BlobOffer("r", 13, "tstep.3", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]),
     }.Select(m => new object[] { m });
 
     [Theory]
@@ -103,13 +104,14 @@ public sealed class MtnnMessageSerializerTests : IDisposable
     }
 
     [Fact]
-    public void A_message_of_protocol_version_1_is_refused()
+    public void A_message_of_an_earlier_protocol_version_is_refused()
     {
-        // version 2 changed what offers and chunks carry (XxHash128 instead of SHA-256): mixed nodes must not talk
-        Assert.Equal(2, ProtocolRegistry.ProtocolVersion);
-        var offer = new BlobOffer("r", 13, "tstep.2", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]);
-        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), "offer.1"));
-        Assert.Contains("version 2", error.Message);
+        // version 2 changed what offers and chunks carry (XxHash128 instead of SHA-256), version 3 the trunk step
+        // and the wire form of core types: mixed nodes must not talk
+        Assert.Equal(3, ProtocolRegistry.ProtocolVersion);
+        var offer = new BlobOffer("r", 13, "tstep.3", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]);
+        foreach (var old in new[] { "offer.1", "offer.2" })
+            Assert.Contains("version 3", Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), old)).Message);
     }
 
     [Fact]

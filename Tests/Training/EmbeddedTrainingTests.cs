@@ -33,7 +33,7 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
     private RunSpec Spec(ScheduleKind schedule, int epochs = 3) => new(
         new DatasetSpec(slice.Csv, "smiles", null, null, null),
         new FeaturizerSpec(2, 1024, false),
-        new SplitSpec("random", 0, 0.8, 0.1, 0.1),
+        new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
         new ModelSpec([64, 32], 0.1),
         new OptimizerSpec(3e-3, 1e-4, 64, false),
         new ScheduleSpec(schedule, epochs, 1, 1, 0),

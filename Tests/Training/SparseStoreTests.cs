@@ -154,7 +154,7 @@ public sealed class SparseStoreTests
         {
             Dataset = new DatasetSpec("synthetic:60000,20000,0.001,3", "smiles", null, null, null),
             Featurizer = new FeaturizerSpec(2, 1024, false),
-            Split = new SplitSpec("random", 0, 0.8, 0.1, 0.1),
+            Split = new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
             Model = new ModelSpec([32], 0),
             Optimizer = new OptimizerSpec(1e-2, 0, 512, false),
         };

@@ -26,7 +26,7 @@ public sealed class DataPlaneTests
         var bytes = Bytes(length);
         var copy = bytes.Span.ToArray();
         var (id, token) = store.Add(bytes);
-        return (new BlobOffer("run-1", id, "tgrad.2", "127.0.0.1", server.Port, length, TransferChecksum.Of(copy), token), copy);
+        return (new BlobOffer("run-1", id, "tgrad.3", "127.0.0.1", server.Port, length, TransferChecksum.Of(copy), token), copy);
     }
 
     private static BlobServer Serve(BlobStore store) => new(store, "127.0.0.1", Io, _ => { });
@@ -65,7 +65,7 @@ public sealed class DataPlaneTests
         for (var trial = 0; trial < 5; trial++)
         {
             var bytes = Bytes(3_000_000, seed: trial);
-            var offer = new BlobOffer("run-1", 0, "tgrad.2", "127.0.0.1", server.Port, bytes.Length, TransferChecksum.Of(bytes.Span), []);
+            var offer = new BlobOffer("run-1", 0, "tgrad.3", "127.0.0.1", server.Port, bytes.Length, TransferChecksum.Of(bytes.Span), []);
             bytes.Span[random.Next(bytes.Length)] ^= (byte)(1 << random.Next(8)); // one bit flipped after the sender's checksum
             var (id, token) = store.Add(bytes);
             var error = await Assert.ThrowsAsync<BlobFetchException>(() => BlobClient.FetchAsync(offer with { TransferId = id, Token = token }, 1 << 22, Connect, Io));

@@ -1,0 +1,50 @@
+namespace MtnnCluster.Training.Run;
+
+/// <summary>The batches one synchronous round covers: <see cref="Count"/> batches from <see cref="Step"/> (1, or the local steps of --sync-every).</summary>
+public readonly record struct StepRound(int Step, int Count)
+{
+    public int End => Step + Count;
+}
+
+/// <summary>
+/// The schedule of a run as plain decisions: what each epoch updates, how its batches group into synchronous
+/// rounds, and the one stop rule (the epoch budget, or early stopping's patience). The coordinator executes them.
+/// </summary>
+public sealed class RunSchedule
+{
+    private readonly RunSpec _spec;
+
+    /// <param name="trainRows">All training rows: a trunk-updating epoch takes one step per --batch-size of them.</param>
+    public RunSchedule(RunSpec spec, int trainRows)
+    {
+        _spec = spec;
+        StepsPerEpoch = Math.Max(1, (trainRows + spec.Optimizer.BatchSize - 1) / spec.Optimizer.BatchSize);
+    }
+
+    public int Epochs => _spec.Schedule.Epochs;
+    public int StepsPerEpoch { get; }
+
+    public EpochPhase PhaseOf(int epoch) => _spec.PhaseOf(epoch);
+
+    /// <summary>The rounds of a trunk-updating epoch, in order; a head-only epoch is one round of its own.</summary>
+    public IReadOnlyList<StepRound> Rounds()
+    {
+        var every = _spec.Schedule.SyncEvery;
+        var rounds = new List<StepRound>();
+        for (var step = 0; step < StepsPerEpoch; step += every) rounds.Add(new StepRound(step, Math.Min(every, StepsPerEpoch - step)));
+        return rounds;
+    }
+
+    /// <summary>The stop rule: after <paramref name="lastEpoch"/> (0: none yet), with the best epoch so far.</summary>
+    public bool IsOver(int lastEpoch, int bestEpoch)
+    {
+        var patience = _spec.Schedule.Patience;
+        return lastEpoch >= Epochs || (lastEpoch > 0 && patience > 0 && lastEpoch - bestEpoch >= patience);
+    }
+
+    /// <summary>The epoch to train next, or null when the run is over.</summary>
+    public int? NextEpoch(int lastEpoch, int bestEpoch) => IsOver(lastEpoch, bestEpoch) ? null : lastEpoch + 1;
+
+    /// <summary>Whether the end of <paramref name="epoch"/> writes a training checkpoint: every N epochs, and the last.</summary>
+    public bool CheckpointAfter(int epoch, int bestEpoch, int every) => epoch % every == 0 || IsOver(epoch, bestEpoch);
+}

@@ -1,0 +1,198 @@
+using System.Runtime.InteropServices;
+using MtnnCluster.Data;
+using MtnnCluster.Evaluation;
+using MtnnCluster.Model;
+using MtnnCluster.Training;
+using MtnnCluster.Training.Run;
+using Xunit;
+
+namespace MtnnCluster.Tests.Training;
+
+/// <summary>The run's decisions without an actor system: schedule and stop rule, early stopping, placement, recovery.</summary>
+public sealed class RunDecisionTests
+{
+    private static RunSpec Spec(ScheduleKind kind = ScheduleKind.Joint, int epochs = 10, int patience = 0, int batch = 100, int syncEvery = 1) => new(
+        new DatasetSpec("/d.csv", "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
+        new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, batch, false), new ScheduleSpec(kind, epochs, 2, 1, patience, syncEvery), 0);
+
+    [Fact]
+    public void An_epoch_takes_one_step_per_batch_of_all_training_rows()
+    {
+        Assert.Equal(3, new RunSchedule(Spec(batch: 100), 250).StepsPerEpoch);
+        Assert.Equal(1, new RunSchedule(Spec(batch: 100), 0).StepsPerEpoch); // an empty split still makes one (empty) step
+        Assert.Equal([new StepRound(0, 1), new StepRound(1, 1), new StepRound(2, 1)], new RunSchedule(Spec(batch: 100), 250).Rounds());
+    }
+
+    [Fact]
+    public void Local_steps_group_batches_into_rounds_and_the_last_round_takes_what_is_left()
+    {
+        var rounds = new RunSchedule(Spec(batch: 10, syncEvery: 4), 95).Rounds();
+        Assert.Equal([new StepRound(0, 4), new StepRound(4, 4), new StepRound(8, 2)], rounds);
+        Assert.Equal(10, rounds[^1].End);
+    }
+
+    [Fact]
+    public void Alternate_starts_with_head_epochs_then_trunk_epochs()
+    {
+        var schedule = new RunSchedule(Spec(ScheduleKind.Alternate), 100);
+        Assert.Equal([EpochPhase.Heads, EpochPhase.Trunk, EpochPhase.Trunk, EpochPhase.Heads], Enumerable.Range(1, 4).Select(schedule.PhaseOf));
+        Assert.Equal(EpochPhase.Joint, new RunSchedule(Spec(), 100).PhaseOf(7));
+    }
+
+    [Fact]
+    public void The_run_stops_at_its_epoch_budget_or_when_patience_runs_out()
+    {
+        var budget = new RunSchedule(Spec(epochs: 3), 100);
+        Assert.Equal(1, budget.NextEpoch(0, 0));
+        Assert.Equal(3, budget.NextEpoch(2, 1));
+        Assert.Null(budget.NextEpoch(3, 1));
+
+        var patient = new RunSchedule(Spec(epochs: 40, patience: 5), 100);
+        Assert.Equal(9, patient.NextEpoch(8, 4)); // 4 epochs without improvement
+        Assert.Null(patient.NextEpoch(9, 4)); // the 5th
+        Assert.False(patient.IsOver(0, 0)); // patience never stops a run before its first epoch
+    }
+
+    [Fact]
+    public void A_checkpoint_is_written_every_N_epochs_and_at_the_last()
+    {
+        var schedule = new RunSchedule(Spec(epochs: 7), 100);
+        Assert.Equal([3, 6, 7], Enumerable.Range(1, 7).Where(e => schedule.CheckpointAfter(e, e, every: 3)));
+        var stopped = new RunSchedule(Spec(epochs: 40, patience: 2), 100);
+        Assert.True(stopped.CheckpointAfter(5, 3, every: 10)); // early stopping ends the run: its state is kept
+    }
+
+    private static TaskMetrics Auc(string task, double auc) => new(task, TaskKind.Classification, Split.Valid, 10, 5, auc, 0.5, double.NaN, double.NaN, double.NaN);
+    private static TaskMetrics R2(string task, double r2) => new(task, TaskKind.Regression, Split.Valid, 10, 0, double.NaN, double.NaN, 1, 1, r2);
+
+    [Fact]
+    public void The_validation_score_averages_ROC_AUC_and_R2_and_the_best_epoch_follows_it()
+    {
+        var progress = RunProgress.Fresh();
+        var tally = new EpochTally();
+        tally.Add(6, 3, 10);
+        var first = progress.Record(1, 3, EpochPhase.Joint, tally, 2.0, [Auc("a", 0.6), R2("b", 0.2), Auc("c", double.NaN)]);
+        Assert.Equal(0.4, first.ValidScore, 12); // (0.6 + 0.2) / 2: the single-class task is left out
+        Assert.Equal(0.6, first.MeanValidRocAuc, 12);
+        Assert.Equal(2.0, first.TrainLoss, 12);
+        Assert.Equal(5.0, first.RowsPerSecond, 12);
+        Assert.True(first.Improved);
+        Assert.False(progress.Record(2, 3, EpochPhase.Joint, new EpochTally(), 1, [Auc("a", 0.5), R2("b", 0.3)]).Improved); // 0.4 again
+        Assert.True(progress.Record(3, 3, EpochPhase.Joint, new EpochTally(), 1, [Auc("a", 0.7)]).Improved);
+        Assert.Equal((3, 0.7), (progress.BestEpoch, progress.BestScore));
+        Assert.True(double.IsNaN(progress.History[1].TrainLoss)); // no label seen: no loss
+    }
+
+    [Fact]
+    public void A_first_epoch_without_any_score_is_still_the_best_so_far()
+    {
+        var progress = RunProgress.Fresh();
+        Assert.True(progress.Record(1, 2, EpochPhase.Heads, new EpochTally(), 1, [Auc("a", double.NaN)]).Improved);
+        Assert.Equal(1, progress.BestEpoch);
+    }
+
+    private static readonly long[] Labels = [50, 40, 30, 30, 20, 20, 10, 10, 5, 5];
+
+    [Fact]
+    public void Placement_moves_only_a_lost_worker_s_tasks_and_counts_them()
+    {
+        var placement = new TaskPlacement(Labels);
+        var start = placement.Start([new("a", 1), new("b", 1), new("c", 1)]);
+        Assert.Equal(0 + Labels.Length, start.Moved); // every task is new
+        var held = start.Assignment["b"];
+        Assert.True(placement.Holds(["b"]));
+        var lost = placement.Lost([new("a", 1), new("c", 1)]);
+        Assert.Equal(held.Length, lost.Moved);
+        Assert.Equal(Enumerable.Range(0, Labels.Length), lost.Assignment.Values.SelectMany(t => t).Order());
+        Assert.Superset(start.Assignment["a"].ToHashSet(), lost.Assignment["a"].ToHashSet());
+        Assert.False(placement.Holds(["b"]));
+    }
+
+    [Fact]
+    public void A_joining_worker_is_unplaced_until_the_placement_takes_it_in()
+    {
+        var placement = new TaskPlacement(Labels);
+        placement.Start([new("a", 1), new("b", 1)]);
+        Assert.Equal(["c"], placement.Unplaced(["a", "b", "c"]));
+        var joined = placement.Joined([new("a", 1), new("b", 1), new("c", 1)]);
+        Assert.Empty(placement.Unplaced(["a", "b", "c"]));
+        Assert.True(joined.Assignment.ContainsKey("c"));
+        Assert.InRange(joined.Moved, joined.Assignment["c"].Length, Labels.Length / 2); // a few tasks move, all of c's among them
+    }
+
+    [Fact]
+    public void With_every_worker_lost_there_is_no_assignment_until_one_joins()
+    {
+        var placement = new TaskPlacement(Labels);
+        placement.Start([new("a", 1)]);
+        var none = placement.Lost([]);
+        Assert.False(placement.HasWorkers);
+        Assert.Equal(0, none.Moved); // no task has a new home yet
+        var back = placement.Joined([new("d", 1)]);
+        Assert.Equal(Enumerable.Range(0, Labels.Length), back.Assignment["d"].Order());
+    }
+
+    [Fact]
+    public void Recovery_time_runs_from_the_first_interruption_to_training_again()
+    {
+        var t0 = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        var events = new RunEvents([]);
+        events.Interrupted(new RunEvent(t0, RunEventKind.WorkerLost, "a", 3, 2));
+        events.Add(new RunEvent(t0.AddSeconds(1), RunEventKind.CheckpointFailed, "", 0, 2)); // training did not stop for it
+        events.Interrupted(new RunEvent(t0.AddSeconds(2), RunEventKind.WorkerLeft, "b", 2, 2));
+        events.Interrupted(new RunEvent(t0.AddSeconds(3), RunEventKind.WorkerJoined, "c", 1, 2));
+        Assert.Equal(5.0, events.Recovered(t0.AddSeconds(5)));
+        Assert.Equal([5.0, null, 3.0, null], events.All.Select(e => e.RecoverySeconds));
+        Assert.Null(events.Recovered(t0.AddSeconds(9))); // nothing waits any more
+        Assert.Equal("worker_left", events.All[2].KindName);
+    }
+
+    private static TensorData Floats(string name, int[] shape, Func<int, float> value)
+    {
+        var values = Enumerable.Range(0, shape.Aggregate(1, (a, b) => a * b)).Select(value).ToArray();
+        return new TensorData(name, shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+    }
+
+    private static float[] Values(TensorData t) => MemoryMarshal.Cast<byte, float>(t.Bytes).ToArray();
+
+    [Fact]
+    public void Averaging_weights_each_worker_s_trunk_by_its_labels()
+    {
+        var spec = Spec();
+        using var master = new TrunkMaster(4, spec);
+        var shapes = master.Parameters.Select(p => p.Shape).ToArray();
+        TensorData[] Constant(float v) => shapes.Select((s, i) => Floats($"p{i}", s, _ => v)).ToArray();
+        var version = master.Version;
+
+        Assert.True(master.Average([new TrunkContribution("a", 30, Constant(1)), new TrunkContribution("b", 10, Constant(5))]));
+        Assert.All(master.Parameters, p => Assert.All(Values(p), v => Assert.Equal(2f, v))); // (30·1 + 10·5) / 40
+        Assert.Equal(version + 1, master.Version);
+        Assert.False(master.Average([new TrunkContribution("a", 0, Constant(9))])); // no label: unchanged
+        Assert.All(master.Parameters, p => Assert.All(Values(p), v => Assert.Equal(2f, v)));
+        Assert.Throws<InvalidDataException>(() => master.Average([new TrunkContribution("c", 1, Constant(1)[..1])]));
+    }
+
+    [Fact]
+    public void Reduced_gradients_are_summed_then_divided_by_all_labels_before_one_step()
+    {
+        var spec = Spec() with { Optimizer = new OptimizerSpec(0.1, 0, 100, false) };
+        using var reduced = new TrunkMaster(4, spec);
+        using var single = new TrunkMaster(4, spec);
+        var shapes = reduced.Parameters.Select(p => p.Shape).ToArray();
+        TensorData[] Gradient(Func<int, int, float> value) => shapes.Select((s, i) => Floats($"g{i}", s, j => value(i, j))).ToArray();
+
+        // two workers' summed gradients over 3 and 1 labels equal one worker's over all 4
+        Assert.True(reduced.ApplyGradients([
+            new TrunkContribution("a", 3, Gradient((i, j) => 3 * (i + j * 0.01f))),
+            new TrunkContribution("b", 1, Gradient((i, j) => 0.5f - j * 0.02f))]));
+        Assert.True(single.ApplyGradients([new TrunkContribution("all", 4, Gradient((i, j) => 3 * (i + j * 0.01f) + 0.5f - j * 0.02f))]));
+        for (var i = 0; i < shapes.Length; i++)
+        {
+            var (a, b) = (Values(reduced.Parameters[i]), Values(single.Parameters[i]));
+            for (var j = 0; j < a.Length; j++) Assert.Equal(b[j], a[j], 6);
+        }
+        var before = Values(reduced.Parameters[0]);
+        Assert.False(reduced.ApplyGradients([new TrunkContribution("a", 0, Gradient((_, _) => 1))])); // no label: no step
+        Assert.Equal(before, Values(reduced.Parameters[0]));
+    }
+}
