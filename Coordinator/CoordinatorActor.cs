@@ -308,7 +308,7 @@ public sealed class CoordinatorActor : ReceiveActor
         var phase = _schedule!.PhaseOf(epoch);
         if (phase == EpochPhase.Heads)
         {
-            StartRound(RoundKind.Heads, epoch, 0, _ => new HeadEpoch(WireId, epoch, _trunk!.Version, _trunk.Parameters), replies =>
+            StartRound(RoundKind.Heads, epoch, 0, _ => new HeadEpoch(WireId, epoch, _schedule.StepsPerEpoch, _trunk!.Version, _trunk.Parameters), replies =>
             {
                 foreach (var done in replies.Cast<HeadEpochDone>()) _epoch.Add(done.LossSum, done.Labels, done.Rows);
                 StepCompleted(epoch, phase, 1, 1);

@@ -96,7 +96,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }, m.Trunk));
         Receive<HeadEpoch>(m => Reply(m.RunId, () =>
         {
-            var loss = _trainer!.HeadEpoch(m.Epoch, m.Version, m.Trunk);
+            var loss = _trainer!.HeadEpoch(m.Epoch, m.Steps, m.Version, m.Trunk);
             return new HeadEpochDone(m.RunId, _options.WorkerId, m.Epoch, loss.LossSum, loss.Labels, loss.Rows);
         }, m.Trunk));
         Receive<Evaluate>(m => Reply(m.RunId, () =>

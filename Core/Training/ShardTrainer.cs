@@ -235,10 +235,11 @@ public sealed class ShardTrainer : IDisposable
     }
 
     /// <summary>
-    /// One head-only epoch (ATE-SG): the trunk is frozen, so its outputs for this worker's rows are computed once
-    /// per trunk version and reused; only the heads see gradients.
+    /// One head-only epoch (ATE-SG) of <paramref name="steps"/> batches, as many as a trunk-updating epoch takes
+    /// (--batch-size means the same in both): the trunk is frozen, so its outputs for this worker's rows are
+    /// computed once per trunk version and reused; only the heads see gradients.
     /// </summary>
-    public ShardLoss HeadEpoch(int epoch, long version, IReadOnlyList<TensorData> trunk)
+    public ShardLoss HeadEpoch(int epoch, int steps, long version, IReadOnlyList<TensorData> trunk)
     {
         var started = Stopwatch.GetTimestamp();
         var train = _splits[Split.Train];
@@ -250,7 +251,6 @@ public sealed class ShardTrainer : IDisposable
             _embeddingsVersion = version;
         }
         var rows = train.Rows.Length;
-        var steps = Math.Max(1, (rows + _spec.Optimizer.BatchSize - 1) / _spec.Optimizer.BatchSize);
         using var lossSum = zeros(1, ScalarType.Float64, _device); // summed on the device: no sync per batch
         long labelSum = 0;
         for (var step = 0; step < steps; step++)

@@ -97,13 +97,17 @@ public sealed record TrunkGradient(
     [property: Key(7)] int Rows,
     [property: Key(8)] TensorData[] Gradients) : IRunMessage;
 
-/// <summary>Coordinator → worker: one head-only epoch on this (frozen) trunk; no traffic until it ends.</summary>
+/// <summary>
+/// Coordinator → worker: one head-only epoch of <see cref="Steps"/> batches (as many as a trunk-updating epoch) on
+/// this (frozen) trunk; no traffic until it ends.
+/// </summary>
 [MessagePackObject]
 public sealed record HeadEpoch(
     [property: Key(0)] string RunId,
     [property: Key(1)] int Epoch,
-    [property: Key(2)] long Version,
-    [property: Key(3)] TensorData[] Trunk) : IRunMessage;
+    [property: Key(2)] int Steps,
+    [property: Key(3)] long Version,
+    [property: Key(4)] TensorData[] Trunk) : IRunMessage;
 
 /// <summary>Worker → coordinator: the head-only epoch is done.</summary>
 [MessagePackObject]

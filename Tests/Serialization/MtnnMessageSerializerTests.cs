@@ -46,7 +46,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new LocalTrunkSteps("r", 2, 4, 10, EpochPhase.Joint, 42, [Tensor()]),
         new TrunkGradient("r", "w1", 2, 5, 42, 1.5, 30, 12, [Tensor()]),
         new LocalTrunk("r", "w1", 2, 4, 1.5, 30, 12, [Tensor()]),
-        new HeadEpoch("r", 3, 43, [Tensor()]),
+        new HeadEpoch("r", 3, 12, 43, [Tensor()]),
         new HeadEpochDone("r", "w1", 3, 0.5, 9, 4),
         new Evaluate("r", 3, 43, [Split.Valid], [Tensor()]),
         new EvaluationResult("r", "w1", 3, [new TaskMetrics("t", TaskKind.Classification, Split.Valid, 10, 3, 0.8, 0.5, double.NaN, double.NaN, double.NaN)]),

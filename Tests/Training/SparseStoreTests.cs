@@ -169,8 +169,9 @@ public sealed class SparseStoreTests
         using var trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, CPU);
         var parameters = trunk.Export();
         var watch = Stopwatch.StartNew();
-        var first = trainer.HeadEpoch(1, 1, parameters);
-        var second = trainer.HeadEpoch(2, 1, parameters);
+        var steps = (data.Split.Train.Length + spec.Optimizer.BatchSize - 1) / spec.Optimizer.BatchSize;
+        var first = trainer.HeadEpoch(1, steps, 1, parameters);
+        var second = trainer.HeadEpoch(2, steps, 1, parameters);
         Assert.Equal(trainer.TrainLabels, first.Labels);
         Assert.True(second.LossSum / second.Labels < first.LossSum / first.Labels, "head training lowers the loss");
         var scores = trainer.Evaluate(parameters, [Split.Valid]);
