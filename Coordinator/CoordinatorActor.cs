@@ -5,6 +5,7 @@ using Akka.Cluster;
 using Akka.Event;
 using MtnnCluster.Checkpoints;
 using MtnnCluster.Data;
+using MtnnCluster.Hosting;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
 using MtnnCluster.Telemetry;
@@ -42,7 +43,7 @@ public enum RunPhase { WaitingForWorkers, Deploying, Training, Evaluating, Finis
 /// (<c>run~attempt</c>), so a reply computed before the change is dropped as foreign.
 /// </para>
 /// </summary>
-public sealed class CoordinatorActor : ReceiveActor
+public sealed class CoordinatorActor : ProtocolActor
 {
     private sealed record WorkerHandle(string WorkerId, IActorRef Ref, string Device, int Slots);
 
@@ -80,8 +81,6 @@ public sealed class CoordinatorActor : ReceiveActor
     // unreachable workers: their tasks have moved, but they may come back (a starved or paused node) rather than be downed
     private readonly Dictionary<string, WorkerHandle> _suspects = new(StringComparer.Ordinal);
     private readonly Stopwatch _wall = new();
-    private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
-    private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
     private readonly RunTrace _trace;
 
     private string _runId;
@@ -124,25 +123,17 @@ public sealed class CoordinatorActor : ReceiveActor
             Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
                 typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
         var self = Self;
-        try
+        OnShutdown(CoordinatedShutdown.PhaseBeforeServiceUnbind, "mtnn-checkpoint", async () =>
         {
-            CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "mtnn-checkpoint", async () =>
+            try
             {
-                try
-                {
-                    await self.Ask<Done>(FlushCheckpoint.Instance, TimeSpan.FromSeconds(20));
-                }
-                catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or ObjectDisposedException)
-                {
-                    // the coordinator has already stopped (its run is over); nothing to write
-                }
-                return Done.Instance;
-            });
-        }
-        catch (InvalidOperationException)
-        {
-            // shutdown already under way: no new task can be added, and there is nothing to flush yet
-        }
+                await self.Ask<Done>(FlushCheckpoint.Instance, TimeSpan.FromSeconds(20));
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or ObjectDisposedException)
+            {
+                // the coordinator has already stopped (its run is over); nothing to write
+            }
+        });
         if (_job.Resume is { } resume) LoadResumeCheckpoint(resume);
     }
 
@@ -195,11 +186,7 @@ public sealed class CoordinatorActor : ReceiveActor
             if (_snapshot is { OnDisk: false, NextEpoch: > 1 } && !Over) WriteCheckpoint(_snapshot, "shutting down");
             Sender.Tell(Done.Instance);
         });
-        Receive<MessageChunk>(chunk =>
-        {
-            if (_assembler.Add(chunk, Sender, WireId) is { } whole) Self.Tell(whole, Sender);
-        });
-        Receive<BlobOffer>(offer => _delivery.Fetch(offer, Self, Sender, WireId));
+        ReceiveTransfers(() => WireId);
         Receive<IRunMessage>(m => m.RunId != WireId, m => { Dropped++; _log.Debug("dropped {0} from another run or attempt {1}", m.GetType().Name, m.RunId); });
         Receive<WorkerFailed>(m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
     }
@@ -401,7 +388,7 @@ public sealed class CoordinatorActor : ReceiveActor
                     _trunk.Parameters, weight, bias, _wall.Elapsed.TotalSeconds, [.. _events.All]);
                 Enter(RunPhase.Finished);
                 EndRunOnEveryWorker();
-                if (_delivery.Summary is { } exchange) _observer.Info(exchange);
+                if (Delivery.Summary is { } exchange) _observer.Info(exchange);
                 _observer.Completed(outcome);
             });
         });
@@ -517,7 +504,7 @@ public sealed class CoordinatorActor : ReceiveActor
         var assignment = _placement!.Assignment;
         _round = new Round(kind, epoch, step, assignment.Keys.ToArray(), complete);
         using var exchange = _trace.RoundStarted(TraceName(kind), epoch, step, assignment.Count);
-        foreach (var id in assignment.Keys) _delivery.Send(_workers[id].Ref, request(id), Self);
+        foreach (var id in assignment.Keys) Delivery.Send(_workers[id].Ref, request(id), Self);
     }
 
     private void Answer(RoundKind kind, int epoch, int step, string workerId, IRunMessage reply)
@@ -551,14 +538,14 @@ public sealed class CoordinatorActor : ReceiveActor
 
     private void Broadcast(IMtnnMessage message)
     {
-        foreach (var id in _placement!.Assignment.Keys) _delivery.Send(_workers[id].Ref, message, Self);
+        foreach (var id in _placement!.Assignment.Keys) Delivery.Send(_workers[id].Ref, message, Self);
     }
 
     /// <summary>Tells every worker the run is over: assigned ones under the attempt's id, the others (joined, unplaced) under the run's.</summary>
     private void EndRunOnEveryWorker()
     {
         foreach (var worker in _workers.Values)
-            _delivery.Send(worker.Ref, new EndRun(_placement?.Assignment.ContainsKey(worker.WorkerId) == true ? WireId : _runId), Self);
+            Delivery.Send(worker.Ref, new EndRun(_placement?.Assignment.ContainsKey(worker.WorkerId) == true ? WireId : _runId), Self);
     }
 
     private void Fail(Exception error)

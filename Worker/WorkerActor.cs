@@ -2,6 +2,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Event;
 using MtnnCluster.Data;
+using MtnnCluster.Hosting;
 using MtnnCluster.Messages;
 using MtnnCluster.Model;
 using MtnnCluster.Serialization;
@@ -19,7 +20,7 @@ public sealed record WorkerOptions(string WorkerId, string Device, int Slots, bo
 /// coordinator's steps. The tensor work is <see cref="ShardTrainer"/>'s; this actor only sequences it. It runs on
 /// a dedicated thread (see <see cref="WorkerHosting"/>), so long steps block nothing else.
 /// </summary>
-public sealed class WorkerActor : ReceiveActor, IWithTimers
+public sealed class WorkerActor : ProtocolActor, IWithTimers
 {
     private readonly WorkerOptions _options;
     private readonly IActorRef _coordinator;
@@ -31,8 +32,6 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private IActorRef? _coordinatorInstance; // the coordinator itself, behind the proxy: watched, so that a new one is registered with
     private volatile bool _inRun; // read by the shutdown task, on another thread
     private IActorRef? _runCoordinator; // run messages are taken only from the coordinator that started the run
-    private readonly ChunkedDelivery _delivery = new((ExtendedActorSystem)Context.System);
-    private readonly ChunkAssembler _assembler = new((ExtendedActorSystem)Context.System);
 
     public ITimerScheduler Timers { get; set; } = null!;
     /// <summary>Messages dropped because they named another run, arrived before one started, or came from elsewhere than its coordinator.</summary>
@@ -66,11 +65,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         });
         // Large messages of any run are reassembled: a StartRun that moves tasks here (with their heads) names the
         // run's next attempt, which this worker cannot know yet. What arrives is then filtered like any message.
-        Receive<MessageChunk>(chunk =>
-        {
-            if (_assembler.Add(chunk, Sender, expectedRunId: null) is { } whole) Self.Tell(whole, Sender);
-        });
-        Receive<BlobOffer>(offer => _delivery.Fetch(offer, Self, Sender, expectedRunId: null));
+        ReceiveTransfers(() => null);
         Receive<StartRun>(Start);
         // Before the filter below: a run that failed before or while starting here has no trainer, but must still
         // end (and, on a cluster, let this process exit).
@@ -120,20 +115,12 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         // rather than after the failure detector; the step in progress is abandoned, our heads as of the last
         // epoch end are already with the coordinator.
         var (self, coordinator, id) = (Self, _coordinator, _options.WorkerId);
-        try
+        OnShutdown(CoordinatedShutdown.PhaseBeforeServiceUnbind, "mtnn-worker-leave", async () =>
         {
-            CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "mtnn-worker-leave", async () =>
-            {
-                if (!_inRun) return Done.Instance;
-                coordinator.Tell(new WorkerLeaving(id), self);
-                await Task.Delay(TimeSpan.FromMilliseconds(500)); // let the message leave before the node does
-                return Done.Instance;
-            });
-        }
-        catch (InvalidOperationException)
-        {
-            // shutdown already under way
-        }
+            if (!_inRun) return;
+            coordinator.Tell(new WorkerLeaving(id), self);
+            await Task.Delay(TimeSpan.FromMilliseconds(500)); // let the message leave before the node does
+        });
     }
 
     protected override void PostStop() => EndCurrentRun();
@@ -168,7 +155,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         try
         {
-            _delivery.Send(Sender, work(), Self);
+            Delivery.Send(Sender, work(), Self);
         }
         catch (Exception e)
         {

@@ -48,11 +48,12 @@ public sealed record Checkpoint(CheckpointModel Model, TensorData[] Trunk, Tenso
     /// <summary>Reads and verifies a checkpoint; a missing file or a checksum mismatch names the file.</summary>
     public static Checkpoint Read(string directory)
     {
-        var files = ChecksummedDirectory.Read(directory, [ModelFile, WeightsFile]);
-        var model = JsonSerializer.Deserialize<CheckpointModel>(files[ModelFile], Json)
+        // the format first: an older checkpoint names its weights file differently, and should say so
+        var model = JsonSerializer.Deserialize<CheckpointModel>(ChecksummedDirectory.Read(directory, [ModelFile])[ModelFile], Json)
                     ?? throw new InvalidDataException($"{directory}/{ModelFile}: empty");
         if (model.FormatVersion != CurrentFormat)
             throw new InvalidDataException($"{directory}: checkpoint format {model.FormatVersion}, this build reads {CurrentFormat}");
+        var files = ChecksummedDirectory.Read(directory, [WeightsFile]);
         var tensors = TensorFile.Deserialize(files[WeightsFile], $"{directory}/{WeightsFile}");
         if (tensors.Length != 2 * model.Spec.Model.Layers.Length + 2)
             throw new InvalidDataException($"{directory}/{WeightsFile}: {tensors.Length} tensors for {model.Spec.Model.Layers.Length} layers");

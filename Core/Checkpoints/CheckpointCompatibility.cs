@@ -96,7 +96,7 @@ public static class CheckpointCompatibility
     {
         null => "none",
         string s => s,
-        SplitSpec s => string.Create(CultureInfo.InvariantCulture, $"{s.Kind} seed {s.Seed} {s.Train:G4}/{s.Valid:G4}/{s.Test:G4}"),
+        SplitSpec s => string.Create(CultureInfo.InvariantCulture, $"{s.Kind.ToString().ToLowerInvariant()} seed {s.Seed} {s.Train:G4}/{s.Valid:G4}/{s.Test:G4}"),
         IEnumerable<int> values => $"[{string.Join(',', values)}]",
         IEnumerable<string> names => Shorten(string.Join(',', names)),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),

@@ -77,13 +77,14 @@ public sealed record TrainingCheckpoint(TrainingState State, TrunkState Trunk, H
     /// <summary>Reads and verifies one checkpoint; any damage is an <see cref="InvalidDataException"/> naming the file.</summary>
     public static TrainingCheckpoint Read(string directory)
     {
-        var files = ChecksummedDirectory.Read(directory, [StateFile, TrunkFile, HeadsFile]);
         try
         {
-            var state = JsonSerializer.Deserialize<TrainingState>(files[StateFile], Checkpoint.Json)
+            // the format first: an older checkpoint names its tensor files differently, and should say so
+            var state = JsonSerializer.Deserialize<TrainingState>(ChecksummedDirectory.Read(directory, [StateFile])[StateFile], Checkpoint.Json)
                         ?? throw new InvalidDataException($"{directory}/{StateFile}: empty");
             if (state.FormatVersion != CurrentFormat)
                 throw new InvalidDataException($"{directory}: training checkpoint format {state.FormatVersion}, this build reads {CurrentFormat}");
+            var files = ChecksummedDirectory.Read(directory, [TrunkFile, HeadsFile]);
             var parameters = 2 * state.Spec.Model.Layers.Length;
             var trunk = TensorFile.Deserialize(files[TrunkFile], $"{directory}/{TrunkFile}");
             if (trunk.Length != 3 * parameters && trunk.Length != 4 * parameters)

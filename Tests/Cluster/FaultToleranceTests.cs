@@ -56,7 +56,28 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         var resumed = lost.GetProperty("resumed_at").GetDateTimeOffset();
         output.WriteLine($"{schedule}, SIG{signal}: lost in epoch {epoch} ({phase}); detected {(lost.GetProperty("time").GetDateTimeOffset() - killedAt).TotalSeconds:F1} s " +
                          $"and training again {(resumed - killedAt).TotalSeconds:F1} s after the signal; {lost.GetProperty("tasks_moved").GetInt32()} tasks moved");
+
+        // the moved tasks went on from their snapshot heads: the model is as good as the undisturbed run's, on the
+        // training rows (heads started over would lag there) and on the test rows
+        var reference = await Undisturbed(schedule);
+        foreach (var metric in new[] { "mean_train_roc_auc", "mean_test_roc_auc" })
+        {
+            var (disturbed, undisturbed) = (root.GetProperty(metric).GetDouble(), reference.GetProperty(metric).GetDouble());
+            output.WriteLine($"{metric}: after the loss {disturbed:F4}, undisturbed {undisturbed:F4}");
+            Assert.InRange(disturbed - undisturbed, -0.02, 0.02);
+        }
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<JsonElement>>> UndisturbedRuns = new();
+
+    /// <summary>The same run without a fault, in one process (two workers), once per schedule.</summary>
+    private Task<JsonElement> Undisturbed(string schedule) => UndisturbedRuns.GetOrAdd(schedule, _ => new Lazy<Task<JsonElement>>(async () =>
+    {
+        var reference = Path.Combine(slice.Directory, $"undisturbed-{schedule}");
+        var root = new System.CommandLine.RootCommand { MtnnCluster.Cli.Commands.TrainCommand.Create() };
+        Assert.Equal(0, await root.Parse(["train", "--out", reference, "--workers", "2", .. TrainArgs(slice.Csv, schedule, 4)]).InvokeAsync());
+        return ReadMetrics(reference);
+    })).Value;
 
     [Fact]
     public async Task A_worker_that_joins_mid_run_is_given_tasks_at_the_next_epoch_end()

@@ -88,6 +88,18 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
     }
 
     [Fact]
+    public async Task With_one_worker_local_steps_are_the_synchronous_steps()
+    {
+        // one worker's K local AdamW steps, then the "average" of its one trunk, take the same steps as K reduced
+        // steps on the coordinator: the same gradients, divided by the same labels, into the same optimizer state
+        var spec = Spec(ScheduleKind.Joint, epochs: 2);
+        var local = await Train(spec with { Schedule = spec.Schedule with { SyncEvery = 4 } }, workers: 1);
+        var synchronous = await Train(spec, workers: 1);
+        Assert.Equal(synchronous.Outcome.Trunk.Select(t => t.Bytes), local.Outcome.Trunk.Select(t => t.Bytes));
+        Assert.Equal(synchronous.Outcome.HeadWeight.Bytes, local.Outcome.HeadWeight.Bytes);
+    }
+
+    [Fact]
     public async Task Predict_from_the_checkpoint_gives_the_probabilities_of_the_trained_model()
     {
         var (outcome, outDirectory) = await Train(Spec(ScheduleKind.Joint));
