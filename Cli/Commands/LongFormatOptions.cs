@@ -15,4 +15,17 @@ public sealed class LongFormatOptions
     {
         Description = $"long format: the column holding each line's label (default '{CsvReadOptions.DefaultLabelColumn}')",
     };
+
+    public Option<string> LabelConflicts { get; } = new("--label-conflicts")
+    {
+        Description = "long format: a molecule and task labelled with different values on different lines is an error (error), or left out and counted (drop)",
+        DefaultValueFactory = _ => "error",
+    };
+
+    public static LabelConflicts ParseConflicts(string value) => value.ToLowerInvariant() switch
+    {
+        "error" => Data.LabelConflicts.Error,
+        "drop" => Data.LabelConflicts.Drop,
+        _ => throw new ArgumentException($"--label-conflicts must be error or drop (got '{value}')"),
+    };
 }

@@ -8,12 +8,14 @@ namespace MtnnCluster.Data;
 /// <param name="TaskColumn">Long format: the column naming each line's task. Null: <see cref="DefaultTaskColumn"/>,
 /// and the file is long only if its header has both it and the label column; given: the file must be long.</param>
 /// <param name="LabelColumn">Long format: the column holding each line's label; null as for <paramref name="TaskColumn"/>.</param>
+/// <param name="LabelConflicts">Long format: what a molecule and task labelled with different values becomes.</param>
 public sealed record CsvReadOptions(
     string SmilesColumn = "smiles",
     IReadOnlyList<string>? Tasks = null,
     IReadOnlyDictionary<string, TaskKind>? KindOverrides = null,
     string? TaskColumn = null,
-    string? LabelColumn = null)
+    string? LabelColumn = null,
+    LabelConflicts LabelConflicts = LabelConflicts.Error)
 {
     public const string DefaultTaskColumn = "task";
     public const string DefaultLabelColumn = "label";

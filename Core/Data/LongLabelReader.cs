@@ -3,8 +3,8 @@ namespace MtnnCluster.Data;
 /// <summary>
 /// Reads the rows of a long label file (one labelled cell a line: SMILES, task, label) straight into labelled cells:
 /// the molecule × task table is never built. Molecules are de-duplicated by their SMILES string, tasks by name.
-/// A molecule and task labelled twice with different values is an error naming both lines; twice with the same
-/// value is kept once and counted.
+/// A molecule and task labelled twice with different values is an error naming both lines (or, asked, left out and
+/// counted); twice with the same value is kept once and counted.
 /// </summary>
 internal static class LongLabelReader
 {
@@ -92,11 +92,13 @@ internal static class LongLabelReader
                 $"no line names the task{(unseen.Length > 1 ? "s" : "")} {CsvColumnLayout.List(unseen)}");
         CsvColumnLayout.CheckKindOverrides(path, options, [.. taskNames]);
 
-        var (labels, repeated) = ToSparse(path, cells, smiles.Count, taskNames.Count);
+        var (labels, repeated, conflicting) = ToSparse(path, cells, smiles.Count, taskNames.Count, options.LabelConflicts);
         if (repeated > 0)
             warnings.Add($"{path}: {repeated} line{(repeated > 1 ? "s" : "")} repeated a molecule's label for a task with the same value; kept once");
+        if (conflicting > 0)
+            warnings.Add($"{path}: {conflicting} molecule-task cell{(conflicting > 1 ? "s were" : " was")} labelled with different values on different lines; left out (--label-conflicts drop)");
         var tasks = InferKinds(path, options, taskNames, labels, warnings);
-        return new SparseLabelTable(path, LabelFileFormat.Long, [.. smiles], [.. lines], tasks, labels, warnings, repeated);
+        return new SparseLabelTable(path, LabelFileFormat.Long, [.. smiles], [.. lines], tasks, labels, warnings, repeated, conflicting);
     }
 
     private static void CheckRequestedTasks(CsvReadOptions options)
@@ -109,45 +111,48 @@ internal static class LongLabelReader
     private static TaskKind? KindOverride(CsvReadOptions options, string task) =>
         options.KindOverrides is { } overrides && overrides.TryGetValue(task, out var kind) ? kind : null;
 
-    /// <summary>Cells sorted into rows (tasks ascending within a row); a repeated cell is an error or, with the same value, kept once.</summary>
-    private static (SparseLabels Labels, int Repeated) ToSparse(string path, List<Cell> cells, int rowCount, int taskCount)
+    /// <summary>
+    /// Cells sorted into rows (tasks ascending within a row). A cell given on several lines with one value is kept once
+    /// (counted as repeated); with different values it is an error naming two of its lines, or, with
+    /// <see cref="LabelConflicts.Drop"/>, left out (counted as conflicting).
+    /// </summary>
+    private static (SparseLabels Labels, int Repeated, int Conflicting) ToSparse(
+        string path, List<Cell> cells, int rowCount, int taskCount, LabelConflicts conflicts)
     {
         var order = cells.ToArray();
-        // by row, task, then line, so that a conflict names its earlier line first
+        // by row, task, then line, so that an error names the earlier lines
         Array.Sort(order, static (a, b) => a.Row != b.Row ? a.Row.CompareTo(b.Row) : a.Task != b.Task ? a.Task.CompareTo(b.Task) : a.Line.CompareTo(b.Line));
         var rowStart = new long[rowCount + 1];
         var tasks = new List<int>(order.Length);
         var values = new List<float>(order.Length);
-        var repeated = 0;
-        for (var k = 0; k < order.Length; k++)
+        var (repeated, conflicting) = (0, 0);
+        for (var start = 0; start < order.Length;)
         {
-            var cell = order[k];
-            if (k > 0 && order[k - 1] is var first && first.Row == cell.Row && first.Task == cell.Task)
+            var first = order[start];
+            var end = start + 1;
+            var differing = -1;
+            for (; end < order.Length && order[end].Row == first.Row && order[end].Task == first.Task; end++)
+                if (differing < 0 && order[end].Value != first.Value) differing = end;
+            if (differing < 0)
             {
-                var kept = values[^1];
-                if (kept != cell.Value)
-                    throw new DataFormatException(path, cell.Line, null,
-                        $"the molecule and task of line {FirstLineOf(order, k)} are labelled again with a different value "
-                        + $"({Format(kept)} there, {Format(cell.Value)} here)");
-                repeated++;
-                continue;
+                tasks.Add(first.Task);
+                values.Add(first.Value);
+                rowStart[first.Row + 1] = tasks.Count;
+                repeated += end - start - 1;
             }
-            tasks.Add(cell.Task);
-            values.Add(cell.Value);
-            rowStart[cell.Row + 1] = tasks.Count;
+            else if (conflicts == LabelConflicts.Drop) conflicting++;
+            else
+                throw new DataFormatException(path, order[differing].Line, null,
+                    $"the molecule and task of line {first.Line} are labelled again with a different value "
+                    + $"({Format(first.Value)} there, {Format(order[differing].Value)} here); "
+                    + "--label-conflicts drop leaves such cells out");
+            start = end;
         }
         for (var row = 1; row <= rowCount; row++) rowStart[row] = Math.Max(rowStart[row], rowStart[row - 1]);
-        return (new SparseLabels(taskCount, rowStart, [.. tasks], [.. values]), repeated);
+        return (new SparseLabels(taskCount, rowStart, [.. tasks], [.. values]), repeated, conflicting);
     }
 
     private static string Format(float value) => value.ToString("G9", System.Globalization.CultureInfo.InvariantCulture);
-
-    /// <summary>The first line of the run of equal cells that ends at <paramref name="k"/>.</summary>
-    private static int FirstLineOf(Cell[] order, int k)
-    {
-        while (k > 0 && order[k - 1].Row == order[k].Row && order[k - 1].Task == order[k].Task) k--;
-        return order[k].Line;
-    }
 
     private static TaskInfo[] InferKinds(string path, CsvReadOptions options, List<string> names, SparseLabels labels, List<string> warnings)
     {

@@ -1,5 +1,15 @@
 namespace MtnnCluster.Data;
 
+/// <summary>What a long file's molecule and task labelled with different values on different lines becomes.</summary>
+public enum LabelConflicts
+{
+    /// <summary>An error naming both lines.</summary>
+    Error,
+    /// <summary>The cell is left out (a missing label), counted and reported. Public assay data such as FS-Mol has
+    /// such cells: two measurements of one compound, or stereoisomers a SMILES does not tell apart.</summary>
+    Drop,
+}
+
 /// <summary>How a label file lays out its cells.</summary>
 public enum LabelFileFormat
 {
@@ -15,6 +25,8 @@ public enum LabelFileFormat
 /// </summary>
 /// <param name="LineNumbers">1-based line on which each molecule first appears.</param>
 /// <param name="RepeatedLabels">Long format: lines that gave a molecule and task the same label a second time (kept once).</param>
+/// <param name="ConflictingLabels">Long format: molecule-task cells given different labels on different lines, left out
+/// (<see cref="LabelConflicts.Drop"/>).</param>
 public sealed record SparseLabelTable(
     string Path,
     LabelFileFormat Format,
@@ -23,7 +35,8 @@ public sealed record SparseLabelTable(
     TaskInfo[] Tasks,
     SparseLabels Labels,
     IReadOnlyList<string> Warnings,
-    int RepeatedLabels = 0)
+    int RepeatedLabels = 0,
+    int ConflictingLabels = 0)
 {
     public int RowCount => Smiles.Length;
     public int TaskCount => Tasks.Length;

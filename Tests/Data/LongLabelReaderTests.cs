@@ -69,6 +69,22 @@ public sealed class LongLabelReaderTests : IDisposable
 
         Assert.Contains("line 2", error.Message);
         Assert.Contains("(1 there, 0 here)", error.Message);
+        Assert.Contains("--label-conflicts drop", error.Message);
+    }
+
+    [Fact]
+    public void Conflicting_labels_can_be_left_out_and_counted()
+    {
+        var path = _dir.WriteText("long.csv", Small + "CCO,t1,0\nCCN,t1,0\nCCO,t1,1\n");
+
+        var table = LabelFile.Read(path, new CsvReadOptions(LabelConflicts: LabelConflicts.Drop));
+
+        Assert.Equal((1, 1), (table.ConflictingLabels, table.RepeatedLabels));
+        Assert.True(float.IsNaN(table.Labels.Label(0, 0))); // CCO × t1 is gone
+        Assert.Equal(0f, table.Labels.Label(0, 1));
+        Assert.Equal(0f, table.Labels.Label(1, 0)); // CCN × t1 repeated with its value: kept
+        Assert.Equal(4, table.Labels.Count);
+        Assert.Contains(table.Warnings, w => w.Contains("1 molecule-task cell was labelled with different values"));
     }
 
     [Fact]
