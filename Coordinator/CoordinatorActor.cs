@@ -95,7 +95,7 @@ public sealed class CoordinatorActor : ProtocolActor
     private TaskPlacement? _placement;
     private TrunkMaster? _trunk;
     private RunSnapshot? _snapshot;
-    private RunProgress _progress = RunProgress.Fresh();
+    private RunProgress _progress = RunProgress.Fresh(0);
     private HeadStore? _heads, _bestHeads;
     private EpochTally _epoch = new();
 
@@ -263,7 +263,7 @@ public sealed class CoordinatorActor : ProtocolActor
         _attempt++;
         _trunk!.Restore(snapshot.Trunk);
         (_heads, _bestHeads) = (snapshot.Heads, snapshot.BestHeads);
-        _progress = new RunProgress(snapshot.History, snapshot.BestEpoch, snapshot.BestScore);
+        _progress = new RunProgress(snapshot.History, snapshot.BestEpoch, snapshot.BestScore, _job.Spec.MinClassCount);
         var assignment = _placement!.Assignment;
         if (!_placement.HasWorkers)
         {

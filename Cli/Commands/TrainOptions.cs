@@ -12,7 +12,8 @@ public sealed class TrainOptions
 {
     public Option<FileInfo?> Data { get; } = new("--data") { Description = "CSV (or .csv.gz) of SMILES and task labels, or synthetic:ROWS,TASKS,DENSITY[,SEED] for generated data" };
     public Option<string> SmilesColumn { get; } = new("--smiles-column") { Description = "name of the SMILES column", DefaultValueFactory = _ => "smiles" };
-    public Option<string?> Tasks { get; } = new("--tasks") { Description = "comma-separated task columns (default: every other column)" };
+    public LongFormatOptions LongFormat { get; } = new();
+    public Option<string?> Tasks { get; } = new("--tasks") { Description = "comma-separated tasks (default: every task: the other columns of a wide file, every task name of a long one)" };
     public Option<string?> RegressionTasks { get; } = new("--regression-tasks") { Description = "tasks to treat as regression whatever their values" };
     public Option<string?> ClassificationTasks { get; } = new("--classification-tasks") { Description = "tasks to treat as 0/1 classification" };
     public Option<string> Split { get; } = new("--split") { Description = "random or scaffold (Bemis-Murcko)", DefaultValueFactory = _ => "random" };
@@ -34,6 +35,8 @@ public sealed class TrainOptions
         Description = "fp32; tf32 (CUDA matrix units round float32 inputs to TF32; CUDA only); bf16 (the trunk's layers in bfloat16 on float32 weights; heads and loss in float32)",
         DefaultValueFactory = _ => "fp32",
     };
+    public Option<int> MinClassCount { get; } = new("--min-class-count") { Description = "a classification task enters a split's mean ROC-AUC/PRC-AUC and the validation score only with at least this many positives and negatives there", DefaultValueFactory = _ => Evaluation.MetricSummary.DefaultMinClassCount };
+    public Option<FileInfo?> TaskWeights { get; } = new("--task-weights") { Description = "CSV with columns task,weight: each task's training loss is multiplied by its weight (unlisted tasks: 1)" };
     public Option<bool> BalancePositives { get; } = new("--balance-positives") { Description = "weigh each task's positives by its negative/positive ratio" };
     public Option<int> Radius { get; } = new("--radius") { Description = "ECFP radius (2 = ECFP4)", DefaultValueFactory = _ => 2 };
     public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
@@ -46,9 +49,9 @@ public sealed class TrainOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Data, SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule,
+        foreach (var option in new Option[] { Data, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
-                     Precision, Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
+                     MinClassCount, TaskWeights, Precision, Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
     }
 
@@ -106,8 +109,8 @@ public sealed class TrainOptions
     /// <summary>Options that describe the model and its training; fixed for a run once started.</summary>
     private IEnumerable<Option> SpecOptions() =>
     [
-        SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
-        Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives, Radius, Bits, Counts,
+        SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
+        Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts,
     ];
 
     public RunSpec ToSpec(ParseResult p)
@@ -128,16 +131,19 @@ public sealed class TrainOptions
             var other => throw new ArgumentException($"--split must be random or scaffold (got '{other}')"),
         };
         var spec = new RunSpec(
-            new DatasetSpec(dataPath, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks))),
+            new DatasetSpec(dataPath, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks)),
+                p.GetValue(LongFormat.TaskColumn), p.GetValue(LongFormat.LabelColumn), LongFormatOptions.ParseConflicts(p.GetValue(LongFormat.LabelConflicts)!)),
             new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts)),
             new SplitSpec(split, p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),
-            new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives)),
+            new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives), p.GetValue(TaskWeights)?.FullName),
             new ScheduleSpec(schedule, p.GetValue(Epochs), p.GetValue(TrunkEpochs), p.GetValue(HeadEpochs), p.GetValue(Patience), p.GetValue(SyncEvery)),
             p.GetValue(Seed),
-            PrecisionMode.Parse(p.GetValue(Precision)!));
+            PrecisionMode.Parse(p.GetValue(Precision)!),
+            p.GetValue(MinClassCount));
         spec.Validate();
         if (!Exists(spec.Dataset.Path)) throw new ArgumentException($"--data: {spec.Dataset.Path} does not exist");
+        if (spec.Optimizer.TaskWeights is { } weights && !File.Exists(weights)) throw new ArgumentException($"--task-weights: {weights} does not exist");
         return spec;
     }
 

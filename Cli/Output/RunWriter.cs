@@ -49,12 +49,15 @@ public sealed record RunMetrics(
     IReadOnlyList<TaskReport> Tasks,
     IReadOnlyList<WorkerReport> Workers,
     IReadOnlyList<EpochHistory> History,
-    IReadOnlyList<RunEvent> Events)
+    IReadOnlyList<RunEvent> Events,
+    int MinClassCount = MetricSummary.DefaultMinClassCount,
+    IReadOnlyList<SplitScoring>? Scoring = null)
 {
     public static RunMetrics From(RunOutcome outcome)
     {
         var metrics = outcome.FinalScores;
-        double? Mean(Data.Split split, Func<TaskMetrics, double> pick) => Nullable(MetricSummary.Mean(metrics.Where(m => m.Split == split), pick));
+        var minClassCount = outcome.Spec.MinClassCount;
+        double? Mean(Data.Split split, Func<TaskMetrics, double> pick) => Nullable(MetricSummary.MeanScored(metrics.Where(m => m.Split == split), pick, minClassCount));
         var bySplit = metrics.ToLookup(m => (m.Task, m.Split));
         var workerOf = outcome.Workers.SelectMany(w => w.Tasks.Select(t => (t, w.WorkerId))).ToDictionary(p => p.t, p => p.WorkerId);
         var tasks = outcome.Data.Tasks.Select((task, i) =>
@@ -65,8 +68,11 @@ public sealed record RunMetrics(
                 train?.Labelled ?? 0, train?.Positives ?? 0, valid?.Labelled ?? 0, valid?.Positives ?? 0, test?.Labelled ?? 0, test?.Positives ?? 0,
                 Nullable(train?.RocAuc), Nullable(valid?.RocAuc), Nullable(test?.RocAuc), Nullable(valid?.PrcAuc), Nullable(test?.PrcAuc),
                 Nullable(test?.Rmse), Nullable(test?.Mae), Nullable(test?.R2),
-                new[] { train, valid, test }.Where(m => m is { SingleClass: true }).Select(m => m!.Split.ToString().ToLowerInvariant()).ToArray());
+                new[] { train, valid, test }.Where(m => m is { SingleClass: true }).Select(m => m!.Split.ToString().ToLowerInvariant()).ToArray(),
+                new[] { train, valid, test }.Where(m => m is not null && !MetricSummary.IsScored(m, minClassCount)).Select(m => m!.Split.ToString().ToLowerInvariant()).ToArray());
         }).ToArray();
+        var scoring = new[] { Data.Split.Train, Data.Split.Valid, Data.Split.Test }
+            .Select(split => SplitScoring.From(split, MetricSummary.Count(metrics.Where(m => m.Split == split), minClassCount))).ToArray();
         return new RunMetrics(outcome.RunId, outcome.Data.Path, outcome.Spec.Schedule.Kind.ToString().ToLowerInvariant(), outcome.Spec.Split.Kind.ToString().ToLowerInvariant(),
             outcome.Data.RowCount, outcome.Data.InvalidSmiles, outcome.History.Count, outcome.BestEpoch, Math.Round(outcome.WallSeconds, 3),
             Mean(Data.Split.Train, m => m.RocAuc), Mean(Data.Split.Valid, m => m.RocAuc), Mean(Data.Split.Test, m => m.RocAuc),
@@ -75,7 +81,7 @@ public sealed record RunMetrics(
             outcome.Workers.Select(w => new WorkerReport(w.WorkerId, w.Address, w.Device, w.Slots, w.Tasks.Select(t => outcome.Data.Tasks[t].Name).ToArray())).ToArray(),
             outcome.History.Select(h => new EpochHistory(h.Epoch, h.Phase.ToString().ToLowerInvariant(), Nullable(h.TrainLoss), Nullable(h.ValidScore),
                 Nullable(h.MeanValidRocAuc), Math.Round(h.Seconds, 3), Math.Round(h.RowsPerSecond, 1), h.Improved)).ToArray(),
-            outcome.Events);
+            outcome.Events, minClassCount, scoring);
     }
 
     private static double? Nullable(double? value) => value is { } v && double.IsFinite(v) ? v : null;
@@ -85,7 +91,17 @@ public sealed record TaskReport(
     string Name, string Kind, string Worker,
     int TrainLabels, int TrainPositives, int ValidLabels, int ValidPositives, int TestLabels, int TestPositives,
     double? TrainRocAuc, double? ValidRocAuc, double? TestRocAuc, double? ValidPrcAuc, double? TestPrcAuc,
-    double? TestRmse, double? TestMae, double? TestR2, string[] SingleClassIn);
+    double? TestRmse, double? TestMae, double? TestR2, string[] SingleClassIn, string[]? NotScoredIn = null);
+
+/// <summary>
+/// How many tasks of a split entered its means (<see cref="MetricSummary.IsScored"/>), and why the others did not: no
+/// labels there, one class only, fewer than <c>min_class_count</c> positives or negatives, or regression labels that do not vary.
+/// </summary>
+public sealed record SplitScoring(string Split, int Tasks, int Scored, int NoLabels, int OneClass, int FewerThanMinClass, int ConstantLabels)
+{
+    public static SplitScoring From(Data.Split split, ScoringCount count) =>
+        new(split.ToString().ToLowerInvariant(), count.Tasks, count.Scored, count.NoLabels, count.OneClass, count.FewerThanMinClass, count.ConstantLabels);
+}
 
 public sealed record WorkerReport(string Id, string Address, string Device, int Slots, string[] Tasks);
 

@@ -16,6 +16,7 @@ public sealed class DeviceLabels : IDisposable
     private readonly Tensor _targets;
     private readonly Tensor _regression;
     private readonly Tensor _positiveBoost;
+    private readonly Tensor? _taskWeights;
 
     public int Tasks { get; }
     public long RowCount => _rowStart.Length - 1;
@@ -28,9 +29,11 @@ public sealed class DeviceLabels : IDisposable
     /// <param name="targets">Each cell's target, standardised for regression columns.</param>
     /// <param name="regressionColumns">Per column: squared error (true) or cross-entropy on logits (false).</param>
     /// <param name="positiveWeights">Per column: the weight of a positive label (1 for regression columns).</param>
-    public DeviceLabels(long[] rowStart, int[] columns, float[] targets, bool[] regressionColumns, float[] positiveWeights, Device device)
+    /// <param name="taskWeights">Per column: a factor on every cell's weight (<c>--task-weights</c>); null: 1.</param>
+    public DeviceLabels(long[] rowStart, int[] columns, float[] targets, bool[] regressionColumns, float[] positiveWeights, Device device, float[]? taskWeights = null)
     {
-        if (rowStart.Length == 0 || rowStart[^1] != columns.Length || columns.Length != targets.Length || positiveWeights.Length != regressionColumns.Length)
+        if (rowStart.Length == 0 || rowStart[^1] != columns.Length || columns.Length != targets.Length || positiveWeights.Length != regressionColumns.Length
+            || (taskWeights is not null && taskWeights.Length != regressionColumns.Length))
             throw new ArgumentException("device labels: offsets, columns, targets and per-column weights do not match");
         Tasks = regressionColumns.Length;
         _rowStart = rowStart;
@@ -40,6 +43,8 @@ public sealed class DeviceLabels : IDisposable
         _regression = tensor(regressionColumns).to(device);
         // a positive's weight is 1 + (w - 1): the extra part applies to classification columns only
         _positiveBoost = tensor(positiveWeights.Select((w, c) => regressionColumns[c] ? 0f : w - 1f).ToArray()).to(device);
+        // all-1 weights change nothing: the common case pays no extra product per batch
+        if (taskWeights is not null && taskWeights.Any(w => w != 1f)) _taskWeights = tensor(taskWeights).to(device);
     }
 
     /// <summary>A store of the rows of a dense row-major [rows × tasks] matrix, NaN where a label is missing.</summary>
@@ -75,6 +80,7 @@ public sealed class DeviceLabels : IDisposable
         var columns = _columns.index_select(0, cell).to(ScalarType.Int64);
         var targets = _targets.index_select(0, cell);
         var weights = targets.mul(_positiveBoost.index_select(0, columns)).add(Scalars.One);
+        if (_taskWeights is not null) weights = weights.mul(_taskWeights.index_select(0, columns));
         return new LabelCells(cellRow, columns, targets, weights, _regression.index_select(0, columns), count);
     }
 
@@ -104,5 +110,6 @@ public sealed class DeviceLabels : IDisposable
         _targets.Dispose();
         _regression.Dispose();
         _positiveBoost.Dispose();
+        _taskWeights?.Dispose();
     }
 }

@@ -35,6 +35,8 @@ public sealed class PreparedDataset
     public required int FeatureSize { get; init; }
     public required int InvalidSmiles { get; init; }
     public required IReadOnlyList<string> Warnings { get; init; }
+    /// <summary>Each task's weight in the training loss (<see cref="OptimizerSpec.TaskWeights"/>; 1 when none is given).</summary>
+    public required float[] TaskWeights { get; init; }
     /// <summary>SHA-256 of the file's bytes: a checkpoint names the data it was trained on.</summary>
     public required string Fingerprint { get; init; }
 
@@ -46,8 +48,9 @@ public sealed class PreparedDataset
     {
         var dataset = spec.Dataset;
         var key = string.Join('|', System.IO.Path.GetFullPath(dataset.Path), File.GetLastWriteTimeUtc(dataset.Path).Ticks,
-            dataset.SmilesColumn, string.Join(',', dataset.Tasks ?? []), string.Join(',', dataset.RegressionTasks ?? []),
-            string.Join(',', dataset.ClassificationTasks ?? []), spec.Featurizer, spec.Split);
+            dataset.SmilesColumn, dataset.TaskColumn, dataset.LabelColumn, dataset.LabelConflicts, string.Join(',', dataset.Tasks ?? []), string.Join(',', dataset.RegressionTasks ?? []),
+            string.Join(',', dataset.ClassificationTasks ?? []), spec.Featurizer, spec.Split,
+            spec.Optimizer.TaskWeights, spec.Optimizer.TaskWeights is { } weights ? File.GetLastWriteTimeUtc(weights).Ticks : 0);
         var lazy = Cache.GetOrAdd(key, _ => new Lazy<PreparedDataset>(() => Prepare(spec, warn)));
         try { return lazy.Value; }
         catch { Cache.TryRemove(key, out _); throw; }
@@ -60,7 +63,7 @@ public sealed class PreparedDataset
         var kinds = new Dictionary<string, TaskKind>();
         foreach (var t in spec.Dataset.RegressionTasks ?? []) kinds[t] = TaskKind.Regression;
         foreach (var t in spec.Dataset.ClassificationTasks ?? []) kinds[t] = TaskKind.Classification;
-        var table = CsvLabelReader.Read(spec.Dataset.Path, new CsvReadOptions(spec.Dataset.SmilesColumn, spec.Dataset.Tasks, kinds));
+        var table = LabelFile.Read(spec.Dataset.Path, spec.Dataset.ReadOptions(kinds));
         var warnings = new List<string>(table.Warnings);
 
         var featurizer = new EcfpFeaturizer(spec.Featurizer.Radius, spec.Featurizer.Bits);
@@ -92,7 +95,7 @@ public sealed class PreparedDataset
         }
         if (valid.Count == 0) throw new InvalidDataException($"{table.Path}: no row has a valid SMILES in column '{spec.Dataset.SmilesColumn}'");
 
-        var labels = SparseLabels.FromDense(table.Labels, table.TaskCount, valid);
+        var labels = table.Labels.SelectRows(valid);
 
         var fractions = new SplitFractions(spec.Split.Train, spec.Split.Valid, spec.Split.Test);
         var split = scaffoldSplit
@@ -109,6 +112,7 @@ public sealed class PreparedDataset
             Features = valid.Select(r => features[r]!).ToArray(),
             Split = split,
             Scales = ComputeScales(table.Tasks, labels, split.Train),
+            TaskWeights = ReadTaskWeights(spec, table.Tasks),
             FeatureSize = spec.Featurizer.Bits,
             InvalidSmiles = table.RowCount - valid.Count,
             Warnings = warnings,
@@ -150,6 +154,7 @@ public sealed class PreparedDataset
             Features = features,
             Split = split,
             Scales = Enumerable.Repeat(TargetScale.Identity, taskCount).ToArray(),
+            TaskWeights = ReadTaskWeights(spec, tasks),
             FeatureSize = spec.Featurizer.Bits,
             InvalidSmiles = 0,
             Warnings = [],
@@ -168,6 +173,9 @@ public sealed class PreparedDataset
                 if (wanted[t]) { labelled.Add(row); break; }
         return labelled.ToArray();
     }
+
+    private static float[] ReadTaskWeights(RunSpec spec, TaskInfo[] tasks) =>
+        spec.Optimizer.TaskWeights is { } path ? TaskWeightsFile.Read(path, tasks) : Enumerable.Repeat(1f, tasks.Length).ToArray();
 
     public static string FileFingerprint(string path)
     {

@@ -6,12 +6,22 @@ public enum ScheduleKind { Joint, Alternate }
 public enum EpochPhase { Joint, Trunk, Heads }
 
 /// <summary>Where the rows come from and which columns are tasks.</summary>
+/// <param name="TaskColumn">Long format: the column naming each line's task (null: <c>task</c>, and a wide file is read as wide).</param>
+/// <param name="LabelColumn">Long format: the column holding each line's label (null: <c>label</c>).</param>
+/// <param name="LabelConflicts">Long format: a molecule and task labelled with different values is an error, or left out.</param>
 public sealed record DatasetSpec(
     string Path,
     string SmilesColumn,
     string[]? Tasks,
     string[]? RegressionTasks,
-    string[]? ClassificationTasks);
+    string[]? ClassificationTasks,
+    string? TaskColumn = null,
+    string? LabelColumn = null,
+    Data.LabelConflicts LabelConflicts = Data.LabelConflicts.Error)
+{
+    public Data.CsvReadOptions ReadOptions(IReadOnlyDictionary<string, Data.TaskKind>? kinds = null) =>
+        new(SmilesColumn, Tasks, kinds, TaskColumn, LabelColumn, LabelConflicts);
+}
 
 public sealed record FeaturizerSpec(
     int Radius,
@@ -32,11 +42,13 @@ public sealed record ModelSpec(
     int[] Layers,
     double Dropout);
 
+/// <param name="TaskWeights">A CSV of <c>task,weight</c>: each task's loss is multiplied by its weight (unlisted tasks: 1); null: all 1.</param>
 public sealed record OptimizerSpec(
     double LearningRate,
     double WeightDecay,
     int BatchSize,
-    bool BalancePositives);
+    bool BalancePositives,
+    string? TaskWeights = null);
 
 /// <summary>
 /// The schedule: <c>joint</c> updates everything every epoch; <c>alternate</c> (ATE-SG) repeats
@@ -57,6 +69,8 @@ public sealed record ScheduleSpec(
 /// Everything a worker needs to take part in a run; identical on every node, so that every worker computes the
 /// same way (<see cref="Precision"/> included).
 /// </summary>
+/// <param name="MinClassCount">A classification task enters a split's mean ROC-AUC and PRC-AUC (and the validation
+/// score) only with at least this many positives and as many negatives there (<see cref="Evaluation.MetricSummary.IsScored"/>).</param>
 public sealed record RunSpec(
     DatasetSpec Dataset,
     FeaturizerSpec Featurizer,
@@ -65,7 +79,8 @@ public sealed record RunSpec(
     OptimizerSpec Optimizer,
     ScheduleSpec Schedule,
     int Seed,
-    Precision Precision = Precision.Fp32)
+    Precision Precision = Precision.Fp32,
+    int MinClassCount = Evaluation.MetricSummary.DefaultMinClassCount)
 {
     /// <summary>Fails fast, naming the field, on a configuration that cannot train.</summary>
     public void Validate()
@@ -92,8 +107,13 @@ public sealed record RunSpec(
         Require(Split.Train > 0 && Split.Valid >= 0 && Split.Test >= 0 && Math.Abs(Split.Train + Split.Valid + Split.Test - 1) <= 1e-6,
             $"--split-fractions: train > 0, valid and test ≥ 0, summing to 1 (got {Split.Train},{Split.Valid},{Split.Test})");
         Require(Enum.IsDefined(Precision), $"--precision must be fp32, tf32 or bf16 (got value {(int)Precision})");
+        Require(MinClassCount >= 1, $"--min-class-count must be ≥ 1 (got {MinClassCount})");
+        Require(Enum.IsDefined(Dataset.LabelConflicts), $"--label-conflicts must be error or drop (got value {(int)Dataset.LabelConflicts})");
+        Require(Optimizer.TaskWeights is null || !string.IsNullOrWhiteSpace(Optimizer.TaskWeights), "--task-weights must name a file");
         Require(Seed >= 0 && Split.Seed >= 0, $"--seed must be ≥ 0 (got {Seed})");
         Require(!string.IsNullOrWhiteSpace(Dataset.SmilesColumn), "--smiles-column must name a column");
+        Require(Dataset.TaskColumn is null || !string.IsNullOrWhiteSpace(Dataset.TaskColumn), "--task-column must name a column");
+        Require(Dataset.LabelColumn is null || !string.IsNullOrWhiteSpace(Dataset.LabelColumn), "--label-column must name a column");
         Require(Dataset.Tasks is null || Dataset.Tasks.Length > 0, "--tasks: the list names no task");
         var both = (Dataset.RegressionTasks ?? []).Intersect(Dataset.ClassificationTasks ?? []).ToArray();
         Require(both.Length == 0, $"--regression-tasks and --classification-tasks both name {string.Join(", ", both.Select(t => $"'{t}'"))}");

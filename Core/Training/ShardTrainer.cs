@@ -109,7 +109,7 @@ public sealed class ShardTrainer : IDisposable
             targets[k] = (float)((labels[k] - scale.Mean) / scale.Std);
         }
         var regression = TaskIndices.Select(t => _data.Tasks[t].Kind == TaskKind.Regression).ToArray();
-        var deviceLabels = new DeviceLabels(rowStart, columns, targets, regression, positiveWeights, _device);
+        var deviceLabels = new DeviceLabels(rowStart, columns, targets, regression, positiveWeights, _device, TaskIndices.Select(t => _data.TaskWeights[t]).ToArray());
         return new SplitRows(rows, DeviceFeatures.Create(_data.Features, rows, _data.FeatureSize, _device), deviceLabels);
     }
 

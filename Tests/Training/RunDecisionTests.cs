@@ -68,7 +68,7 @@ public sealed class RunDecisionTests
     [Fact]
     public void The_validation_score_averages_ROC_AUC_and_R2_and_the_best_epoch_follows_it()
     {
-        var progress = RunProgress.Fresh();
+        var progress = RunProgress.Fresh(minClassCount: 5);
         var tally = new EpochTally();
         tally.Add(6, 3, 10);
         var first = progress.Record(1, 3, EpochPhase.Joint, tally, 2.0, [Auc("a", 0.6), R2("b", 0.2), Auc("c", double.NaN)]);
@@ -86,7 +86,7 @@ public sealed class RunDecisionTests
     [Fact]
     public void A_first_epoch_without_any_score_is_still_the_best_so_far()
     {
-        var progress = RunProgress.Fresh();
+        var progress = RunProgress.Fresh(minClassCount: 5);
         Assert.True(progress.Record(1, 2, EpochPhase.Heads, new EpochTally(), 1, [Auc("a", double.NaN)]).Improved);
         Assert.Equal(1, progress.BestEpoch);
     }
