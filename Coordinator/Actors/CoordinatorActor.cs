@@ -488,6 +488,7 @@ public sealed class CoordinatorActor : ReceiveActor
             // a full disk must not end an overnight run: the previous checkpoints stay, and the run goes on
             _log.Error("checkpoint of epoch {0} not written: {1}", epoch, e.Message);
             _events.Add(new RunEvent(DateTimeOffset.UtcNow, "checkpoint_failed", "", 0, epoch, Detail: e.Message));
+            MtnnTelemetry.CheckpointFailed();
         }
     }
 
