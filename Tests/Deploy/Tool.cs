@@ -15,7 +15,9 @@ internal static class Tool
 
     public static Result Run(string file, IEnumerable<string> args, TimeSpan limit, string? workingDirectory = null)
     {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // setup.sh unpacks a tool into .tools/bin when the system's package is too old (kubectl on Debian 12)
+        var local = RepoPaths.File(Path.Combine(".tools", "bin", file));
+        var info = new ProcessStartInfo(File.Exists(local) ? local : file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) info.ArgumentList.Add(a);
         if (workingDirectory is not null) info.WorkingDirectory = workingDirectory;
         Process process;
