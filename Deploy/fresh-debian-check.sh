@@ -26,6 +26,9 @@ if [[ ! -x $target/usr/bin/apt-get ]]; then
     > "$target/etc/apt/sources.list"
 fi
 
+# a chroot is no booted system: packages that ship a service (prometheus) must not start it here
+printf '#!/bin/sh\nexit 101\n' > "$target/usr/sbin/policy-rc.d" && chmod +x "$target/usr/sbin/policy-rc.d"
+
 # the .NET SDK, as a tarball install puts it: no ICU, nothing else
 sdk=$(dirname "$(readlink -f "$(command -v dotnet)")")
 log "copying the .NET SDK from $sdk"
@@ -59,13 +62,27 @@ mount --rbind /dev "$target/dev" # with /dev/pts (the terminal) and /dev/shm (ch
 environment=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=xterm LANG=C.UTF-8 DOTNET_NOLOGO=1
   ${NUGET_CERT_REVOCATION_MODE:+NUGET_CERT_REVOCATION_MODE=$NUGET_CERT_REVOCATION_MODE}
   ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS})
-# on a terminal (script(1) gives the command a pty), with "y" typed for setup.sh's question
+# on a terminal (script(1) gives the command a pty), typing "y" when setup.sh asks, as the user would: input
+# written ahead would go to whatever reads the terminal first (apt, dpkg)
 as_user() {
-  local name=$1 command=$2 started=$SECONDS code=0
+  local name=$1 command=$2 started=$SECONDS code=0 answerer
+  local log=$target/root/$name.log tty
+  tty=$(mktemp -u /tmp/mtnn-fresh-tty-XXXXXX)
+  mkfifo "$tty"
+  rm -f "$log"
+  (
+    exec 3>"$tty" # the terminal's input stays open until the command ends
+    until grep -aq "Upgrade these packages now" "$log" 2>/dev/null || [[ -e $tty.done ]]; do sleep 1; done
+    [[ -e $tty.done ]] || printf 'y\n' >&3
+    until [[ -e $tty.done ]]; do sleep 1; done
+  ) &
+  answerer=$!
   log "$name: $command"
-  printf 'y\n' | chroot "$target" env -i "${environment[@]}" script -qefc "cd /root/mtnn && $command" "/root/$name.log" >/dev/null || code=$?
+  chroot "$target" env -i "${environment[@]}" script -qefc "cd /root/mtnn && $command" "/root/$name.log" <"$tty" >/dev/null || code=$?
+  touch "$tty.done"
+  wait "$answerer" || true
+  rm -f "$tty" "$tty.done"
   echo "$name: exit $code in $((SECONDS - started)) s" | tee -a "$target/result.txt" >&2
-  return 0
 }
 : > "$target/result.txt"
 as_user train "./mtnn train --data examples/tox21.csv --out runs/tox21"

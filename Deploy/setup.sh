@@ -113,7 +113,7 @@ MSG
   if [[ ${MTNN_ALLOW_SYSTEM_UPGRADE:-} == 1 ]]; then
     say "MTNN_ALLOW_SYSTEM_UPGRADE=1: upgrading"
   elif [[ -t 0 && -t 2 ]]; then
-    read -r -p "[setup] Upgrade these packages now? [y/N] " answer
+    read -r -p "[setup] Upgrade these packages now? [y/N] " answer || answer=""
     [[ $answer == [yY]* ]] || { say "nothing changed. Alternatives: the container image (Deploy/Dockerfile, Ubuntu 24.04), or a Debian 13 machine"; exit 1; }
   else
     say "not upgrading the system unasked: set MTNN_ALLOW_SYSTEM_UPGRADE=1 to allow it, or run mtnn in its container image (Deploy/Dockerfile, Ubuntu 24.04), which needs no change to this system"
