@@ -121,7 +121,7 @@ public static class ClusterCommands
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
-            var joined = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
+            var stopped = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
                     .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>()),
                 async host =>
@@ -133,19 +133,19 @@ public static class ClusterCommands
                     return (Joined: Volatile.Read(ref joined) == 1, Reason: CoordinatedShutdown.Get(system).ShutdownReason);
                 });
             // 0 only for a run that ended: an orchestrator (a Kubernetes Job) takes 0 for "done" and replaces nothing
-            if (joined.Reason is CoordinatedShutdown.ClusterDowningReason)
+            if (stopped.Reason is CoordinatedShutdown.ClusterDowningReason)
             {
                 // it missed heartbeats (a long pause, a partition) while the others trained on: a replacement joins afresh
                 Console.Error.WriteLine($"worker {worker.WorkerId}: its node was downed by the cluster{DownedNote}");
                 return NodeDownedExitCode;
             }
-            if (joined.Joined && joined.Reason is not WorkerActor.RunEndedReason)
+            if (stopped.Joined && stopped.Reason is not WorkerActor.RunEndedReason)
             {
                 // SIGTERM (a node drained, a pod deleted): the node left gracefully, its tasks moved, its run goes on
                 Console.Error.WriteLine($"worker {worker.WorkerId}: stopped before its run ended; node left the cluster");
                 return StoppedExitCode;
             }
-            if (!joined.Joined)
+            if (!stopped.Joined)
             {
                 // refused (TLS, another cluster) or no seed answered: a failure, so that an orchestrator restarts it
                 Console.Error.WriteLine($"worker {worker.WorkerId}: its node stopped without ever joining the cluster at {string.Join(", ", node.Seeds)}");
