@@ -3,7 +3,7 @@
 # Extra arguments go to `dotnet test` (for example: ./test.sh --filter FullyQualifiedName~Chem).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-export MTNN_TEST_TOOLS=1 # setup.sh also installs what the tests need (chromium for the report tests)
+export MTNN_TEST_TOOLS=1 # setup.sh also installs every tool the tests use (chromium, kubectl, prometheus, ...)
 "$root/Deploy/setup.sh"
 source "$root/Deploy/runtime-env.sh" # the test host and the processes it starts run as ./mtnn does
 exec dotnet test "$root/Tests/MtnnCluster.Tests.csproj" -c Release --no-build --logger "console;verbosity=normal" "$@"

@@ -410,6 +410,7 @@ public sealed class CoordinatorActor : ProtocolActor
             // a full disk must not end an overnight run: the previous checkpoints stay, and the run goes on
             _log.Error("checkpoint of epoch {0} not written: {1}", snapshot.CompletedEpochs, e.Message);
             _events.Add(new RunEvent(DateTimeOffset.UtcNow, RunEventKind.CheckpointFailed, "", 0, snapshot.CompletedEpochs, Detail: e.Message));
+            MtnnTelemetry.CheckpointFailed();
         }
     }
 

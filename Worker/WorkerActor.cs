@@ -179,7 +179,8 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
     }
 
 
-    private sealed class RunEndedReason : CoordinatedShutdown.Reason
+    /// <summary>Why a worker's node shuts down when its run is over: the only shutdown its process exits 0 after.</summary>
+    public sealed class RunEndedReason : CoordinatedShutdown.Reason
     {
         public static readonly RunEndedReason Instance = new();
         public override int ExitCode => 0;

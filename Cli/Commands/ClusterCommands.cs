@@ -74,7 +74,20 @@ public static class ClusterCommands
             completion.Info($"coordinator listening on {host}:{port}{TlsNote(tls)}; waiting for {workers} worker(s)");
             var outcome = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
                 Props.Create(() => new CoordinatorActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
-                host => completion.Outcome.WaitAsync(cancel));
+                async host =>
+                {
+                    // a node downed by the split-brain resolver stops its actor system, and the run never ends here
+                    var system = host.Services.GetRequiredService<ActorSystem>();
+                    await Task.WhenAny(completion.Outcome, system.WhenTerminated);
+                    if (!completion.Outcome.IsCompleted && CoordinatedShutdown.Get(system).ShutdownReason is CoordinatedShutdown.ClusterDowningReason) return null;
+                    return await completion.Outcome.WaitAsync(cancel);
+                });
+            if (outcome is null)
+            {
+                // non-zero, so that an orchestrator starts a replacement, which resumes from the newest checkpoint
+                Console.Error.WriteLine($"coordinator: its node was downed by the cluster before the run ended{DownedNote}");
+                return NodeDownedExitCode;
+            }
             RunWriter.Write(outDirectory, outcome);
             TrainCommand.PrintSummary(outcome, outDirectory);
             return 0;
@@ -110,17 +123,31 @@ public static class ClusterCommands
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
-            var joined = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
+            var stopped = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
                     .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>()),
                 async host =>
                 {
                     var joined = 0;
-                    Akka.Cluster.Cluster.Get(host.Services.GetRequiredService<ActorSystem>()).RegisterOnMemberUp(() => Volatile.Write(ref joined, 1));
+                    var system = host.Services.GetRequiredService<ActorSystem>();
+                    Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => Volatile.Write(ref joined, 1));
                     await host.WaitForShutdownAsync(cancel); // the worker's node shuts down when its run ends
-                    return Volatile.Read(ref joined) == 1;
+                    return (Joined: Volatile.Read(ref joined) == 1, Reason: CoordinatedShutdown.Get(system).ShutdownReason);
                 });
-            if (!joined)
+            // 0 only for a run that ended: an orchestrator (a Kubernetes Job) takes 0 for "done" and replaces nothing
+            if (stopped.Reason is CoordinatedShutdown.ClusterDowningReason)
+            {
+                // it missed heartbeats (a long pause, a partition) while the others trained on: a replacement joins afresh
+                Console.Error.WriteLine($"worker {worker.WorkerId}: its node was downed by the cluster{DownedNote}");
+                return NodeDownedExitCode;
+            }
+            if (stopped.Joined && stopped.Reason is not WorkerActor.RunEndedReason)
+            {
+                // SIGTERM (a node drained, a pod deleted): the node left gracefully, its tasks moved, its run goes on
+                Console.Error.WriteLine($"worker {worker.WorkerId}: stopped before its run ended; node left the cluster");
+                return StoppedExitCode;
+            }
+            if (!stopped.Joined)
             {
                 // refused (TLS, another cluster) or no seed answered: a failure, so that an orchestrator restarts it
                 Console.Error.WriteLine($"worker {worker.WorkerId}: its node stopped without ever joining the cluster at {string.Join(", ", node.Seeds)}");
@@ -145,6 +172,14 @@ public static class ClusterCommands
                 : null;
             return await until(host);
         });
+
+    /// <summary>The exit code of a node that the cluster downed (the split-brain resolver): a failure, never the end of a run.</summary>
+    public const int NodeDownedExitCode = 1;
+
+    /// <summary>The exit code of a worker stopped (SIGTERM) while its run goes on; as for a cancelled command.</summary>
+    public const int StoppedExitCode = 130;
+
+    private const string DownedNote = " (unreachable for too long: the split-brain resolver)";
 
     private static string TlsNote(TlsSettings? tls) => tls is null ? "" : $" with mutual TLS (CA {tls.CaPath})";
 

@@ -97,15 +97,35 @@ public static class ReportPlots
         return plot.GetImageBytes(SmallWidth, SmallHeight, ImageFormat.Png);
     }
 
+    /// <summary>The face the plots use when it is there (Debian's and Ubuntu's fonts-dejavu-core; both images install it).</summary>
+    public const string SansFamily = "DejaVu Sans";
+
+    /// <summary>
+    /// Where Skia looks for fonts: the Linux build without dependencies has no fontconfig and reads only this folder.
+    /// </summary>
+    public const string FontDirectory = "/usr/share/fonts";
+
+    private static readonly string[] Families = SkiaSharp.SKFontManager.Default.FontFamilies.ToArray();
+    private static int _fontWarned;
+
     private static Plot NewPlot()
     {
+        // with no font at all Skia draws every title, label, tick and legend as nothing, silently: say so, once
+        if (MissingFontWarning(Families) is { } warning && Interlocked.Exchange(ref _fontWarned, 1) == 0)
+            Console.Error.WriteLine($"warning: {warning}");
         var plot = new Plot();
-        if (SansFont is { } font) plot.Font.Set(font);
+        // ScottPlot's default on Linux is a serif face; a sans one reads better beside the page's text
+        if (Families.Contains(SansFamily)) plot.Font.Set(SansFamily);
         return plot;
     }
 
-    // ScottPlot's default on Linux is a serif face; a sans one reads better beside the page's text
-    private static readonly string? SansFont = SkiaSharp.SKFontManager.Default.FontFamilies.FirstOrDefault(f => f == "DejaVu Sans");
+    /// <summary>
+    /// The warning for a machine whose plots would have no text, or null when a font is there. With none, Skia lists
+    /// one family without a name (an empty face of no glyphs).
+    /// </summary>
+    public static string? MissingFontWarning(IReadOnlyCollection<string> families) => families.Any(f => f.Length > 0) ? null :
+        $"no font found under {FontDirectory}: the report's plots will have no text (titles, axes, ticks, legends); " +
+        $"install a TrueType font there, such as {SansFamily} (Debian and Ubuntu: apt-get install fonts-dejavu-core)";
 
     private static ScottPlot.TickGenerators.NumericAutomatic WholeNumbers() => new() { IntegerTicksOnly = true };
 

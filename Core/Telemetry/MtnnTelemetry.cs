@@ -35,6 +35,7 @@ public static class MtnnTelemetry
     private static readonly Gauge<int> Workers = Meter.CreateGauge<int>("mtnn.workers.alive", "{worker}", "workers the coordinator counts as members of the run");
     private static readonly Counter<long> Reassignments = Meter.CreateCounter<long>("mtnn.reassignments", "{reassignment}", "times the coordinator moved a lost worker's tasks to others");
     private static readonly Counter<long> ReassignedTasks = Meter.CreateCounter<long>("mtnn.reassigned.tasks", "{task}", "tasks moved from lost workers to others");
+    private static readonly Counter<long> CheckpointFailures = Meter.CreateCounter<long>("mtnn.checkpoint.failures", "{checkpoint}", "training checkpoints the coordinator could not write (the run goes on)");
 
     /// <summary>A worker answered one request: <paramref name="kind"/> is joint, trunk, heads or local.</summary>
     public static void StepCompleted(string kind, int rows, long startTimestamp)
@@ -70,6 +71,9 @@ public static class MtnnTelemetry
     }
 
     public static void WorkersAlive(int count) => Workers.Record(count);
+
+    /// <summary>A training checkpoint could not be written (a full disk, say); an alert should see it, the run does not stop.</summary>
+    public static void CheckpointFailed() => CheckpointFailures.Add(1);
 
     /// <summary>The coordinator moved a lost worker's <paramref name="tasksMoved"/> tasks to the remaining workers.</summary>
     public static void WorkerReassigned(int tasksMoved)

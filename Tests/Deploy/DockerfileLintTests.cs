@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using MtnnCluster.Cli.Output;
 using MtnnCluster.Hosting;
 using Xunit;
 
@@ -7,7 +8,7 @@ namespace MtnnCluster.Tests.Deploy;
 
 /// <summary>
 /// What can be checked of the container images without a Docker engine: pinned bases, a non-root user, the
-/// entry point, no secrets, COPY sources that exist and pass .dockerignore, and the CUDA build property.
+/// entry point, no secrets, COPY sources that exist and pass .dockerignore, the CUDA build property, and a font.
 /// </summary>
 public sealed partial class DockerfileLintTests
 {
@@ -89,6 +90,19 @@ public sealed partial class DockerfileLintTests
 
         var exposed = final.Where(i => i.Keyword == "EXPOSE").SelectMany(i => i.Arguments.Split(' ')).Select(int.Parse).Order();
         Assert.Equal(new[] { NodeDefaults.RemotingPort, NodeDefaults.HealthPort, NodeDefaults.MetricsPort }.Order(), exposed);
+    }
+
+    [Theory]
+    [MemberData(nameof(Dockerfiles))]
+    public void The_image_installs_the_font_the_reports_plots_draw_their_text_with(string dockerfile)
+    {
+        var final = FinalStage(Parse(dockerfile));
+        var install = final.SingleOrDefault(i => i.Keyword == "RUN" && Regex.IsMatch(i.Arguments, @"apt-get install\b[^&]*\bfonts-dejavu-core\b"));
+        Assert.True(install is not null, $"{dockerfile}: the final stage installs no fonts-dejavu-core ({ReportPlots.SansFamily}): the report's plots would have no text");
+        Assert.Contains("--no-install-recommends", install.Arguments);
+        Assert.Contains("rm -rf /var/lib/apt/lists", install.Arguments); // the package lists stay out of the image
+        // as root: before the image switches to its user
+        Assert.True(install.Line < final.Last(i => i.Keyword == "USER").Line, $"{dockerfile}:{install.Line}: installs after USER");
     }
 
     /// <summary>The uid both images run as; the Kubernetes manifests' runAsUser must be the same.</summary>
