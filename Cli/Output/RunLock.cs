@@ -73,7 +73,8 @@ public sealed class RunLock : IDisposable
         try
         {
             using var process = Process.GetProcessById(holder.Pid);
-            return process.HasExited || process.StartTime.ToUniversalTime().Ticks != holder.StartedTicks;
+            // .NET derives a start time from boot time and uptime, read anew each time: equal to within a second
+            return process.HasExited || Math.Abs(process.StartTime.ToUniversalTime().Ticks - holder.StartedTicks) > TimeSpan.TicksPerSecond;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
