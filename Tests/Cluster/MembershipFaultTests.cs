@@ -14,8 +14,10 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);
 
-    private string[] Coordinator(int port, string outDirectory, int epochs, params string[] extra) =>
-        ["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "2", "--out", outDirectory, "--data", slice.Csv, "--epochs", epochs.ToString(),
+    private string[] Coordinator(int port, string outDirectory, int epochs, params string[] extra) => Coordinator(port, outDirectory, epochs, 2, extra);
+
+    private string[] Coordinator(int port, string outDirectory, int epochs, int minWorkers, params string[] extra) =>
+        ["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", minWorkers.ToString(), "--out", outDirectory, "--data", slice.Csv, "--epochs", epochs.ToString(),
          "--layers", "64,32", "--bits", "1024", "--batch-size", "64", "--lr", "3e-3", "--patience", "0", .. extra];
 
     private static string[] Worker(int port, string id) => ["worker", "--seed", $"127.0.0.1:{port}", "--id", id];
@@ -94,7 +96,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         var port = MultiProcessTrainingTests.FreePort();
         var outDirectory = Path.Combine(slice.Directory, "same-id");
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(Coordinator(port, outDirectory, 3, "--min-workers", "1"));
+        var coordinator = processes.Start(Coordinator(port, outDirectory, 3, 1));
         var old = processes.Start(Worker(port, "worker-a"));
         await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
         var newer = processes.Start(Worker(port, "worker-a"));
