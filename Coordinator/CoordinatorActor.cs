@@ -273,7 +273,8 @@ public sealed class CoordinatorActor : ProtocolActor
         }
         Enter(RunPhase.Deploying);
         StartRound(RoundKind.Ready, 0, 0,
-            w => new StartRun(WireId, _job.Spec, assignment[w], _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false)), _ =>
+            w => new StartRun(WireId, _job.Spec, assignment[w], _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false),
+                ExpectedFingerprint: _data!.Fingerprint), _ =>
             {
                 if (_events.Recovered(DateTimeOffset.UtcNow) is { } seconds)
                     _observer.Info($"training again from epoch {snapshot.NextEpoch} on {assignment.Count} worker(s), {seconds:F1} s after the event");

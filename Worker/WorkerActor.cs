@@ -69,7 +69,8 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
         Receive<StartRun>(Start);
         // Before the filter below: a run that failed before or while starting here has no trainer, but must still
         // end (and, on a cluster, let this process exit).
-        Receive<EndRun>(m => _assignedRunId is null || m.RunId == _assignedRunId, _ =>
+        // The run's own id (without its attempt) ends it too: a worker whose tasks all moved away is sent that one.
+        Receive<EndRun>(m => _assignedRunId is null || m.RunId == _assignedRunId || _assignedRunId.StartsWith(m.RunId + "~", StringComparison.Ordinal), _ =>
         {
             EndCurrentRun();
             if (_options.ExitAfterRun) CoordinatedShutdown.Get(Context.System).Run(RunEndedReason.Instance);
@@ -136,6 +137,7 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             var device = DeviceName.Parse(_options.Device);
             PrecisionMode.Require(start.Spec.Precision, device); // before loading anything
             var data = PreparedDataset.Load(start.Spec, w => _log.Warning(w));
+            data.RequireFingerprint(start.ExpectedFingerprint, "the coordinator's");
             _trainer = new ShardTrainer(data, start.Spec, start.TaskIndices, device, start.Heads, start.BestHeads);
             _inRun = true;
             _log.Info("worker {0}: {1} tasks, {2} training rows on {3}; {4}", _options.WorkerId, start.TaskIndices.Length, _trainer.TrainRows, _options.Device, _trainer.Residency);
@@ -176,14 +178,6 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
         _trainer?.Dispose();
         _trainer = null;
         _runId = null;
-    }
-
-
-    /// <summary>Why a worker's node shuts down when its run is over: the only shutdown its process exits 0 after.</summary>
-    public sealed class RunEndedReason : CoordinatedShutdown.Reason
-    {
-        public static readonly RunEndedReason Instance = new();
-        public override int ExitCode => 0;
     }
 
     private sealed class Register : INoSerializationVerificationNeeded

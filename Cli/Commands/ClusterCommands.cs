@@ -43,6 +43,12 @@ public static class ClusterCommands
         // --seed is the training seed here (a train option), so the coordinator names its seed nodes --seed-node
         var seeds = new Option<string[]>("--seed-node") { Description = $"seed node HOST:PORT (repeatable; default: ${ClusterNodeOptions.SeedsVariable}, else this node)" };
         var minWorkers = new Option<int>("--min-workers") { Description = "workers to wait for before training", DefaultValueFactory = _ => 1 };
+        var workerWait = new Option<string>("--worker-wait")
+        {
+            Description = "how long the coordinator waits with no worker reachable (at the start, or after losing them all) before it exits 1; "
+                          + "seconds, or with a unit: 90s, 10m, 1h; 0: forever",
+            DefaultValueFactory = _ => "10m",
+        };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var tlsOptions = new TlsOptions();
         var endpoints = new EndpointOptions();
@@ -50,10 +56,12 @@ public static class ClusterCommands
         var command = new Command("coordinator", "run the coordinator of a multi-node training run");
         options.AddTo(command);
         tlsOptions.AddTo(command);
-        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort }) command.Options.Add(option);
+        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, workerWait, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort }) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var completion = RunCompletion.ForConsole();
+            var wait = WorkerWait(parse.GetValue(workerWait)!);
+            using var runLock = options.OutPath(parse) is { } outPath ? RunLock.Acquire(outPath, "mtnn coordinator", completion.Info) : null;
             var run = options.Resolve(parse, NewRunId, w => completion.Info($"warning: {w}"));
             if (run.AlreadyFinished)
             {
@@ -74,23 +82,10 @@ public static class ClusterCommands
             completion.Info($"coordinator listening on {host}:{port}{TlsNote(tls)}; waiting for {workers} worker(s)");
             var outcome = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
                 Props.Create(() => new CoordinatorActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
-                async host =>
-                {
-                    // a node downed by the split-brain resolver stops its actor system, and the run never ends here
-                    var system = host.Services.GetRequiredService<ActorSystem>();
-                    await Task.WhenAny(completion.Outcome, system.WhenTerminated);
-                    if (!completion.Outcome.IsCompleted && CoordinatedShutdown.Get(system).ShutdownReason is CoordinatedShutdown.ClusterDowningReason) return null;
-                    return await completion.Outcome.WaitAsync(cancel);
-                });
-            if (outcome is null)
-            {
-                // non-zero, so that an orchestrator starts a replacement, which resumes from the newest checkpoint
-                Console.Error.WriteLine($"coordinator: its node was downed by the cluster before the run ended{DownedNote}");
-                return NodeDownedExitCode;
-            }
+                host => UntilRunEnds(host, completion, new WorkerAbsence(wait), cancel));
             RunWriter.Write(outDirectory, outcome);
             TrainCommand.PrintSummary(outcome, outDirectory);
-            return 0;
+            return ExitCodes.Done;
         }));
         return command;
     }
@@ -115,46 +110,42 @@ public static class ClusterCommands
             if (parse.GetValue(slots) < 1) throw new ArgumentException($"--slots must be ≥ 1 (got {parse.GetValue(slots)})");
             DeviceName.Parse(parse.GetValue(device)!);
             var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
-            var worker = new WorkerOptions(parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
+            var worker = new WorkerOptions(ClusterNodeOptions.ValidateWorkerId(parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}"),
                 parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true);
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), null);
             var tls = tlsOptions.Resolve(parse);
-            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole, tls, DataPlaneOn(parse, dataPlane, tls));
+            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole, tls, DataPlaneOn(parse, dataPlane, tls),
+                worker.WorkerId);
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
-            var stopped = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
+            var (joined, reason) = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
-                    .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>()),
+                    .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>())
+                    .WithActors((system, _) => system.ActorOf(Props.Create(() => new DuplicateIdWatch(worker.WorkerId)), "duplicate-id-watch")),
                 async host =>
                 {
                     var joined = 0;
                     var system = host.Services.GetRequiredService<ActorSystem>();
                     Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => Volatile.Write(ref joined, 1));
                     await host.WaitForShutdownAsync(cancel); // the worker's node shuts down when its run ends
-                    return (Joined: Volatile.Read(ref joined) == 1, Reason: CoordinatedShutdown.Get(system).ShutdownReason);
+                    return (Volatile.Read(ref joined) == 1, CoordinatedShutdown.Get(system).ShutdownReason);
                 });
-            // 0 only for a run that ended: an orchestrator (a Kubernetes Job) takes 0 for "done" and replaces nothing
-            if (stopped.Reason is CoordinatedShutdown.ClusterDowningReason)
+            if (cancel.IsCancellationRequested)
             {
-                // it missed heartbeats (a long pause, a partition) while the others trained on: a replacement joins afresh
-                Console.Error.WriteLine($"worker {worker.WorkerId}: its node was downed by the cluster{DownedNote}");
-                return NodeDownedExitCode;
+                Console.Error.WriteLine($"worker {worker.WorkerId}: stopped by a signal; node left the cluster");
+                return ExitCodes.Interrupted;
             }
-            if (stopped.Joined && stopped.Reason is not WorkerActor.RunEndedReason)
+            if (reason is RunEndedReason)
             {
-                // SIGTERM (a node drained, a pod deleted): the node left gracefully, its tasks moved, its run goes on
-                Console.Error.WriteLine($"worker {worker.WorkerId}: stopped before its run ended; node left the cluster");
-                return StoppedExitCode;
+                Console.WriteLine($"worker {worker.WorkerId}: run over, node left the cluster");
+                return ExitCodes.Done;
             }
-            if (!stopped.Joined)
-            {
-                // refused (TLS, another cluster) or no seed answered: a failure, so that an orchestrator restarts it
-                Console.Error.WriteLine($"worker {worker.WorkerId}: its node stopped without ever joining the cluster at {string.Join(", ", node.Seeds)}");
-                return 1;
-            }
-            Console.WriteLine($"worker {worker.WorkerId}: run over, node left the cluster");
-            return 0;
+            // refused (TLS, another cluster), no seed answered, downed or evicted: a failure, so that an orchestrator restarts it
+            Console.Error.WriteLine(joined
+                ? $"worker {worker.WorkerId}: {NodeStop.Describe(reason)}; exit {ExitCodes.Failed}"
+                : $"worker {worker.WorkerId}: its node stopped without ever joining the cluster at {string.Join(", ", node.Seeds)}");
+            return ExitCodes.Failed;
         }));
         return command;
     }
@@ -173,13 +164,36 @@ public static class ClusterCommands
             return await until(host);
         });
 
-    /// <summary>The exit code of a node that the cluster downed (the split-brain resolver): a failure, never the end of a run.</summary>
-    public const int NodeDownedExitCode = 1;
+    /// <summary>
+    /// The coordinator's run, until it ends, or until the node stops under it (downed, removed: the run cannot go on
+    /// here) or no worker has been reachable for the <paramref name="absence"/> limit: both exit 1, and on the way
+    /// out the latest snapshot is written, so that a restarted coordinator with <c>--resume auto</c> continues.
+    /// </summary>
+    private static async Task<RunOutcome> UntilRunEnds(IHost host, RunCompletion completion, WorkerAbsence absence, CancellationToken cancel)
+    {
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var noWorkers = absence.WaitAsync(Akka.Cluster.Cluster.Get(system), stopWatching.Token);
+        var first = await Task.WhenAny(completion.Outcome, system.WhenTerminated, noWorkers).WaitAsync(cancel);
+        await stopWatching.CancelAsync();
+        if (first == completion.Outcome) return await completion.Outcome;
+        if (first == noWorkers && await noWorkers)
+            throw new NodeStoppedException($"coordinator: no worker reachable for {absence.Limit.TotalSeconds:0} s (--worker-wait); giving up, the latest snapshot is " +
+                                           "written on the way out (--resume auto continues the run)");
+        throw new NodeStoppedException($"coordinator: {NodeStop.Describe(CoordinatedShutdown.Get(system).ShutdownReason)} before the run ended");
+    }
 
-    /// <summary>The exit code of a worker stopped (SIGTERM) while its run goes on; as for a cancelled command.</summary>
-    public const int StoppedExitCode = 130;
-
-    private const string DownedNote = " (unreachable for too long: the split-brain resolver)";
+    /// <summary>Parses --worker-wait: seconds, or a number with s, m or h.</summary>
+    public static TimeSpan WorkerWait(string text)
+    {
+        var trimmed = text.Trim().ToLowerInvariant();
+        var (number, unit) = trimmed.Length > 0 && char.IsLetter(trimmed[^1]) ? (trimmed[..^1], trimmed[^1]) : (trimmed, 's');
+        var seconds = unit switch { 's' => 1, 'm' => 60, 'h' => 3600, _ => 0 };
+        if (seconds == 0 || !double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            || value < 0 || !double.IsFinite(value))
+            throw new ArgumentException($"--worker-wait: '{text}' is not a duration (seconds, or a number with s, m or h; 0: forever)");
+        return TimeSpan.FromSeconds(value * seconds);
+    }
 
     private static string TlsNote(TlsSettings? tls) => tls is null ? "" : $" with mutual TLS (CA {tls.CaPath})";
 

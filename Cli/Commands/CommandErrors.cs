@@ -2,7 +2,23 @@ using MtnnCluster.Data;
 
 namespace MtnnCluster.Cli.Commands;
 
-/// <summary>Turns the errors a user can cause (bad options, bad files) into one clear line and exit code 2.</summary>
+/// <summary>
+/// What an mtnn process's exit code means, one thing each (README "Exit codes"; Kubernetes restarts a pod on any
+/// code but 0).
+/// </summary>
+public static class ExitCodes
+{
+    /// <summary>The run is done (metrics written), or a worker's run ended and it left the cluster.</summary>
+    public const int Done = 0;
+    /// <summary>The run failed, or this node was downed, evicted, cut off, or waited too long for a peer.</summary>
+    public const int Failed = 1;
+    /// <summary>Bad input or configuration (options, data file, --out held by another run): nothing was started.</summary>
+    public const int BadInput = 2;
+    /// <summary>Stopped by SIGINT or SIGTERM before the run ended (a coordinator writes its snapshot first).</summary>
+    public const int Interrupted = 130;
+}
+
+/// <summary>Turns every error into one clear line and its exit code (<see cref="ExitCodes"/>).</summary>
 public static class CommandErrors
 {
     public static async Task<int> Guard(Func<Task<int>> action)
@@ -14,12 +30,18 @@ public static class CommandErrors
         catch (Exception e) when (e is ArgumentException or DataFormatException or InvalidDataException or IOException or UnauthorizedAccessException)
         {
             await Console.Error.WriteLineAsync($"error: {e.Message}");
-            return 2;
+            return ExitCodes.BadInput;
         }
         catch (OperationCanceledException)
         {
             await Console.Error.WriteLineAsync("cancelled");
-            return 130;
+            return ExitCodes.Interrupted;
+        }
+        catch (Exception e)
+        {
+            // a run that failed (a worker's error, a lost node): its message names the cause; no stack trace
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Failed;
         }
     }
 }

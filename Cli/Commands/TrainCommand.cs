@@ -25,6 +25,7 @@ public static class TrainCommand
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var completion = RunCompletion.ForConsole();
+            using var runLock = options.OutPath(parse) is { } outPath ? RunLock.Acquire(outPath, "mtnn train", completion.Info) : null;
             var run = options.Resolve(parse, ClusterCommands.NewRunId, w => completion.Info($"warning: {w}"));
             if (run.AlreadyFinished)
             {

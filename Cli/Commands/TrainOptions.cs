@@ -102,6 +102,7 @@ public sealed class TrainOptions
             resumed = resumed with { Precision = precision };
         }
         if (!Exists(resumed.Dataset.Path)) throw new ArgumentException($"--resume: the run's dataset {resumed.Dataset.Path} does not exist (give --data if it moved)");
+        RequireReadable(resumed.Dataset.Path);
         var target = OutputDirectory.Claim(p.GetValue(Out)?.FullName ?? runDirectory, overwrite, state.RunId);
         return new ResolvedRun(state.RunId, resumed, target, policy, new ResumeFrom(runDirectory, Required: true));
     }
@@ -142,8 +143,8 @@ public sealed class TrainOptions
             PrecisionMode.Parse(p.GetValue(Precision)!),
             p.GetValue(MinClassCount));
         spec.Validate();
-        if (!Exists(spec.Dataset.Path)) throw new ArgumentException($"--data: {spec.Dataset.Path} does not exist");
-        if (spec.Optimizer.TaskWeights is { } weights && !File.Exists(weights)) throw new ArgumentException($"--task-weights: {weights} does not exist");
+        RequireReadable(spec.Dataset.Path);
+        if (spec.Optimizer.TaskWeights is { } weights) InputFile.RequireRegularFile(weights, "--task-weights");
         return spec;
     }
 
@@ -155,7 +156,16 @@ public sealed class TrainOptions
         return p.GetValue(Data)?.FullName;
     }
 
-    private static bool Exists(string dataPath) => SyntheticDataset.IsDescriptor(dataPath) || File.Exists(dataPath);
+    private static bool Exists(string dataPath) => SyntheticDataset.IsDescriptor(dataPath) || File.Exists(dataPath) || Directory.Exists(dataPath);
+
+    private static void RequireReadable(string dataPath)
+    {
+        if (!SyntheticDataset.IsDescriptor(dataPath)) InputFile.RequireRegularFile(dataPath, "--data");
+    }
+
+    /// <summary>The output directory the options name (--out, else the run directory of --resume DIR); null when neither is given.</summary>
+    public string? OutPath(ParseResult p) =>
+        p.GetValue(Out)?.FullName ?? (p.GetValue(Resume) is { } resume and not "auto" ? Path.GetFullPath(resume) : null);
 
     private static string[]? Names(string? list) =>
         string.IsNullOrWhiteSpace(list) ? null : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -43,17 +43,40 @@ public sealed class PreparedDataset
     public int RowCount => Smiles.Length;
     public int TaskCount => Tasks.Length;
 
-    /// <summary>Loads (or returns the process's cached copy of) the dataset a run spec names.</summary>
+    /// <summary>
+    /// Loads (or returns the process's cached copy of) the dataset a run spec names. The cache is keyed on the
+    /// file's SHA-256, read anew each time: a file replaced under a running job (even with its modification time
+    /// kept) is prepared again, never served from the copy of the old bytes.
+    /// </summary>
     public static PreparedDataset Load(RunSpec spec, Action<string>? warn = null)
     {
         var dataset = spec.Dataset;
-        var key = string.Join('|', System.IO.Path.GetFullPath(dataset.Path), File.GetLastWriteTimeUtc(dataset.Path).Ticks,
-            dataset.SmilesColumn, dataset.TaskColumn, dataset.LabelColumn, dataset.LabelConflicts, string.Join(',', dataset.Tasks ?? []), string.Join(',', dataset.RegressionTasks ?? []),
-            string.Join(',', dataset.ClassificationTasks ?? []), spec.Featurizer, spec.Split,
-            spec.Optimizer.TaskWeights, spec.Optimizer.TaskWeights is { } weights ? File.GetLastWriteTimeUtc(weights).Ticks : 0);
-        var lazy = Cache.GetOrAdd(key, _ => new Lazy<PreparedDataset>(() => Prepare(spec, warn)));
+        var fingerprint = SyntheticDataset.IsDescriptor(dataset.Path) ? "" : FileFingerprint(dataset.Path);
+        var key = string.Join('|', System.IO.Path.GetFullPath(dataset.Path), fingerprint,
+            dataset.SmilesColumn, dataset.TaskColumn, dataset.LabelColumn, dataset.LabelConflicts, string.Join(',', dataset.Tasks ?? []),
+            string.Join(',', dataset.RegressionTasks ?? []), string.Join(',', dataset.ClassificationTasks ?? []), spec.Featurizer, spec.Split,
+            spec.Optimizer.TaskWeights, spec.Optimizer.TaskWeights is { } weights ? FileFingerprint(weights) : "");
+        var lazy = Cache.GetOrAdd(key, _ => new Lazy<PreparedDataset>(() =>
+        {
+            var prepared = Prepare(spec, warn);
+            // hashed before and after parsing: bytes that changed in between would be rows of neither version
+            if (fingerprint.Length > 0 && prepared.Fingerprint != fingerprint)
+                throw new InvalidDataException($"{prepared.Path}: the file changed while it was being read (SHA-256 {fingerprint} before, {prepared.Fingerprint} after)");
+            return prepared;
+        }));
         try { return lazy.Value; }
         catch { Cache.TryRemove(key, out _); throw; }
+    }
+
+    /// <summary>
+    /// Refuses to train on other bytes than <paramref name="whose"/> side read (<paramref name="expected"/>: its
+    /// SHA-256; null: nothing to compare with), naming the file and both fingerprints.
+    /// </summary>
+    public void RequireFingerprint(string? expected, string whose)
+    {
+        if (expected is null || string.Equals(expected, Fingerprint, StringComparison.OrdinalIgnoreCase)) return;
+        throw new InvalidDataException($"{Path}: this node read SHA-256 {Fingerprint}, {whose} is {expected}: the data file differs between nodes " +
+                                       "or was changed during the run; refusing to train on it");
     }
 
     public static PreparedDataset Prepare(RunSpec spec, Action<string>? warn = null)

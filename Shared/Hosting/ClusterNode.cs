@@ -10,12 +10,29 @@ namespace MtnnCluster.Hosting;
 /// Where a node listens, whom it joins, what it is, and (when <see cref="Tls"/> is set) how it proves who it is.
 /// <see cref="DataPlane"/>: large messages travel on the TCP data plane (listening on <see cref="BindHost"/>, any
 /// free port); off, they go through Akka in 64 KiB chunks (inside TLS when it is on).
+/// <see cref="WorkerId"/>: a worker's id, carried as a role (<see cref="IdRole"/>) so that an older node with the same id
+/// sees the newer one join and leaves (see <see cref="DuplicateIdWatch"/>).
 /// </summary>
-public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? PublicHost, IReadOnlyList<string> Seeds, string Role, TlsSettings? Tls = null, bool DataPlane = true)
+public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? PublicHost, IReadOnlyList<string> Seeds, string Role, TlsSettings? Tls = null, bool DataPlane = true,
+    string? WorkerId = null)
 {
     public const string SystemName = "mtnn";
     public const string CoordinatorRole = "coordinator";
     public const string WorkerRole = "worker";
+    /// <summary>Dispatcher of Akka's own cluster and remoting actors: threads of their own, so heartbeats never queue behind data loading or compute on the thread pool.</summary>
+    public const string MembershipDispatcher = "mtnn.membership-dispatcher";
+
+    /// <summary>The role that names a worker's id.</summary>
+    public static string IdRole(string workerId) => $"worker-id-{workerId}";
+
+    /// <summary>
+    /// Refuses a worker id that cannot name an actor, a role and a file: letters, digits, '.', '_' and '-', starting
+    /// with a letter or digit, at most 100 characters.
+    /// </summary>
+    public static string ValidateWorkerId(string id) =>
+        id.Length is > 0 and <= 100 && char.IsAsciiLetterOrDigit(id[0]) && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')
+            ? id
+            : throw new ArgumentException($"--id '{id}': a worker id is 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit");
 
     /// <summary>Parses HOST:PORT (port 0 = any free port).</summary>
     public static (string Host, int Port) ParseEndpoint(string text, string option)
@@ -57,11 +74,13 @@ public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? P
 public static class ClusterNode
 {
     /// <summary>
-    /// Remoting and clustering for a MtnnCluster node. Split-brain resolver: keep-oldest with down-if-alone. The
-    /// coordinator node is started first, so it is the oldest: a partition keeps the side that holds the
-    /// coordinator (and the run), and a lone coordinator cut off from all workers downs itself rather than train
-    /// on nothing. Timings from DESIGN.md: stable-after 5 s and down-removal-margin 3 s move a lost worker's
-    /// state in ~11 s; the 3 s heartbeat pause stays (busy nodes were wrongly downed below it).
+    /// Remoting and clustering for a MtnnCluster node. Split-brain resolver: keep-oldest among coordinator-role
+    /// nodes, without down-if-alone. The run's state lives with the coordinator and on disk, and workers are
+    /// replaceable, so the side that holds the coordinator always survives: a coordinator that loses every worker
+    /// downs them and waits for new ones (down-if-alone would have it down itself, ending the run), and workers cut
+    /// off from the coordinator (dead, frozen or partitioned) down themselves and exit 1, so that an orchestrator
+    /// restarts them and they join again. Timings from DESIGN.md: stable-after 5 s and down-removal-margin 3 s move
+    /// a lost worker's state in ~11 s; the 3 s heartbeat pause stays (busy nodes were wrongly downed below it).
     /// </summary>
     public static AkkaConfigurationBuilder WithMtnnCluster(this AkkaConfigurationBuilder builder, ClusterNodeOptions node)
     {
@@ -79,9 +98,9 @@ public static class ClusterNode
         builder.WithRemoting(remoting);
         builder.WithClustering(new ClusterOptions
         {
-            Roles = [node.Role],
+            Roles = node.WorkerId is { } id ? [node.Role, ClusterNodeOptions.IdRole(id)] : [node.Role],
             SeedNodes = node.Seeds.Select(seed => ClusterNodeOptions.SeedAddress(seed, node.Tls is not null)).ToArray(),
-            SplitBrainResolver = new KeepOldestOption { DownIfAlone = true },
+            SplitBrainResolver = new KeepOldestOption { DownIfAlone = false, Role = ClusterNodeOptions.CoordinatorRole },
         });
         builder.AddHocon($$"""
             mtnn.data-plane {
@@ -93,6 +112,13 @@ public static class ClusterNode
             akka.cluster.down-removal-margin = 3s
             akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = 60s
             akka.coordinated-shutdown.exit-clr = off
+            {{ClusterNodeOptions.MembershipDispatcher}} {
+              type = ForkJoinDispatcher
+              throughput = 30
+              dedicated-thread-pool { thread-count = 2, threadtype = background }
+            }
+            akka.cluster.use-dispatcher = {{ClusterNodeOptions.MembershipDispatcher}}
+            akka.remote.use-dispatcher = {{ClusterNodeOptions.MembershipDispatcher}}
             """, HoconAddMode.Prepend);
         return builder;
     }

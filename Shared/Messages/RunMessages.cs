@@ -10,7 +10,8 @@ namespace MtnnCluster.Messages;
 /// Coordinator → worker: train these tasks of this run. The worker loads the rows labelled for them from the
 /// dataset the spec names (shared storage on a cluster; the process cache in one process). <see cref="Heads"/>
 /// and <see cref="BestHeads"/> carry the heads to start from when the run resumes or tasks moved between
-/// workers (null: fresh heads, seeded by task).
+/// workers (null: fresh heads, seeded by task). <see cref="ExpectedFingerprint"/>: the SHA-256 of the data file as
+/// the coordinator read it; a worker that reads other bytes refuses the run (null: not checked).
 /// </summary>
 [MessagePackObject]
 public sealed record StartRun(
@@ -18,7 +19,8 @@ public sealed record StartRun(
     [property: Key(1)] RunSpec Spec,
     [property: Key(2)] int[] TaskIndices,
     [property: Key(3)] HeadState? Heads = null,
-    [property: Key(4)] HeadState? BestHeads = null) : IRunMessage;
+    [property: Key(4)] HeadState? BestHeads = null,
+    [property: Key(5)] string? ExpectedFingerprint = null) : IRunMessage;
 
 /// <summary>Worker → coordinator: this node is shutting down (SIGTERM); move my tasks now rather than after the failure detector.</summary>
 [MessagePackObject]

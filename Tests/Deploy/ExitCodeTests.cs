@@ -83,7 +83,7 @@ public sealed class ExitCodeTests(ITestOutputHelper output) : IDisposable
             Assert.NotEqual(0, code);
             Assert.All(jobs, job => Assert.DoesNotContain(code, ManifestTests.FailJobExitCodes(job)));
         }
-        Assert.Equal(ClusterCommands.NodeDownedExitCode, downed);
-        Assert.Equal(ClusterCommands.StoppedExitCode, left);
+        Assert.Equal(ExitCodes.Failed, downed);
+        Assert.Equal(ExitCodes.Interrupted, left);
     }
 }
