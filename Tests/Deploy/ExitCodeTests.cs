@@ -71,7 +71,7 @@ public sealed class ExitCodeTests(ITestOutputHelper output) : IDisposable
         await Task.Delay(TimeSpan.FromSeconds(20));
         ProcessGroup.Signal(paused, "CONT");
         var downed = await processes.WaitForExit(paused, Limit);
-        Assert.Contains("its node was downed by the cluster", processes.Output(paused));
+        Assert.Contains("downed by the split-brain resolver", processes.Output(paused));
 
         ProcessGroup.Signal(stopped, "TERM"); // a drained node, a deleted pod: it leaves gracefully, its run goes on
         var left = await processes.WaitForExit(stopped, Limit);
