@@ -50,16 +50,34 @@ public sealed class HeadBlock : IDisposable
     /// of tasks), each is a dot product of its row's hidden vector with its task's column, far less work and memory
     /// than the whole block; where most are, the block's matrix product is cheaper and the cells are read from it.
     /// </summary>
-    public Tensor Logits(Tensor hidden, LabelCells cells)
+    public Tensor Logits(Tensor hidden, LabelCells cells) => Logits(hidden, Weight, Bias, cells);
+
+    private static Tensor Logits(Tensor hidden, Tensor weight, Tensor bias, LabelCells cells)
     {
-        var block = hidden.shape[0] * Weight.shape[1];
+        var block = hidden.shape[0] * weight.shape[1];
         if (cells.Count * DenseBelowOneIn >= block)
-            return Forward(hidden).reshape(-1).index_select(0, cells.Rows.mul(Weight.shape[1]).add(cells.Columns));
+            return hidden.matmul(weight).add(bias, Scalars.One).reshape(-1).index_select(0, cells.Rows.mul(weight.shape[1]).add(cells.Columns));
         // [cells × 1 × hidden] · [cells × hidden × 1]: one small dot product per cell, as a batched product
         var rows = hidden.index_select(0, cells.Rows).unsqueeze(1);
-        var columns = Weight.t().index_select(0, cells.Columns).unsqueeze(2);
-        return rows.bmm(columns).view(-1).add(Bias.index_select(0, cells.Columns), Scalars.One);
+        var columns = weight.t().index_select(0, cells.Columns).unsqueeze(2);
+        return rows.bmm(columns).view(-1).add(bias.index_select(0, cells.Columns), Scalars.One);
     }
+
+    /// <summary>
+    /// The heads of the tasks <paramref name="cells"/> are labelled in, copied out as leaf tensors of their own
+    /// (with gradients when <paramref name="trainable"/>), so that a step's backward pass and optimizer update
+    /// touch those columns only. Call inside a dispose scope.
+    /// </summary>
+    public HeadSlice Slice(LabelCells cells, bool trainable)
+    {
+        var (columns, inverse, _) = cells.Columns.unique(sorted: true, return_inverse: true);
+        var weight = Weight.index_select(1, columns).detach().requires_grad_(trainable);
+        var bias = Bias.index_select(0, columns).detach().requires_grad_(trainable);
+        return new HeadSlice(columns, weight, bias, cells with { Columns = inverse! });
+    }
+
+    /// <summary>The outputs at the labelled cells of a slice, in the order of its cells.</summary>
+    public static Tensor Logits(Tensor hidden, HeadSlice slice) => Logits(hidden, slice.Weight, slice.Bias, slice.Cells);
 
     /// <summary>Label density below 1 in this many cells takes the per-cell path of <see cref="Logits"/>.</summary>
     private const int DenseBelowOneIn = 8;
@@ -86,3 +104,9 @@ public sealed class HeadBlock : IDisposable
         Bias.Dispose();
     }
 }
+
+/// <summary>
+/// Some columns of a <see cref="HeadBlock"/>: <see cref="Columns"/> (ascending, on the device), their weight
+/// [hidden × columns] and bias, and a batch's cells with columns numbered within the slice.
+/// </summary>
+public sealed record HeadSlice(Tensor Columns, Tensor Weight, Tensor Bias, LabelCells Cells);
