@@ -279,7 +279,7 @@ public sealed class ShardTrainer : IDisposable
         using (no_grad())
         using (var count = ((double)labelCount).ToScalar())
         {
-            slice.Weight.grad!.div_(count);
+            slice.Rows.grad!.div_(count);
             slice.Bias.grad!.div_(count);
         }
         _headOptimizer.Step(slice);

@@ -30,7 +30,7 @@ public sealed class HeadAdamWTests
         var cells = Labels(labelled);
         using var dense = new HeadBlock(Hidden, Enumerable.Range(0, Tasks).ToArray(), 9, CPU);
         using var sparse = dense.Clone();
-        var start = dense.Weight.detach().clone().data<float>().ToArray();
+        var start = dense.Weight.detach().contiguous().data<float>().ToArray();
         using var adam = new AdamW(dense.Parameters, Rate, Decay);
         using var lazy = new HeadAdamW(sparse, Rate, Decay);
         for (var step = 0; step < 2; step++)
@@ -42,8 +42,8 @@ public sealed class HeadAdamWTests
             MaskedLoss.Sum(HeadBlock.Logits(hidden, slice), cells).backward();
             lazy.Step(slice);
         }
-        return (dense.Weight.detach().data<float>().ToArray(), dense.Bias.detach().data<float>().ToArray(),
-            sparse.Weight.detach().data<float>().ToArray(), sparse.Bias.detach().data<float>().ToArray(), start, lazy.HeadSteps());
+        return (dense.Weight.detach().contiguous().data<float>().ToArray(), dense.Bias.detach().data<float>().ToArray(),
+            sparse.Weight.detach().contiguous().data<float>().ToArray(), sparse.Bias.detach().data<float>().ToArray(), start, lazy.HeadSteps());
     }
 
     [Fact]
