@@ -13,15 +13,17 @@ public static class FeaturizeCommand
         var smilesColumn = new Option<string>("--smiles-column") { Description = "SMILES column", DefaultValueFactory = _ => "smiles" };
         var radius = new Option<int>("--radius") { Description = "ECFP radius (2 = ECFP4)", DefaultValueFactory = _ => 2 };
         var bits = new Option<int>("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
+        var longColumns = new LongFormatOptions();
         var output = new Option<FileInfo>("--out") { Description = "CSV: smiles,valid,heavy_atoms,unique_environments,bits", Required = true };
-        var command = new Command("featurize", "write the ECFP fingerprint of every molecule") { data, smilesColumn, radius, bits, output };
+        var command = new Command("featurize", "write the ECFP fingerprint of every molecule") { data, smilesColumn, longColumns.TaskColumn, longColumns.LabelColumn, radius, bits, output };
         command.SetAction((parse, _) => CommandErrors.Guard(() =>
         {
             var r = parse.GetValue(radius);
             var n = parse.GetValue(bits);
             if (r is < 0 or > 6) throw new ArgumentException($"--radius must be 0..6 (got {r})");
             if (n is < 8 or > 1 << 20) throw new ArgumentException($"--bits must be 8..1048576 (got {n})");
-            var table = CsvLabelReader.Read(parse.GetValue(data)!.FullName, new CsvReadOptions(parse.GetValue(smilesColumn)!, Tasks: []));
+            var table = LabelFile.Read(parse.GetValue(data)!.FullName, new CsvReadOptions(parse.GetValue(smilesColumn)!, Tasks: [],
+                TaskColumn: parse.GetValue(longColumns.TaskColumn), LabelColumn: parse.GetValue(longColumns.LabelColumn)));
             var featurizer = new EcfpFeaturizer(r, n);
             var lines = new string[table.RowCount];
             var invalid = 0;

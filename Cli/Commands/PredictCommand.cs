@@ -17,15 +17,17 @@ public static class PredictCommand
         var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "checkpoint directory written by train (…/checkpoint)", Required = true };
         var data = new Option<FileInfo>("--data") { Description = "CSV (or .csv.gz) with a SMILES column", Required = true };
         var smilesColumn = new Option<string?>("--smiles-column") { Description = "SMILES column (default: the one the model was trained with)" };
+        var longColumns = new LongFormatOptions();
         var output = new Option<FileInfo>("--out") { Description = "CSV to write: smiles, valid, then one column per task", Required = true };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
-        var command = new Command("predict", "predict every task for the molecules of a CSV") { checkpoint, data, smilesColumn, output, device };
+        var command = new Command("predict", "predict every task for the molecules of a CSV") { checkpoint, data, smilesColumn, longColumns.TaskColumn, longColumns.LabelColumn, output, device };
         command.SetAction((parse, _) => CommandErrors.Guard(() =>
         {
             var checkpointPath = parse.GetValue(checkpoint)!.FullName;
             var model = Checkpoint.Read(checkpointPath);
             CheckpointCompatibility.Require(CheckpointCompatibility.CompareWeights(model), checkpointPath, "its own model.json");
-            var rows = Predictor.Predict(model, parse.GetValue(data)!.FullName, parse.GetValue(smilesColumn), DeviceName.Parse(parse.GetValue(device)!));
+            var rows = Predictor.Predict(model, parse.GetValue(data)!.FullName, parse.GetValue(smilesColumn), DeviceName.Parse(parse.GetValue(device)!),
+                parse.GetValue(longColumns.TaskColumn), parse.GetValue(longColumns.LabelColumn));
             Predictor.WriteCsv(parse.GetValue(output)!.FullName, model, rows);
             var invalid = rows.Count(r => r.Values is null);
             Console.WriteLine($"wrote {rows.Count} rows × {model.Model.Tasks.Length} tasks to {parse.GetValue(output)!.FullName}" +
@@ -42,10 +44,12 @@ public sealed record PredictionRow(string Smiles, int Line, float[]? Values);
 /// <summary>Inference from a checkpoint, usable without the command line.</summary>
 public static class Predictor
 {
-    public static IReadOnlyList<PredictionRow> Predict(Checkpoint checkpoint, string dataPath, string? smilesColumn, Device device)
+    /// <summary>One row per molecule of <paramref name="dataPath"/> (a long file's molecules once each, in order of first appearance).</summary>
+    public static IReadOnlyList<PredictionRow> Predict(Checkpoint checkpoint, string dataPath, string? smilesColumn, Device device,
+        string? taskColumn = null, string? labelColumn = null)
     {
         var spec = checkpoint.Model.Spec;
-        var table = CsvLabelReader.Read(dataPath, new CsvReadOptions(smilesColumn ?? spec.Dataset.SmilesColumn, Tasks: []));
+        var table = LabelFile.Read(dataPath, new CsvReadOptions(smilesColumn ?? spec.Dataset.SmilesColumn, Tasks: [], TaskColumn: taskColumn, LabelColumn: labelColumn));
         var featurizer = new EcfpFeaturizer(spec.Featurizer.Radius, spec.Featurizer.Bits);
         var features = new SparseFeatures?[table.RowCount];
         Parallel.For(0, table.RowCount, row =>

@@ -12,7 +12,8 @@ public sealed class TrainOptions
 {
     public Option<FileInfo?> Data { get; } = new("--data") { Description = "CSV (or .csv.gz) of SMILES and task labels, or synthetic:ROWS,TASKS,DENSITY[,SEED] for generated data" };
     public Option<string> SmilesColumn { get; } = new("--smiles-column") { Description = "name of the SMILES column", DefaultValueFactory = _ => "smiles" };
-    public Option<string?> Tasks { get; } = new("--tasks") { Description = "comma-separated task columns (default: every other column)" };
+    public LongFormatOptions LongFormat { get; } = new();
+    public Option<string?> Tasks { get; } = new("--tasks") { Description = "comma-separated tasks (default: every task: the other columns of a wide file, every task name of a long one)" };
     public Option<string?> RegressionTasks { get; } = new("--regression-tasks") { Description = "tasks to treat as regression whatever their values" };
     public Option<string?> ClassificationTasks { get; } = new("--classification-tasks") { Description = "tasks to treat as 0/1 classification" };
     public Option<string> Split { get; } = new("--split") { Description = "random or scaffold (Bemis-Murcko)", DefaultValueFactory = _ => "random" };
@@ -46,7 +47,7 @@ public sealed class TrainOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Data, SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule,
+        foreach (var option in new Option[] { Data, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
                      Precision, Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
@@ -106,7 +107,7 @@ public sealed class TrainOptions
     /// <summary>Options that describe the model and its training; fixed for a run once started.</summary>
     private IEnumerable<Option> SpecOptions() =>
     [
-        SmilesColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
+        SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
         Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives, Radius, Bits, Counts,
     ];
 
@@ -122,7 +123,8 @@ public sealed class TrainOptions
             var other => throw new ArgumentException($"--schedule must be joint or alternate (got '{other}')"),
         };
         var spec = new RunSpec(
-            new DatasetSpec(dataPath, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks))),
+            new DatasetSpec(dataPath, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks)),
+                p.GetValue(LongFormat.TaskColumn), p.GetValue(LongFormat.LabelColumn)),
             new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts)),
             new SplitSpec(p.GetValue(Split)!.ToLowerInvariant(), p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),

@@ -3,7 +3,7 @@ namespace MtnnCluster.Data;
 /// <summary>Where the SMILES and task columns sit in a label CSV, checked against its header.</summary>
 internal sealed class CsvColumnLayout
 {
-    private const int HeaderLine = 1;
+    internal const int HeaderLine = 1;
     private const int NamesShown = 30;
 
     private CsvColumnLayout(int smilesField, int[] taskFields, string[] taskNames)
@@ -33,7 +33,7 @@ internal sealed class CsvColumnLayout
         return new CsvColumnLayout(smilesField, taskNames.Select(name => fieldOf[name]).ToArray(), taskNames);
     }
 
-    private static Dictionary<string, int> IndexNames(string path, string[] header)
+    internal static Dictionary<string, int> IndexNames(string path, string[] header)
     {
         var fieldOf = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < header.Length; i++)
@@ -76,7 +76,7 @@ internal sealed class CsvColumnLayout
                 + $"the available columns are: {List(header.Where(name => name != options.SmilesColumn))}");
     }
 
-    private static void CheckKindOverrides(string path, CsvReadOptions options, string[] taskNames)
+    internal static void CheckKindOverrides(string path, CsvReadOptions options, string[] taskNames)
     {
         var unknown = options.KindOverrides?.Keys.Where(name => !taskNames.Contains(name)).ToArray() ?? [];
         if (unknown.Length > 0)
@@ -86,7 +86,7 @@ internal sealed class CsvColumnLayout
     }
 
     /// <summary>Quoted names, cut short for files with hundreds of columns.</summary>
-    private static string List(IEnumerable<string> names)
+    internal static string List(IEnumerable<string> names)
     {
         var all = names.ToArray();
         var shown = string.Join(", ", all.Take(NamesShown).Select(name => $"'{name}'"));

@@ -33,12 +33,22 @@ public static class CsvLabelReader
         }
     }
 
-    private static LabelTable ReadTable(string path, CsvRecordReader records, CsvReadOptions options)
+    private static LabelTable ReadTable(string path, CsvRecordReader records, CsvReadOptions options) =>
+        ReadTable(path, records, ReadHeader(path, records), options);
+
+    /// <summary>The header row, which also names the columns in later syntax errors.</summary>
+    internal static string[] ReadHeader(string path, CsvRecordReader records)
     {
         if (!records.ReadRecord())
             throw new DataFormatException(path, 1, null, "the file is empty; expected a header row");
         var header = records.FieldsAsStrings();
         records.ColumnNames = header;
+        return header;
+    }
+
+    /// <summary>The rows of a wide file whose header has been read.</summary>
+    internal static LabelTable ReadTable(string path, CsvRecordReader records, string[] header, CsvReadOptions options)
+    {
         var layout = CsvColumnLayout.Resolve(path, header, options);
         var kinds = layout.TaskNames
             .Select(name => options.KindOverrides is { } overrides && overrides.TryGetValue(name, out var kind) ? kind : (TaskKind?)null)
@@ -80,7 +90,7 @@ public static class CsvLabelReader
         return new LabelTable(path, smiles.ToArray(), lines.ToArray(), tasks, labels.ToArray(), warnings);
     }
 
-    private static float ParseLabel(string path, CsvRecordReader records, int field, string task, TaskKind? kind)
+    internal static float ParseLabel(string path, CsvRecordReader records, int field, string task, TaskKind? kind)
     {
         var cell = records.Field(field).Trim();
         if (cell.IsEmpty)
@@ -102,7 +112,7 @@ public static class CsvLabelReader
         cell.Length <= ValueShown ? cell.ToString() : $"{cell[..ValueShown]}…";
 
     /// <summary>What the labels of one task look like, for kind inference and warnings.</summary>
-    private struct TaskLabelStats
+    internal struct TaskLabelStats
     {
         private int _labelled;
         private int _positives;

@@ -78,6 +78,21 @@ public sealed class SparseLabels
         return new SparseLabels(taskCount, rowStart, tasks, values);
     }
 
+    /// <summary>The cells of <paramref name="rows"/> (in that order) as a table of their own.</summary>
+    public SparseLabels SelectRows(IReadOnlyList<int> rows)
+    {
+        var rowStart = new long[rows.Count + 1];
+        for (var i = 0; i < rows.Count; i++) rowStart[i + 1] = rowStart[i] + (_rowStart[rows[i] + 1] - _rowStart[rows[i]]);
+        var tasks = new int[rowStart[^1]];
+        var values = new float[rowStart[^1]];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            TasksOf(rows[i]).CopyTo(tasks.AsSpan((int)rowStart[i]));
+            ValuesOf(rows[i]).CopyTo(values.AsSpan((int)rowStart[i]));
+        }
+        return new SparseLabels(Tasks, rowStart, tasks, values);
+    }
+
     public ReadOnlySpan<int> TasksOf(int row) => _tasks.AsSpan((int)_rowStart[row], (int)(_rowStart[row + 1] - _rowStart[row]));
 
     public ReadOnlySpan<float> ValuesOf(int row) => _values.AsSpan((int)_rowStart[row], (int)(_rowStart[row + 1] - _rowStart[row]));

@@ -46,7 +46,7 @@ public sealed class PreparedDataset
     {
         var dataset = spec.Dataset;
         var key = string.Join('|', System.IO.Path.GetFullPath(dataset.Path), File.GetLastWriteTimeUtc(dataset.Path).Ticks,
-            dataset.SmilesColumn, string.Join(',', dataset.Tasks ?? []), string.Join(',', dataset.RegressionTasks ?? []),
+            dataset.SmilesColumn, dataset.TaskColumn, dataset.LabelColumn, string.Join(',', dataset.Tasks ?? []), string.Join(',', dataset.RegressionTasks ?? []),
             string.Join(',', dataset.ClassificationTasks ?? []), spec.Featurizer, spec.Split);
         var lazy = Cache.GetOrAdd(key, _ => new Lazy<PreparedDataset>(() => Prepare(spec, warn)));
         try { return lazy.Value; }
@@ -60,7 +60,7 @@ public sealed class PreparedDataset
         var kinds = new Dictionary<string, TaskKind>();
         foreach (var t in spec.Dataset.RegressionTasks ?? []) kinds[t] = TaskKind.Regression;
         foreach (var t in spec.Dataset.ClassificationTasks ?? []) kinds[t] = TaskKind.Classification;
-        var table = CsvLabelReader.Read(spec.Dataset.Path, new CsvReadOptions(spec.Dataset.SmilesColumn, spec.Dataset.Tasks, kinds));
+        var table = LabelFile.Read(spec.Dataset.Path, spec.Dataset.ReadOptions(kinds));
         var warnings = new List<string>(table.Warnings);
 
         var featurizer = new EcfpFeaturizer(spec.Featurizer.Radius, spec.Featurizer.Bits);
@@ -92,7 +92,7 @@ public sealed class PreparedDataset
         }
         if (valid.Count == 0) throw new InvalidDataException($"{table.Path}: no row has a valid SMILES in column '{spec.Dataset.SmilesColumn}'");
 
-        var labels = SparseLabels.FromDense(table.Labels, table.TaskCount, valid);
+        var labels = table.Labels.SelectRows(valid);
 
         var fractions = new SplitFractions(spec.Split.Train, spec.Split.Valid, spec.Split.Test);
         var split = scaffoldSplit

@@ -6,12 +6,20 @@ public enum ScheduleKind { Joint, Alternate }
 public enum EpochPhase { Joint, Trunk, Heads }
 
 /// <summary>Where the rows come from and which columns are tasks.</summary>
+/// <param name="TaskColumn">Long format: the column naming each line's task (null: <c>task</c>, and a wide file is read as wide).</param>
+/// <param name="LabelColumn">Long format: the column holding each line's label (null: <c>label</c>).</param>
 public sealed record DatasetSpec(
     string Path,
     string SmilesColumn,
     string[]? Tasks,
     string[]? RegressionTasks,
-    string[]? ClassificationTasks);
+    string[]? ClassificationTasks,
+    string? TaskColumn = null,
+    string? LabelColumn = null)
+{
+    public Data.CsvReadOptions ReadOptions(IReadOnlyDictionary<string, Data.TaskKind>? kinds = null) =>
+        new(SmilesColumn, Tasks, kinds, TaskColumn, LabelColumn);
+}
 
 public sealed record FeaturizerSpec(
     int Radius,
@@ -91,6 +99,8 @@ public sealed record RunSpec(
         Require(Enum.IsDefined(Precision), $"--precision must be fp32, tf32 or bf16 (got value {(int)Precision})");
         Require(Seed >= 0 && Split.Seed >= 0, $"--seed must be ≥ 0 (got {Seed})");
         Require(!string.IsNullOrWhiteSpace(Dataset.SmilesColumn), "--smiles-column must name a column");
+        Require(Dataset.TaskColumn is null || !string.IsNullOrWhiteSpace(Dataset.TaskColumn), "--task-column must name a column");
+        Require(Dataset.LabelColumn is null || !string.IsNullOrWhiteSpace(Dataset.LabelColumn), "--label-column must name a column");
         Require(Dataset.Tasks is null || Dataset.Tasks.Length > 0, "--tasks: the list names no task");
         var both = (Dataset.RegressionTasks ?? []).Intersect(Dataset.ClassificationTasks ?? []).ToArray();
         Require(both.Length == 0, $"--regression-tasks and --classification-tasks both name {string.Join(", ", both.Select(t => $"'{t}'"))}");
