@@ -11,6 +11,7 @@ var root = new RootCommand("MtnnCluster benchmarks: epoch, exchange, scaling, ge
     ScalingBench.Create(),
     GenerateBench.Create(),
     PrecisionBench.Create(),
+    FewShotBench.Create(),
 };
 // Bad options and files end in one line naming them, as with mtnn.
 return await CommandErrors.Guard(() => root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

@@ -5,6 +5,7 @@ var root = new RootCommand("MtnnCluster: massively multitask neural networks on 
 {
     TrainCommand.Create(),
     PredictCommand.Create(),
+    AddTasksCommand.Create(),
     FeaturizeCommand.Create(),
     ReportCommand.Create(),
     ClusterCommands.Coordinator(),

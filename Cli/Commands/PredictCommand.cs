@@ -20,17 +20,19 @@ public static class PredictCommand
         var longColumns = new LongFormatOptions();
         var output = new Option<FileInfo>("--out") { Description = "CSV to write: smiles, valid, then one column per task", Required = true };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
-        var command = new Command("predict", "predict every task for the molecules of a CSV") { checkpoint, data, smilesColumn, longColumns.TaskColumn, longColumns.LabelColumn, output, device };
+        var tasks = new Option<string?>("--tasks") { Description = "comma-separated task names: write only their columns (default: every task of the checkpoint)" };
+        var command = new Command("predict", "predict every task (or --tasks) for the molecules of a CSV") { checkpoint, data, smilesColumn, longColumns.TaskColumn, longColumns.LabelColumn, output, device, tasks };
         command.SetAction((parse, _) => CommandErrors.Guard(() =>
         {
             var checkpointPath = parse.GetValue(checkpoint)!.FullName;
             var model = Checkpoint.Read(checkpointPath);
             CheckpointCompatibility.Require(CheckpointCompatibility.CompareWeights(model), checkpointPath, "its own model.json");
+            var selected = Predictor.SelectTasks(model, parse.GetValue(tasks));
             var rows = Predictor.Predict(model, parse.GetValue(data)!.FullName, parse.GetValue(smilesColumn), DeviceName.Parse(parse.GetValue(device)!),
-                parse.GetValue(longColumns.TaskColumn), parse.GetValue(longColumns.LabelColumn));
-            Predictor.WriteCsv(parse.GetValue(output)!.FullName, model, rows);
+                parse.GetValue(longColumns.TaskColumn), parse.GetValue(longColumns.LabelColumn), selected);
+            Predictor.WriteCsv(parse.GetValue(output)!.FullName, model, rows, selected);
             var invalid = rows.Count(r => r.Values is null);
-            Console.WriteLine($"wrote {rows.Count} rows × {model.Model.Tasks.Length} tasks to {parse.GetValue(output)!.FullName}" +
+            Console.WriteLine($"wrote {rows.Count} rows × {selected?.Length ?? model.Model.Tasks.Length} tasks to {parse.GetValue(output)!.FullName}" +
                               (invalid > 0 ? $" ({invalid} invalid SMILES left empty)" : ""));
             return Task.FromResult(0);
         }));
@@ -44,9 +46,25 @@ public sealed record PredictionRow(string Smiles, int Line, float[]? Values);
 /// <summary>Inference from a checkpoint, usable without the command line.</summary>
 public static class Predictor
 {
-    /// <summary>One row per molecule of <paramref name="dataPath"/> (a long file's molecules once each, in order of first appearance).</summary>
+    /// <summary>The checkpoint's columns of the comma-separated task names (null: all); a name it lacks is an error naming it.</summary>
+    public static int[]? SelectTasks(Checkpoint checkpoint, string? names)
+    {
+        if (names is null) return null;
+        var index = checkpoint.Model.Tasks.Select((t, i) => (t.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+        var wanted = names.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (wanted.Length == 0) throw new ArgumentException("--tasks: the list names no task");
+        var unknown = wanted.Where(n => !index.ContainsKey(n)).ToArray();
+        if (unknown.Length > 0)
+            throw new ArgumentException($"--tasks: the checkpoint has no task {string.Join(", ", unknown.Take(10).Select(n => $"'{n}'"))}{(unknown.Length > 10 ? $" (and {unknown.Length - 10} more)" : "")}");
+        return wanted.Distinct(StringComparer.Ordinal).Select(n => index[n]).ToArray();
+    }
+
+    /// <summary>
+    /// One row per molecule of <paramref name="dataPath"/> (a long file's molecules once each, in order of first
+    /// appearance); values for the tasks <paramref name="taskColumns"/> (null: all), in that order.
+    /// </summary>
     public static IReadOnlyList<PredictionRow> Predict(Checkpoint checkpoint, string dataPath, string? smilesColumn, Device device,
-        string? taskColumn = null, string? labelColumn = null)
+        string? taskColumn = null, string? labelColumn = null, int[]? taskColumns = null)
     {
         var spec = checkpoint.Model.Spec;
         var table = LabelFile.Read(dataPath, new CsvReadOptions(smilesColumn ?? spec.Dataset.SmilesColumn, Tasks: [], TaskColumn: taskColumn, LabelColumn: labelColumn));
@@ -58,12 +76,15 @@ public static class Predictor
             features[row] = FeatureEncoding.Encode(featurizer, molecule, spec.Featurizer.Counts);
         });
         var valid = Enumerable.Range(0, table.RowCount).Where(r => features[r] is not null).ToArray();
-        var tasks = checkpoint.Model.Tasks;
+        var selected = taskColumns ?? Enumerable.Range(0, checkpoint.Model.Tasks.Length).ToArray();
+        var tasks = selected.Select(j => checkpoint.Model.Tasks[j]).ToArray();
         // the run's precision (bf16 comes with the trunk); tf32 only where there is CUDA, a CPU computes such a checkpoint in fp32
         if (device.type == TorchSharp.DeviceType.CUDA) PrecisionMode.Apply(spec.Precision, device);
-        var (trunk, heads) = checkpoint.Instantiate(device);
+        var (trunk, all) = checkpoint.Instantiate(device);
+        using var pick = tensor(selected.Select(j => (long)j).ToArray()).to(device);
+        using (all)
         using (trunk)
-        using (heads)
+        using (var heads = new HeadBlock(selected, all.Weight.index_select(1, pick), all.Bias.index_select(0, pick)))
         using (var x = DeviceFeatures.Create(features.Select(f => f ?? new SparseFeatures([], [])).ToArray(), valid, checkpoint.Model.FeatureSize, device))
         {
             var predictions = Inference.Predict(trunk, heads, x, tasks.Select(t => new TaskInfo(t.Name, t.Kind)).ToArray(),
@@ -76,15 +97,17 @@ public static class Predictor
         }
     }
 
-    public static void WriteCsv(string path, Checkpoint checkpoint, IReadOnlyList<PredictionRow> rows)
+    /// <summary>The rows as CSV: smiles, valid, then the tasks <paramref name="taskColumns"/> (null: all), as <see cref="Predict"/> gave them.</summary>
+    public static void WriteCsv(string path, Checkpoint checkpoint, IReadOnlyList<PredictionRow> rows, int[]? taskColumns = null)
     {
+        var names = (taskColumns ?? Enumerable.Range(0, checkpoint.Model.Tasks.Length).ToArray()).Select(j => checkpoint.Model.Tasks[j].Name).ToArray();
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         using var writer = new StreamWriter(path);
-        writer.WriteLine(string.Join(',', new[] { "smiles", "valid" }.Concat(checkpoint.Model.Tasks.Select(t => Csv.Quote(t.Name)))));
+        writer.WriteLine(string.Join(',', new[] { "smiles", "valid" }.Concat(names.Select(Csv.Quote))));
         foreach (var row in rows)
         {
             var cells = row.Values is null
-                ? Enumerable.Repeat("", checkpoint.Model.Tasks.Length)
+                ? Enumerable.Repeat("", names.Length)
                 : row.Values.Select(v => v.ToString("G9", CultureInfo.InvariantCulture));
             writer.WriteLine(string.Join(',', new[] { Csv.Quote(row.Smiles), row.Values is null ? "false" : "true" }.Concat(cells)));
         }

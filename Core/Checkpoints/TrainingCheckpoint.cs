@@ -90,14 +90,16 @@ public sealed record TrainingCheckpoint(TrainingState State, TrunkState Trunk, H
             if (trunk.Length != 3 * parameters && trunk.Length != 4 * parameters)
                 throw new InvalidDataException($"{directory}/{TrunkFile}: {trunk.Length} tensors for {state.Spec.Model.Layers.Length} layers");
             var heads = TensorFile.Deserialize(files[HeadsFile], $"{directory}/{HeadsFile}");
-            if (heads.Length != 12) throw new InvalidDataException($"{directory}/{HeadsFile}: {heads.Length} tensors, 12 expected");
-            var store = HeadStore.FromTensors(heads[..6], state.HeadOptimizerSteps);
+            // 14: heads and best heads with per-head step counts; 12: written before heads counted their own steps
+            if (heads.Length is not (12 or 14)) throw new InvalidDataException($"{directory}/{HeadsFile}: {heads.Length} tensors, 14 (or 12) expected");
+            var half = heads.Length / 2;
+            var store = HeadStore.FromTensors(heads[..half], state.HeadOptimizerSteps);
             if (store.TaskCount != state.TaskNames.Length)
                 throw new InvalidDataException($"{directory}/{HeadsFile}: heads for {store.TaskCount} tasks, the run has {state.TaskNames.Length}");
             return new TrainingCheckpoint(state,
                 new TrunkState(trunk[..parameters], trunk[parameters..(3 * parameters)], state.TrunkOptimizerSteps, state.TrunkVersion,
                     trunk.Length == 4 * parameters ? trunk[(3 * parameters)..] : null, state.BestTrunkVersion),
-                store, HeadStore.FromTensors(heads[6..], 0));
+                store, HeadStore.FromTensors(heads[half..], 0));
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {

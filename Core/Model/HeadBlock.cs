@@ -3,63 +3,88 @@ using static TorchSharp.torch;
 namespace MtnnCluster.Model;
 
 /// <summary>
-/// The heads of one worker's tasks as a single [hidden × tasks] matrix and a bias per task, so that all of them
-/// run in one matrix product. Column j belongs to <see cref="TaskIndices"/>[j].
+/// The heads of one worker's tasks as a single matrix and a bias per task, so that all of them run in one matrix
+/// product. Stored a row per task ([tasks × hidden], <see cref="Rows"/>): the heads a batch touches are then whole
+/// rows to gather and scatter. <see cref="Weight"/> is the same matrix as [hidden × tasks], the form in which heads
+/// travel and are checkpointed. Row j belongs to <see cref="TaskIndices"/>[j].
 /// </summary>
 public sealed class HeadBlock : IDisposable
 {
     public int[] TaskIndices { get; }
+    public Tensor Rows { get; }
+    /// <summary>A [hidden × tasks] view of <see cref="Rows"/>.</summary>
     public Tensor Weight { get; }
     public Tensor Bias { get; }
-    public IReadOnlyList<Tensor> Parameters => [Weight, Bias];
+    public IReadOnlyList<Tensor> Parameters => [Rows, Bias];
 
     /// <summary>
-    /// Each task's column is drawn from a generator seeded by (run seed, task index), so a head starts the same
+    /// Each task's head is drawn from a generator seeded by (run seed, task index), so a head starts the same
     /// whichever worker owns it and however many workers share the tasks.
     /// </summary>
     public HeadBlock(int hidden, int[] taskIndices, long seed, Device device)
     {
         TaskIndices = taskIndices;
-        var columns = new List<Tensor>();
+        var rows = new List<Tensor>();
         var biases = new List<Tensor>();
         foreach (var task in taskIndices)
         {
             using var generator = new Generator(checked((ulong)SeededInit.Mix(seed, 0x4EAD, task)));
-            columns.Add(SeededInit.Uniform([hidden, 1], hidden, generator, CPU));
+            rows.Add(SeededInit.Uniform([1, hidden], hidden, generator, CPU));
             biases.Add(SeededInit.Uniform([1], hidden, generator, CPU));
         }
         using (no_grad())
         {
-            Weight = cat(columns, 1).to(device).detach().requires_grad_(true);
-            Bias = cat(biases, 0).to(device).detach().requires_grad_(true);
+            Rows = (rows.Count > 0 ? cat(rows, 0) : zeros(0, hidden)).to(device).detach().requires_grad_(true);
+            Bias = (biases.Count > 0 ? cat(biases, 0) : zeros(0)).to(device).detach().requires_grad_(true);
         }
-        foreach (var t in columns.Concat(biases)) t.Dispose();
+        Weight = Rows.t();
+        foreach (var t in rows.Concat(biases)) t.Dispose();
     }
 
+    /// <param name="weight">[hidden × tasks], copied.</param>
     public HeadBlock(int[] taskIndices, Tensor weight, Tensor bias)
     {
         TaskIndices = taskIndices;
-        Weight = weight.detach().requires_grad_(true);
+        using (no_grad()) Rows = weight.detach().t().contiguous().requires_grad_(true);
         Bias = bias.detach().requires_grad_(true);
+        Weight = Rows.t();
     }
 
     public Tensor Forward(Tensor hidden) => hidden.matmul(Weight).add(Bias, Scalars.One);
 
     /// <summary>
     /// The outputs at the labelled cells only. Where few cells of the [rows × tasks] block are labelled (thousands
-    /// of tasks), each is a dot product of its row's hidden vector with its task's column, far less work and memory
+    /// of tasks), each is a dot product of its row's hidden vector with its task's head, far less work and memory
     /// than the whole block; where most are, the block's matrix product is cheaper and the cells are read from it.
     /// </summary>
-    public Tensor Logits(Tensor hidden, LabelCells cells)
+    public Tensor Logits(Tensor hidden, LabelCells cells) => Logits(hidden, Rows, Bias, cells);
+
+    private static Tensor Logits(Tensor hidden, Tensor heads, Tensor bias, LabelCells cells)
     {
-        var block = hidden.shape[0] * Weight.shape[1];
+        var block = hidden.shape[0] * heads.shape[0];
         if (cells.Count * DenseBelowOneIn >= block)
-            return Forward(hidden).reshape(-1).index_select(0, cells.Rows.mul(Weight.shape[1]).add(cells.Columns));
+            return hidden.matmul(heads.t()).add(bias, Scalars.One).reshape(-1).index_select(0, cells.Rows.mul(heads.shape[0]).add(cells.Columns));
         // [cells × 1 × hidden] · [cells × hidden × 1]: one small dot product per cell, as a batched product
         var rows = hidden.index_select(0, cells.Rows).unsqueeze(1);
-        var columns = Weight.t().index_select(0, cells.Columns).unsqueeze(2);
-        return rows.bmm(columns).view(-1).add(Bias.index_select(0, cells.Columns), Scalars.One);
+        var columns = heads.index_select(0, cells.Columns).unsqueeze(2);
+        return rows.bmm(columns).view(-1).add(bias.index_select(0, cells.Columns), Scalars.One);
     }
+
+    /// <summary>
+    /// The heads of the tasks <paramref name="cells"/> are labelled in, copied out as leaf tensors of their own
+    /// (with gradients when <paramref name="trainable"/>), so that a step's backward pass and optimizer update
+    /// touch those heads only. Call inside a dispose scope.
+    /// </summary>
+    public HeadSlice Slice(LabelCells cells, bool trainable)
+    {
+        var (columns, inverse, _) = cells.Columns.unique(sorted: true, return_inverse: true);
+        var rows = Rows.index_select(0, columns).detach().requires_grad_(trainable);
+        var bias = Bias.index_select(0, columns).detach().requires_grad_(trainable);
+        return new HeadSlice(columns, rows, bias, cells with { Columns = inverse! });
+    }
+
+    /// <summary>The outputs at the labelled cells of a slice, in the order of its cells.</summary>
+    public static Tensor Logits(Tensor hidden, HeadSlice slice) => Logits(hidden, slice.Rows, slice.Bias, slice.Cells);
 
     /// <summary>Label density below 1 in this many cells takes the per-cell path of <see cref="Logits"/>.</summary>
     private const int DenseBelowOneIn = 8;
@@ -70,7 +95,7 @@ public sealed class HeadBlock : IDisposable
     public void CopyFrom(HeadBlock other)
     {
         using var _ = no_grad();
-        Weight.copy_(other.Weight);
+        Rows.copy_(other.Rows);
         Bias.copy_(other.Bias);
     }
 
@@ -83,6 +108,13 @@ public sealed class HeadBlock : IDisposable
     public void Dispose()
     {
         Weight.Dispose();
+        Rows.Dispose();
         Bias.Dispose();
     }
 }
+
+/// <summary>
+/// Some heads of a <see cref="HeadBlock"/>: <see cref="Columns"/> (their rows in the block, ascending, on the
+/// device), their rows [heads × hidden] and bias, and a batch's cells with columns numbered within the slice.
+/// </summary>
+public sealed record HeadSlice(Tensor Columns, Tensor Rows, Tensor Bias, LabelCells Cells);

@@ -11,12 +11,13 @@ namespace MtnnCluster.Training;
 public sealed class HeadStore
 {
     private readonly float[] _weight, _bias, _weightFirst, _biasFirst, _weightSecond, _biasSecond;
+    private readonly long[] _steps;
     private readonly bool[] _known;
 
     public int Hidden { get; }
     public int TaskCount { get; }
-    /// <summary>The largest optimizer step count among the shards merged (workers step their heads in lockstep, up to empty batches).</summary>
-    public long OptimizerSteps { get; private set; }
+    /// <summary>The largest optimizer step count of any head (each head counts its own: it steps only when a batch labels its task).</summary>
+    public long OptimizerSteps => _steps.DefaultIfEmpty().Max();
 
     public HeadStore(int hidden, int taskCount)
     {
@@ -28,6 +29,7 @@ public sealed class HeadStore
         _bias = new float[taskCount];
         _biasFirst = new float[taskCount];
         _biasSecond = new float[taskCount];
+        _steps = new long[taskCount];
         _known = new bool[taskCount];
     }
 
@@ -50,6 +52,8 @@ public sealed class HeadStore
         }
         foreach (var task in state.TaskIndices)
             if (task < 0 || task >= TaskCount) throw new InvalidDataException($"head state: task {task} outside 0..{TaskCount - 1}");
+        if (state.HeadSteps is { } counts && counts.Length != k)
+            throw new InvalidDataException($"head state: step counts for {counts.Length} heads, {k} expected");
         Scatter(state.Weight, _weight, state.TaskIndices);
         Scatter(state.Bias, _bias, state.TaskIndices);
         if (state.Moments is { } m)
@@ -59,8 +63,8 @@ public sealed class HeadStore
             Scatter(m[2], _weightSecond, state.TaskIndices);
             Scatter(m[3], _biasSecond, state.TaskIndices);
         }
-        foreach (var task in state.TaskIndices) _known[task] = true;
-        OptimizerSteps = Math.Max(OptimizerSteps, state.OptimizerSteps);
+        var steps = state.StepsPerHead();
+        for (var j = 0; j < k; j++) (_known[state.TaskIndices[j]], _steps[state.TaskIndices[j]]) = (true, steps[j]);
     }
 
     /// <summary>The heads of <paramref name="tasks"/>, columns in that order; every one must be known.</summary>
@@ -73,31 +77,46 @@ public sealed class HeadStore
                 ? [Gather(_weightFirst, tasks, "adam.m.0", true), Gather(_biasFirst, tasks, "adam.m.1", false),
                    Gather(_weightSecond, tasks, "adam.v.0", true), Gather(_biasSecond, tasks, "adam.v.1", false)]
                 : null,
-            OptimizerSteps);
+            tasks.Select(t => _steps[t]).DefaultIfEmpty().Max(), tasks.Select(t => _steps[t]).ToArray());
     }
 
     public HeadStore Clone()
     {
-        var copy = new HeadStore(Hidden, TaskCount) { OptimizerSteps = OptimizerSteps };
+        var copy = new HeadStore(Hidden, TaskCount);
         foreach (var (from, to) in Pairs(copy)) from.CopyTo(to, 0);
+        _steps.CopyTo(copy._steps, 0);
         _known.CopyTo(copy._known, 0);
         return copy;
     }
 
-    /// <summary>All tasks as tensors (for a checkpoint): weight, bias, then the four moments.</summary>
+    /// <summary>
+    /// All tasks as tensors (for a checkpoint): weight, bias, the four moments, then each head's step count as
+    /// float32 (exact to 2^24 steps; by then β^t is 0 in float32, so a count past it corrects nothing more).
+    /// </summary>
     public TensorData[] ToTensors()
     {
         if (!KnowsAll) throw new InvalidOperationException("a head store with unknown tasks cannot be saved");
         var all = Enumerable.Range(0, TaskCount).ToArray();
         var state = Extract(all);
-        return [state.Weight, state.Bias, .. state.Moments!];
+        var steps = _steps.Select(s => (float)Math.Min(s, 1 << 24)).ToArray();
+        return [state.Weight, state.Bias, .. state.Moments!, new TensorData("heads.steps", [TaskCount], MemoryMarshal.AsBytes(steps.AsSpan()).ToArray())];
     }
 
+    /// <summary>
+    /// The store from <see cref="ToTensors"/>'s seven tensors, or from the six of a checkpoint written before heads
+    /// counted their own steps, where every head took <paramref name="optimizerSteps"/>.
+    /// </summary>
     public static HeadStore FromTensors(IReadOnlyList<TensorData> tensors, long optimizerSteps)
     {
-        if (tensors.Count != 6 || tensors[0].Shape.Length != 2) throw new InvalidDataException($"head store: {tensors.Count} tensors, 6 expected");
+        if (tensors.Count is not (6 or 7) || tensors[0].Shape.Length != 2) throw new InvalidDataException($"head store: {tensors.Count} tensors, 7 (or 6) expected");
         var store = new HeadStore(tensors[0].Shape[0], tensors[0].Shape[1]);
-        store.Merge(new HeadState(Enumerable.Range(0, store.TaskCount).ToArray(), tensors[0], tensors[1], [.. tensors.Skip(2)], optimizerSteps));
+        long[]? steps = null;
+        if (tensors.Count == 7)
+        {
+            Require(tensors[6], [store.TaskCount], "step counts");
+            steps = MemoryMarshal.Cast<byte, float>(tensors[6].Bytes).ToArray().Select(s => (long)s).ToArray();
+        }
+        store.Merge(new HeadState(Enumerable.Range(0, store.TaskCount).ToArray(), tensors[0], tensors[1], [.. tensors.Skip(2).Take(4)], optimizerSteps, steps));
         return store;
     }
 

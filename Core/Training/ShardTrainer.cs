@@ -32,7 +32,7 @@ public sealed class ShardTrainer : IDisposable
     private readonly Device _device;
     private readonly Trunk _trunk;
     private readonly HeadBlock _heads;
-    private readonly AdamW _headOptimizer;
+    private readonly HeadAdamW _headOptimizer;
     private readonly Generator _dropout;
     private readonly TaskLossTally _taskLoss;
     private readonly Dictionary<Split, SplitRows> _splits = [];
@@ -80,8 +80,8 @@ public sealed class ShardTrainer : IDisposable
         TrainLabels = _splits[Split.Train].Labels.Count;
         _trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, device) { ComputeType = spec.Precision.TrunkComputeType() };
         _heads = heads is null ? new HeadBlock(spec.Model.Layers[^1], taskIndices, spec.Seed, device) : HeadsFrom(heads, device);
-        _headOptimizer = new AdamW(_heads.Parameters, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
-        if (heads?.Moments is { } moments) _headOptimizer.ImportMoments(moments, heads.OptimizerSteps);
+        _headOptimizer = new HeadAdamW(_heads, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
+        if (heads?.Moments is { } moments) _headOptimizer.ImportMoments(moments, heads.StepsPerHead());
         if (bestHeads is not null) _bestHeads = HeadsFrom(bestHeads, device);
         _dropout = new Generator(checked((ulong)SeededInit.Mix(spec.Seed, 0xD509, taskIndices.FirstOrDefault())), device);
         _taskLoss = new TaskLossTally(taskIndices.Length, device);
@@ -221,16 +221,16 @@ public sealed class ShardTrainer : IDisposable
         var train = _splits[Split.Train];
         var batch = BatchRows(epoch, step, steps, train.Rows.Length);
         ZeroGradients(_trunk.Parameters);
-        ZeroGradients(_heads.Parameters);
         var index = tensor(batch, device: _device);
         var labels = train.Labels.Batch(batch, index);
         var hidden = _trunk.Forward(train.Features.Rows(index), _spec.Model.Dropout, _dropout);
-        var perCell = MaskedLoss.PerCell(_heads.Logits(hidden, labels), labels);
+        var slice = _heads.Slice(labels, trainable: phase == EpochPhase.Joint);
+        var perCell = MaskedLoss.PerCell(HeadBlock.Logits(hidden, slice), labels);
         _taskLoss.Add(perCell, labels.Columns);
         var loss = perCell.sum();
         var labelCount = labels.Count;
         loss.backward();
-        if (phase == EpochPhase.Joint && labelCount > 0) StepHeads(labelCount);
+        if (phase == EpochPhase.Joint && labelCount > 0) StepHeads(slice, labelCount);
         return new ShardLoss(loss.item<float>(), labelCount, batch.Length);
     }
 
@@ -260,12 +260,12 @@ public sealed class ShardTrainer : IDisposable
             var index = tensor(batch, device: _device);
             var labels = train.Labels.Batch(batch, index);
             if (labels.Count == 0) continue;
-            ZeroGradients(_heads.Parameters);
-            var perCell = MaskedLoss.PerCell(_heads.Logits(_embeddings.index_select(0, index), labels), labels);
+            var slice = _heads.Slice(labels, trainable: true);
+            var perCell = MaskedLoss.PerCell(HeadBlock.Logits(_embeddings.index_select(0, index), slice), labels);
             _taskLoss.Add(perCell, labels.Columns);
             var loss = perCell.sum();
             loss.backward();
-            StepHeads(labels.Count);
+            StepHeads(slice, labels.Count);
             using (no_grad()) lossSum.add_(loss.detach());
             labelSum += labels.Count;
         }
@@ -273,7 +273,17 @@ public sealed class ShardTrainer : IDisposable
         return new ShardLoss(lossSum.item<double>(), labelSum, rows);
     }
 
-    private void StepHeads(long labelCount) => StepOnMeanGradient(_heads.Parameters, _headOptimizer, labelCount);
+    /// <summary>The touched heads' step on the mean gradient (losses are summed).</summary>
+    private void StepHeads(HeadSlice slice, long labelCount)
+    {
+        using (no_grad())
+        using (var count = ((double)labelCount).ToScalar())
+        {
+            slice.Rows.grad!.div_(count);
+            slice.Bias.grad!.div_(count);
+        }
+        _headOptimizer.Step(slice);
+    }
 
     /// <summary>Losses are summed, so gradients are too: divide by the labels summed over, then step.</summary>
     private static void StepOnMeanGradient(IReadOnlyList<Tensor> parameters, AdamW optimizer, long labelCount)
@@ -368,7 +378,8 @@ public sealed class ShardTrainer : IDisposable
     public HeadState SnapshotHeads()
     {
         var (weight, bias) = _heads.Export();
-        return new HeadState(TaskIndices, weight, bias, _headOptimizer.ExportMoments(), _headOptimizer.StepCount);
+        var steps = _headOptimizer.HeadSteps();
+        return new HeadState(TaskIndices, weight, bias, _headOptimizer.ExportMoments(), steps.DefaultIfEmpty().Max(), steps);
     }
 
     public void Dispose()

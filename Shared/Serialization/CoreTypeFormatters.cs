@@ -68,18 +68,19 @@ public static class CoreTypeFormatters
         {
             if (value is null) { writer.WriteNil(); return; }
             var tensor = options.Resolver.GetFormatterWithVerify<TensorData?>();
-            writer.WriteArrayHeader(5);
+            writer.WriteArrayHeader(6);
             options.Resolver.GetFormatterWithVerify<int[]>().Serialize(ref writer, value.TaskIndices, options);
             tensor.Serialize(ref writer, value.Weight, options);
             tensor.Serialize(ref writer, value.Bias, options);
             options.Resolver.GetFormatterWithVerify<TensorData[]?>().Serialize(ref writer, value.Moments, options);
             writer.Write(value.OptimizerSteps);
+            options.Resolver.GetFormatterWithVerify<long[]?>().Serialize(ref writer, value.HeadSteps, options);
         }
 
         public HeadState? Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options)
         {
             if (reader.TryReadNil()) return null;
-            ReadHeader(ref reader, 5, nameof(HeadState));
+            ReadHeader(ref reader, 6, nameof(HeadState));
             options.Security.DepthStep(ref reader);
             var tensor = options.Resolver.GetFormatterWithVerify<TensorData?>();
             var tasks = options.Resolver.GetFormatterWithVerify<int[]>().Deserialize(ref reader, options);
@@ -87,8 +88,11 @@ public static class CoreTypeFormatters
             var bias = tensor.Deserialize(ref reader, options) ?? throw new MessagePackSerializationException("heads without a bias");
             var moments = options.Resolver.GetFormatterWithVerify<TensorData[]?>().Deserialize(ref reader, options);
             var steps = reader.ReadInt64();
+            var headSteps = options.Resolver.GetFormatterWithVerify<long[]?>().Deserialize(ref reader, options);
             reader.Depth--;
-            return new HeadState(tasks, weight, bias, moments, steps);
+            if (headSteps is not null && headSteps.Length != tasks.Length)
+                throw new MessagePackSerializationException($"heads of {tasks.Length} tasks with step counts for {headSteps.Length}");
+            return new HeadState(tasks, weight, bias, moments, steps, headSteps);
         }
     }
 

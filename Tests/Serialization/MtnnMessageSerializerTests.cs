@@ -30,7 +30,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
 
     private static HeadState SampleHeads() =>
         new([0, 3], new TensorData("heads.weight", [1, 2], new byte[8]), new TensorData("heads.bias", [2], new byte[8]),
-            [Tensor(), Tensor(), Tensor(), Tensor()], 17);
+            [Tensor(), Tensor(), Tensor(), Tensor()], 17, [17, 4]);
 
     private static TensorData Tensor() => new("trunk.0.weight", [2, 3], Enumerable.Range(0, 24).Select(i => (byte)i).ToArray());
 

@@ -87,9 +87,27 @@ public sealed class RecoveryStateTests : IDisposable
 
         var restored = HeadStore.FromTensors(store.ToTensors(), store.OptimizerSteps);
         Assert.Equal(store.Extract([4, 2, 0]).Weight.Bytes, restored.Extract([4, 2, 0]).Weight.Bytes);
+        // a state without per-head counts: every head took OptimizerSteps
+        Assert.Equal([7L, 7], again.HeadSteps!);
         Assert.Throws<InvalidOperationException>(() => new HeadStore(3, 5).Extract([1]));
         var wrong = Assert.Throws<InvalidDataException>(() => store.Merge(first with { Weight = Floats("w", [2, 2], i => 0) }));
         Assert.Contains("weight", wrong.Message);
+    }
+
+    [Fact]
+    public void Each_head_keeps_its_own_step_count_through_the_store_and_a_checkpoint_and_older_files_read_as_uniform()
+    {
+        var store = new HeadStore(hidden: 3, taskCount: 5);
+        store.Merge(Shard([0, 3], 3, 10) with { OptimizerSteps = 9, HeadSteps = [9, 2] });
+        store.Merge(Shard([1, 2, 4], 3, 50) with { OptimizerSteps = 5, HeadSteps = [5, 0, 1] });
+        Assert.Equal(9, store.OptimizerSteps);
+        Assert.Equal([1L, 2, 0], store.Extract([4, 3, 2]).HeadSteps!);
+        var restored = HeadStore.FromTensors(store.ToTensors(), 0);
+        Assert.Equal([9L, 5, 0, 2, 1], restored.Extract([0, 1, 2, 3, 4]).HeadSteps!);
+        var older = HeadStore.FromTensors(store.ToTensors()[..6], 4);
+        Assert.Equal([4L, 4, 4, 4, 4], older.Extract([0, 1, 2, 3, 4]).HeadSteps!);
+        var wrong = Assert.Throws<InvalidDataException>(() => store.Merge(Shard([0, 3], 3, 10) with { HeadSteps = [1] }));
+        Assert.Contains("step counts", wrong.Message);
     }
 
     private TrainingCheckpoint Sample(int epoch)

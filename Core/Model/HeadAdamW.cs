@@ -1,0 +1,105 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Model;
+
+/// <summary>
+/// AdamW for a <see cref="HeadBlock"/> that updates only the heads a batch has labels for (lazy Adam, as for
+/// embedding tables): with thousands of tasks a batch touches a few hundred, so a step costs what it touches. The
+/// moments of untouched heads are left as they are, and each head counts its own steps, so its bias correction is
+/// what it would be had it been trained alone. Weight decay is decoupled and applied to a head when it is stepped,
+/// once per step of that head: a head no batch touches is neither moved nor shrunk. Where every head is touched,
+/// the step is <see cref="AdamW"/>'s.
+/// </summary>
+public sealed class HeadAdamW : IDisposable
+{
+    private readonly HeadBlock _heads;
+    private readonly Tensor _weightFirst, _biasFirst, _weightSecond, _biasSecond;
+    /// <summary>Steps taken by each head, float64 on the heads' device (bias corrections are computed there).</summary>
+    private readonly Tensor _steps;
+    private readonly double _weightDecay;
+    // made and disposed here: TorchSharp's implicit double → Scalar conversions leave native handles to the finalizer (see AdamW)
+    private readonly Scalar _beta1, _oneMinusBeta1, _logBeta1, _beta2, _oneMinusBeta2, _logBeta2, _epsilon, _decay, _negativeRate;
+
+    public HeadAdamW(HeadBlock heads, double learningRate, double weightDecay, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+    {
+        _heads = heads;
+        _weightDecay = weightDecay;
+        (_beta1, _oneMinusBeta1, _logBeta1) = (beta1.ToScalar(), (1 - beta1).ToScalar(), Math.Log(beta1).ToScalar());
+        (_beta2, _oneMinusBeta2, _logBeta2) = (beta2.ToScalar(), (1 - beta2).ToScalar(), Math.Log(beta2).ToScalar());
+        (_epsilon, _decay, _negativeRate) = (epsilon.ToScalar(), (1 - learningRate * weightDecay).ToScalar(), (-learningRate).ToScalar());
+        // a row per head, as in the block: a step reads and writes whole rows
+        _weightFirst = zeros_like(heads.Rows).detach();
+        _weightSecond = zeros_like(heads.Rows).detach();
+        _biasFirst = zeros_like(heads.Bias).detach();
+        _biasSecond = zeros_like(heads.Bias).detach();
+        _steps = zeros(heads.Bias.shape[0], ScalarType.Float64, heads.Bias.device);
+    }
+
+    /// <summary>One step of the heads of <paramref name="slice"/> from the gradients left on its weight and bias.</summary>
+    public void Step(HeadSlice slice)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var columns = slice.Columns;
+        var steps = _steps.index_select(0, columns).add_(Scalars.One);
+        _steps.index_copy_(0, columns, steps);
+        // per head: 1 - β^t, as float32 like the parameters
+        var correction1 = steps.mul(_logBeta1).exp_().neg_().add_(Scalars.One).to(ScalarType.Float32);
+        var correction2 = steps.mul(_logBeta2).exp_().neg_().add_(Scalars.One).to(ScalarType.Float32);
+        var stepSize = correction1.reciprocal_().mul_(_negativeRate);
+        Update(_heads.Rows, slice.Rows, _weightFirst, _weightSecond, columns, stepSize.unsqueeze(1), correction2.unsqueeze(1));
+        Update(_heads.Bias, slice.Bias, _biasFirst, _biasSecond, columns, stepSize, correction2);
+    }
+
+    /// <summary>The AdamW update of the heads <paramref name="columns"/> (rows of <paramref name="parameter"/>); per-head factors broadcast along a row.</summary>
+    private void Update(Tensor parameter, Tensor sliced, Tensor first, Tensor second, Tensor columns, Tensor stepSize, Tensor correction2)
+    {
+        var g = sliced.grad ?? throw new InvalidOperationException("head slice has no gradient");
+        var m = first.index_select(0, columns).mul_(_beta1).add_(g, alpha: _oneMinusBeta1);
+        var v = second.index_select(0, columns).mul_(_beta2).addcmul_(g, g, value: _oneMinusBeta2);
+        first.index_copy_(0, columns, m);
+        second.index_copy_(0, columns, v);
+        var p = sliced.detach().clone();
+        if (_weightDecay > 0) p.mul_(_decay);
+        var denominator = v.div(correction2).sqrt_().add_(_epsilon);
+        p.add_(m.mul(stepSize).div_(denominator));
+        parameter.index_copy_(0, columns, p);
+    }
+
+    /// <summary>Steps taken by each head, in column order.</summary>
+    public long[] HeadSteps() => _steps.cpu().data<double>().Select(s => (long)s).ToArray();
+
+    /// <summary>The moments as they travel and are checkpointed (weight moments [hidden × tasks]): first moments, then second moments.</summary>
+    public TensorData[] ExportMoments()
+    {
+        using var first = _weightFirst.t();
+        using var second = _weightSecond.t();
+        return
+        [
+            TensorCodec.Encode("adam.m.0", first), TensorCodec.Encode("adam.m.1", _biasFirst),
+            TensorCodec.Encode("adam.v.0", second), TensorCodec.Encode("adam.v.1", _biasSecond),
+        ];
+    }
+
+    /// <summary>Continues from exported moments and each head's step count (a resumed run, or tasks moved from another worker).</summary>
+    public void ImportMoments(IReadOnlyList<TensorData> moments, IReadOnlyList<long> headSteps)
+    {
+        if (moments.Count != 4) throw new InvalidDataException($"head optimizer state: {moments.Count} tensors, 4 expected");
+        if (headSteps.Count != _steps.shape[0]) throw new InvalidDataException($"head optimizer state: step counts for {headSteps.Count} heads, {_steps.shape[0]} expected");
+        using var first = _weightFirst.t();
+        using var second = _weightSecond.t();
+        TensorCodec.CopyInto(moments[0], first);
+        TensorCodec.CopyInto(moments[1], _biasFirst);
+        TensorCodec.CopyInto(moments[2], second);
+        TensorCodec.CopyInto(moments[3], _biasSecond);
+        using var steps = tensor(headSteps.Select(s => (double)s).ToArray());
+        using (no_grad()) _steps.copy_(steps);
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { _weightFirst, _biasFirst, _weightSecond, _biasSecond, _steps }) t.Dispose();
+        foreach (var s in new[] { _beta1, _oneMinusBeta1, _logBeta1, _beta2, _oneMinusBeta2, _logBeta2, _epsilon, _decay, _negativeRate }) s.Dispose();
+    }
+}

@@ -1,0 +1,130 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using MtnnCluster.Checkpoints;
+using MtnnCluster.Cli.Commands;
+using MtnnCluster.Data;
+using MtnnCluster.Model;
+using MtnnCluster.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Tests.Commands;
+
+/// <summary><c>add-tasks</c> then <c>predict --tasks</c>, on a small long-format file the test writes.</summary>
+[Collection("console")]
+public sealed class AddTasksCommandTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), $"mtnn-add-{Guid.NewGuid():N}");
+
+    public AddTasksCommandTests() => Directory.CreateDirectory(_directory);
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static async Task<(int Code, string Error)> Run(params string[] args)
+    {
+        var root = new RootCommand { PredictCommand.Create(), AddTasksCommand.Create() };
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try { return (await root.Parse(args).InvokeAsync(), error.ToString()); }
+        finally { Console.SetError(original); }
+    }
+
+    /// <summary>A checkpoint of one task, "old", with a seeded trunk 256 → 32 → 8 (what train writes, without training).</summary>
+    private string TrainedCheckpoint()
+    {
+        var spec = new RunSpec(new DatasetSpec("pretraining.csv", "smiles", null, null, null), new FeaturizerSpec(2, 256, false),
+            new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1), new ModelSpec([32, 8], 0.1), new OptimizerSpec(1e-3, 1e-4, 32, false),
+            new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 5);
+        using var trunk = new Trunk(256, [32, 8], 5, CPU);
+        using var heads = new HeadBlock(8, [0], 5, CPU);
+        var (weight, bias) = heads.Export();
+        var model = new CheckpointModel(Checkpoint.CurrentFormat, "run-1", spec, [new CheckpointTask("old", TaskKind.Classification, 0, 1)],
+            256, "none", 1, DateTimeOffset.UnixEpoch);
+        var path = Path.Combine(_directory, "trained", "checkpoint");
+        new Checkpoint(model, trunk.Export(), weight, bias).Write(path);
+        return path;
+    }
+
+    /// <summary>
+    /// Two new tasks in the long format, 16 labelled molecules each: "oxygen" is 1 for molecules with an O, "ring"
+    /// for rings; some molecules are labelled for both tasks.
+    /// </summary>
+    private string NewTasks(bool singleClass = false)
+    {
+        var lines = new List<string> { "smiles,task,label" };
+        for (var n = 1; n <= 8; n++)
+        {
+            var chain = new string('C', n);
+            lines.Add($"{chain}O,oxygen,1");
+            lines.Add($"{chain},oxygen,{(singleClass ? 1 : 0)}");
+            lines.Add($"C1CCCCC1{chain},ring,1");
+            lines.Add($"{chain}N,ring,0");
+        }
+        lines.Add("C1CCCCC1O,oxygen,1"); // a molecule of both tasks
+        lines.Add("C1CCCCC1O,ring,1");
+        var path = Path.Combine(_directory, "new.csv");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    private static string[][] ReadCsv(string path) => File.ReadAllLines(path).Select(l => l.Split(',')).ToArray();
+
+    [Fact]
+    public async Task New_tasks_are_added_beside_the_old_ones_and_predict_writes_only_the_tasks_asked_for()
+    {
+        var trained = TrainedCheckpoint();
+        var data = NewTasks();
+        var output = Path.Combine(_directory, "added");
+        var (code, error) = await Run("add-tasks", "--checkpoint", trained, "--data", data, "--out", output);
+        Assert.True(code == 0, error);
+
+        var added = Checkpoint.Read(Path.Combine(output, "checkpoint"));
+        Assert.Equal(["old", "oxygen", "ring"], added.Model.Tasks.Select(t => t.Name));
+        var before = Checkpoint.Read(trained);
+        Assert.Equal(before.Trunk.Select(t => t.Bytes), added.Trunk.Select(t => t.Bytes));
+        using var metrics = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, "metrics.json")));
+        Assert.Equal(2, metrics.RootElement.GetProperty("tasks_added").GetInt32());
+        Assert.All(metrics.RootElement.GetProperty("tasks").EnumerateArray(), t => Assert.Contains(t.GetProperty("l2").GetDouble(), HeadFitter.L2Grid));
+
+        var predictions = Path.Combine(_directory, "oxygen.csv");
+        (code, error) = await Run("predict", "--checkpoint", Path.Combine(output, "checkpoint"), "--data", data, "--out", predictions, "--tasks", "oxygen");
+        Assert.True(code == 0, error);
+        var rows = ReadCsv(predictions);
+        Assert.Equal(["smiles", "valid", "oxygen"], rows[0]);
+        Assert.Equal(34, rows.Length); // 33 molecules, once each (one labelled for both tasks), and the header
+        var labelled = File.ReadAllLines(data).Skip(1).Select(l => l.Split(',')).Where(l => l[1] == "oxygen").ToDictionary(l => l[0], l => l[2] == "1");
+        var scored = rows.Skip(1).Where(r => labelled.ContainsKey(r[0])).Select(r => (Positive: labelled[r[0]], P: double.Parse(r[2], CultureInfo.InvariantCulture))).ToArray();
+        Assert.All(scored, s => Assert.InRange(s.P, 0, 1));
+        // fitted on these labels: the positives score above the negatives on average
+        Assert.True(scored.Where(s => s.Positive).Average(s => s.P) > scored.Where(s => !s.Positive).Average(s => s.P));
+
+        // the old task's predictions are the original checkpoint's
+        var oldFromAdded = Path.Combine(_directory, "old-added.csv");
+        var oldFromTrained = Path.Combine(_directory, "old-trained.csv");
+        Assert.Equal(0, (await Run("predict", "--checkpoint", Path.Combine(output, "checkpoint"), "--data", data, "--out", oldFromAdded, "--tasks", "old")).Code);
+        Assert.Equal(0, (await Run("predict", "--checkpoint", trained, "--data", data, "--out", oldFromTrained)).Code);
+        Assert.Equal(File.ReadAllLines(oldFromTrained), File.ReadAllLines(oldFromAdded));
+    }
+
+    [Fact]
+    public async Task Unknown_task_names_single_class_tasks_and_clashing_names_are_refused_naming_them()
+    {
+        var trained = TrainedCheckpoint();
+        var (code, error) = await Run("predict", "--checkpoint", trained, "--data", NewTasks(), "--out", Path.Combine(_directory, "p.csv"), "--tasks", "old,nope,other");
+        Assert.Equal(2, code);
+        Assert.Contains("'nope', 'other'", error);
+
+        (code, error) = await Run("add-tasks", "--checkpoint", trained, "--data", NewTasks(singleClass: true), "--out", Path.Combine(_directory, "one-class"));
+        Assert.Equal(2, code);
+        Assert.Contains("'oxygen'", error);
+        Assert.Contains("each class", error);
+
+        var clash = Path.Combine(_directory, "clash.csv");
+        File.WriteAllLines(clash, ["smiles,task,label", "CO,old,1", "CC,old,0"]);
+        (code, error) = await Run("add-tasks", "--checkpoint", trained, "--data", clash, "--out", Path.Combine(_directory, "clash"));
+        Assert.Equal(2, code);
+        Assert.Contains("already has task 'old'", error);
+    }
+}
