@@ -318,26 +318,21 @@ public sealed class CoordinatorActor : ProtocolActor
             if (index + 1 < rounds.Count) RunRound(epoch, phase, rounds, index + 1);
             else EndEpoch(epoch, phase);
         }
-        if (_job.Spec.Schedule.SyncEvery > 1)
+        // both reductions copy what they reduce: the received bytes go back to the pool after
+        void Reduce(IEnumerable<(double LossSum, int Rows, TrunkContribution Part)> replies, Func<IReadOnlyList<TrunkContribution>, bool> reduce)
         {
-            StartRound(RoundKind.LocalSteps, epoch, round.Step, _ => new LocalTrunkSteps(WireId, epoch, round.Step, steps, phase, _trunk!.Version, _trunk.Parameters), replies =>
-            {
-                var trunks = replies.Cast<LocalTrunk>().ToArray();
-                foreach (var t in trunks) _epoch.Add(t.LossSum, t.Labels, t.Rows);
-                _trunk!.Average(trunks.Select(t => new TrunkContribution(t.WorkerId, t.Labels, t.Trunk)).ToArray());
-                foreach (var t in trunks) TensorArrayPool.Shared.Return(t.Trunk); // averaged (copied): the received bytes go back to the pool
-                Next();
-            });
-            return;
-        }
-        StartRound(RoundKind.Step, epoch, round.Step, _ => new TrunkStep(WireId, epoch, round.Step, steps, phase, _trunk!.Version, _trunk.Parameters), replies =>
-        {
-            var gradients = replies.Cast<TrunkGradient>().ToArray();
-            foreach (var g in gradients) _epoch.Add(g.LossSum, g.Labels, g.Rows);
-            _trunk!.ApplyGradients(gradients.Select(g => new TrunkContribution(g.WorkerId, g.Labels, g.Gradients)).ToArray());
-            foreach (var g in gradients) TensorArrayPool.Shared.Return(g.Gradients); // reduced (copied): the received bytes go back to the pool
+            var parts = replies.ToArray();
+            foreach (var (lossSum, rows, part) in parts) _epoch.Add(lossSum, part.Labels, rows);
+            reduce(parts.Select(p => p.Part).ToArray());
+            foreach (var p in parts) TensorArrayPool.Shared.Return(p.Part.Tensors);
             Next();
-        });
+        }
+        if (_job.Spec.Schedule.SyncEvery > 1)
+            StartRound(RoundKind.LocalSteps, epoch, round.Step, _ => new LocalTrunkSteps(WireId, epoch, round.Step, steps, phase, _trunk!.Version, _trunk.Parameters),
+                replies => Reduce(replies.Cast<LocalTrunk>().Select(t => (t.LossSum, t.Rows, new TrunkContribution(t.WorkerId, t.Labels, t.Trunk))), _trunk!.Average));
+        else
+            StartRound(RoundKind.Step, epoch, round.Step, _ => new TrunkStep(WireId, epoch, round.Step, steps, phase, _trunk!.Version, _trunk.Parameters),
+                replies => Reduce(replies.Cast<TrunkGradient>().Select(g => (g.LossSum, g.Rows, new TrunkContribution(g.WorkerId, g.Labels, g.Gradients))), _trunk!.ApplyGradients));
     }
 
     private void StepCompleted(int epoch, EpochPhase phase, int step, int steps) =>

@@ -24,20 +24,29 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
 
     private static bool EpochLine(string line, int epoch) => line.StartsWith($"epoch {epoch,3}/", StringComparison.Ordinal);
 
+    private static Process[] Workers(ProcessGroup processes, int port, params string[] ids) => ids.Select(id => processes.Start(Worker(port, id))).ToArray();
+
+    /// <summary>A coordinator and two workers, once the first epoch is done.</summary>
+    private async Task<(Process Coordinator, Process[] Workers)> Training(ProcessGroup processes, int port, string outDirectory, int epochs, params string[] extra)
+    {
+        var coordinator = processes.Start(Coordinator(port, outDirectory, epochs, extra));
+        var workers = Workers(processes, port, "worker-a", "worker-b");
+        await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
+        return (coordinator, workers);
+    }
+
     [Fact]
     public async Task Losing_every_worker_leaves_a_coordinator_that_waits_and_new_workers_finish_the_run()
     {
         var port = MultiProcessTrainingTests.FreePort();
         var outDirectory = Path.Combine(slice.Directory, "all-workers-lost");
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(Coordinator(port, outDirectory, 4));
-        var first = new[] { "worker-a", "worker-b" }.Select(id => processes.Start(Worker(port, id))).ToArray();
-        await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
+        var (coordinator, first) = await Training(processes, port, outDirectory, 4);
         foreach (var worker in first) ProcessGroup.Signal(worker, "KILL");
 
         await Task.Delay(TimeSpan.FromSeconds(10)); // a drain: the replacements come a while later
         Assert.False(coordinator.HasExited, "the coordinator ended when it lost its workers");
-        var replacements = new[] { "worker-c", "worker-d" }.Select(id => processes.Start(Worker(port, id))).ToArray();
+        var replacements = Workers(processes, port, "worker-c", "worker-d");
 
         Assert.Equal(0, await processes.WaitForExit(coordinator, Limit));
         foreach (var worker in replacements) Assert.Equal(0, await processes.WaitForExit(worker, TimeSpan.FromSeconds(60)));
@@ -50,9 +59,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         var port = MultiProcessTrainingTests.FreePort();
         var outDirectory = Path.Combine(slice.Directory, "worker-wait");
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(Coordinator(port, outDirectory, 3, "--worker-wait", "20s", "--resume", "auto"));
-        var workers = new[] { "worker-a", "worker-b" }.Select(id => processes.Start(Worker(port, id))).ToArray();
-        await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
+        var (coordinator, workers) = await Training(processes, port, outDirectory, 3, "--worker-wait", "20s", "--resume", "auto");
         var killedAt = Stopwatch.StartNew();
         foreach (var worker in workers) ProcessGroup.Signal(worker, "KILL");
 
@@ -62,7 +69,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
 
         // what a restarted pod runs: the same command, continuing from the checkpoint
         var restarted = processes.Start(Coordinator(port, outDirectory, 3, "--worker-wait", "20s", "--resume", "auto"));
-        var again = new[] { "worker-a", "worker-b" }.Select(id => processes.Start(Worker(port, id))).ToArray();
+        var again = Workers(processes, port, "worker-a", "worker-b");
         Assert.Equal(0, await processes.WaitForExit(restarted, Limit));
         await processes.WaitForLine(restarted, l => l.StartsWith("resuming run", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
         foreach (var worker in again) Assert.Equal(0, await processes.WaitForExit(worker, TimeSpan.FromSeconds(60)));
@@ -74,9 +81,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         var port = MultiProcessTrainingTests.FreePort();
         var outDirectory = Path.Combine(slice.Directory, "frozen-coordinator");
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(Coordinator(port, outDirectory, 4));
-        var workers = new[] { "worker-a", "worker-b" }.Select(id => processes.Start(Worker(port, id))).ToArray();
-        await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
+        var (coordinator, workers) = await Training(processes, port, outDirectory, 4);
 
         ProcessGroup.Signal(coordinator, "STOP"); // a long GC pause, a VM migration
         await Task.Delay(TimeSpan.FromSeconds(20));
@@ -85,7 +90,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         // cut off from the coordinator, the workers downed themselves: they exit 1 (an orchestrator restarts them)
         foreach (var worker in workers) Assert.Equal(1, await processes.WaitForExit(worker, TimeSpan.FromSeconds(60)));
         Assert.False(coordinator.HasExited, "the coordinator, which holds the run, must survive");
-        var restarted = new[] { "worker-a", "worker-b" }.Select(id => processes.Start(Worker(port, id))).ToArray();
+        var restarted = Workers(processes, port, "worker-a", "worker-b");
         Assert.Equal(0, await processes.WaitForExit(coordinator, Limit));
         foreach (var worker in restarted) Assert.Equal(0, await processes.WaitForExit(worker, TimeSpan.FromSeconds(60)));
     }
