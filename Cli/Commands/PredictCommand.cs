@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using MtnnCluster.Checkpoints;
-using MtnnCluster.Chem;
 using MtnnCluster.Data;
 using MtnnCluster.Model;
 using MtnnCluster.Training;
@@ -68,14 +67,8 @@ public static class Predictor
     {
         var spec = checkpoint.Model.Spec;
         var table = LabelFile.Read(dataPath, new CsvReadOptions(smilesColumn ?? spec.Dataset.SmilesColumn, Tasks: [], TaskColumn: taskColumn, LabelColumn: labelColumn));
-        var featurizer = new EcfpFeaturizer(spec.Featurizer.Radius, spec.Featurizer.Bits);
-        var features = new SparseFeatures?[table.RowCount];
-        Parallel.For(0, table.RowCount, row =>
-        {
-            if (!SmilesParser.TryParse(table.Smiles[row], out var molecule, out _) || molecule is null) return;
-            features[row] = FeatureEncoding.Encode(featurizer, molecule, spec.Featurizer.Counts);
-        });
-        var valid = Enumerable.Range(0, table.RowCount).Where(r => features[r] is not null).ToArray();
+        var molecules = FeatureEncoding.Featurize(table.Smiles, spec.Featurizer);
+        var (features, valid) = (molecules.Features, molecules.Valid());
         var selected = taskColumns ?? Enumerable.Range(0, checkpoint.Model.Tasks.Length).ToArray();
         var tasks = selected.Select(j => checkpoint.Model.Tasks[j]).ToArray();
         // the run's precision (bf16 comes with the trunk); tf32 only where there is CUDA, a CPU computes such a checkpoint in fp32

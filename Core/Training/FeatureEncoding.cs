@@ -2,9 +2,39 @@ using MtnnCluster.Chem;
 
 namespace MtnnCluster.Training;
 
+/// <summary>
+/// The features of a list of SMILES: per molecule its sparse fingerprint, or null and why it could not be parsed,
+/// and (when asked for) its Bemis-Murcko scaffold key.
+/// </summary>
+public sealed record FeaturizedMolecules(SparseFeatures?[] Features, string?[] Errors, string?[]? Scaffolds)
+{
+    /// <summary>The indices of the molecules that parsed, in order.</summary>
+    public int[] Valid() => Enumerable.Range(0, Features.Length).Where(i => Features[i] is not null).ToArray();
+}
+
 /// <summary>A molecule's fingerprint as sparse features: set bits (value 1) or, with counts, environments per bit.</summary>
 public static class FeatureEncoding
 {
+    /// <summary>The one featurize loop: training data and prediction inputs alike, molecules in parallel.</summary>
+    public static FeaturizedMolecules Featurize(IReadOnlyList<string> smiles, FeaturizerSpec spec, bool scaffolds = false)
+    {
+        var featurizer = new EcfpFeaturizer(spec.Radius, spec.Bits);
+        var features = new SparseFeatures?[smiles.Count];
+        var errors = new string?[smiles.Count];
+        var keys = scaffolds ? new string?[smiles.Count] : null;
+        Parallel.For(0, smiles.Count, row =>
+        {
+            if (!SmilesParser.TryParse(smiles[row], out var molecule, out var error) || molecule is null)
+            {
+                errors[row] = error ?? "invalid SMILES";
+                return;
+            }
+            features[row] = Encode(featurizer, molecule, spec.Counts);
+            if (keys is not null) keys[row] = MurckoScaffold.Key(molecule);
+        });
+        return new FeaturizedMolecules(features, errors, keys);
+    }
+
     public static SparseFeatures Encode(EcfpFeaturizer featurizer, Molecule molecule, bool counts)
     {
         if (!counts)

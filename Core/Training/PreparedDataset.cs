@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using MtnnCluster.Chem;
 using MtnnCluster.Data;
 
 namespace MtnnCluster.Training;
@@ -89,21 +88,8 @@ public sealed class PreparedDataset
         var table = LabelFile.Read(spec.Dataset.Path, spec.Dataset.ReadOptions(kinds));
         var warnings = new List<string>(table.Warnings);
 
-        var featurizer = new EcfpFeaturizer(spec.Featurizer.Radius, spec.Featurizer.Bits);
-        var features = new SparseFeatures?[table.RowCount];
-        var scaffolds = new string?[table.RowCount];
-        var errors = new string?[table.RowCount];
         var scaffoldSplit = spec.Split.Kind == SplitKind.Scaffold;
-        Parallel.For(0, table.RowCount, row =>
-        {
-            if (!SmilesParser.TryParse(table.Smiles[row], out var molecule, out var error) || molecule is null)
-            {
-                errors[row] = error ?? "invalid SMILES";
-                return;
-            }
-            features[row] = FeatureEncoding.Encode(featurizer, molecule, spec.Featurizer.Counts);
-            if (scaffoldSplit) scaffolds[row] = MurckoScaffold.Key(molecule);
-        });
+        var (features, errors, scaffolds) = FeatureEncoding.Featurize(table.Smiles, spec.Featurizer, scaffoldSplit);
 
         var valid = new List<int>();
         for (var row = 0; row < table.RowCount; row++)
@@ -122,7 +108,7 @@ public sealed class PreparedDataset
 
         var fractions = new SplitFractions(spec.Split.Train, spec.Split.Valid, spec.Split.Test);
         var split = scaffoldSplit
-            ? DatasetSplitter.Scaffold(valid.Select(r => scaffolds[r]!).ToArray(), fractions, spec.Split.Seed)
+            ? DatasetSplitter.Scaffold(valid.Select(r => scaffolds![r]!).ToArray(), fractions, spec.Split.Seed)
             : DatasetSplitter.Random(valid.Count, fractions, spec.Split.Seed);
 
         return new PreparedDataset
