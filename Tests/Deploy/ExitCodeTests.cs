@@ -92,11 +92,13 @@ public sealed class ExitCodeTests(ITestOutputHelper output) : IDisposable
     {
         var port = HealthEndpointTests.FreePort();
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(Coordinator(port, _out, workers: 1, epochs: 500));
+        var coordinator = processes.Start(Coordinator(port, _out, workers: 2, epochs: 500));
         processes.Start(Worker(port, "w0"));
+        processes.Start(Worker(port, "w1"));
         await processes.WaitForOutput(coordinator, "epoch   1/", Limit);
 
-        // keep-oldest with down-if-alone: the oldest node (the coordinator), cut off alone, is the one downed
+        // keep-oldest with down-if-alone: the oldest node (the coordinator), cut off alone from two others, is the
+        // one downed (with one worker, the side without the oldest would down itself)
         ProcessGroup.Signal(coordinator, "STOP");
         await Task.Delay(TimeSpan.FromSeconds(20));
         ProcessGroup.Signal(coordinator, "CONT");
