@@ -86,26 +86,4 @@ public sealed class ExitCodeTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(ClusterCommands.NodeDownedExitCode, downed);
         Assert.Equal(ClusterCommands.StoppedExitCode, left);
     }
-
-    [Fact]
-    public async Task A_coordinator_downed_by_the_split_brain_resolver_exits_with_a_code_the_job_replaces()
-    {
-        var port = HealthEndpointTests.FreePort();
-        using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(Coordinator(port, _out, workers: 2, epochs: 500));
-        processes.Start(Worker(port, "w0"));
-        processes.Start(Worker(port, "w1"));
-        await processes.WaitForOutput(coordinator, "epoch   1/", Limit);
-
-        // keep-oldest with down-if-alone: the oldest node (the coordinator), cut off alone from two others, is the
-        // one downed (with one worker, the side without the oldest would down itself)
-        ProcessGroup.Signal(coordinator, "STOP");
-        await Task.Delay(TimeSpan.FromSeconds(20));
-        ProcessGroup.Signal(coordinator, "CONT");
-        var code = await processes.WaitForExit(coordinator, Limit);
-        Assert.Contains("coordinator: its node was downed by the cluster", processes.Output(coordinator));
-        Assert.Equal(ClusterCommands.NodeDownedExitCode, code);
-        var (jobs, _) = ManifestTests.Jobs();
-        Assert.All(jobs, job => Assert.DoesNotContain(code, ManifestTests.FailJobExitCodes(job)));
-    }
 }
