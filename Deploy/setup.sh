@@ -74,6 +74,12 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 }
 
+# both suites low: unpinned, trixie-security (priority 500, as high as bookworm's) would win with its newer
+# versions of chromium or nodejs, whose trixie dependencies cannot be installed beside bookworm's
+trixie_pin() {
+  printf 'Package: *\nPin: release n=%s\nPin-Priority: 100\n\n' trixie trixie-security
+}
+
 # apt with the system's sources plus trixie's, its lists and cache under .tools/apt: asks what trixie would bring
 # without changing the system's apt configuration
 private_apt() {
@@ -82,7 +88,7 @@ private_apt() {
   [[ -f $dir/sources.list.d/trixie.sources ]] || trixie_sources > "$dir/sources.list.d/trixie.sources"
   cp -f /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list "$dir/sources.list.d/" 2>/dev/null || true
   rm -f "$dir/sources.list.d/mtnn-trixie.sources" # the system's own copy of the trixie source, if added before
-  printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > "$dir/preferences.d/trixie"
+  trixie_pin > "$dir/preferences.d/trixie"
   apt-get -o Dir::Etc::SourceList=/etc/apt/sources.list -o Dir::Etc::SourceParts="$dir/sources.list.d" \
     -o Dir::Etc::PreferencesParts="$dir/preferences.d" -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" \
     -o Debug::NoLocking=1 -o APT::Sandbox::User=root "$@"
@@ -120,7 +126,7 @@ MSG
     exit 1
   fi
   trixie_sources | as_root tee /etc/apt/sources.list.d/mtnn-trixie.sources >/dev/null
-  printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' | as_root tee /etc/apt/preferences.d/mtnn-trixie-low >/dev/null
+  trixie_pin | as_root tee /etc/apt/preferences.d/mtnn-trixie-low >/dev/null
   as_root apt-get update -qq >&2
   apt_updated=1
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq -t trixie libstdc++6 >&2
