@@ -46,9 +46,9 @@ public sealed class RunStatusTests(ITestOutputHelper output)
                     if (response.StatusCode != HttpStatusCode.OK) continue;
                     seen.Add(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
                 }
-                catch (HttpRequestException)
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
-                    continue; // not listening yet, or gone with the process
+                    continue; // not listening yet, gone with the process, or too busy to answer within the client's timeout
                 }
                 // renamed into place whole, so any read is a complete page; the latest one before the end is kept
                 if (File.Exists(report) && File.ReadAllText(report) is var page && page.Contains("id=\"unfinished\"")) live = page;
