@@ -24,9 +24,6 @@ public sealed record TrainJob(string RunId, RunSpec Spec, string OutDirectory, i
     public CheckpointPolicy CheckpointPolicy => Checkpoints ?? new CheckpointPolicy();
 }
 
-/// <summary>Where a run stands; each is one behaviour of the <see cref="CoordinatorActor"/>.</summary>
-public enum RunPhase { WaitingForWorkers, Deploying, Training, Evaluating, Finishing, Finished, Failed }
-
 /// <summary>
 /// The coordinator: a state machine over <see cref="RunPhase"/>. It waits for workers, deploys tasks to them
 /// (<see cref="TaskPlacement"/>), trains epoch by epoch as <see cref="RunSchedule"/> says, reduces the workers'
@@ -150,6 +147,7 @@ public sealed class CoordinatorActor : ProtocolActor
     private void Enter(RunPhase phase)
     {
         Phase = phase;
+        _observer.StatusChanged(Status());
         Become(() =>
         {
             Common();
@@ -170,6 +168,16 @@ public sealed class CoordinatorActor : ProtocolActor
             }
             Receive<IRunMessage>(Drop); // a reply this phase does not wait for: stale
         });
+    }
+
+    private RunStatus Status()
+    {
+        var epoch = Phase is RunPhase.Training or RunPhase.Evaluating ? _progress.LastEpoch + 1 : _progress.LastEpoch;
+        var workers = _placement?.Assignment
+            .Select(a => new WorkerAssignment(a.Key, _workers.TryGetValue(a.Key, out var w) ? w.Ref.Path.Address.ToString() : "",
+                w?.Device ?? "", w?.Slots ?? 0, a.Value)).ToArray() ?? [];
+        return new RunStatus(_runId, Phase, epoch, _job.Spec.Schedule.Epochs, _data, [.. _progress.History],
+            _progress.BestEpoch, _progress.BestScore, workers, [.. _events.All]);
     }
 
     /// <summary>What every phase handles: membership, transport, shutdown, and messages of other runs.</summary>

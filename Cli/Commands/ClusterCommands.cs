@@ -80,8 +80,9 @@ public static class ClusterCommands
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole);
             completion.Info($"coordinator listening on {host}:{port}{TlsNote(tls)}; waiting for {workers} worker(s)");
-            var outcome = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
-                Props.Create(() => new CoordinatorActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
+            var watch = new RunWatch(completion, outDirectory, job.Spec, message => completion.Info($"warning: {message}"));
+            var outcome = await RunNode(node, healthPort, _ => ClusterProbes.Run(watch.Summary), parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
+                Props.Create(() => new CoordinatorActor(job, watch)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
                 host => UntilRunEnds(host, completion, new WorkerAbsence(wait), cancel));
             RunWriter.Write(outDirectory, outcome);
             TrainCommand.PrintSummary(outcome, outDirectory);
@@ -119,7 +120,7 @@ public static class ClusterCommands
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
-            var (joined, reason) = await RunNode(node, healthPort, parse.GetValue(verbose), akka => akka
+            var (joined, reason) = await RunNode(node, healthPort, ClusterProbes.Worker, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
                     .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>())
                     .WithActors((system, _) => system.ActorOf(Props.Create(() => new DuplicateIdWatch(worker.WorkerId)), "duplicate-id-watch")),
@@ -150,17 +151,17 @@ public static class ClusterCommands
         return command;
     }
 
-    /// <summary>Runs a cluster node until <paramref name="until"/> completes, serving health probes meanwhile when asked to.</summary>
-    private static Task<T> RunNode<T>(ClusterNodeOptions node, int? healthPort, bool verbose, Action<AkkaConfigurationBuilder> actors, Func<IHost, Task<T>> until) =>
+    /// <summary>Runs a cluster node until <paramref name="until"/> completes, serving health probes and <paramref name="status"/> meanwhile when asked to.</summary>
+    private static Task<T> RunNode<T>(ClusterNodeOptions node, int? healthPort, Func<ActorSystem, ProbeResult> status, bool verbose, Action<AkkaConfigurationBuilder> actors,
+        Func<IHost, Task<T>> until) =>
         AkkaNode.RunAsync(akka =>
         {
             akka.AddMtnnBasics(logLevel: verbose ? "INFO" : "WARNING").WithMtnnCluster(node);
             actors(akka);
         }, async host =>
         {
-            await using var health = healthPort is { } port
-                ? HealthEndpoint.ForClusterNode(port, host.Services.GetRequiredService<ActorSystem>(), node.Role)
-                : null;
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            await using var health = healthPort is { } port ? HealthEndpoint.ForClusterNode(port, system, node.Role, () => status(system)) : null;
             return await until(host);
         });
 

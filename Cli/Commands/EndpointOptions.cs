@@ -15,7 +15,7 @@ public sealed class EndpointOptions
 
     public Option<int?> HealthPort { get; } = new("--health-port")
     {
-        Description = $"serve GET {HealthEndpoint.LivenessPath} and {HealthEndpoint.ReadinessPath} (JSON, read-only) on every interface at :PORT " +
+        Description = $"serve GET {HealthEndpoint.LivenessPath}, {HealthEndpoint.ReadinessPath} and {HealthEndpoint.StatusPath} (JSON, read-only) on every interface at :PORT " +
                       $"(the Kubernetes manifests use {NodeDefaults.HealthPort})",
     };
 

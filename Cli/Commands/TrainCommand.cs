@@ -22,6 +22,7 @@ public static class TrainCommand
         command.Options.Add(device);
         command.Options.Add(verbose);
         command.Options.Add(endpoints.MetricsPort);
+        command.Options.Add(endpoints.HealthPort);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var completion = RunCompletion.ForConsole();
@@ -35,9 +36,10 @@ public static class TrainCommand
             PrecisionMode.Require(run.Spec.Precision, DeviceName.Parse(parse.GetValue(device)!)); // fail fast, before any actor starts
             var outDirectory = run.OutDirectory;
             var job = run.ToJob(parse.GetValue(workers));
+            var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, "train");
             var outcome = await EmbeddedRun.RunAsync(job,
-                new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING"), completion, cancel);
+                new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: healthPort), completion, cancel);
             PrintSummary(outcome, outDirectory);
             return 0;
         }));

@@ -7,6 +7,12 @@ using MtnnCluster.Checkpoints;
 namespace MtnnCluster.Cli.Output;
 
 /// <summary>
+/// The report of a run that has not ended: training at <see cref="Epoch"/> of <see cref="Epochs"/>, or stopped by
+/// <see cref="Failure"/>. It has no per-task scores yet, so it carries the task count.
+/// </summary>
+public sealed record Unfinished(int Epoch, int Epochs, int Tasks, DateTimeOffset Updated, string? Failure = null);
+
+/// <summary>
 /// Writes <c>report.html</c>: one self-contained page (plots as PNG data URIs, a few lines of script to sort the
 /// task table, nothing fetched from elsewhere) made from a run's <see cref="RunMetrics"/>.
 /// </summary>
@@ -37,11 +43,12 @@ public static class ReportWriter
         }
     }
 
-    public static string Write(string outDirectory, RunMetrics metrics)
+    /// <summary>Writes the page to a temporary file renamed over the old one: a reader never sees half a report.</summary>
+    public static string Write(string outDirectory, RunMetrics metrics, Unfinished? unfinished = null)
     {
         var path = Path.Combine(outDirectory, FileName);
         var temporary = path + ".tmp";
-        File.WriteAllText(temporary, Render(metrics), new UTF8Encoding(false));
+        File.WriteAllText(temporary, Render(metrics, unfinished), new UTF8Encoding(false));
         File.Move(temporary, path, overwrite: true);
         return path;
     }
@@ -64,18 +71,24 @@ public static class ReportWriter
         }
     }
 
-    public static string Render(RunMetrics m)
+    public static string Render(RunMetrics m, Unfinished? unfinished = null)
     {
         var html = new StringBuilder(4096 + m.Tasks.Count * 200);
+        // a page that is rewritten while the run trains reloads itself in an open browser
+        var refresh = unfinished is { Failure: null } ? "<meta http-equiv=\"refresh\" content=\"60\">\n" : "";
         html.Append($"""
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>{E(m.RunId)} · MtnnCluster report</title>
+            {refresh}<title>{E(m.RunId)} · MtnnCluster report</title>
             <style>{Style}</style>
             </head><body>
             <h1>Training report <small>{E(m.RunId)}</small></h1>
-            <p class="facts">{E(m.Dataset)} · {m.Rows:N0} rows ({m.InvalidSmiles:N0} invalid SMILES skipped) · {m.Tasks.Count:N0} tasks ·
+
+            """);
+        if (unfinished is not null) AppendBanner(html, unfinished);
+        html.Append($"""
+            <p class="facts">{E(m.Dataset)} · {m.Rows:N0} rows ({m.InvalidSmiles:N0} invalid SMILES skipped) · {unfinished?.Tasks ?? m.Tasks.Count:N0} tasks ·
             schedule <b>{E(m.Schedule)}</b> · split {E(m.Split)} · {m.EpochsRun} epochs, best {m.BestEpoch} · {m.WallSeconds:F1} s</p>
 
             """);
@@ -99,10 +112,21 @@ public static class ReportWriter
         AppendHistograms(html, m);
         html.Append("</div>\n");
         AppendWorkers(html, m);
-        AppendEvents(html, m);
-        AppendTasks(html, m);
+        AppendEvents(html, m, unfinished is not null);
+        if (unfinished is null) AppendTasks(html, m);
+        else html.Append("<h2>Tasks</h2>\n<p>Per-task scores on every split come with the final report, once the best epoch has been scored.</p>\n");
         html.Append($"<script>{SortScript}</script>\n</body></html>\n");
         return html.ToString();
+    }
+
+    private static void AppendBanner(StringBuilder html, Unfinished u)
+    {
+        var updated = $"{u.Updated.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC";
+        html.Append(u.Failure is null
+            ? $"<p class=\"banner\" id=\"unfinished\">Still running, epoch {u.Epoch} of {u.Epochs}. This page is rewritten at every epoch end " +
+              $"(last at {updated}) and replaced by the final report when the run ends.</p>\n"
+            : $"<p class=\"banner failed\" id=\"unfinished\">The run failed in epoch {u.Epoch} of {u.Epochs} ({updated}): {E(u.Failure)}. " +
+              "This page shows it up to its last epoch end; there is no final report.</p>\n");
     }
 
     private static void AppendSummary(StringBuilder html, RunMetrics m)
@@ -155,13 +179,13 @@ public static class ReportWriter
         html.Append("</tbody></table>\n");
     }
 
-    private static void AppendEvents(StringBuilder html, RunMetrics m)
+    private static void AppendEvents(StringBuilder html, RunMetrics m, bool soFar)
     {
         html.Append("<h2>Events</h2>\n");
         var events = m.Events ?? [];
         if (events.Count == 0)
         {
-            html.Append("<p>None: every worker stayed for the whole run, and it was not resumed.</p>\n");
+            html.Append(soFar ? "<p>None so far.</p>\n" : "<p>None: every worker stayed for the whole run, and it was not resumed.</p>\n");
             return;
         }
         html.Append("<table><thead><tr><th>time (UTC)</th><th>event</th><th>worker</th><th>tasks moved</th><th>from epoch</th><th>recovery (s)</th></tr></thead><tbody>\n");
@@ -238,6 +262,8 @@ public static class ReportWriter
         td.n{text-align:right;font-variant-numeric:tabular-nums}
         #tasks td:first-child{white-space:nowrap}
         table.summary td{font-size:130%;text-align:center}
+        .banner{background:#fff4d6;border:1px solid #e0b84c;padding:.5em .8em}
+        .banner.failed{background:#fde2e2;border-color:#d66}
         table.sortable th{cursor:pointer;user-select:none;position:sticky;top:0}
         table.sortable th[data-dir=asc]::after{content:" ▲"}
         table.sortable th[data-dir=desc]::after{content:" ▼"}

@@ -79,12 +79,25 @@ public sealed record RunMetrics(
             Mean(Data.Split.Valid, m => m.PrcAuc), Mean(Data.Split.Test, m => m.PrcAuc), Mean(Data.Split.Test, m => m.Rmse), Mean(Data.Split.Test, m => m.R2),
             tasks,
             outcome.Workers.Select(w => new WorkerReport(w.WorkerId, w.Address, w.Device, w.Slots, w.Tasks.Select(t => outcome.Data.Tasks[t].Name).ToArray())).ToArray(),
-            outcome.History.Select(h => new EpochHistory(h.Epoch, h.Phase.ToString().ToLowerInvariant(), Nullable(h.TrainLoss), Nullable(h.ValidScore),
-                Nullable(h.MeanValidRocAuc), Math.Round(h.Seconds, 3), Math.Round(h.RowsPerSecond, 1), h.Improved)).ToArray(),
+            outcome.History.Select(EpochHistory.Of).ToArray(),
             outcome.Events, minClassCount, scoring);
     }
 
-    private static double? Nullable(double? value) => value is { } v && double.IsFinite(v) ? v : null;
+    /// <summary>
+    /// A run still training, for its live report: history, workers and events so far; no per-task scores or means
+    /// (those need the final evaluation).
+    /// </summary>
+    public static RunMetrics SoFar(RunStatus status, RunSpec spec, double wallSeconds)
+    {
+        var names = status.Data?.Tasks.Select(t => t.Name).ToArray() ?? [];
+        return new RunMetrics(status.RunId, status.Data?.Path ?? spec.Dataset.Path, spec.Schedule.Kind.ToString().ToLowerInvariant(),
+            spec.Split.Kind.ToString().ToLowerInvariant(), status.Data?.RowCount ?? 0, status.Data?.InvalidSmiles ?? 0, status.History.Count,
+            status.BestEpoch, Math.Round(wallSeconds, 3), null, null, null, null, null, null, null, [],
+            status.Workers.Select(w => new WorkerReport(w.WorkerId, w.Address, w.Device, w.Slots, w.Tasks.Select(t => names[t]).ToArray())).ToArray(),
+            status.History.Select(EpochHistory.Of).ToArray(), status.Events, spec.MinClassCount);
+    }
+
+    internal static double? Nullable(double? value) => value is { } v && double.IsFinite(v) ? v : null;
 }
 
 public sealed record TaskReport(
@@ -105,4 +118,8 @@ public sealed record SplitScoring(string Split, int Tasks, int Scored, int NoLab
 
 public sealed record WorkerReport(string Id, string Address, string Device, int Slots, string[] Tasks);
 
-public sealed record EpochHistory(int Epoch, string Phase, double? TrainLoss, double? ValidScore, double? MeanValidRocAuc, double Seconds, double RowsPerSecond, bool Improved);
+public sealed record EpochHistory(int Epoch, string Phase, double? TrainLoss, double? ValidScore, double? MeanValidRocAuc, double Seconds, double RowsPerSecond, bool Improved)
+{
+    public static EpochHistory Of(EpochReport h) => new(h.Epoch, h.Phase.ToString().ToLowerInvariant(), RunMetrics.Nullable(h.TrainLoss),
+        RunMetrics.Nullable(h.ValidScore), RunMetrics.Nullable(h.MeanValidRocAuc), Math.Round(h.Seconds, 3), Math.Round(h.RowsPerSecond, 1), h.Improved);
+}

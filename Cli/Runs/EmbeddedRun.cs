@@ -1,4 +1,6 @@
+using Akka.Actor;
 using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using MtnnCluster.Cli.Output;
 using MtnnCluster.Coordinator;
 using MtnnCluster.Hosting;
@@ -7,8 +9,8 @@ using MtnnCluster.Worker;
 
 namespace MtnnCluster.Cli.Runs;
 
-/// <summary>How many in-process workers, on what device, and whether to verify message serialization.</summary>
-public sealed record EmbeddedOptions(int Workers, string Device, bool VerifySerialization = false, string LogLevel = "WARNING");
+/// <summary>How many in-process workers, on what device, whether to verify message serialization, and the health endpoint's port (none: null).</summary>
+public sealed record EmbeddedOptions(int Workers, string Device, bool VerifySerialization = false, string LogLevel = "WARNING", int? HealthPort = null);
 
 /// <summary>
 /// The single-process run: the same coordinator and worker actors as on a cluster, in one actor system. Not a
@@ -22,11 +24,19 @@ public static class EmbeddedRun
         job.Spec.Validate();
         var workers = Enumerable.Range(0, options.Workers)
             .Select(i => new WorkerOptions($"local-{i}", options.Device, 1)).ToArray();
+        var watch = new RunWatch(completion, job.OutDirectory, job.Spec, message => Console.Error.WriteLine($"warning: {message}"));
         var outcome = await AkkaNode.RunAsync(akka => akka
                 .AddMtnnBasics(options.VerifySerialization, options.LogLevel)
-                .WithCoordinator(job, completion)
+                .WithCoordinator(job, watch)
                 .WithWorkers(workers, (_, registry) => registry.Get<CoordinatorActor>()),
-            _ => completion.Outcome.WaitAsync(cancel));
+            async host =>
+            {
+                var system = host.Services.GetRequiredService<ActorSystem>();
+                await using var health = options.HealthPort is { } port
+                    ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"), () => ClusterProbes.Run(watch.Summary))
+                    : null;
+                return await completion.Outcome.WaitAsync(cancel);
+            });
         RunWriter.Write(job.OutDirectory, outcome);
         return outcome;
     }

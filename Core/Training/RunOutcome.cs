@@ -62,12 +62,25 @@ public sealed record RunEvent(DateTimeOffset Time, RunEventKind Kind, string Wor
     public static string NameOf(RunEventKind kind) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(kind.ToString());
 }
 
+/// <summary>Where a run stands; each is one behaviour of the coordinator actor.</summary>
+public enum RunPhase { WaitingForWorkers, Deploying, Training, Evaluating, Finishing, Finished, Failed }
+
+/// <summary>
+/// The run as a whole at a phase change, for watchers (the live report, <c>/status</c>). <see cref="Epoch"/>: the
+/// epoch being trained or evaluated, else the last one completed; <see cref="Data"/>: null until it is loaded.
+/// Lists are copies, so another thread may read them.
+/// </summary>
+public sealed record RunStatus(
+    string RunId, RunPhase Phase, int Epoch, int Epochs, PreparedDataset? Data, IReadOnlyList<EpochReport> History,
+    int BestEpoch, double BestScore, IReadOnlyList<WorkerAssignment> Workers, IReadOnlyList<RunEvent> Events);
+
 /// <summary>What the coordinator reports while it runs; the command line prints it, tests collect it.</summary>
 public interface ITrainingObserver
 {
     void Info(string message);
     void EpochCompleted(EpochReport report);
     void StepCompleted(StepProgress progress) { } // most observers only want epochs
+    void StatusChanged(RunStatus status) { } // only watchers of the whole run want it
     void Completed(RunOutcome outcome);
     void Failed(Exception error);
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Akka.Actor;
 using Akka.Cluster;
+using MtnnCluster.Training.Run;
 
 namespace MtnnCluster.Hosting;
 
@@ -47,32 +48,62 @@ public static class ClusterProbes
             state.Unreachable.Count);
         return new ProbeResult(joined, report);
     }
+
+    /// <summary>A process without a cluster (<c>train</c>): ready as long as it is alive.</summary>
+    public static ProbeResult Standalone(ActorSystem system, string role)
+    {
+        var alive = !system.WhenTerminated.IsCompleted;
+        return new ProbeResult(alive, new Dictionary<string, string> { ["status"] = alive ? "ready" : "terminated", ["role"] = role });
+    }
+
+    /// <summary>/status where the run is coordinated: the latest summary, 503 until the coordinator has reported one.</summary>
+    public static ProbeResult Run(RunSummary? summary) =>
+        summary is null ? new ProbeResult(false, new Dictionary<string, string> { ["status"] = "starting" }) : new ProbeResult(true, summary);
+
+    /// <summary>/status of a worker: the run's summary is the coordinator's to give.</summary>
+    public static ProbeResult Worker(ActorSystem system) => new(true, new Dictionary<string, string>
+    {
+        ["role"] = ClusterNodeOptions.WorkerRole,
+        ["node"] = system.WhenTerminated.IsCompleted ? "" : Akka.Cluster.Cluster.Get(system).SelfAddress.ToString(),
+        ["run"] = $"served by the coordinator's {HealthEndpoint.StatusPath}",
+    });
 }
 
 /// <summary>
-/// A read-only HTTP endpoint for orchestrators: GET /healthz (liveness) and GET /readyz (readiness), JSON, 200 when
-/// the probe passes and 503 when it does not. It listens on every interface (a kubelet probes the pod's IP) and
-/// answers nothing but these two reads: any other method is 405, any other path 404.
+/// A read-only HTTP endpoint for orchestrators and people: GET /healthz (liveness), GET /readyz (readiness) and
+/// GET /status (the run's summary), JSON, 200 when the probe passes and 503 when it does not. It listens on every
+/// interface (a kubelet probes the pod's IP) and answers nothing but these reads: any other method is 405, any
+/// other path 404.
 /// </summary>
 public sealed class HealthEndpoint : IAsyncDisposable
 {
     public const string LivenessPath = "/healthz";
     public const string ReadinessPath = "/readyz";
+    public const string StatusPath = "/status";
+
+    // bodies in the snake case of metrics.json; an explicit [JsonPropertyName] wins
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
 
     private readonly HttpListener _listener;
     private readonly Func<ProbeResult> _liveness;
     private readonly Func<ProbeResult> _readiness;
+    private readonly Func<ProbeResult> _status;
     private readonly Task _serving;
 
-    private HealthEndpoint(HttpListener listener, Func<ProbeResult> liveness, Func<ProbeResult> readiness)
+    private HealthEndpoint(HttpListener listener, Func<ProbeResult> liveness, Func<ProbeResult> readiness, Func<ProbeResult> status)
     {
         _listener = listener;
         _liveness = liveness;
         _readiness = readiness;
+        _status = status;
         _serving = Task.Run(ServeAsync);
     }
 
-    public static HealthEndpoint Start(int port, Func<ProbeResult> liveness, Func<ProbeResult> readiness)
+    public static HealthEndpoint Start(int port, Func<ProbeResult> liveness, Func<ProbeResult> readiness, Func<ProbeResult> status)
     {
         var listener = new HttpListener();
         listener.Prefixes.Add($"http://*:{port}/"); // '*': every interface and any Host header
@@ -85,12 +116,12 @@ public sealed class HealthEndpoint : IAsyncDisposable
             listener.Close();
             throw new IOException($"--health-port {port}: cannot listen ({e.Message})", e);
         }
-        return new HealthEndpoint(listener, liveness, readiness);
+        return new HealthEndpoint(listener, liveness, readiness, status);
     }
 
-    /// <summary>The endpoint of a cluster node, with <see cref="ClusterProbes"/>.</summary>
-    public static HealthEndpoint ForClusterNode(int port, ActorSystem system, string role) =>
-        Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Readiness(system, role));
+    /// <summary>The endpoint of a cluster node, with <see cref="ClusterProbes"/>; <paramref name="status"/> answers /status.</summary>
+    public static HealthEndpoint ForClusterNode(int port, ActorSystem system, string role, Func<ProbeResult> status) =>
+        Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Readiness(system, role), status);
 
     private async Task ServeAsync()
     {
@@ -124,11 +155,12 @@ public sealed class HealthEndpoint : IAsyncDisposable
             {
                 LivenessPath => _liveness,
                 ReadinessPath => _readiness,
+                StatusPath => _status,
                 _ => null,
             };
             if (probe is null)
             {
-                Write(response, HttpStatusCode.NotFound, new Dictionary<string, string> { ["error"] = $"not found: try {LivenessPath} or {ReadinessPath}" });
+                Write(response, HttpStatusCode.NotFound, new Dictionary<string, string> { ["error"] = $"not found: try {LivenessPath}, {ReadinessPath} or {StatusPath}" });
                 return;
             }
             var result = probe();
@@ -146,7 +178,7 @@ public sealed class HealthEndpoint : IAsyncDisposable
 
     private static void Write(HttpListenerResponse response, HttpStatusCode status, object body)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(body, body.GetType());
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(body, body.GetType(), Json);
         response.StatusCode = (int)status;
         response.ContentType = "application/json";
         response.AddHeader("Cache-Control", "no-store");

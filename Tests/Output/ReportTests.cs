@@ -180,39 +180,11 @@ public sealed partial class ReportTests(ReportRun run) : IClassFixture<ReportRun
         Assert.False(File.Exists(Path.Combine(outDirectory, ReportWriter.FileName)));
     }
 
-    /// <summary>
-    /// The page plus two scripts: one first in the head that records every uncaught error, one at the end that, once
-    /// the page has loaded, counts the images that decoded and runs <paramref name="afterLoad"/>.
-    /// </summary>
-    private string Probe(string html, string afterLoad, string name)
-    {
-        const string recordErrors = """
-            <script>addEventListener("error", e => { const r = document.documentElement; r.dataset.errors = (r.dataset.errors || "") + e.message + "|"; });</script>
-            """;
-        var checkImages = $$"""
-            <script>addEventListener("load", () => {
-              const root = document.documentElement, images = Array.from(document.images);
-              root.dataset.images = images.length;
-              root.dataset.shown = images.filter(i => i.complete && i.naturalWidth > 0).length;
-              root.dataset.otherSize = images.filter(i => i.naturalWidth !== parseInt(i.getAttribute("width"))).length;
-              {{afterLoad}}
-              root.dataset.loaded = "yes";
-            });</script>
-            """;
-        var marked = html.Replace("<meta charset=\"utf-8\">", "<meta charset=\"utf-8\">" + recordErrors).Replace("</body>", checkImages + "</body>");
-        Assert.NotEqual(html, marked);
-        var path = Path.Combine(run.Directory, $"probe-{name}.html");
-        File.WriteAllText(path, marked);
-        return path;
-    }
+    private string Probe(string html, string afterLoad, string name) => ReportProbe.Write(html, afterLoad, Path.Combine(run.Directory, $"probe-{name}.html"));
 
     private static Task<string> Load(string path) => HeadlessChromium.DumpDom(path, BrowserTimeout);
 
-    private static string? Attribute(string dom, string name)
-    {
-        var match = Regex.Match(dom, $"<html[^>]*\\sdata-{name}=\"([^\"]*)\"", RegexOptions.None, TimeSpan.FromSeconds(5));
-        return match.Success ? System.Net.WebUtility.HtmlDecode(match.Groups[1].Value) : null;
-    }
+    private static string? Attribute(string dom, string name) => ReportProbe.Attribute(dom, name);
 
     private string CopyRun(string name)
     {
