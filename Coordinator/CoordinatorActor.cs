@@ -40,7 +40,7 @@ public sealed record TrainJob(string RunId, RunSpec Spec, string OutDirectory, i
 /// (<c>run~attempt</c>), so a reply computed before the change is dropped as foreign.
 /// </para>
 /// </summary>
-public sealed class CoordinatorActor : ProtocolActor
+public sealed class CoordinatorActor : ProtocolActor, IWithTimers
 {
     private sealed record WorkerHandle(string WorkerId, IActorRef Ref, string Device, int Slots);
 
@@ -65,6 +65,9 @@ public sealed class CoordinatorActor : ProtocolActor
         public Action<IReadOnlyList<IRunMessage>> Complete { get; } = complete;
     }
 
+    /// <summary>A suspected worker's grace is over (<see cref="Suspicions"/>).</summary>
+    private sealed record GraceOver(string WorkerId) : INoSerializationVerificationNeeded;
+
     /// <summary>Asked by CoordinatedShutdown (SIGTERM): write the latest snapshot if it is not on disk yet.</summary>
     private sealed class FlushCheckpoint : INoSerializationVerificationNeeded
     {
@@ -78,6 +81,10 @@ public sealed class CoordinatorActor : ProtocolActor
     // unreachable workers: their tasks have moved, but they may come back (a starved or paused node) rather than be downed
     private readonly Dictionary<string, WorkerHandle> _suspects = new(StringComparer.Ordinal);
     private readonly Stopwatch _wall = new();
+    // the run's seconds before this coordinator (a resumed run's checkpoint): wall_seconds counts the whole run
+    private double _earlierSeconds;
+    // no cluster (train): nothing is ever unreachable; a cluster replaces it in PreStart with the failure detector's pause
+    private Suspicions _suspicions = new(TimeSpan.Zero);
     private readonly RunTrace _trace;
 
     private string _runId;
@@ -99,11 +106,13 @@ public sealed class CoordinatorActor : ProtocolActor
     /// <summary>Messages dropped: another run's or attempt's, stale, or not from the worker they name.</summary>
     public long Dropped { get; private set; }
     public RunPhase Phase { get; private set; }
+    public ITimerScheduler Timers { get; set; } = null!;
 
     private string WireId => $"{_runId}~{_attempt}";
     private string CheckpointsDirectory => Path.Combine(_job.OutDirectory, TrainingCheckpoint.DirectoryName);
     private bool Started => _data is not null;
     private bool Over => Phase is RunPhase.Finished or RunPhase.Failed;
+    private double ElapsedSeconds => _earlierSeconds + _wall.Elapsed.TotalSeconds;
 
     public CoordinatorActor(TrainJob job, ITrainingObserver observer)
     {
@@ -117,8 +126,13 @@ public sealed class CoordinatorActor : ProtocolActor
     protected override void PreStart()
     {
         if (Context.System is ExtendedActorSystem { Provider: IClusterActorRefProvider })
-            Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+        {
+            var cluster = Cluster.Get(Context.System);
+            // a suspicion that clears within the pause the detector itself tolerates is a starved node, not a lost one
+            _suspicions = new Suspicions(cluster.Settings.FailureDetectorConfig.GetTimeSpan("acceptable-heartbeat-pause"));
+            cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
                 typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember), typeof(ClusterEvent.MemberRemoved));
+        }
         var self = Self;
         OnShutdown(CoordinatedShutdown.PhaseBeforeServiceUnbind, "mtnn-checkpoint", async () =>
         {
@@ -185,7 +199,8 @@ public sealed class CoordinatorActor : ProtocolActor
     {
         Receive<RegisterWorker>(OnRegister);
         Receive<WorkerLeaving>(m => OnWorkerLost(w => w.WorkerId == m.WorkerId && w.Ref.Equals(Sender), RunEventKind.WorkerLeft));
-        Receive<ClusterEvent.UnreachableMember>(m => OnWorkerLost(w => w.Ref.Path.Address.Equals(m.Member.Address), RunEventKind.WorkerLost, suspect: true));
+        Receive<ClusterEvent.UnreachableMember>(m => OnUnreachable(m.Member.Address));
+        Receive<GraceOver>(m => OnGraceOver(m.WorkerId));
         Receive<ClusterEvent.ReachableMember>(m => OnWorkerBack(m.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(m => OnWorkerLost(w => w.Ref.Path.Address.Equals(m.Member.Address), RunEventKind.WorkerLost));
         Receive<Terminated>(t => OnWorkerLost(w => w.Ref.Equals(t.ActorRef), RunEventKind.WorkerLost));
@@ -248,10 +263,11 @@ public sealed class CoordinatorActor : ProtocolActor
         if (_resumeFrom is { } resumed)
         {
             _snapshot = RunSnapshot.Of(resumed);
+            _earlierSeconds = _snapshot.ElapsedSeconds;
             _events = new RunEvents(resumed.State.Events);
             _events.Interrupted(new RunEvent(DateTimeOffset.UtcNow, RunEventKind.Resumed, "", 0, resumed.State.NextEpoch, Detail: $"from epoch {resumed.State.CompletedEpochs}"));
         }
-        else _snapshot = new RunSnapshot(1, _trunk.Snapshot(), null, null, 0, double.NegativeInfinity, []);
+        else _snapshot = new RunSnapshot(1, _trunk.Snapshot(), null, null, 0, double.NegativeInfinity, [], 0);
         var start = _placement.Start(Slots());
         foreach (var (id, tasks) in start.Assignment)
             _observer.Info($"worker {id}: {tasks.Length} tasks, {tasks.Sum(t => _placement.LabelsPerTask[t])} training labels");
@@ -366,7 +382,7 @@ public sealed class CoordinatorActor : ProtocolActor
                 Broadcast(new KeepBestHeads(WireId, epoch));
             }
             _observer.EpochCompleted(report);
-            _snapshot = new RunSnapshot(epoch + 1, _trunk!.Snapshot(), _heads, _bestHeads, _progress.BestEpoch, _progress.BestScore, [.. _progress.History]);
+            _snapshot = new RunSnapshot(epoch + 1, _trunk!.Snapshot(), _heads, _bestHeads, _progress.BestEpoch, _progress.BestScore, [.. _progress.History], ElapsedSeconds);
             if (_schedule.CheckpointAfter(epoch, _progress.BestEpoch, _job.CheckpointPolicy.Every)) WriteCheckpoint(_snapshot, null);
             var joined = _placement!.Unplaced(_workers.Keys).ToArray();
             if (!_schedule.IsOver(epoch, _progress.BestEpoch) && joined.Length > 0) Redeploy(RunEventKind.WorkerJoined, string.Join(',', joined));
@@ -389,7 +405,7 @@ public sealed class CoordinatorActor : ProtocolActor
                 var assignment = _placement!.Assignment;
                 var outcome = new RunOutcome(_runId, _job.Spec, _data, _progress.History, _progress.BestEpoch, scores,
                     assignment.Select(a => new WorkerAssignment(a.Key, _workers[a.Key].Ref.Path.Address.ToString(), _workers[a.Key].Device, _workers[a.Key].Slots, a.Value)).ToArray(),
-                    _trunk.Parameters, weight, bias, _wall.Elapsed.TotalSeconds, [.. _events.All]);
+                    _trunk.Parameters, weight, bias, ElapsedSeconds, [.. _events.All]);
                 Enter(RunPhase.Finished);
                 EndRunOnEveryWorker();
                 if (Delivery.Summary is { } exchange) _observer.Info(exchange);
@@ -404,8 +420,10 @@ public sealed class CoordinatorActor : ProtocolActor
         try
         {
             var clock = Stopwatch.StartNew();
-            var directory = checkpoint.Write(CheckpointsDirectory, _job.CheckpointPolicy.Keep);
+            var (directory, removed) = checkpoint.Write(CheckpointsDirectory, _job.CheckpointPolicy.Keep);
             snapshot.OnDisk = true;
+            if (removed.Count > 0)
+                _observer.Info($"disk full: removed {string.Join(", ", removed.Select(Path.GetFileName))} to make room for checkpoint {directory}");
             _log.Info("checkpoint {0} written in {1:F2} s{2}", directory, clock.Elapsed.TotalSeconds, why is null ? "" : $" ({why})");
             if (why is not null) _observer.Info($"checkpoint {directory} written ({why})");
         }
@@ -456,8 +474,38 @@ public sealed class CoordinatorActor : ProtocolActor
     }
 
     /// <summary>
-    /// Workers gone: their tasks move to the others and the epoch starts again from the snapshot. An unreachable
-    /// worker (<paramref name="suspect"/>) is not told to stop: the failure detector also fires for a node starved of
+    /// A member is unreachable: its workers keep their tasks for the grace (<see cref="Suspicions"/>); the timer
+    /// then decides. If it is reachable again first, nothing moves.
+    /// </summary>
+    private void OnUnreachable(Address address)
+    {
+        if (Over) return;
+        foreach (var worker in _workers.Values.Where(w => w.Ref.Path.Address.Equals(address)))
+        {
+            if (!_suspicions.Suspected(worker.WorkerId, DateTimeOffset.UtcNow)) continue;
+            _log.Warning("worker {0} ({1}) is unreachable; its tasks move if it still is in {2:F1} s", worker.WorkerId, address, _suspicions.Grace.TotalSeconds);
+            Timers.StartSingleTimer(GraceTimer(worker.WorkerId), new GraceOver(worker.WorkerId), _suspicions.Grace);
+        }
+    }
+
+    private static string GraceTimer(string workerId) => $"grace-{workerId}";
+
+    private void OnGraceOver(string workerId)
+    {
+        switch (_suspicions.Check(workerId, DateTimeOffset.UtcNow))
+        {
+            case SuspicionVerdict.Waiting: // the timer fired a little early
+                Timers.StartSingleTimer(GraceTimer(workerId), new GraceOver(workerId), _suspicions.Remaining(workerId, DateTimeOffset.UtcNow));
+                break;
+            case SuspicionVerdict.Lost:
+                OnWorkerLost(w => w.WorkerId == workerId, RunEventKind.WorkerLost, suspect: true);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Workers gone: their tasks move to the others and the epoch starts again from the snapshot. A worker unreachable
+    /// for its whole grace (<paramref name="suspect"/>) is not told to stop: the failure detector also fires for a node starved of
     /// CPU, which may come back (<see cref="OnWorkerBack"/>); if it does not, the resolver downs it.
     /// </summary>
     private void OnWorkerLost(Func<WorkerHandle, bool> match, RunEventKind kind, bool suspect = false)
@@ -473,6 +521,7 @@ public sealed class CoordinatorActor : ProtocolActor
         foreach (var worker in lost)
         {
             _workers.Remove(worker.WorkerId);
+            if (_suspicions.Cleared(worker.WorkerId)) Timers.Cancel(GraceTimer(worker.WorkerId));
             if (suspect) _suspects[worker.WorkerId] = worker;
             else Context.Unwatch(worker.Ref);
             _log.Warning("{0}: {1} ({2}{3})", RunEvent.NameOf(kind), worker.WorkerId, worker.Ref.Path.Address, suspect ? ", unreachable" : "");
@@ -488,9 +537,18 @@ public sealed class CoordinatorActor : ProtocolActor
         Redeploy(kind, string.Join(',', ids.Where(_placement.Assignment.ContainsKey)));
     }
 
-    /// <summary>An unreachable worker is reachable again: it takes part again like a worker that joins.</summary>
+    /// <summary>
+    /// A member is reachable again. A worker within its grace just goes on (only a log line); one whose tasks had
+    /// moved takes part again like a worker that joins.
+    /// </summary>
     private void OnWorkerBack(Address address)
     {
+        foreach (var worker in _workers.Values.Where(w => w.Ref.Path.Address.Equals(address)))
+        {
+            if (!_suspicions.Cleared(worker.WorkerId)) continue;
+            Timers.Cancel(GraceTimer(worker.WorkerId));
+            _log.Warning("worker {0} is reachable again within the {1:F1} s grace; nothing moved", worker.WorkerId, _suspicions.Grace.TotalSeconds);
+        }
         foreach (var worker in _suspects.Values.Where(w => w.Ref.Path.Address.Equals(address)).ToArray())
         {
             _suspects.Remove(worker.WorkerId);

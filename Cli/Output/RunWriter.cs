@@ -10,8 +10,37 @@ namespace MtnnCluster.Cli.Output;
 /// <summary>Writes a finished run into its output directory: <c>checkpoint/</c>, <c>metrics.json</c>, then <c>report.html</c>.</summary>
 public static class RunWriter
 {
-    /// <summary>A report that cannot be written is reported to <paramref name="warn"/> (default: standard error), never fails the run.</summary>
+    /// <summary>Tries of the final write: a disk that is full at the end may get space back (logs rotated, another job's files removed).</summary>
+    public const int Attempts = 3;
+    public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// A report that cannot be written is reported to <paramref name="warn"/> (default: standard error), never fails
+    /// the run. The model and metrics.json are retried; if they still cannot be written, nothing is removed (the
+    /// training checkpoints hold the finished run) and <see cref="OutputsNotWrittenException"/> says where it is.
+    /// </summary>
     public static void Write(string outDirectory, RunOutcome outcome, Action<string>? warn = null)
+    {
+        warn ??= message => Console.Error.WriteLine($"warning: {message}");
+        var metrics = RunMetrics.From(outcome);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                WriteModelAndMetrics(outDirectory, outcome, metrics);
+                break;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                if (attempt == Attempts) throw new OutputsNotWrittenException(outDirectory, e);
+                warn($"could not write the run's outputs to {outDirectory} ({e.Message}); trying again in {RetryDelay.TotalSeconds:0} s ({attempt}/{Attempts})");
+                Thread.Sleep(RetryDelay);
+            }
+        }
+        ReportWriter.TryWrite(outDirectory, metrics, warn);
+    }
+
+    private static void WriteModelAndMetrics(string outDirectory, RunOutcome outcome, RunMetrics metrics)
     {
         Directory.CreateDirectory(outDirectory);
         var data = outcome.Data;
@@ -19,12 +48,43 @@ public static class RunWriter
             data.Tasks.Select((t, i) => new CheckpointTask(t.Name, t.Kind, data.Scales[i].Mean, data.Scales[i].Std)).ToArray(),
             data.FeatureSize, data.Fingerprint, outcome.BestEpoch, DateTimeOffset.UtcNow);
         new Checkpoint(model, outcome.Trunk, outcome.HeadWeight, outcome.HeadBias).Write(Path.Combine(outDirectory, "checkpoint"));
-        var metrics = RunMetrics.From(outcome);
         var path = Path.Combine(outDirectory, "metrics.json");
         var temporary = path + ".tmp";
-        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(metrics, Checkpoint.Json));
-        File.Move(temporary, path, overwrite: true);
-        ReportWriter.TryWrite(outDirectory, metrics, warn ?? (message => Console.Error.WriteLine($"warning: {message}")));
+        try
+        {
+            File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(metrics, Checkpoint.Json));
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary); // a half-written one would hold space the next try needs
+        }
+    }
+}
+
+/// <summary>
+/// The run finished but its outputs could not be written: names the newest training checkpoint that verifies (the
+/// finished model, or the latest state a resume goes on from) and how to finish the writing.
+/// </summary>
+public sealed class OutputsNotWrittenException(string outDirectory, Exception cause) : Exception(Describe(outDirectory, cause), cause)
+{
+    private static string Describe(string outDirectory, Exception cause)
+    {
+        var written = $"the run finished, but its model and metrics.json could not be written to {outDirectory} after {RunWriter.Attempts} tries ({cause.Message}). ";
+        try
+        {
+            if (TrainingCheckpoint.LoadLatest(Path.Combine(outDirectory, TrainingCheckpoint.DirectoryName), _ => { }) is { } latest)
+            {
+                var state = latest.Checkpoint.State;
+                return written + $"Nothing was removed: the training checkpoint {latest.Directory} holds the run as of epoch {state.CompletedEpochs} " +
+                       $"({state.History.Count} epochs in its history); free space, then run the same command with --resume {outDirectory} to finish the writing";
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            return written + $"No training checkpoint can be read either ({e.Message}): the model is lost";
+        }
+        return written + "No training checkpoint was written either: the model is lost";
     }
 }
 

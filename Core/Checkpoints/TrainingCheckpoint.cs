@@ -18,6 +18,8 @@ public sealed record CheckpointPolicy(int Every = 1, int Keep = 3)
 /// The readable part of a training checkpoint (state.json): the run, where the schedule stands, early stopping,
 /// history and events, the task assignment, and how random state is derived. Shuffles, dropout masks and head
 /// initialisation are seeded by (seed, epoch, task), so the schedule position and the seed restore them.
+/// <see cref="ElapsedSeconds"/>: the run's seconds up to this epoch end, over all its coordinators (a resumed run adds
+/// its own; 0 in a checkpoint written before it was kept).
 /// </summary>
 public sealed record TrainingState(
     int FormatVersion,
@@ -39,7 +41,11 @@ public sealed record TrainingState(
     IReadOnlyList<RunEvent> Events,
     IReadOnlyDictionary<string, int[]> Assignment,
     int RandomSeed,
-    DateTimeOffset Created);
+    DateTimeOffset Created,
+    double ElapsedSeconds = 0);
+
+/// <summary>Where a training checkpoint went, and the older ones removed first to make room for it.</summary>
+public sealed record CheckpointWritten(string Directory, IReadOnlyList<string> Removed);
 
 /// <summary>
 /// A training checkpoint: <c>state.json</c>, <c>trunk.safetensors</c> (parameters, AdamW moments, the best trunk so
@@ -52,19 +58,62 @@ public sealed record TrainingCheckpoint(TrainingState State, TrunkState Trunk, H
     public const string DirectoryName = "checkpoints";
     private const string StateFile = "state.json", TrunkFile = "trunk.safetensors", HeadsFile = "heads.safetensors", Prefix = "epoch-";
 
-    /// <summary>Writes this checkpoint under <paramref name="checkpoints"/> and removes all but the newest <paramref name="keep"/>.</summary>
-    public string Write(string checkpoints, int keep)
+    /// <summary>
+    /// Writes this checkpoint under <paramref name="checkpoints"/> and removes all but the newest <paramref name="keep"/>.
+    /// Old ones are normally removed only after the new one is in place; but when the disk is full, waiting for that
+    /// would stop checkpointing for the rest of the run, so every checkpoint older than the newest one that verifies
+    /// is removed first (with leftovers of interrupted writes) and the write is tried once more. The newest good
+    /// checkpoint is never removed, and nothing is when none verifies.
+    /// </summary>
+    public CheckpointWritten Write(string checkpoints, int keep)
     {
         var directory = Path.Combine(checkpoints, $"{Prefix}{State.CompletedEpochs:D6}");
         var trunk = Trunk.Parameters.Concat(Trunk.Moments).Concat(Trunk.Best ?? []).ToArray();
-        ChecksummedDirectory.Write(directory, new Dictionary<string, byte[]>
+        var files = new Dictionary<string, byte[]>
         {
             [StateFile] = JsonSerializer.SerializeToUtf8Bytes(State, Checkpoint.Json),
             [TrunkFile] = TensorFile.Serialize(trunk),
             [HeadsFile] = TensorFile.Serialize([.. Heads.ToTensors(), .. BestHeads.ToTensors()]),
-        });
+        };
+        IReadOnlyList<string> removed = [];
+        try
+        {
+            ChecksummedDirectory.Write(directory, files);
+        }
+        catch (IOException e) when (DiskSpace.IsFull(e))
+        {
+            removed = MakeRoom(checkpoints);
+            if (removed.Count == 0) throw;
+            ChecksummedDirectory.Write(directory, files);
+        }
         foreach (var old in List(checkpoints).Skip(keep)) Directory.Delete(old, recursive: true);
-        return directory;
+        return new CheckpointWritten(directory, removed);
+    }
+
+    /// <summary>Removes every checkpoint older than the newest that verifies, and temporary directories of interrupted writes (one run per directory: none is in progress).</summary>
+    private static IReadOnlyList<string> MakeRoom(string checkpoints)
+    {
+        var all = List(checkpoints);
+        var newestGood = all.Select((d, i) => (Directory: d, Index: i)).FirstOrDefault(c => Verifies(c.Directory));
+        if (newestGood.Directory is null) return [];
+        var removed = all.Skip(newestGood.Index + 1)
+            .Concat(Directory.GetDirectories(checkpoints, $".{Prefix}*.tmp-*"))
+            .ToArray();
+        foreach (var old in removed) Directory.Delete(old, recursive: true);
+        return removed;
+    }
+
+    private static bool Verifies(string directory)
+    {
+        try
+        {
+            Read(directory);
+            return true;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Checkpoint directories under <paramref name="checkpoints"/>, newest first.</summary>

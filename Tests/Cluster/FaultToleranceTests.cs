@@ -114,7 +114,17 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         var workers = new[] { "worker-a", "worker-b" }
             .Select((id, i) => processes.Start(["worker", "--bind", $"127.0.0.1:{ports[i + 1]}", .. seeds, "--id", id])).ToArray();
 
-        await processes.WaitForLine(first, l => EpochLine(l, 2), Limit);
+        // when each coordinator's run starts (its placement line) and each epoch ends, for wall_seconds
+        var clock = Stopwatch.StartNew();
+        static bool Placed(string l) => l.StartsWith("worker worker-a: ", StringComparison.Ordinal);
+        await processes.WaitForLine(first, Placed, Limit);
+        var firstStarted = clock.Elapsed;
+        var epochEnds = new List<TimeSpan>();
+        foreach (var epoch in new[] { 1, 2 })
+        {
+            await processes.WaitForLine(first, l => EpochLine(l, epoch), Limit);
+            epochEnds.Add(clock.Elapsed);
+        }
         var killedAt = DateTimeOffset.UtcNow;
         ProcessGroup.Signal(first, signal);
         await processes.WaitForExit(first, TimeSpan.FromSeconds(60));
@@ -123,6 +133,10 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         Assert.Contains(checkpoints, c => c!.StartsWith("epoch-", StringComparison.Ordinal));
 
         var second = processes.Start(Coordinator("--resume", outDirectory));
+        await processes.WaitForLine(second, Placed, Limit);
+        var secondStarted = clock.Elapsed;
+        await processes.WaitForLine(second, l => EpochLine(l, 4), Limit);
+        var secondTrained = clock.Elapsed - secondStarted;
         Assert.Equal(0, await processes.WaitForExit(second, Limit));
         foreach (var worker in workers) Assert.Equal(0, await processes.WaitForExit(worker, TimeSpan.FromSeconds(60)));
 
@@ -132,6 +146,12 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         var resumed = root.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("kind").GetString() == "resumed");
         output.WriteLine($"SIG{signal} to the coordinator: training again {(resumed.GetProperty("resumed_at").GetDateTimeOffset() - killedAt).TotalSeconds:F1} s " +
                          $"after the signal, from epoch {resumed.GetProperty("epoch").GetInt32()}");
+
+        // wall_seconds is the whole run's: the first coordinator's time up to the checkpoint it was resumed from, plus the second's
+        var before = epochEnds[resumed.GetProperty("epoch").GetInt32() - 2] - firstStarted;
+        var wall = root.GetProperty("wall_seconds").GetDouble();
+        output.WriteLine($"wall_seconds {wall:F1}: first coordinator {before.TotalSeconds:F1} s to its checkpoint, second {secondTrained.TotalSeconds:F1} s to its last epoch");
+        Assert.True(wall >= (before + secondTrained).TotalSeconds - 1, $"wall_seconds {wall:F1} counts only part of the run");
 
         // against the same run uninterrupted, in one process
         var auc = root.GetProperty("mean_test_roc_auc").GetDouble();

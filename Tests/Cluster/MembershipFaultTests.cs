@@ -54,6 +54,36 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task A_worker_paused_for_less_than_the_grace_keeps_its_tasks_and_nothing_is_recorded()
+    {
+        var port = MultiProcessTrainingTests.FreePort();
+        var outDirectory = Path.Combine(slice.Directory, "paused-worker");
+        using var processes = new ProcessGroup(output);
+        var coordinator = processes.Start(Coordinator(port, outDirectory, 4));
+        var workers = new[] { "worker-a", "worker-b" }.Select(id => processes.Start(Worker(port, id))).ToArray();
+        await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
+        var atStart = new[] { "worker-a", "worker-b" }.ToDictionary(id => id, id =>
+            int.Parse(processes.Output(coordinator).Split('\n').First(l => l.StartsWith($"worker {id}: ", StringComparison.Ordinal)).Split(' ')[2]));
+
+        // long enough for the failure detector to suspect it (~4-5 s), short enough to clear within the 3 s grace
+        ProcessGroup.Signal(workers[1], "STOP");
+        await processes.WaitForLine(coordinator, l => l.Contains("worker-b") && l.Contains("is unreachable"), TimeSpan.FromSeconds(20));
+        var clock = Stopwatch.StartNew();
+        ProcessGroup.Signal(workers[1], "CONT");
+        var back = await processes.WaitForLine(coordinator, l => l.Contains("worker-b is reachable again within"), TimeSpan.FromSeconds(20));
+        output.WriteLine($"reachable again {clock.Elapsed.TotalSeconds:F1} s after SIGCONT: {back}");
+
+        Assert.Equal(0, await processes.WaitForExit(coordinator, Limit));
+        foreach (var worker in workers) Assert.Equal(0, await processes.WaitForExit(worker, TimeSpan.FromSeconds(60)));
+        var root = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(outDirectory, "metrics.json"))).RootElement;
+        Assert.Empty(root.GetProperty("events").EnumerateArray());
+        Assert.DoesNotContain("task(s) moved", processes.Output(coordinator));
+        var atEnd = root.GetProperty("workers").EnumerateArray().ToDictionary(w => w.GetProperty("id").GetString()!, w => w.GetProperty("tasks").GetArrayLength());
+        Assert.Equal(atStart, atEnd);
+        Assert.Equal(4, root.GetProperty("history").GetArrayLength());
+    }
+
+    [Fact]
     public async Task A_coordinator_with_no_worker_for_its_worker_wait_exits_1_and_resume_auto_continues()
     {
         var port = MultiProcessTrainingTests.FreePort();

@@ -120,6 +120,55 @@ public sealed class RunDecisionTests
         Assert.InRange(joined.Moved, joined.Assignment["c"].Length, Labels.Length / 2); // a few tasks move, all of c's among them
     }
 
+    [Theory]
+    [InlineData(12, 1)]
+    [InlineData(617, 1)]
+    [InlineData(617, 2)]
+    public void A_worker_that_comes_back_after_its_tasks_moved_gets_a_fair_share_again(int tasks, int slotsOfC)
+    {
+        var random = new Random(7);
+        var labels = Enumerable.Range(0, tasks).Select(_ => (long)random.Next(10, 2000)).ToArray();
+        var placement = new TaskPlacement(labels);
+        WorkerSlot[] all = [new("a", 1), new("b", 1), new("c", slotsOfC)];
+        placement.Start(all);
+        placement.Lost([all[0], all[1]]);
+        var back = placement.Joined(all);
+
+        // fair: every worker's labels per slot within one task of the mean, the one that came back included
+        var fair = labels.Sum() / (double)all.Sum(w => w.Slots);
+        foreach (var worker in all)
+        {
+            var perSlot = back.Assignment[worker.WorkerId].Sum(t => labels[t]) / (double)worker.Slots;
+            Assert.InRange(perSlot, fair - labels.Max(), fair + labels.Max());
+        }
+        Assert.Equal(Enumerable.Range(0, tasks), back.Assignment.Values.SelectMany(t => t).Order());
+    }
+
+    [Fact]
+    public void A_suspicion_becomes_a_loss_only_after_the_whole_grace()
+    {
+        var t0 = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        var suspicions = new Suspicions(TimeSpan.FromSeconds(3));
+        Assert.True(suspicions.Suspected("a", t0));
+        Assert.False(suspicions.Suspected("a", t0.AddSeconds(1))); // a repeated event does not restart the grace
+        Assert.Equal(TimeSpan.FromSeconds(1), suspicions.Remaining("a", t0.AddSeconds(2)));
+        Assert.Equal(SuspicionVerdict.Waiting, suspicions.Check("a", t0.AddSeconds(2.9))); // a timer that fires early waits more
+        Assert.Equal(SuspicionVerdict.Lost, suspicions.Check("a", t0.AddSeconds(3)));
+        Assert.False(suspicions.IsSuspected("a"));
+        Assert.Equal(SuspicionVerdict.Cleared, suspicions.Check("a", t0.AddSeconds(4))); // decided once
+
+        // reachable again within the grace: cleared, and its timer finds nothing to do
+        Assert.True(suspicions.Suspected("b", t0));
+        Assert.True(suspicions.Cleared("b"));
+        Assert.False(suspicions.Cleared("b"));
+        Assert.Equal(SuspicionVerdict.Cleared, suspicions.Check("b", t0.AddSeconds(10)));
+        Assert.Equal(TimeSpan.Zero, suspicions.Remaining("b", t0));
+
+        // suspected again later: a new grace from then
+        Assert.True(suspicions.Suspected("b", t0.AddSeconds(20)));
+        Assert.Equal(SuspicionVerdict.Waiting, suspicions.Check("b", t0.AddSeconds(22)));
+    }
+
     [Fact]
     public void With_every_worker_lost_there_is_no_assignment_until_one_joins()
     {

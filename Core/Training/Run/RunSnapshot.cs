@@ -4,10 +4,11 @@ namespace MtnnCluster.Training.Run;
 
 /// <summary>
 /// The run as of an epoch end: everything needed to go on from <see cref="NextEpoch"/> with any set of workers
-/// (trunk and its optimizer, every head with its moments, early stopping, history). Heads are null before the
-/// first epoch end: nothing has trained yet.
+/// (trunk and its optimizer, every head with its moments, early stopping, history), and the seconds the run had
+/// taken by then over all its coordinators. Heads are null before the first epoch end: nothing has trained yet.
 /// </summary>
-public sealed record RunSnapshot(int NextEpoch, TrunkState Trunk, HeadStore? Heads, HeadStore? BestHeads, int BestEpoch, double BestScore, EpochReport[] History)
+public sealed record RunSnapshot(int NextEpoch, TrunkState Trunk, HeadStore? Heads, HeadStore? BestHeads, int BestEpoch, double BestScore, EpochReport[] History,
+    double ElapsedSeconds)
 {
     /// <summary>Whether a training checkpoint of this snapshot is on disk.</summary>
     public bool OnDisk { get; set; }
@@ -18,7 +19,7 @@ public sealed record RunSnapshot(int NextEpoch, TrunkState Trunk, HeadStore? Hea
     public static RunSnapshot Of(TrainingCheckpoint checkpoint)
     {
         var state = checkpoint.State;
-        return new RunSnapshot(state.NextEpoch, checkpoint.Trunk, checkpoint.Heads, checkpoint.BestHeads, state.BestEpoch, state.BestScore, [.. state.History]) { OnDisk = true };
+        return new RunSnapshot(state.NextEpoch, checkpoint.Trunk, checkpoint.Heads, checkpoint.BestHeads, state.BestEpoch, state.BestScore, [.. state.History], state.ElapsedSeconds) { OnDisk = true };
     }
 
     /// <summary>The training checkpoint of this snapshot, or null before any head has trained.</summary>
@@ -29,7 +30,7 @@ public sealed record RunSnapshot(int NextEpoch, TrunkState Trunk, HeadStore? Hea
             data.Tasks.Select(t => t.Name).ToArray(), CompletedEpochs, NextEpoch,
             NextEpoch <= spec.Schedule.Epochs ? spec.PhaseOf(NextEpoch) : null,
             Trunk.Version, Trunk.BestVersion, Trunk.OptimizerSteps, Heads.OptimizerSteps,
-            BestEpoch, BestScore, History, [.. events], assignment, spec.Seed, DateTimeOffset.UtcNow);
+            BestEpoch, BestScore, History, [.. events], assignment, spec.Seed, DateTimeOffset.UtcNow, ElapsedSeconds);
         return new TrainingCheckpoint(state, Trunk, Heads, BestHeads);
     }
 }
