@@ -51,8 +51,10 @@ rm -rf "$target/root/mtnn"
 git clone -q --branch "$(git -C "$repo" rev-parse --abbrev-ref HEAD)" "$repo" "$target/root/mtnn"
 log "cloned $(git -C "$target/root/mtnn" log --oneline -1)"
 
-cleanup() { local m; for m in dev sys proc; do mountpoint -q "$target/$m" && umount -R -l "$target/$m"; done; }
+cleanup() { local m; for m in dev sys proc ""; do mountpoint -q "$target/$m" && umount -R -l "$target/$m"; done; }
 trap cleanup EXIT
+# the root a mount point of its own, as on a real machine: `unshare --mount` (the no-font test) needs one
+mount --bind "$target" "$target"
 mount -t proc proc "$target/proc"
 mount --rbind /sys "$target/sys"
 mount --rbind /dev "$target/dev" # with /dev/pts (the terminal) and /dev/shm (chromium)
@@ -66,13 +68,13 @@ environment=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 # written ahead would go to whatever reads the terminal first (apt, dpkg)
 as_user() {
   local name=$1 command=$2 started=$SECONDS code=0 answerer
-  local log=$target/root/$name.log tty
+  local transcript=$target/root/$name.log tty
   tty=$(mktemp -u /tmp/mtnn-fresh-tty-XXXXXX)
   mkfifo "$tty"
-  rm -f "$log"
+  rm -f "$transcript"
   (
     exec 3>"$tty" # the terminal's input stays open until the command ends
-    until grep -aq "Upgrade these packages now" "$log" 2>/dev/null || [[ -e $tty.done ]]; do sleep 1; done
+    until grep -aq "Upgrade these packages now" "$transcript" 2>/dev/null || [[ -e $tty.done ]]; do sleep 1; done
     [[ -e $tty.done ]] || printf 'y\n' >&3
     until [[ -e $tty.done ]]; do sleep 1; done
   ) &
