@@ -1,0 +1,37 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Model;
+
+/// <summary>
+/// The trunk's first layer as a sum of weight rows: a fingerprint row has ~40 of 2048 features set, so bias + the
+/// rows of <c>W</c> [in × out] at its set features (each scaled by its value, for counts) costs a fiftieth of the
+/// dense product. Only for forward passes without autograd (evaluation, the frozen trunk of a head epoch).
+/// </summary>
+public static class SparseFirstLayer
+{
+    /// <summary>
+    /// Above this fraction of non-zero inputs the dense product is used: on the 2-core VM a summed weight row costs
+    /// roughly what 20 dense multiply-adds per input do (BENCHMARKS.md, "Sparse first layer").
+    /// </summary>
+    public const double MaxDensity = 0.05;
+
+    /// <summary>
+    /// <paramref name="input"/> [rows × in] · <paramref name="weight"/> [in × out] + <paramref name="bias"/>, summed
+    /// over the non-zero inputs only; null when the input is too dense for that to pay. Call inside a dispose scope.
+    /// </summary>
+    public static Tensor? TryApply(Tensor input, Tensor weight, Tensor bias)
+    {
+        var rows = input.shape[0];
+        var present = input.ne(0.0);
+        var nonZero = present.nonzero(); // [n × 2] (row, feature), row-major: each row's features in one run
+        var n = nonZero.shape[0];
+        if (n > MaxDensity * rows * input.shape[1]) return null;
+        var features = nonZero.select(1, 1).contiguous();
+        var perRow = present.sum(1, type: ScalarType.Int64);
+        var offsets = perRow.cumsum(0).sub(perRow);
+        var values = input.masked_select(present); // the same row-major order as nonzero's
+        using var bag = nn.EmbeddingBag_from_pretrained(weight, freeze: true, mode: EmbeddingBagMode.Sum);
+        return bag.forward(features, offsets, values).add(bias, Scalars.One);
+    }
+}
