@@ -31,7 +31,9 @@ public static class SparseFirstLayer
         var perRow = present.sum(1, type: ScalarType.Int64);
         var offsets = perRow.cumsum(0).sub(perRow);
         var values = input.masked_select(present); // the same row-major order as nonzero's
-        using var bag = nn.EmbeddingBag_from_pretrained(weight, freeze: true, mode: EmbeddingBagMode.Sum);
+        // an alias: the module's freeze would otherwise turn off the trunk parameter's own requires_grad
+        using var alias = weight.detach();
+        using var bag = nn.EmbeddingBag_from_pretrained(alias, freeze: true, mode: EmbeddingBagMode.Sum);
         return bag.forward(features, offsets, values).add(bias, Scalars.One);
     }
 }

@@ -38,13 +38,14 @@ public sealed class SparseFirstLayerTests
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var generator = new Generator(3);
-        var weight = randn([Bits, 500], generator: generator).mul(0.05);
+        var weight = randn([Bits, 500], generator: generator).mul(0.05).requires_grad_();
         var bias = randn([500], generator: generator);
         var input = features.Slice(0, rows.Length);
         var sparse = SparseFirstLayer.TryApply(input, weight, bias);
         Assert.NotNull(sparse);
         AssertClose(input.matmul(weight).add(bias), sparse!);
         AssertClose(bias.unsqueeze(0), sparse!.narrow(0, 0, 1)); // a row without features is the bias
+        Assert.True(weight.requires_grad); // the trunk's parameter still trains afterwards
     }
 
     [Fact]
