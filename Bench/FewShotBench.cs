@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using MtnnCluster.Checkpoints;
+using MtnnCluster.Cli.Commands;
 using MtnnCluster.Data;
 using MtnnCluster.Evaluation;
 using MtnnCluster.Model;
@@ -25,16 +26,21 @@ public static class FewShotBench
         var draws = new Option<int>("--draws") { Description = "support sets drawn per task and size", DefaultValueFactory = _ => 10 };
         var seed = new Option<int>("--seed") { Description = "seed of the draws", DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
+        // FS-Mol's files label some molecules both active and inactive in one assay; such a cell has no label to draw
+        // into a support set or score a query against, so by default it is left out (`error` refuses the file)
+        var conflicts = new Option<string>("--label-conflicts") { Description = "long format: a molecule and task labelled with different values is left out (drop) or an error (error)", DefaultValueFactory = _ => "drop" };
+        var tasks = new Option<string?>("--tasks") { Description = "only these tasks of --data, comma-separated (for example a few held apart to choose settings on)" };
         var json = new Option<bool>("--json") { Description = "end with one line holding a JSON object of the results" };
-        var command = new Command("fewshot", "FS-Mol few-shot evaluation: ΔAUPRC of heads fitted on support sets of new tasks") { checkpoint, data, supports, draws, seed, device, json };
+        var command = new Command("fewshot", "FS-Mol few-shot evaluation: ΔAUPRC of heads fitted on support sets of new tasks") { checkpoint, data, supports, draws, seed, device, conflicts, tasks, json };
         command.SetAction(parse =>
         {
             var sizes = parse.GetValue(supports)!.Split(',').Select(s => int.TryParse(s, out var n) && n >= 2 ? n : throw new ArgumentException($"--support: '{s}' is not a size ≥ 2")).ToArray();
             var drawCount = parse.GetValue(draws) >= 1 ? parse.GetValue(draws) : throw new ArgumentException("--draws must be ≥ 1");
             var onDevice = DeviceName.Parse(parse.GetValue(device)!);
             var clock = Stopwatch.StartNew();
-            var trained = Checkpoint.Read(parse.GetValue(checkpoint)!.FullName);
-            var spec = trained.Model.Spec with { Dataset = new DatasetSpec(parse.GetValue(data)!.FullName, trained.Model.Spec.Dataset.SmilesColumn, null, null, null) };
+            var (runSpec, featureSize, trunkParameters, pretrainingTasks) = ReadTrunk(parse.GetValue(checkpoint)!.FullName);
+            var spec = runSpec with { Dataset = new DatasetSpec(parse.GetValue(data)!.FullName, runSpec.Dataset.SmilesColumn, parse.GetValue(tasks)?.Split(','), null, null,
+                LabelConflicts: LongFormatOptions.ParseConflicts(parse.GetValue(conflicts)!)) };
             var prepared = PreparedDataset.Prepare(spec);
             var kinds = prepared.Tasks.Select(t => t.Kind).ToArray();
             if (kinds.Any(k => k != TaskKind.Classification)) throw new ArgumentException($"{prepared.Path}: few-shot ΔAUPRC needs classification tasks only");
@@ -43,13 +49,13 @@ public static class FewShotBench
             var report = new BenchReport("fewshot");
             report.Note(BenchReport.Machine);
             report.Add("checkpoint", parse.GetValue(checkpoint)!.FullName);
-            report.Add("pretraining_tasks", trained.Model.Tasks.Length);
+            report.Add("pretraining_tasks", pretrainingTasks);
             report.Add("dataset", prepared.Path);
             report.Add("tasks", prepared.TaskCount);
             report.Add("molecules", prepared.RowCount);
-            var (trunk, heads) = trained.Instantiate(onDevice);
-            using (trunk)
-            using (heads)
+            if (featureSize != prepared.FeatureSize) throw new ArgumentException($"{prepared.Path}: {prepared.FeatureSize} features, the trunk takes {featureSize}");
+            using var trunk = new Trunk(featureSize, runSpec.Model.Layers, runSpec.Seed, onDevice) { ComputeType = runSpec.Precision.TrunkComputeType() };
+            trunk.Load(trunkParameters);
             using (var features = DeviceFeatures.Create(prepared.Features, Enumerable.Range(0, prepared.RowCount).ToArray(), prepared.FeatureSize, onDevice))
             using (var embeddings = Inference.Embed(trunk, features))
             using (var cpuEmbeddings = embeddings.cpu())
@@ -106,5 +112,20 @@ public static class FewShotBench
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The trunk of a model checkpoint (<c>RUN/checkpoint</c>) or of a training checkpoint
+    /// (<c>RUN/checkpoints/epoch-N</c>, its best trunk so far), so that a run still training can be evaluated.
+    /// </summary>
+    private static (RunSpec Spec, int FeatureSize, TensorData[] Trunk, int Tasks) ReadTrunk(string directory)
+    {
+        if (!File.Exists(Path.Combine(directory, "state.json")))
+        {
+            var model = Checkpoint.Read(directory);
+            return (model.Model.Spec, model.Model.FeatureSize, model.Trunk, model.Model.Tasks.Length);
+        }
+        var training = TrainingCheckpoint.Read(directory);
+        return (training.State.Spec, training.State.FeatureSize, training.Trunk.Best ?? training.Trunk.Parameters, training.State.TaskNames.Length);
     }
 }

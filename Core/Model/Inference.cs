@@ -11,7 +11,7 @@ public static class Inference
     /// <summary>Rows per forward pass in evaluation: bounds the memory of [rows × tasks] outputs.</summary>
     public const int ChunkRows = 4096;
 
-    /// <summary>Trunk outputs for every row, without dropout or autograd, in chunks to bound memory.</summary>
+    /// <summary>Trunk outputs for every row, without dropout or autograd (sparse first layer where it pays), in chunks to bound memory.</summary>
     public static Tensor Embed(Trunk trunk, DeviceFeatures features)
     {
         using var _ = no_grad();
@@ -24,7 +24,7 @@ public static class Inference
         {
             using var chunkScope = NewDisposeScope();
             var length = Math.Min(ChunkRows, rows - start);
-            embeddings.narrow(0, start, length).copy_(trunk.Forward(features.Slice(start, length), 0, null));
+            embeddings.narrow(0, start, length).copy_(trunk.Evaluate(features.Slice(start, length)));
         }
         return embeddings.MoveToOuterDisposeScope();
     }

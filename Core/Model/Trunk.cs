@@ -54,6 +54,22 @@ public sealed class Trunk : IDisposable
         return x.to(ScalarType.Float32);
     }
 
+    /// <summary>
+    /// Evaluation forward (no dropout) of <paramref name="input"/> under <c>no_grad</c>: the first layer sums the
+    /// weight rows of each row's non-zero features where they are sparse enough (<see cref="SparseFirstLayer"/>),
+    /// which gives <see cref="Forward"/>'s outputs up to float summation order. Call inside a dispose scope.
+    /// </summary>
+    public Tensor Evaluate(Tensor input)
+    {
+        if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
+        var first = ComputeType == ScalarType.Float32 ? SparseFirstLayer.TryApply(input, _parameters[0], _parameters[1]) : null;
+        if (first is null) return Forward(input, 0, null);
+        var x = first.relu();
+        for (var layer = 1; layer < Layers.Length; layer++)
+            x = x.matmul(_parameters[2 * layer]).add(_parameters[2 * layer + 1], Scalars.One).relu();
+        return x;
+    }
+
     public TensorData[] Export() => _parameters.Select((p, i) => TensorCodec.Encode(ParameterName(i), p)).ToArray();
 
     public void Load(IReadOnlyList<TensorData> parameters)

@@ -1,0 +1,79 @@
+using MtnnCluster.Model;
+using MtnnCluster.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Tests.Model;
+
+public sealed class SparseFirstLayerTests
+{
+    private const int Bits = 2048;
+
+    /// <summary>Fingerprint-like rows: about <paramref name="setPerRow"/> distinct features each, the first row empty.</summary>
+    private static SparseFeatures[] Rows(int count, int setPerRow, bool counts, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(r =>
+        {
+            var indices = r == 0 ? [] : Enumerable.Range(0, setPerRow).Select(_ => random.Next(Bits)).Distinct().Order().ToArray();
+            return new SparseFeatures(indices, indices.Select(_ => counts ? (float)random.Next(1, 6) : 1f).ToArray());
+        }).ToArray();
+    }
+
+    private static void AssertClose(Tensor expected, Tensor actual)
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        var worst = expected.sub(actual).abs().max().item<float>();
+        Assert.True(worst <= 1e-5f, $"largest difference {worst}");
+    }
+
+    [Theory]
+    [InlineData(false)] // packed bits
+    [InlineData(true)]  // counts, stored as bytes
+    public void Sparse_first_layer_matches_the_dense_product(bool counts)
+    {
+        var rows = Rows(300, 40, counts, 7);
+        using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
+        Assert.Equal(counts ? "uint8" : "packed bits", features.Layout);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var generator = new Generator(3);
+        var weight = randn([Bits, 500], generator: generator).mul(0.05).requires_grad_();
+        var bias = randn([500], generator: generator);
+        var input = features.Slice(0, rows.Length);
+        var sparse = SparseFirstLayer.TryApply(input, weight, bias);
+        Assert.NotNull(sparse);
+        AssertClose(input.matmul(weight).add(bias), sparse!);
+        AssertClose(bias.unsqueeze(0), sparse!.narrow(0, 0, 1)); // a row without features is the bias
+        Assert.True(weight.requires_grad); // the trunk's parameter still trains afterwards
+    }
+
+    [Fact]
+    public void Dense_input_is_left_to_the_dense_product()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var input = rand([8, 64], generator: new Generator(1)).add(0.1); // every feature non-zero
+        Assert.Null(SparseFirstLayer.TryApply(input, zeros([64, 4]), zeros(4)));
+    }
+
+    [Fact]
+    public void Evaluation_embeddings_match_the_dense_forward()
+    {
+        var rows = Rows(Inference.ChunkRows + 100, 40, false, 11); // two chunks
+        using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
+        using var trunk = new Trunk(Bits, [300, 50], 5, CPU);
+        using var embeddings = Inference.Embed(trunk, features);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        AssertClose(trunk.Forward(features.Slice(0, rows.Length), 0, null), embeddings);
+    }
+
+    [Fact]
+    public void Evaluate_refuses_to_run_under_autograd()
+    {
+        using var trunk = new Trunk(16, [4], 5, CPU);
+        using var input = zeros([2, 16]);
+        Assert.Throws<InvalidOperationException>(() => trunk.Evaluate(input));
+    }
+}
