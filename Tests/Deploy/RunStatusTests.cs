@@ -19,7 +19,7 @@ namespace MtnnCluster.Tests.Deploy;
 public sealed class RunStatusTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);
-    private const int Epochs = 4;
+    private const int Epochs = 12; // with the trunk below, long enough on an idle machine for polls to see several epochs
 
     [Fact]
     public async Task Status_and_the_live_report_follow_a_run_while_it_trains()
@@ -29,7 +29,7 @@ public sealed class RunStatusTests(ITestOutputHelper output)
         var report = Path.Combine(outDirectory, ReportWriter.FileName);
         using var processes = new ProcessGroup(output);
         var train = processes.Start(["train", "--data", RepoPaths.File("examples/tox21.csv"), "--tasks", "NR-AR,SR-ARE", "--epochs", $"{Epochs}",
-            "--patience", "0", "--layers", "64,32", "--bits", "1024", "--out", outDirectory, "--health-port", $"{port}"]);
+            "--patience", "0", "--layers", "1000,100", "--bits", "1024", "--out", outDirectory, "--health-port", $"{port}"]);
         try
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
@@ -76,7 +76,7 @@ public sealed class RunStatusTests(ITestOutputHelper output)
             Assert.True(done.GetProperty("updated").GetDateTimeOffset() >= done.GetProperty("started").GetDateTimeOffset());
 
             Assert.NotNull(live);
-            Assert.Matches($"Still running, epoch [1-{Epochs}] of {Epochs}\\.", live);
+            Assert.Matches($"Still running, epoch \\d+ of {Epochs}\\.", live);
             Assert.Contains("Per-task scores on every split come with the final report", live);
             var dom = await HeadlessChromium.DumpDom(ReportProbe.Write(live, "", Path.Combine(outDirectory, "probe-live.html")), TimeSpan.FromSeconds(90));
             Assert.Equal("yes", ReportProbe.Attribute(dom, "loaded"));
