@@ -56,6 +56,7 @@ def parse_args():
     p.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"],
                    help="fp32; tf32 (CUDA matmuls on TF32 tensor cores); bf16 (the trunk under bfloat16 autocast)")
     p.add_argument("--mtnn", help="path of the ./mtnn script, used to featurise --data")
+    p.add_argument("--fingerprints", help="the output of `mtnn featurize` for --data, made beforehand (where ./mtnn cannot run, as in a separate PyTorch root)")
     p.add_argument("--json", action="store_true")
     return p.parse_args()
 
@@ -65,13 +66,17 @@ def featurized(args, root):
     data = os.path.abspath(args.data or os.path.join(root, "examples", "toxcast.csv.gz"))
     if not os.path.exists(data):
         fail(f"--data: {data} does not exist")
-    mtnn = args.mtnn or os.path.join(root, "mtnn")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "fp.csv")
-        subprocess.run([mtnn, "featurize", "--data", data, "--bits", str(args.bits), "--out", out], check=True,
-                       stdout=subprocess.DEVNULL)
-        with open(out, newline="") as f:
+    if args.fingerprints:
+        with open(args.fingerprints, newline="") as f:
             fingerprints = list(csv.DictReader(f))
+    else:
+        mtnn = args.mtnn or os.path.join(root, "mtnn")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "fp.csv")
+            subprocess.run([mtnn, "featurize", "--data", data, "--bits", str(args.bits), "--out", out], check=True,
+                           stdout=subprocess.DEVNULL)
+            with open(out, newline="") as f:
+                fingerprints = list(csv.DictReader(f))
     opener = gzip.open if data.endswith(".gz") else open
     with opener(data, "rt", newline="") as f:
         reader = csv.DictReader(f)
