@@ -1,0 +1,49 @@
+namespace MtnnCluster.Collectives;
+
+/// <summary>
+/// The workers of one run attempt as a communication group, as a process group is to PyTorch's DDP: a rank, a
+/// size, and the two collectives a hybrid-parallel step needs. The step sees only this interface; the transport
+/// (an in-memory handoff in one process, TCP between processes, NCCL some day) is the implementation's.
+/// <para>
+/// Calls are blocking and collective: every rank makes the same calls in the same order. A rank that cannot go on
+/// (a peer's connection closed, a timeout, <see cref="Abort"/>) throws <see cref="CollectiveAbortedException"/>
+/// from the call in progress and from every later one.
+/// </para>
+/// </summary>
+public interface IProcessGroup : IDisposable
+{
+    int Rank { get; }
+    int Size { get; }
+
+    /// <summary>
+    /// Personalised all-to-all: <paramref name="send"/>[p] is what this rank sends to rank p (any length, empty
+    /// allowed; send[Rank] comes back as received[Rank] without a copy). Returns received[p], what rank p sent here.
+    /// </summary>
+    float[][] AllToAll(float[][] send);
+
+    /// <summary>
+    /// In place: every rank's <paramref name="buffer"/> (the same length on every rank) becomes the element-wise
+    /// sum over ranks, bit for bit the same on every rank (each element is summed once, in one order, and the
+    /// result is shared), so that replicas stepped from it stay identical.
+    /// </summary>
+    void AllReduceSum(float[] buffer);
+
+    /// <summary>Payload bytes this rank has sent to other ranks so far (the wire cost of its steps).</summary>
+    long BytesSent { get; }
+
+    /// <summary>Makes this rank's blocked and future calls throw, and tells the peers (from any thread).</summary>
+    void Abort(string reason);
+}
+
+/// <summary>Makes the group of one run attempt: <paramref name="endpoints"/>[r] is how rank r is reached (null in one process).</summary>
+public interface IProcessGroupFactory
+{
+    /// <summary>Where peers reach this node's group traffic ("host:port"), or null when groups never leave the process.</summary>
+    string? Endpoint { get; }
+
+    /// <summary>Joins group <paramref name="groupId"/> (one per run attempt) as <paramref name="rank"/>; returns when every rank is connected.</summary>
+    IProcessGroup Join(string groupId, int rank, IReadOnlyList<string?> endpoints, TimeSpan timeout);
+}
+
+/// <summary>A collective could not complete: a peer left, timed out, or the group was aborted.</summary>
+public sealed class CollectiveAbortedException(string message, Exception? inner = null) : Exception(message, inner);
