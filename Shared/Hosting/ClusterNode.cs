@@ -137,9 +137,8 @@ public static class ClusterNode
             ValidateCertificateHostname = false,
             CustomValidator = (certificate, _, peer, errors, log) =>
             {
-                var reason = "";
-                if (TlsSettings.OnlyChainErrors(errors) && TlsSettings.ChainsTo(certificate, authorities, out reason)) return true;
-                log.Warning("TLS: refused {0}: {1}", peer, reason is { Length: > 0 } ? reason : errors.ToString());
+                if (TlsSettings.AcceptsPeer(certificate, errors, authorities, out var reason)) return true;
+                log.Warning("TLS: refused {0}: {1}", peer, reason);
                 return false;
             },
         };

@@ -95,6 +95,16 @@ public sealed record TlsSettings(string CertificatePath, string? Password, strin
         return false;
     }
 
+    /// <summary>
+    /// The validation every mutual-TLS endpoint of the cluster does (Akka remoting, the collectives): the TLS layer
+    /// found nothing wrong beyond the chain and host name, and <paramref name="peer"/> chains to <paramref name="authorities"/>.
+    /// </summary>
+    public static bool AcceptsPeer(X509Certificate? peer, SslPolicyErrors errors, X509Certificate2Collection authorities, out string reason)
+    {
+        reason = errors.ToString();
+        return OnlyChainErrors(errors) && ChainsTo(peer as X509Certificate2, authorities, out reason);
+    }
+
     /// <summary>Why the TLS layer itself objected, beyond the chain (which <see cref="ChainsTo"/> decides).</summary>
     public static bool OnlyChainErrors(SslPolicyErrors errors) =>
         (errors & ~(SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNameMismatch)) == SslPolicyErrors.None;

@@ -47,13 +47,14 @@ public sealed class BlobServer : IDisposable
         _ = AcceptLoop();
     }
 
-    private static IPAddress ResolveBindAddress(string host)
+    /// <summary>The address a listener binds for <paramref name="host"/>: empty, 0.0.0.0 or * for every interface, else an IP or a name.</summary>
+    internal static IPAddress ResolveBindAddress(string host)
     {
         if (string.IsNullOrEmpty(host) || host is "0.0.0.0" or "*") return IPAddress.Any;
         if (IPAddress.TryParse(host, out var address)) return address;
         var addresses = Dns.GetHostAddresses(host);
         return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
-            ?? throw new ArgumentException($"data plane: cannot resolve bind host '{host}'");
+            ?? throw new ArgumentException($"cannot resolve bind host '{host}'");
     }
 
     private async Task AcceptLoop()
