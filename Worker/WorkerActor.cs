@@ -148,8 +148,8 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             _trainer = new ShardTrainer(data, start.Spec, new ShardLayout(start.Rank, start.SlotsByRank, start.TaskRanks), _group, device,
                 new ShardStart(start.Trunk, start.Heads, start.BestHeads));
             _inRun = true;
-            _log.Info("worker {0}: rank {1} of {2}, {3} tasks, {4} training rows on {5}; {6}", _options.WorkerId, start.Rank, start.Peers.Length,
-                _trainer.TaskIndices.Length, _trainer.TrainRows, _options.Device, _trainer.Residency);
+            _log.Info($"worker {_options.WorkerId}: rank {start.Rank} of {start.Peers.Length}, {_trainer.TaskIndices.Length} tasks, " +
+                      $"{_trainer.TrainRows} training rows on {_options.Device}; {_trainer.Residency}");
             Sender.Tell(new WorkerReady(start.RunId, _options.WorkerId, _trainer.TrainRows, _trainer.TrainLabels));
         }
         catch (CollectiveAbortedException e)

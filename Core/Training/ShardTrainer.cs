@@ -60,7 +60,7 @@ public sealed class ShardTrainer : IDisposable
     /// the order given) that rank q's tasks label; <see cref="Receive"/>[q] lists the positions rank q sends here,
     /// in the same order. Both sides derive it from the same data, so only floats travel.
     /// </summary>
-    private sealed record Route(int[][] Send, long[][] Receive, int OwnRows);
+    private sealed record Route(long[][] Send, long[][] Receive, int OwnRows);
 
     private readonly PreparedDataset _data;
     private readonly RunSpec _spec;
@@ -255,7 +255,7 @@ public sealed class ShardTrainer : IDisposable
     {
         public Route Over(IEnumerable<long> positions)
         {
-            var send = Enumerable.Range(0, size).Select(_ => new List<int>()).ToArray();
+            var send = Enumerable.Range(0, size).Select(_ => new List<long>()).ToArray();
             var receive = Enumerable.Range(0, size).Select(_ => new List<long>()).ToArray();
             var own = 0;
             foreach (var p in positions)
@@ -364,7 +364,7 @@ public sealed class ShardTrainer : IDisposable
     {
         var hidden = _trunk.OutputSize;
         var rank = _group.Rank;
-        Tensor Own(int[] rows) => own is null || rows.Length == 0 ? zeros([0, hidden], device: _device)
+        Tensor Own(long[] rows) => own is null || rows.Length == 0 ? zeros([0, hidden], device: _device)
             : rows.Length == route.OwnRows ? own : own.index_select(0, tensor(rows, device: _device));
         if (_group.Size == 1) return (Own(route.Send[0]), route.Receive[0]);
         var send = new float[_group.Size][];
