@@ -295,7 +295,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
         }
         Enter(RunPhase.Deploying);
         var layouts = ShardLayout.Of(assignment, assignment.Keys.ToDictionary(w => w, w => _workers[w].Slots), _data!.TaskCount);
-        var peers = assignment.Keys.OrderBy(w => w, StringComparer.Ordinal).Select(w => _workers[w].Endpoint).ToArray();
+        var peers = assignment.Keys.OrderBy(w => w, StringComparer.Ordinal).Select(w => _workers[w].Endpoint ?? "").ToArray();
         StartRound(RoundKind.Ready, 0, 0,
             w => new StartRun(WireId, _job.Spec, layouts[w].Rank, layouts[w].SlotsByRank, layouts[w].TaskRanks, peers, _trunk,
                 _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false), _data.Fingerprint), _ =>

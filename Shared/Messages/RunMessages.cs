@@ -11,7 +11,7 @@ namespace MtnnCluster.Messages;
 /// workers. Rows are placed by <see cref="SlotsByRank"/> (<c>RowPlacement</c>), tasks by <see cref="TaskRanks"/>
 /// (the rank owning each dataset task). The worker loads the dataset the spec names (shared storage on a cluster;
 /// the process cache in one process), joins the attempt's process group through <see cref="Peers"/> (each rank's
-/// exchange endpoint, null in one process) and starts from <see cref="Trunk"/>, <see cref="Heads"/> and
+/// exchange endpoint, empty in one process) and starts from <see cref="Trunk"/>, <see cref="Heads"/> and
 /// <see cref="BestHeads"/> (null: fresh, seeded). <see cref="ExpectedFingerprint"/>: the SHA-256 of the data
 /// file as the coordinator read it; a worker that reads other bytes refuses the run (null: not checked).
 /// </summary>
@@ -22,7 +22,7 @@ public sealed record StartRun(
     [property: Key(2)] int Rank,
     [property: Key(3)] int[] SlotsByRank,
     [property: Key(4)] int[] TaskRanks,
-    [property: Key(5)] string?[] Peers,
+    [property: Key(5)] string[] Peers,
     [property: Key(6)] TrunkState? Trunk = null,
     [property: Key(7)] HeadState? Heads = null,
     [property: Key(8)] HeadState? BestHeads = null,

@@ -127,7 +127,7 @@ public sealed class PrecisionTests
         var serializer = new MtnnMessageSerializer((ExtendedActorSystem)system);
         foreach (var precision in Enum.GetValues<Precision>())
         {
-            var start = new StartRun("r", MtnnMessageSerializerTests.SampleSpec() with { Precision = precision }, 0, [1], [0, 0, 0, 0], [null]);
+            var start = new StartRun("r", MtnnMessageSerializerTests.SampleSpec() with { Precision = precision }, 0, [1], [0, 0, 0, 0], [""]);
             var copy = (StartRun)serializer.FromBinary(serializer.ToBinary(start), serializer.Manifest(start));
             Assert.Equal(precision, copy.Spec.Precision);
         }

@@ -41,7 +41,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new RegisterWorker("w1", "cuda:0", 2),
         new RegisterWorker("w1", "cuda:0", 2, "10.0.0.2:40001"),
         new WorkerRegistered("w1"),
-        new StartRun("r", SampleSpec(), 0, [1], [0, 0, 0, 0], [null]),
+        new StartRun("r", SampleSpec(), 0, [1], [0, 0, 0, 0], [""]),
         new StartRun("r~2", SampleSpec(), 1, [1, 2], [0, 1, -1, 1], ["10.0.0.2:40001", "10.0.0.3:40001"], SampleTrunk(), SampleHeads(), SampleHeads() with { Moments = null }, "abc"),
         new WorkerReady("r", "w1", 100, 250),
         new WorkerFailed("r", "w1", "disk"),
@@ -107,11 +107,11 @@ public sealed class MtnnMessageSerializerTests : IDisposable
     public void A_message_of_an_earlier_protocol_version_is_refused()
     {
         // version 2 changed what offers and chunks carry (XxHash128 instead of SHA-256), version 3 the trunk step
-        // and the wire form of core types: mixed nodes must not talk
+        // and the wire form of core types, version 4 the step itself (hybrid parallelism): mixed nodes must not talk
         Assert.Equal(4, ProtocolRegistry.ProtocolVersion);
         var offer = new BlobOffer("r", 13, "tstep.3", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]);
-        foreach (var old in new[] { "offer.1", "offer.2" })
-            Assert.Contains("version 3", Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), old)).Message);
+        foreach (var old in new[] { "offer.1", "offer.2", "offer.3" })
+            Assert.Contains("version 4", Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), old)).Message);
     }
 
     [Fact]

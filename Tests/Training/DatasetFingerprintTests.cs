@@ -54,14 +54,14 @@ public sealed class DatasetFingerprintTests : TestKit, IDisposable
         coordinator.IgnoreMessages(m => m is RegisterWorker);
         var theirs = new string('0', 64);
 
-        worker.Tell(new StartRun("run-1", Spec(path), 0, [1], [0], [null], ExpectedFingerprint: theirs), coordinator.Ref);
+        worker.Tell(new StartRun("run-1", Spec(path), 0, [1], [0], [""], ExpectedFingerprint: theirs), coordinator.Ref);
 
         var failed = coordinator.ExpectMsg<WorkerFailed>(TimeSpan.FromSeconds(30));
         Assert.Contains(path, failed.Reason);
         Assert.Contains(PreparedDataset.FileFingerprint(path), failed.Reason);
         Assert.Contains(theirs, failed.Reason);
 
-        worker.Tell(new StartRun("run-2", Spec(path), 0, [1], [0], [null], ExpectedFingerprint: PreparedDataset.FileFingerprint(path)), coordinator.Ref);
+        worker.Tell(new StartRun("run-2", Spec(path), 0, [1], [0], [""], ExpectedFingerprint: PreparedDataset.FileFingerprint(path)), coordinator.Ref);
         coordinator.ExpectMsg<WorkerReady>(TimeSpan.FromSeconds(30));
     }
 }

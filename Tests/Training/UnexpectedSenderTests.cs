@@ -40,7 +40,7 @@ public sealed class UnexpectedSenderTests : TestKit, IDisposable
         worker.Tell(new WorkerRegistered("w"), coordinator.Ref);
         coordinator.IgnoreMessages(m => m is RegisterWorker); // a periodic announcement may still be on its way
 
-        worker.Tell(new StartRun("run-1", Spec(), 0, [1], [0], [null]), coordinator.Ref);
+        worker.Tell(new StartRun("run-1", Spec(), 0, [1], [0], [""]), coordinator.Ref);
         coordinator.ExpectMsg<WorkerReady>(TimeSpan.FromSeconds(30));
 
         worker.Tell(new FetchHeads("run-1"), stranger.Ref);
