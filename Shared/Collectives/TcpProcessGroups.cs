@@ -177,7 +177,16 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
             }
             catch (SocketException)
             {
-                continue; // one failed accept (a peer that reset at once) is that peer's problem
+                // a peer that reset at once, or no file descriptors left: pause rather than spin, then go on
+                try
+                {
+                    await Task.Delay(100, _stopping.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                continue;
             }
             _ = Admit(NewSocket(socket));
         }
