@@ -1,3 +1,4 @@
+using MtnnCluster.Collectives;
 using System.CommandLine;
 using System.Diagnostics;
 using Akka.Hosting;
@@ -105,7 +106,7 @@ public static class EpochBench
             var outcome = await AkkaNode.RunAsync(akka => akka
                     .AddMtnnBasics()
                     .WithCoordinator(job, observer)
-                    .WithWorkers(options, (_, registry) => registry.Get<CoordinatorActor>()),
+                    .WithWorkers(options, (_, registry) => registry.Get<CoordinatorActor>(), new InProcessGroups()),
                 _ => observer.Outcome.WaitAsync(cancel));
             return new Result(outcome, observer.Epochs);
         }

@@ -62,7 +62,7 @@ public static class PrecisionBench
                         for (var s = 0; s < stepCount; s++)
                         {
                             using var scope = NewDisposeScope();
-                            MaskedLoss.Sum(heads.Logits(trunk.Forward(batch, 0.25, dropout), labels), labels).backward();
+                            MaskedLoss.Sum(heads.Logits(trunk.Forward(batch, Dropout.Masks(0.25, dropout, onDevice, batch.shape[0], sizes)), labels), labels).backward();
                             foreach (var p in trunk.Parameters.Concat(heads.Parameters)) p.grad?.zero_();
                         }
                     });

@@ -3,11 +3,9 @@ using MtnnCluster.Bench;
 using MtnnCluster.Cli.Commands;
 
 // The benchmark harness (./bench.sh NAME [options]); `reference` is Bench/reference.py, run by bench.sh itself.
-var root = new RootCommand("MtnnCluster benchmarks: epoch, exchange, collectives, scaling, generate, precision")
+var root = new RootCommand("MtnnCluster benchmarks: epoch, collectives, scaling, generate, precision")
 {
     EpochBench.Create(),
-    ExchangeBench.Create(),
-    ExchangeBench.Peer(),
     CollectivesBench.Create(),
     ScalingBench.Create(),
     GenerateBench.Create(),

@@ -26,9 +26,11 @@ public sealed record TrainJob(string RunId, RunSpec Spec, string OutDirectory, i
 
 /// <summary>
 /// The coordinator: a state machine over <see cref="RunPhase"/>. It waits for workers, deploys tasks to them
-/// (<see cref="TaskPlacement"/>), trains epoch by epoch as <see cref="RunSchedule"/> says, reduces the workers'
-/// trunk gradients into the master trunk (<see cref="TrunkMaster"/>), scores each epoch (<see cref="RunProgress"/>:
-/// early stopping), keeps a <see cref="RunSnapshot"/> at every epoch end and writes it as a training checkpoint.
+/// (tasks by <see cref="TaskPlacement"/>, rows by <see cref="RowPlacement"/>), starts the rounds of steps each epoch
+/// takes as <see cref="RunSchedule"/> says, scores each epoch (<see cref="RunProgress"/>: early stopping), keeps a
+/// <see cref="RunSnapshot"/> at every epoch end (the trunk comes from rank 0 then) and writes it as a training
+/// checkpoint. It is the control plane only: the workers exchange embeddings and trunk gradients among themselves,
+/// and no trunk passes through here per step.
 /// The decisions and the math live in those plain classes; this actor holds the actor references, sends the
 /// requests, collects the replies, and moves between phases. Writing the run's outputs is the caller's: it gets
 /// the <see cref="RunOutcome"/> through <see cref="ITrainingObserver.Completed"/>.
@@ -42,14 +44,13 @@ public sealed record TrainJob(string RunId, RunSpec Spec, string OutDirectory, i
 /// </summary>
 public sealed class CoordinatorActor : ProtocolActor, IWithTimers
 {
-    private sealed record WorkerHandle(string WorkerId, IActorRef Ref, string Device, int Slots);
+    private sealed record WorkerHandle(string WorkerId, IActorRef Ref, string Device, int Slots, string? Endpoint);
 
-    private enum RoundKind { Ready, Step, LocalSteps, Heads, Evaluate, FetchHeads }
+    private enum RoundKind { Ready, Step, Heads, Evaluate, FetchHeads }
 
     /// <summary>A round's name in traces (<c>mtnn.round step</c>).</summary>
     private static string TraceName(RoundKind kind) => kind switch
     {
-        RoundKind.LocalSteps => "local",
         RoundKind.Evaluate => "eval",
         RoundKind.FetchHeads => "fetch",
         _ => kind.ToString().ToLowerInvariant(),
@@ -97,7 +98,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
     private PreparedDataset? _data;
     private RunSchedule? _schedule;
     private TaskPlacement? _placement;
-    private TrunkMaster? _trunk;
+    private TrunkState? _trunk; // as of the last snapshot (null before the first epoch end: fresh, seeded on every worker)
     private RunSnapshot? _snapshot;
     private RunProgress _progress = RunProgress.Fresh(0);
     private HeadStore? _heads, _bestHeads;
@@ -151,7 +152,6 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
     protected override void PostStop()
     {
         if (Context.System is ExtendedActorSystem { Provider: IClusterActorRefProvider }) Cluster.Get(Context.System).Unsubscribe(Self);
-        _trunk?.Dispose();
         _trace.Dispose();
         base.PostStop();
     }
@@ -171,8 +171,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
                     Receive<WorkerReady>(m => Answer(RoundKind.Ready, 0, 0, m.WorkerId, m));
                     break;
                 case RunPhase.Training:
-                    Receive<TrunkGradient>(m => Answer(RoundKind.Step, m.Epoch, m.Step, m.WorkerId, m));
-                    Receive<LocalTrunk>(m => Answer(RoundKind.LocalSteps, m.Epoch, m.Step, m.WorkerId, m));
+                    Receive<StepsDone>(m => Answer(RoundKind.Step, m.Epoch, m.Step, m.WorkerId, m));
                     Receive<HeadEpochDone>(m => Answer(RoundKind.Heads, m.Epoch, 0, m.WorkerId, m));
                     break;
                 case RunPhase.Evaluating or RunPhase.Finishing:
@@ -259,7 +258,6 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
                        $"split {_job.Spec.Split.Kind.ToString().ToLowerInvariant()}: {data.Split.Train.Length}/{data.Split.Valid.Length}/{data.Split.Test.Length}");
         _schedule = new RunSchedule(_job.Spec, data.Split.Train.Length);
         _placement = new TaskPlacement(data.Labels.CountPerTask(data.Split.Train));
-        _trunk = new TrunkMaster(data.FeatureSize, _job.Spec);
         if (_resumeFrom is { } resumed)
         {
             _snapshot = RunSnapshot.Of(resumed);
@@ -267,7 +265,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
             _events = new RunEvents(resumed.State.Events);
             _events.Interrupted(new RunEvent(DateTimeOffset.UtcNow, RunEventKind.Resumed, "", 0, resumed.State.NextEpoch, Detail: $"from epoch {resumed.State.CompletedEpochs}"));
         }
-        else _snapshot = new RunSnapshot(1, _trunk.Snapshot(), null, null, 0, double.NegativeInfinity, [], 0);
+        else _snapshot = new RunSnapshot(1, null, null, null, 0, double.NegativeInfinity, [], 0);
         var start = _placement.Start(Slots());
         foreach (var (id, tasks) in start.Assignment)
             _observer.Info($"worker {id}: {tasks.Length} tasks, {tasks.Sum(t => _placement.LabelsPerTask[t])} training labels");
@@ -285,7 +283,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
         var snapshot = _snapshot!;
         _round = null;
         _attempt++;
-        _trunk!.Restore(snapshot.Trunk);
+        _trunk = snapshot.Trunk;
         (_heads, _bestHeads) = (snapshot.Heads, snapshot.BestHeads);
         _progress = new RunProgress(snapshot.History, snapshot.BestEpoch, snapshot.BestScore, _job.Spec.MinClassCount);
         var assignment = _placement!.Assignment;
@@ -296,9 +294,11 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
             return;
         }
         Enter(RunPhase.Deploying);
+        var layouts = ShardLayout.Of(assignment, assignment.Keys.ToDictionary(w => w, w => _workers[w].Slots), _data!.TaskCount);
+        var peers = assignment.Keys.OrderBy(w => w, StringComparer.Ordinal).Select(w => _workers[w].Endpoint).ToArray();
         StartRound(RoundKind.Ready, 0, 0,
-            w => new StartRun(WireId, _job.Spec, assignment[w], _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false),
-                ExpectedFingerprint: _data!.Fingerprint), _ =>
+            w => new StartRun(WireId, _job.Spec, layouts[w].Rank, layouts[w].SlotsByRank, layouts[w].TaskRanks, peers, _trunk,
+                _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false), _data.Fingerprint), _ =>
             {
                 if (_events.Recovered(DateTimeOffset.UtcNow) is { } seconds)
                     _observer.Info($"training again from epoch {snapshot.NextEpoch} on {assignment.Count} worker(s), {seconds:F1} s after the event");
@@ -320,9 +320,9 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
         var phase = _schedule!.PhaseOf(epoch);
         if (phase == EpochPhase.Heads)
         {
-            StartRound(RoundKind.Heads, epoch, 0, _ => new HeadEpoch(WireId, epoch, _schedule.StepsPerEpoch, _trunk!.Version, _trunk.Parameters), replies =>
+            StartRound(RoundKind.Heads, epoch, 0, _ => new HeadEpoch(WireId, epoch, _schedule.StepsPerEpoch), replies =>
             {
-                foreach (var done in replies.Cast<HeadEpochDone>()) _epoch.Add(done.LossSum, done.Labels, done.Rows);
+                foreach (var done in replies.Cast<HeadEpochDone>()) _epoch.Add(done.LossSum, done.Labels, done.Rows, done.BytesSent);
                 StepCompleted(epoch, phase, 1, 1);
                 EndEpoch(epoch, phase);
             });
@@ -331,32 +331,18 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
         RunRound(epoch, phase, _schedule.Rounds(), 0);
     }
 
-    /// <summary>Round <paramref name="index"/> of a trunk-updating epoch: one reduced step, or K local steps then an average.</summary>
+    /// <summary>Round <paramref name="index"/> of a trunk-updating epoch: some steps, which the workers run among themselves.</summary>
     private void RunRound(int epoch, EpochPhase phase, IReadOnlyList<StepRound> rounds, int index)
     {
         var round = rounds[index];
         var steps = _schedule!.StepsPerEpoch;
-        void Next()
+        StartRound(RoundKind.Step, epoch, round.Step, _ => new TrainSteps(WireId, epoch, phase, round.Step, round.Count, steps), replies =>
         {
+            foreach (var done in replies.Cast<StepsDone>()) _epoch.Add(done.LossSum, done.Labels, done.Rows, done.BytesSent);
             StepCompleted(epoch, phase, round.End, steps);
             if (index + 1 < rounds.Count) RunRound(epoch, phase, rounds, index + 1);
             else EndEpoch(epoch, phase);
-        }
-        // both reductions copy what they reduce: the received bytes go back to the pool after
-        void Reduce(IEnumerable<(double LossSum, int Rows, TrunkContribution Part)> replies, Func<IReadOnlyList<TrunkContribution>, bool> reduce)
-        {
-            var parts = replies.ToArray();
-            foreach (var (lossSum, rows, part) in parts) _epoch.Add(lossSum, part.Labels, rows);
-            reduce(parts.Select(p => p.Part).ToArray());
-            foreach (var p in parts) TensorArrayPool.Shared.Return(p.Part.Tensors);
-            Next();
-        }
-        if (_job.Spec.Schedule.SyncEvery > 1)
-            StartRound(RoundKind.LocalSteps, epoch, round.Step, _ => new LocalTrunkSteps(WireId, epoch, round.Step, steps, phase, _trunk!.Version, _trunk.Parameters),
-                replies => Reduce(replies.Cast<LocalTrunk>().Select(t => (t.LossSum, t.Rows, new TrunkContribution(t.WorkerId, t.Labels, t.Trunk))), _trunk!.Average));
-        else
-            StartRound(RoundKind.Step, epoch, round.Step, _ => new TrunkStep(WireId, epoch, round.Step, steps, phase, _trunk!.Version, _trunk.Parameters),
-                replies => Reduce(replies.Cast<TrunkGradient>().Select(g => (g.LossSum, g.Rows, new TrunkContribution(g.WorkerId, g.Labels, g.Gradients))), _trunk!.ApplyGradients));
+        });
     }
 
     private void StepCompleted(int epoch, EpochPhase phase, int step, int steps) =>
@@ -367,9 +353,11 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
     {
         var trainSeconds = _epoch.Seconds;
         Enter(RunPhase.Evaluating);
-        StartRound(RoundKind.Evaluate, epoch, 0, _ => new Evaluate(WireId, epoch, _trunk!.Version, [Split.Valid], _trunk.Parameters, Snapshot: true), replies =>
+        StartRound(RoundKind.Evaluate, epoch, 0, _ => new Evaluate(WireId, epoch, [Split.Valid], Snapshot: true), replies =>
         {
             var results = replies.Cast<EvaluationResult>().ToArray();
+            _trunk = results.Select(r => r.Trunk).SingleOrDefault(t => t is not null)
+                     ?? throw new InvalidDataException("no worker sent the trunk with its scores (rank 0 should)");
             var heads = _heads?.Clone() ?? new HeadStore(_job.Spec.Model.Layers[^1], _data!.TaskCount);
             foreach (var result in results)
                 heads.Merge(result.Heads ?? throw new InvalidDataException($"worker {result.WorkerId} sent no heads with its scores"));
@@ -377,12 +365,12 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
             var report = _progress.Record(epoch, _schedule!.Epochs, phase, _epoch, trainSeconds, results.SelectMany(e => e.Scores).ToArray());
             if (report.Improved)
             {
-                _trunk!.KeepBest();
+                _trunk = _trunk with { Best = _trunk.Parameters, BestVersion = _trunk.Version };
                 _bestHeads = _heads.Clone();
-                Broadcast(new KeepBestHeads(WireId, epoch));
+                Broadcast(new KeepBest(WireId, epoch));
             }
             _observer.EpochCompleted(report);
-            _snapshot = new RunSnapshot(epoch + 1, _trunk!.Snapshot(), _heads, _bestHeads, _progress.BestEpoch, _progress.BestScore, [.. _progress.History], ElapsedSeconds);
+            _snapshot = new RunSnapshot(epoch + 1, _trunk, _heads, _bestHeads, _progress.BestEpoch, _progress.BestScore, [.. _progress.History], ElapsedSeconds);
             if (_schedule.CheckpointAfter(epoch, _progress.BestEpoch, _job.CheckpointPolicy.Every)) WriteCheckpoint(_snapshot, null);
             var joined = _placement!.Unplaced(_workers.Keys).ToArray();
             if (!_schedule.IsOver(epoch, _progress.BestEpoch) && joined.Length > 0) Redeploy(RunEventKind.WorkerJoined, string.Join(',', joined));
@@ -394,9 +382,8 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
     private void Finish()
     {
         Enter(RunPhase.Finishing);
-        _trunk!.RestoreBest();
-        Broadcast(new RestoreBestHeads(WireId));
-        StartRound(RoundKind.Evaluate, 0, 0, _ => new Evaluate(WireId, 0, _trunk.Version, [Split.Train, Split.Valid, Split.Test], _trunk.Parameters), evaluations =>
+        Broadcast(new RestoreBest(WireId));
+        StartRound(RoundKind.Evaluate, 0, 0, _ => new Evaluate(WireId, 0, [Split.Train, Split.Valid, Split.Test]), evaluations =>
         {
             var scores = evaluations.Cast<EvaluationResult>().SelectMany(e => e.Scores).ToArray();
             StartRound(RoundKind.FetchHeads, 0, 0, _ => new FetchHeads(WireId), shards =>
@@ -405,7 +392,8 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
                 var assignment = _placement!.Assignment;
                 var outcome = new RunOutcome(_runId, _job.Spec, _data, _progress.History, _progress.BestEpoch, scores,
                     assignment.Select(a => new WorkerAssignment(a.Key, _workers[a.Key].Ref.Path.Address.ToString(), _workers[a.Key].Device, _workers[a.Key].Slots, a.Value)).ToArray(),
-                    _trunk.Parameters, weight, bias, ElapsedSeconds, [.. _events.All]);
+                    _trunk?.Best ?? _trunk?.Parameters ?? throw new InvalidOperationException("the run finished before any epoch ended"),
+                    weight, bias, ElapsedSeconds, [.. _events.All]);
                 Enter(RunPhase.Finished);
                 EndRunOnEveryWorker();
                 if (Delivery.Summary is { } exchange) _observer.Info(exchange);
@@ -449,7 +437,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
             // the same id from a new actor: the worker's process was restarted; its old incarnation is gone
             OnWorkerLost(w => w.WorkerId == register.WorkerId, RunEventKind.WorkerLost);
         }
-        _workers[register.WorkerId] = new WorkerHandle(register.WorkerId, Sender, register.Device, Math.Max(1, register.Slots));
+        _workers[register.WorkerId] = new WorkerHandle(register.WorkerId, Sender, register.Device, Math.Max(1, register.Slots), register.ExchangeEndpoint);
         Context.Watch(Sender);
         MtnnTelemetry.WorkersAlive(_workers.Count);
         if (!Started)

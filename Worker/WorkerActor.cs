@@ -1,12 +1,14 @@
 using Akka;
 using Akka.Actor;
 using Akka.Event;
+using MtnnCluster.Collectives;
 using MtnnCluster.Data;
 using MtnnCluster.Hosting;
 using MtnnCluster.Messages;
 using MtnnCluster.Model;
 using MtnnCluster.Serialization;
 using MtnnCluster.Training;
+using MtnnCluster.Training.Run;
 using MtnnCluster.Transport;
 
 namespace MtnnCluster.Worker;
@@ -16,14 +18,18 @@ namespace MtnnCluster.Worker;
 public sealed record WorkerOptions(string WorkerId, string Device, int Slots, bool ExitAfterRun = false);
 
 /// <summary>
-/// A worker: registers with the coordinator, owns the heads and rows of the tasks it is given, and answers the
-/// coordinator's steps. The tensor work is <see cref="ShardTrainer"/>'s; this actor only sequences it. It runs on
-/// a dedicated thread (see <see cref="WorkerHosting"/>), so long steps block nothing else.
+/// A worker: registers with the coordinator, takes the rows and tasks of each run attempt it is given, joins the
+/// attempt's process group with the other workers, and runs the rounds of steps the coordinator starts. The tensor
+/// work and the exchanges among workers are <see cref="ShardTrainer"/>'s; this actor only sequences them. It runs
+/// on a dedicated thread (see <see cref="WorkerHosting"/>), so long steps, blocked in a collective or not, block
+/// nothing else.
 /// </summary>
 public sealed class WorkerActor : ProtocolActor, IWithTimers
 {
     private readonly WorkerOptions _options;
     private readonly IActorRef _coordinator;
+    private readonly IProcessGroupFactory _groups;
+    private IProcessGroup? _group;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private ShardTrainer? _trainer;
     private string? _runId;
@@ -37,12 +43,16 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
     /// <summary>Messages dropped because they named another run, arrived before one started, or came from elsewhere than its coordinator.</summary>
     public long Dropped { get; private set; }
 
-    public WorkerActor(WorkerOptions options, IActorRef coordinator)
+    /// <summary>How long a worker waits for the other workers of an attempt to join its group (they load the data first).</summary>
+    public static readonly TimeSpan JoinTimeout = TimeSpan.FromMinutes(5);
+
+    public WorkerActor(WorkerOptions options, IActorRef coordinator, IProcessGroupFactory groups)
     {
         _options = options;
         _coordinator = coordinator;
+        _groups = groups;
 
-        Receive<Register>(_ => { if (!_registered) _coordinator.Tell(new RegisterWorker(_options.WorkerId, _options.Device, _options.Slots)); });
+        Receive<Register>(_ => { if (!_registered) _coordinator.Tell(new RegisterWorker(_options.WorkerId, _options.Device, _options.Slots, _groups.Endpoint)); });
         Receive<WorkerRegistered>(_ =>
         {
             _registered = true;
@@ -80,26 +90,21 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             Dropped++;
             _log.Debug("dropped {0} for run {1}", m.GetType().Name, m.RunId);
         });
-        Receive<LocalTrunkSteps>(m => Reply(m.RunId, () =>
+        Receive<TrainSteps>(m => Reply(m.RunId, () =>
         {
-            var (loss, trunk) = _trainer!.LocalTrunkSteps(m.Epoch, m.Step, m.Steps, m.Phase, m.Trunk);
-            return new LocalTrunk(m.RunId, _options.WorkerId, m.Epoch, m.Step, loss.LossSum, loss.Labels, loss.Rows, trunk);
-        }, m.Trunk));
-        Receive<TrunkStep>(m => Reply(m.RunId, () =>
-        {
-            var (loss, gradients) = _trainer!.TrunkStep(m.Epoch, m.Step, m.Steps, m.Phase, m.Trunk);
-            return new TrunkGradient(m.RunId, _options.WorkerId, m.Epoch, m.Step, m.Version, loss.LossSum, loss.Labels, loss.Rows, gradients);
-        }, m.Trunk));
+            var loss = _trainer!.TrainSteps(m.Epoch, m.Phase, m.Step, m.Count, m.Steps);
+            return new StepsDone(m.RunId, _options.WorkerId, m.Epoch, m.Step, loss.LossSum, loss.Labels, loss.Rows, loss.BytesSent);
+        }));
         Receive<HeadEpoch>(m => Reply(m.RunId, () =>
         {
-            var loss = _trainer!.HeadEpoch(m.Epoch, m.Steps, m.Version, m.Trunk);
-            return new HeadEpochDone(m.RunId, _options.WorkerId, m.Epoch, loss.LossSum, loss.Labels, loss.Rows);
-        }, m.Trunk));
+            var loss = _trainer!.HeadEpoch(m.Epoch, m.Steps);
+            return new HeadEpochDone(m.RunId, _options.WorkerId, m.Epoch, loss.LossSum, loss.Labels, loss.Rows, loss.BytesSent);
+        }));
         Receive<Evaluate>(m => Reply(m.RunId, () =>
-            new EvaluationResult(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Trunk, m.Splits),
-                m.Snapshot ? _trainer.SnapshotHeads() : null), m.Trunk));
-        Receive<KeepBestHeads>(_ => _trainer!.KeepBestHeads());
-        Receive<RestoreBestHeads>(_ => _trainer!.RestoreBestHeads());
+            new EvaluationResult(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Splits),
+                m.Snapshot ? _trainer.SnapshotHeads() : null, m.Snapshot && _trainer.Rank == 0 ? _trainer.SnapshotTrunk() : null)));
+        Receive<KeepBest>(_ => _trainer!.KeepBest());
+        Receive<RestoreBest>(_ => _trainer!.RestoreBest());
         Receive<FetchHeads>(m => Reply(m.RunId, () =>
         {
             var (weight, bias) = _trainer!.ExportHeads();
@@ -138,10 +143,18 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             PrecisionMode.Require(start.Spec.Precision, device); // before loading anything
             var data = PreparedDataset.Load(start.Spec, w => _log.Warning(w));
             data.RequireFingerprint(start.ExpectedFingerprint, "the coordinator's");
-            _trainer = new ShardTrainer(data, start.Spec, start.TaskIndices, device, start.Heads, start.BestHeads);
+            // after loading: the wait is then only for the slowest worker's data
+            _group = _groups.Join(start.RunId, start.Rank, start.Peers, JoinTimeout);
+            _trainer = new ShardTrainer(data, start.Spec, new ShardLayout(start.Rank, start.SlotsByRank, start.TaskRanks), _group, device,
+                new ShardStart(start.Trunk, start.Heads, start.BestHeads));
             _inRun = true;
-            _log.Info("worker {0}: {1} tasks, {2} training rows on {3}; {4}", _options.WorkerId, start.TaskIndices.Length, _trainer.TrainRows, _options.Device, _trainer.Residency);
+            _log.Info($"worker {_options.WorkerId}: rank {start.Rank} of {start.Peers.Length}, {_trainer.TaskIndices.Length} tasks, " +
+                      $"{_trainer.TrainRows} training rows on {_options.Device}; {_trainer.Residency}");
             Sender.Tell(new WorkerReady(start.RunId, _options.WorkerId, _trainer.TrainRows, _trainer.TrainLabels));
+        }
+        catch (CollectiveAbortedException e)
+        {
+            Abandon(start.RunId, e);
         }
         catch (Exception e)
         {
@@ -152,24 +165,33 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
         }
     }
 
-    /// <summary>Answers with what <paramref name="work"/> computes from the <paramref name="trunk"/> it was sent.</summary>
-    private void Reply(string runId, Func<IMtnnMessage> work, TensorData[]? trunk = null)
+    /// <summary>Answers with what <paramref name="work"/> computes.</summary>
+    private void Reply(string runId, Func<IMtnnMessage> work)
     {
         try
         {
             Delivery.Send(Sender, work(), Self);
         }
+        catch (CollectiveAbortedException e)
+        {
+            Abandon(runId, e);
+        }
         catch (Exception e)
         {
             _log.Error(e, "worker {0} failed a step of run {1}", _options.WorkerId, runId);
             Sender.Tell(new WorkerFailed(runId, _options.WorkerId, e.Message));
+            EndCurrentRun(); // the peers blocked in this attempt's collectives are released
         }
-        finally
-        {
-            // the trainer copies the trunk into its own tensors and keeps no reference: the received bytes go back
-            // to the pool for the next round's trunk (a no-op for a trunk that did not come from another node)
-            if (trunk is not null) TensorArrayPool.Shared.Return(trunk);
-        }
+    }
+
+    /// <summary>
+    /// A peer of the attempt is gone (or the group was aborted): this attempt cannot go on. No reply: the
+    /// coordinator learns of the loss from membership and starts a new attempt, which this worker joins.
+    /// </summary>
+    private void Abandon(string runId, CollectiveAbortedException e)
+    {
+        _log.Warning("worker {0}: attempt {1} abandoned: {2}", _options.WorkerId, runId, e.Message);
+        EndCurrentRun();
     }
 
     private void EndCurrentRun()
@@ -177,6 +199,9 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
         _inRun = false;
         _trainer?.Dispose();
         _trainer = null;
+        _group?.Abort("the worker left the attempt"); // no-op for a group whose collectives are over
+        _group?.Dispose();
+        _group = null;
         _runId = null;
     }
 

@@ -4,6 +4,7 @@ using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using MtnnCluster.Collectives;
 using MtnnCluster.Coordinator;
 using MtnnCluster.Cli.Output;
 using MtnnCluster.Cli.Runs;
@@ -120,9 +121,11 @@ public static class ClusterCommands
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
+            // the workers' own exchange (embeddings, trunk gradients) listens beside remoting, on any free port
+            using var groups = new TcpProcessGroups(host, parse.GetValue(publicHost) ?? host, tls: tls);
             var (joined, reason) = await RunNode(node, healthPort, ClusterProbes.Worker, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
-                    .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>())
+                    .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>(), groups)
                     .WithActors((system, _) => system.ActorOf(Props.Create(() => new DuplicateIdWatch(worker.WorkerId)), "duplicate-id-watch")),
                 async host =>
                 {

@@ -12,7 +12,7 @@ public static class TrainCommand
     public static Command Create()
     {
         var options = new TrainOptions();
-        var workers = new Option<int>("--workers") { Description = "worker actors in this process", DefaultValueFactory = _ => 2 };
+        var workers = new Option<int>("--workers") { Description = "worker actors in this process (one per device: more on one device only compete for it)", DefaultValueFactory = _ => 1 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var endpoints = new EndpointOptions();

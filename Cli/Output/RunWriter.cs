@@ -178,8 +178,15 @@ public sealed record SplitScoring(string Split, int Tasks, int Scored, int NoLab
 
 public sealed record WorkerReport(string Id, string Address, string Device, int Slots, string[] Tasks);
 
-public sealed record EpochHistory(int Epoch, string Phase, double? TrainLoss, double? ValidScore, double? MeanValidRocAuc, double Seconds, double RowsPerSecond, bool Improved)
+/// <summary>
+/// An epoch in metrics.json. <see cref="TrunkRows"/>: rows the trunk ran on, summed over workers (the training rows
+/// once per trunk-updating epoch, whatever the number of workers); <see cref="ExchangeBytes"/>: bytes the workers
+/// sent each other.
+/// </summary>
+public sealed record EpochHistory(int Epoch, string Phase, double? TrainLoss, double? ValidScore, double? MeanValidRocAuc, double Seconds, double RowsPerSecond, bool Improved,
+    long TrunkRows, long ExchangeBytes)
 {
     public static EpochHistory Of(EpochReport h) => new(h.Epoch, h.Phase.ToString().ToLowerInvariant(), RunMetrics.Nullable(h.TrainLoss),
-        RunMetrics.Nullable(h.ValidScore), RunMetrics.Nullable(h.MeanValidRocAuc), Math.Round(h.Seconds, 3), Math.Round(h.RowsPerSecond, 1), h.Improved);
+        RunMetrics.Nullable(h.ValidScore), RunMetrics.Nullable(h.MeanValidRocAuc), Math.Round(h.Seconds, 3), Math.Round(h.RowsPerSecond, 1), h.Improved,
+        h.TrunkRows, h.ExchangeBytes);
 }

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using MtnnCluster.Cli.Output;
+using MtnnCluster.Collectives;
 using MtnnCluster.Coordinator;
 using MtnnCluster.Hosting;
 using MtnnCluster.Training;
@@ -28,7 +29,7 @@ public static class EmbeddedRun
         var outcome = await AkkaNode.RunAsync(akka => akka
                 .AddMtnnBasics(options.VerifySerialization, options.LogLevel)
                 .WithCoordinator(job, watch)
-                .WithWorkers(workers, (_, registry) => registry.Get<CoordinatorActor>()),
+                .WithWorkers(workers, (_, registry) => registry.Get<CoordinatorActor>(), new InProcessGroups()),
             async host =>
             {
                 var system = host.Services.GetRequiredService<ActorSystem>();

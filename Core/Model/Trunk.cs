@@ -39,17 +39,17 @@ public sealed class Trunk : IDisposable
     public static string ParameterName(int index) => $"trunk.{index / 2}.{(index % 2 == 0 ? "weight" : "bias")}";
 
     /// <summary>
-    /// Forward pass; dropout only when a generator is given (training), none in evaluation. The output is float32
-    /// whatever <see cref="ComputeType"/> (heads and loss stay float32). Call inside a dispose scope: intermediate
-    /// tensors are left to it.
+    /// Forward pass; with <paramref name="dropout"/> masks (training: one per layer, already scaled, see
+    /// <see cref="Dropout.Masks"/>), none in evaluation. The output is float32 whatever <see cref="ComputeType"/>
+    /// (heads and loss stay float32). Call inside a dispose scope: intermediate tensors are left to it.
     /// </summary>
-    public Tensor Forward(Tensor input, double dropout, Generator? dropoutGenerator)
+    public Tensor Forward(Tensor input, IReadOnlyList<Tensor>? dropout = null)
     {
         var x = input.to(ComputeType);
         for (var layer = 0; layer < Layers.Length; layer++)
         {
             x = x.matmul(_parameters[2 * layer].to(ComputeType)).add(_parameters[2 * layer + 1].to(ComputeType), Scalars.One).relu();
-            if (dropoutGenerator is not null && dropout > 0) x = Dropout.Apply(x, dropout, dropoutGenerator);
+            if (dropout is not null) x = x.mul(dropout[layer].to(ComputeType));
         }
         return x.to(ScalarType.Float32);
     }
@@ -63,7 +63,7 @@ public sealed class Trunk : IDisposable
     {
         if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
         var first = ComputeType == ScalarType.Float32 ? SparseFirstLayer.TryApply(input, _parameters[0], _parameters[1]) : null;
-        if (first is null) return Forward(input, 0, null);
+        if (first is null) return Forward(input);
         var x = first.relu();
         for (var layer = 1; layer < Layers.Length; layer++)
             x = x.matmul(_parameters[2 * layer]).add(_parameters[2 * layer + 1], Scalars.One).relu();
@@ -88,11 +88,22 @@ public sealed class Trunk : IDisposable
 
 public static class Dropout
 {
-    /// <summary>Inverted dropout with masks drawn from <paramref name="generator"/> (deterministic per worker).</summary>
-    public static Tensor Apply(Tensor x, double p, Generator generator)
+    /// <summary>
+    /// Inverted-dropout masks (0 or 1/(1-p)) of a whole batch of <paramref name="batchRows"/>, one per layer, drawn
+    /// from <paramref name="generator"/>, then cut to the rows at <paramref name="rows"/> (positions in the batch).
+    /// Every worker draws the same batch's masks and takes its own rows, so a row's mask does not depend on which
+    /// worker computes it, nor on how many there are. Null when p is 0. Call inside a dispose scope.
+    /// </summary>
+    public static Tensor[]? Masks(double p, Generator generator, Device device, long batchRows, IReadOnlyList<int> widths, Tensor? rows = null)
     {
+        if (p <= 0) return null;
         using var dropProbability = p.ToScalar();
         using var keepScale = (1.0 / (1.0 - p)).ToScalar();
-        return x.mul(rand(x.shape, ScalarType.Float32, x.device, generator: generator).ge(dropProbability)).mul(keepScale);
+        return widths.Select(width =>
+        {
+            var mask = rand([batchRows, width], ScalarType.Float32, device, generator: generator);
+            if (rows is not null) mask = mask.index_select(0, rows);
+            return mask.ge(dropProbability).to(ScalarType.Float32).mul_(keepScale);
+        }).ToArray();
     }
 }

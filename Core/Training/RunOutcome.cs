@@ -5,7 +5,7 @@ namespace MtnnCluster.Training;
 /// <summary>One epoch as the coordinator saw it.</summary>
 public sealed record EpochReport(
     int Epoch, int Epochs, EpochPhase Phase, double TrainLoss, double ValidScore, double MeanValidRocAuc,
-    double Seconds, double RowsPerSecond, bool Improved);
+    double Seconds, double RowsPerSecond, bool Improved, long TrunkRows = 0, long ExchangeBytes = 0);
 
 /// <summary>
 /// A round of training steps finished: <see cref="Step"/> of <see cref="Steps"/> done in this epoch (a head-only

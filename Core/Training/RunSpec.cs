@@ -122,8 +122,11 @@ public sealed record RunSpec(
     /// <summary>Widest hidden layer accepted: far beyond any useful trunk, well short of exhausting memory.</summary>
     public const int MaxLayerWidth = 1 << 16;
 
-    /// <summary>Largest trunk: 1 GiB less 1 MiB, so that it travels in one (chunked) message of the cluster's protocol and is averaged in memory.</summary>
-    public const long MaxTrunkBytes = (1L << 30) - (1 << 20);
+    /// <summary>
+    /// Largest trunk: 500 MiB, so that it travels with its two optimizer moments and its best copy (4×) in one
+    /// (chunked) message of the cluster's protocol, whose byte arrays stop at 2 GiB.
+    /// </summary>
+    public const long MaxTrunkBytes = 500L << 20;
 
     /// <summary>Weights and biases of a trunk on <paramref name="inputSize"/> features.</summary>
     public static long TrunkParameterCount(int inputSize, IEnumerable<int> layers)

@@ -1,90 +1,145 @@
+using MtnnCluster.Collectives;
 using MtnnCluster.Data;
 using MtnnCluster.Evaluation;
 using MtnnCluster.Model;
 using MtnnCluster.Telemetry;
+using MtnnCluster.Training.Run;
 using System.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Training;
 
-/// <summary>The outcome of one batch or one head epoch on a worker: summed loss and what it was summed over.</summary>
-public sealed record ShardLoss(double LossSum, long Labels, int Rows);
+/// <summary>
+/// What a round of steps or a head epoch did on one worker: the loss summed over its tasks' labelled cells and
+/// their count, the rows it ran the trunk on, and the bytes it sent to other workers.
+/// </summary>
+public sealed record ShardLoss(double LossSum, long Labels, int Rows, long BytesSent = 0);
+
+/// <summary>Where a worker's shard starts: the trunk with its optimizer, and its tasks' heads (null: fresh, seeded).</summary>
+public sealed record ShardStart(TrunkState? Trunk = null, HeadState? Heads = null, HeadState? BestHeads = null);
 
 /// <summary>
-/// The tensor math of one worker: its tasks' heads, the rows labelled for them, a local copy of the trunk.
-/// It computes trunk gradients for the coordinator to reduce, trains its heads, and scores its tasks. No actors
-/// here: the worker actor drives it, and tests call it directly.
+/// The tensor math of one worker in hybrid parallelism (DESIGN.md): a replica of the trunk, run on this worker's
+/// share of the rows (<see cref="RowPlacement"/>); the heads of its own tasks, trained on those tasks' labels of
+/// every row. A step takes one global batch (the same rows whatever the number of workers): the row owners run the
+/// trunk forward, the embeddings go to the owners of the tasks labelled on them, the head owners return the
+/// gradients of their loss, the row owners run the trunk backward, and the trunk gradients are summed over the
+/// workers so that every replica takes the same optimizer step. The workers talk through an
+/// <see cref="IProcessGroup"/>; with one worker nothing is copied or sent. No actors here: the worker actor drives
+/// it, and tests call it directly.
 /// </summary>
 public sealed class ShardTrainer : IDisposable
 {
-    /// <summary>A split's rows labelled for this worker's tasks, with their features and labels on the device.</summary>
-    private sealed class SplitRows(int[] rows, DeviceFeatures features, DeviceLabels labels) : IDisposable
+    /// <summary>
+    /// One split as this worker sees it: every row's position, the rank that owns it, the ranks whose tasks label
+    /// it, the features of this worker's rows and the labels of this worker's tasks on every row.
+    /// </summary>
+    private sealed class SplitShard(int[] rows, int start, int end, int[] owners, int[][] labelledBy, bool[] labelledHere, int[] cells,
+        DeviceFeatures features, DeviceLabels labels) : IDisposable
     {
         public int[] Rows { get; } = rows;
+        public int Start { get; } = start;
+        public int End { get; } = end;
+        public int[] Owners { get; } = owners;
+        /// <summary>Per position: the ranks with a task labelled on the row, ascending.</summary>
+        public int[][] LabelledBy { get; } = labelledBy;
+        /// <summary>Per position: whether one of this worker's tasks is labelled on the row.</summary>
+        public bool[] LabelledHere { get; } = labelledHere;
+        /// <summary>Per position: labelled cells over all tasks (a batch's mean loss divides by their sum).</summary>
+        public int[] Cells { get; } = cells;
         public DeviceFeatures Features { get; } = features;
         public DeviceLabels Labels { get; } = labels;
+        public int Count => Rows.Length;
+        public int Own => End - Start;
         public void Dispose() { Features.Dispose(); Labels.Dispose(); }
     }
+
+    /// <summary>
+    /// How embeddings of some rows travel: <see cref="Send"/>[q] lists this worker's rows (indices among its rows in
+    /// the order given) that rank q's tasks label; <see cref="Receive"/>[q] lists the positions rank q sends here,
+    /// in the same order. Both sides derive it from the same data, so only floats travel.
+    /// </summary>
+    private sealed record Route(long[][] Send, long[][] Receive, int OwnRows);
 
     private readonly PreparedDataset _data;
     private readonly RunSpec _spec;
     private readonly Device _device;
+    private readonly IProcessGroup _group;
     private readonly Trunk _trunk;
+    private readonly AdamW _trunkOptimizer;
     private readonly HeadBlock _heads;
     private readonly HeadAdamW _headOptimizer;
     private readonly Generator _dropout;
     private readonly TaskLossTally _taskLoss;
-    private readonly Dictionary<Split, SplitRows> _splits = [];
+    private readonly Dictionary<Split, SplitShard> _splits = [];
     /// <summary>Dataset task → this worker's column for it, -1 for tasks of other workers.</summary>
     private readonly int[] _column;
     private HeadBlock? _bestHeads;
-    private AdamW? _trunkOptimizer;
-    private Tensor? _embeddings;
-    private long _embeddingsVersion = -1;
+    private TensorData[]? _bestTrunk;
+    private long? _bestVersion;
+    private float[]? _reduceBuffer;
+    // head-only epochs: the (frozen) trunk's outputs of the rows labelled here, computed once per trunk version
+    private Tensor? _headInputs;
+    private int[] _headInputRow = [];
+    private long _headInputsVersion = -1;
     private long[]? _order;
     private int _orderEpoch = -1;
+    // local SGD (--sync-every K > 1): labels this replica stepped on since the last average, its weight in it
+    private long _localLabels;
 
     public int[] TaskIndices { get; }
-    public int TrainRows => _splits[Split.Train].Rows.Length;
+    public int Rank => _group.Rank;
+    /// <summary>Trunk optimizer steps taken (the same on every worker): names the trunk's state.</summary>
+    public long Version { get; private set; }
+    public int TrainRows => _splits[Split.Train].Own;
     public long TrainLabels { get; }
 
-    /// <summary>What this worker keeps on its device for its rows, for the log.</summary>
+    /// <summary>What this worker keeps on its device, for the log.</summary>
     public string Residency
     {
         get
         {
             var features = _splits.Values.Sum(s => s.Features.StoredBytes);
             var labels = _splits.Values.Sum(s => s.Labels.StoredBytes);
-            return $"features {features / 1e6:0.#} MB ({_splits[Split.Train].Features.Layout}), labels {labels / 1e6:0.#} MB " +
-                   $"({_splits.Values.Sum(s => s.Labels.Count)} labelled cells) on the device";
+            return $"features of {_splits.Values.Sum(s => s.Own)} rows {features / 1e6:0.#} MB ({_splits[Split.Train].Features.Layout}), " +
+                   $"labels {labels / 1e6:0.#} MB ({_splits.Values.Sum(s => s.Labels.Count)} labelled cells) on the device";
         }
     }
 
-    /// <summary>
-    /// <paramref name="heads"/> and <paramref name="bestHeads"/>: where this worker's heads start when the run
-    /// resumes or its tasks came from another worker (null: fresh heads, seeded by task).
-    /// </summary>
-    public ShardTrainer(PreparedDataset data, RunSpec spec, int[] taskIndices, Device device, HeadState? heads = null, HeadState? bestHeads = null)
+    public ShardTrainer(PreparedDataset data, RunSpec spec, ShardLayout layout, IProcessGroup group, Device device, ShardStart? start = null)
     {
+        if (layout.Rank != group.Rank || layout.Size != group.Size)
+            throw new ArgumentException($"layout rank {layout.Rank} of {layout.Size}, group rank {group.Rank} of {group.Size}");
+        if (layout.TaskRanks.Length != data.TaskCount)
+            throw new InvalidDataException($"task placement names {layout.TaskRanks.Length} tasks, the dataset has {data.TaskCount}");
         PrecisionMode.Apply(spec.Precision, device);
+        start ??= new ShardStart();
         _data = data;
         _spec = spec;
         _device = device;
-        TaskIndices = taskIndices;
+        _group = group;
+        TaskIndices = layout.OwnTasks();
         _column = Enumerable.Repeat(-1, data.TaskCount).ToArray();
-        for (var j = 0; j < taskIndices.Length; j++) _column[taskIndices[j]] = j;
+        for (var j = 0; j < TaskIndices.Length; j++) _column[TaskIndices[j]] = j;
         var positiveWeights = PositiveWeights();
         foreach (var split in new[] { Split.Train, Split.Valid, Split.Test })
-            _splits[split] = LoadRows(split switch { Split.Train => data.Split.Train, Split.Valid => data.Split.Valid, _ => data.Split.Test }, positiveWeights);
+            _splits[split] = LoadSplit(split switch { Split.Train => data.Split.Train, Split.Valid => data.Split.Valid, _ => data.Split.Test }, layout, positiveWeights);
         TrainLabels = _splits[Split.Train].Labels.Count;
         _trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, device) { ComputeType = spec.Precision.TrunkComputeType() };
-        _heads = heads is null ? new HeadBlock(spec.Model.Layers[^1], taskIndices, spec.Seed, device) : HeadsFrom(heads, device);
+        _trunkOptimizer = new AdamW(_trunk.Parameters, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
+        if (start.Trunk is { } trunk)
+        {
+            _trunk.Load(trunk.Parameters);
+            _trunkOptimizer.ImportMoments(trunk.Moments, trunk.OptimizerSteps);
+            (Version, _bestTrunk, _bestVersion) = (trunk.Version, trunk.Best, trunk.BestVersion);
+        }
+        _heads = start.Heads is null ? new HeadBlock(spec.Model.Layers[^1], TaskIndices, spec.Seed, device) : HeadsFrom(start.Heads, device);
         _headOptimizer = new HeadAdamW(_heads, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
-        if (heads?.Moments is { } moments) _headOptimizer.ImportMoments(moments, heads.StepsPerHead());
-        if (bestHeads is not null) _bestHeads = HeadsFrom(bestHeads, device);
-        _dropout = new Generator(checked((ulong)SeededInit.Mix(spec.Seed, 0xD509, taskIndices.FirstOrDefault())), device);
-        _taskLoss = new TaskLossTally(taskIndices.Length, device);
+        if (start.Heads?.Moments is { } moments) _headOptimizer.ImportMoments(moments, start.Heads.StepsPerHead());
+        if (start.BestHeads is not null) _bestHeads = HeadsFrom(start.BestHeads, device);
+        _dropout = new Generator(0, device);
+        _taskLoss = new TaskLossTally(TaskIndices.Length, device);
     }
 
     private HeadBlock HeadsFrom(HeadState state, Device device)
@@ -98,9 +153,22 @@ public sealed class ShardTrainer : IDisposable
         return new HeadBlock(TaskIndices, weight, bias);
     }
 
-    private SplitRows LoadRows(int[] splitRows, float[] positiveWeights)
+    private SplitShard LoadSplit(int[] rows, ShardLayout layout, float[] positiveWeights)
     {
-        var rows = _data.LabelledRows(splitRows, TaskIndices);
+        var (start, end) = RowPlacement.Range(rows.Length, layout.SlotsByRank, layout.Rank);
+        var owners = RowPlacement.Owners(rows.Length, layout.SlotsByRank);
+        var (labelledBy, labelledHere, cells) = (new int[rows.Length][], new bool[rows.Length], new int[rows.Length]);
+        var ranks = new SortedSet<int>();
+        for (var p = 0; p < rows.Length; p++)
+        {
+            ranks.Clear();
+            var tasks = _data.Labels.TasksOf(rows[p]);
+            foreach (var task in tasks)
+                if (layout.TaskRanks[task] >= 0) ranks.Add(layout.TaskRanks[task]);
+            labelledBy[p] = [.. ranks];
+            labelledHere[p] = ranks.Contains(layout.Rank);
+            cells[p] = tasks.Length;
+        }
         var (rowStart, columns, labels) = CellsOf(rows);
         var targets = new float[labels.Length];
         for (var k = 0; k < labels.Length; k++)
@@ -110,17 +178,18 @@ public sealed class ShardTrainer : IDisposable
         }
         var regression = TaskIndices.Select(t => _data.Tasks[t].Kind == TaskKind.Regression).ToArray();
         var deviceLabels = new DeviceLabels(rowStart, columns, targets, regression, positiveWeights, _device, TaskIndices.Select(t => _data.TaskWeights[t]).ToArray());
-        return new SplitRows(rows, DeviceFeatures.Create(_data.Features, rows, _data.FeatureSize, _device), deviceLabels);
+        var features = DeviceFeatures.Create(_data.Features, rows[start..end], _data.FeatureSize, _device);
+        return new SplitShard(rows, start, end, owners, labelledBy, labelledHere, cells, features, deviceLabels);
     }
 
     /// <summary>
     /// The cells of <paramref name="rows"/> labelled for this worker's tasks, in row order (the order of the device
     /// store): row offsets, this worker's column of each cell's task, and its label as in the data.
     /// </summary>
-    private (long[] RowStart, int[] Columns, float[] Labels) CellsOf(int[] rows)
+    private (long[] RowStart, int[] Columns, float[] Labels) CellsOf(IReadOnlyList<int> rows)
     {
-        var rowStart = new long[rows.Length + 1];
-        for (var i = 0; i < rows.Length; i++)
+        var rowStart = new long[rows.Count + 1];
+        for (var i = 0; i < rows.Count; i++)
         {
             var mine = 0;
             foreach (var task in _data.Labels.TasksOf(rows[i])) if (_column[task] >= 0) mine++;
@@ -161,123 +230,281 @@ public sealed class ShardTrainer : IDisposable
         return weights;
     }
 
-    /// <summary>This worker's rows for batch <paramref name="step"/> of an epoch: a seeded shuffle cut into equal parts.</summary>
-    private long[] BatchRows(int epoch, int step, int steps, int rowCount)
+    /// <summary>
+    /// The training positions of batch <paramref name="step"/> of an epoch: one seeded shuffle of all training rows
+    /// cut into equal parts, the same on every worker and for any number of workers.
+    /// </summary>
+    private long[] BatchPositions(int epoch, int step, int steps)
     {
-        if (_order is null || _orderEpoch != epoch || _order.Length != rowCount)
+        var count = _splits[Split.Train].Count;
+        if (_order is null || _orderEpoch != epoch)
         {
-            _order = Enumerable.Range(0, rowCount).Select(i => (long)i).ToArray();
-            new SplitMix64(SeededInit.Mix(_spec.Seed, epoch, TaskIndices.FirstOrDefault())).Shuffle(_order);
+            _order = Enumerable.Range(0, count).Select(i => (long)i).ToArray();
+            new SplitMix64(SeededInit.Mix(_spec.Seed, 0xBA7C, epoch)).Shuffle(_order);
             _orderEpoch = epoch;
         }
-        var start = (int)((long)step * rowCount / steps);
-        var end = (int)((long)(step + 1) * rowCount / steps);
+        var start = (int)((long)step * count / steps);
+        var end = (int)((long)(step + 1) * count / steps);
         return _order[start..end];
     }
 
-    /// <summary>
-    /// One synchronous step: the gradient of this worker's summed loss with respect to the trunk it was sent.
-    /// In the joint phase the heads take their own step too; in the trunk phase they stay frozen.
-    /// </summary>
-    public (ShardLoss Loss, TensorData[] Gradients) TrunkStep(int epoch, int step, int steps, EpochPhase phase, IReadOnlyList<TensorData> trunk)
+    private RouteBuilder Routes(SplitShard split) => new(split, _group.Rank, _group.Size);
+
+    /// <summary>Builds a <see cref="Route"/> over positions given in a global order.</summary>
+    private readonly struct RouteBuilder(SplitShard split, int rank, int size)
     {
-        var started = Stopwatch.GetTimestamp();
-        _trunk.Load(trunk);
-        using var scope = NewDisposeScope();
-        var loss = BatchBackward(epoch, step, steps, phase);
-        var gradients = _trunk.Parameters.Select((p, i) => TensorCodec.Encode(Trunk.ParameterName(i), p.grad ?? zeros_like(p))).ToArray();
-        MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(phase), loss.Rows, started);
-        return (loss, gradients);
+        public Route Over(IEnumerable<long> positions)
+        {
+            var send = Enumerable.Range(0, size).Select(_ => new List<long>()).ToArray();
+            var receive = Enumerable.Range(0, size).Select(_ => new List<long>()).ToArray();
+            var own = 0;
+            foreach (var p in positions)
+            {
+                var owner = split.Owners[p];
+                if (owner == rank)
+                {
+                    foreach (var q in split.LabelledBy[p]) send[q].Add(own);
+                    own++;
+                }
+                if (split.LabelledHere[p]) receive[owner].Add(p);
+            }
+            return new Route(send.Select(s => s.ToArray()).ToArray(), receive.Select(r => r.ToArray()).ToArray(), own);
+        }
     }
 
     /// <summary>
-    /// The run's --sync-every batches from <paramref name="step"/> on, each followed by a step of this
-    /// worker's own trunk optimizer (local SGD); returns the resulting trunk for the coordinator to average.
+    /// The run's steps <paramref name="step"/>..+<paramref name="count"/> of <paramref name="steps"/>. In the joint
+    /// phase heads and trunk step; in the trunk phase the heads stay frozen. With --sync-every K &gt; 1 each replica
+    /// steps on its own gradient and the replicas are averaged every K steps (local SGD).
     /// </summary>
-    public (ShardLoss Loss, TensorData[] Trunk) LocalTrunkSteps(int epoch, int step, int steps, EpochPhase phase, IReadOnlyList<TensorData> trunk)
+    public ShardLoss TrainSteps(int epoch, EpochPhase phase, int step, int count, int steps)
     {
         var started = Stopwatch.GetTimestamp();
-        _trunk.Load(trunk);
-        _trunkOptimizer ??= new AdamW(_trunk.Parameters, _spec.Optimizer.LearningRate, _spec.Optimizer.WeightDecay);
-        double lossSum = 0;
+        var bytesBefore = _group.BytesSent;
+        var every = _spec.Schedule.SyncEvery;
+        using var lossSum = zeros(1, ScalarType.Float64, _device); // summed on the device: no sync per step
         long labels = 0;
         var rows = 0;
-        for (var s = step; s < Math.Min(steps, step + _spec.Schedule.SyncEvery); s++)
+        for (var s = step; s < step + count; s++)
         {
             using var scope = NewDisposeScope();
-            var loss = BatchBackward(epoch, s, steps, phase);
-            if (loss.Labels > 0) StepOnMeanGradient(_trunk.Parameters, _trunkOptimizer, loss.Labels);
-            lossSum += loss.LossSum;
-            labels += loss.Labels;
-            rows += loss.Rows;
+            var (cells, own) = Step(epoch, s, steps, phase, every > 1, lossSum);
+            labels += cells;
+            rows += own;
+            if (every > 1 && ((s + 1) % every == 0 || s + 1 == steps)) AverageReplicas();
         }
         MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(phase), rows, started);
-        return (new ShardLoss(lossSum, labels, rows), _trunk.Export());
+        return new ShardLoss(lossSum.item<double>(), labels, rows, _group.BytesSent - bytesBefore);
     }
 
-    /// <summary>Forward and backward on one batch; trunk gradients are left on the parameters, heads stepped in the joint phase.</summary>
-    private ShardLoss BatchBackward(int epoch, int step, int steps, EpochPhase phase)
+    /// <summary>One step; returns the cells of this worker's tasks it was scored on and the rows it ran the trunk on.</summary>
+    private (long Cells, int Rows) Step(int epoch, int step, int steps, EpochPhase phase, bool local, Tensor lossSum)
     {
         var train = _splits[Split.Train];
-        var batch = BatchRows(epoch, step, steps, train.Rows.Length);
+        var batch = BatchPositions(epoch, step, steps);
+        var route = Routes(train).Over(batch);
         ZeroGradients(_trunk.Parameters);
-        var index = tensor(batch, device: _device);
-        var labels = train.Labels.Batch(batch, index);
-        var hidden = _trunk.Forward(train.Features.Rows(index), _spec.Model.Dropout, _dropout);
-        var slice = _heads.Slice(labels, trainable: phase == EpochPhase.Joint);
-        var perCell = MaskedLoss.PerCell(HeadBlock.Logits(hidden, slice), labels);
-        _taskLoss.Add(perCell, labels.Columns);
-        var loss = perCell.sum();
-        var labelCount = labels.Count;
-        loss.backward();
-        if (phase == EpochPhase.Joint && labelCount > 0) StepHeads(slice, labelCount);
-        return new ShardLoss(loss.item<float>(), labelCount, batch.Length);
+
+        // trunk forward on this worker's rows of the batch, dropout drawn for the whole batch
+        var ownAt = new List<long>(route.OwnRows);
+        var ownPositions = new long[route.OwnRows];
+        for (var i = 0; i < batch.Length; i++)
+            if (train.Owners[batch[i]] == _group.Rank) { ownPositions[ownAt.Count] = batch[i] - train.Start; ownAt.Add(i); }
+        Tensor? hidden = null;
+        if (route.OwnRows > 0)
+        {
+            _dropout.manual_seed(SeededInit.Mix(_spec.Seed, 0xD509, epoch, step));
+            var masks = Dropout.Masks(_spec.Model.Dropout, _dropout, _device, batch.Length, _spec.Model.Layers, tensor(ownAt.ToArray(), device: _device));
+            hidden = _trunk.Forward(train.Features.Rows(tensor(ownPositions, device: _device)), masks);
+        }
+
+        // this worker's tasks: loss on the embeddings of the batch rows they label, from whichever worker computed them
+        var (input, positions) = SendEmbeddings(route, hidden?.detach());
+        var inputs = input.detach().requires_grad_(true);
+        long batchCells = 0;
+        foreach (var p in batch) batchCells += train.Cells[p];
+        var cells = train.Labels.Batch(positions, tensor(positions, device: _device));
+        if (cells.Count > 0)
+        {
+            var slice = _heads.Slice(cells, trainable: phase == EpochPhase.Joint);
+            var perCell = MaskedLoss.PerCell(HeadBlock.Logits(inputs, slice), cells);
+            _taskLoss.Add(perCell, cells.Columns);
+            var loss = perCell.sum();
+            loss.backward();
+            using (no_grad()) lossSum.add_(loss.detach());
+            if (phase == EpochPhase.Joint) StepHeads(slice, batchCells);
+        }
+
+        // the gradients with respect to the embeddings go back to the rows' owners, then the trunk's backward
+        var gradient = SendGradients(route, inputs.grad ?? zeros_like(inputs));
+        if (hidden is not null) hidden.backward([gradient]);
+        var gradients = _trunk.Parameters.Select(p => p.grad ?? zeros_like(p)).ToArray();
+        if (local)
+        {
+            long ownCells = 0;
+            foreach (var at in ownAt) ownCells += train.Cells[batch[at]];
+            _localLabels += ownCells;
+            if (ownCells > 0) StepTrunk(gradients, ownCells);
+        }
+        else
+        {
+            SumOverWorkers(gradients);
+            if (batchCells > 0) StepTrunk(gradients, batchCells);
+        }
+        Version++; // every worker counts every step, stepped or not: decisions keyed on the version agree
+        return (cells.Count, route.OwnRows);
     }
 
     /// <summary>
-    /// One head-only epoch (ATE-SG) of <paramref name="steps"/> batches, as many as a trunk-updating epoch takes
-    /// (--batch-size means the same in both): the trunk is frozen, so its outputs for this worker's rows are
-    /// computed once per trunk version and reused; only the heads see gradients.
+    /// Sends each worker the embeddings of this worker's rows its tasks label (<paramref name="own"/>: [own rows ×
+    /// hidden], or null with none) and returns the embeddings of the rows labelled here, from every worker, with
+    /// their positions: source rank by source rank, each in the route's order. Call inside a dispose scope.
     /// </summary>
-    public ShardLoss HeadEpoch(int epoch, int steps, long version, IReadOnlyList<TensorData> trunk)
+    private (Tensor Embeddings, long[] Positions) SendEmbeddings(Route route, Tensor? own)
+    {
+        var hidden = _trunk.OutputSize;
+        var rank = _group.Rank;
+        Tensor Own(long[] rows) => own is null || rows.Length == 0 ? zeros([0, hidden], device: _device)
+            : rows.Length == route.OwnRows ? own : own.index_select(0, tensor(rows, device: _device));
+        if (_group.Size == 1) return (Own(route.Send[0]), route.Receive[0]);
+        var send = new float[_group.Size][];
+        for (var q = 0; q < send.Length; q++) send[q] = q == rank ? [] : ToHost(Own(route.Send[q]));
+        var received = _group.AllToAll(send);
+        var parts = new List<Tensor>();
+        for (var q = 0; q < send.Length; q++)
+            parts.Add(q == rank ? Own(route.Send[q]) : FromHost(received[q], route.Receive[q].Length, hidden));
+        return (cat(parts, 0), route.Receive.SelectMany(r => r).ToArray());
+    }
+
+    /// <summary>
+    /// The reverse of <see cref="SendEmbeddings"/>: <paramref name="gradient"/> holds the loss gradient of every
+    /// embedding received; each part goes back to the worker that sent it, and this worker sums what comes back for
+    /// its own rows, in rank order. Returns [own rows × hidden]. Call inside a dispose scope.
+    /// </summary>
+    private Tensor SendGradients(Route route, Tensor gradient)
+    {
+        var hidden = _trunk.OutputSize;
+        var rank = _group.Rank;
+        var offsets = new int[_group.Size + 1];
+        for (var q = 0; q < _group.Size; q++) offsets[q + 1] = offsets[q] + route.Receive[q].Length;
+        Tensor Part(int q) => gradient.narrow(0, offsets[q], offsets[q + 1] - offsets[q]);
+        if (_group.Size == 1 && route.Send[0].Length == route.OwnRows) return gradient;
+        var back = new float[_group.Size][];
+        for (var q = 0; q < back.Length; q++) back[q] = q == rank ? [] : ToHost(Part(q));
+        var received = _group.Size == 1 ? back : _group.AllToAll(back);
+        var sum = zeros([route.OwnRows, hidden], device: _device);
+        for (var q = 0; q < back.Length; q++)
+        {
+            if (route.Send[q].Length == 0) continue;
+            var part = q == rank ? Part(q) : FromHost(received[q], route.Send[q].Length, hidden);
+            sum.index_add_(0, tensor(route.Send[q], device: _device), part, Scalars.One);
+        }
+        return sum;
+    }
+
+    private static float[] ToHost(Tensor t) => t.numel() == 0 ? [] : t.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+
+    private Tensor FromHost(float[] values, int rows, int hidden)
+    {
+        if (values.Length != (long)rows * hidden)
+            throw new CollectiveAbortedException($"exchange: {values.Length} floats received where {rows} rows of {hidden} were expected");
+        return rows == 0 ? zeros([0, hidden], device: _device) : tensor(values, [rows, hidden]).to(_device);
+    }
+
+    /// <summary>In place: each tensor becomes its sum over the workers (no-op with one).</summary>
+    private void SumOverWorkers(IReadOnlyList<Tensor> tensors)
+    {
+        if (_group.Size == 1) return;
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var flat = cat(tensors.Select(t => t.reshape(-1)).ToList(), 0).cpu().contiguous();
+        var buffer = _reduceBuffer is { } b && b.Length == flat.numel() ? b : _reduceBuffer = new float[flat.numel()];
+        flat.data<float>().CopyTo(buffer);
+        _group.AllReduceSum(buffer);
+        var summed = tensor(buffer).to(_device);
+        long offset = 0;
+        foreach (var t in tensors)
+        {
+            t.copy_(summed.narrow(0, offset, t.numel()).view_as(t));
+            offset += t.numel();
+        }
+    }
+
+    /// <summary>Local SGD's reduction: the replicas averaged, weighted by the labels each stepped on since the last average.</summary>
+    private void AverageReplicas()
+    {
+        var weight = _localLabels;
+        _localLabels = 0;
+        if (_group.Size == 1) return;
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        using var scale = ((double)weight).ToScalar();
+        var weighted = _trunk.Parameters.Select(p => p.mul(scale)).Append(tensor(new[] { (float)weight }, device: _device)).ToArray();
+        SumOverWorkers(weighted);
+        var total = weighted[^1].item<float>();
+        if (total <= 0) return; // no replica saw a label since the last average: none moved
+        using var inverse = (1.0 / total).ToScalar();
+        for (var i = 0; i < _trunk.Parameters.Count; i++) _trunk.Parameters[i].copy_(weighted[i].mul(inverse));
+    }
+
+    /// <summary>
+    /// One head-only epoch (ATE-SG) of <paramref name="steps"/> batches, as many as a trunk-updating epoch takes:
+    /// the trunk is frozen, so the embeddings of the rows labelled here are computed (data-parallel) and sent once
+    /// per trunk version; then only this worker's heads train, with no traffic.
+    /// </summary>
+    public ShardLoss HeadEpoch(int epoch, int steps)
     {
         var started = Stopwatch.GetTimestamp();
+        var bytesBefore = _group.BytesSent;
         var train = _splits[Split.Train];
-        if (_embeddingsVersion != version || _embeddings is null)
+        var trunkRows = 0;
+        if (_headInputsVersion != Version || _headInputs is null)
         {
-            _trunk.Load(trunk);
-            _embeddings?.Dispose();
-            _embeddings = Inference.Embed(_trunk, train.Features).DetachFromDisposeScope();
-            _embeddingsVersion = version;
+            using var scope = NewDisposeScope();
+            var route = Routes(train).Over(Enumerable.Range(0, train.Count).Select(p => (long)p));
+            var (inputs, positions) = SendEmbeddings(route, Inference.Embed(_trunk, train.Features));
+            _headInputs?.Dispose();
+            _headInputs = inputs.clone().DetachFromDisposeScope();
+            _headInputRow = Enumerable.Repeat(-1, train.Count).ToArray();
+            for (var i = 0; i < positions.Length; i++) _headInputRow[positions[i]] = i;
+            _headInputsVersion = Version;
+            trunkRows = route.OwnRows;
         }
-        var rows = train.Rows.Length;
-        using var lossSum = zeros(1, ScalarType.Float64, _device); // summed on the device: no sync per batch
+        using var lossSum = zeros(1, ScalarType.Float64, _device);
         long labelSum = 0;
         for (var step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
-            var batch = BatchRows(epoch, step, steps, rows);
-            var index = tensor(batch, device: _device);
-            var labels = train.Labels.Batch(batch, index);
-            if (labels.Count == 0) continue;
-            var slice = _heads.Slice(labels, trainable: true);
-            var perCell = MaskedLoss.PerCell(HeadBlock.Logits(_embeddings.index_select(0, index), slice), labels);
-            _taskLoss.Add(perCell, labels.Columns);
+            var batch = BatchPositions(epoch, step, steps);
+            long batchCells = 0;
+            var (at, positions) = (new List<long>(), new List<long>());
+            foreach (var p in batch)
+            {
+                batchCells += train.Cells[p];
+                if (_headInputRow[p] < 0) continue;
+                at.Add(_headInputRow[p]);
+                positions.Add(p);
+            }
+            var cells = train.Labels.Batch(positions.ToArray(), tensor(positions.ToArray(), device: _device));
+            if (cells.Count == 0) continue;
+            var slice = _heads.Slice(cells, trainable: true);
+            var perCell = MaskedLoss.PerCell(HeadBlock.Logits(_headInputs.index_select(0, tensor(at.ToArray(), device: _device)), slice), cells);
+            _taskLoss.Add(perCell, cells.Columns);
             var loss = perCell.sum();
             loss.backward();
-            StepHeads(slice, labels.Count);
+            StepHeads(slice, batchCells);
             using (no_grad()) lossSum.add_(loss.detach());
-            labelSum += labels.Count;
+            labelSum += cells.Count;
         }
-        MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(EpochPhase.Heads), rows, started);
-        return new ShardLoss(lossSum.item<double>(), labelSum, rows);
+        MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(EpochPhase.Heads), trunkRows, started);
+        return new ShardLoss(lossSum.item<double>(), labelSum, trunkRows, _group.BytesSent - bytesBefore);
     }
 
-    /// <summary>The touched heads' step on the mean gradient (losses are summed).</summary>
-    private void StepHeads(HeadSlice slice, long labelCount)
+    /// <summary>The touched heads' step on the batch's mean gradient (losses are summed over all tasks' cells).</summary>
+    private void StepHeads(HeadSlice slice, long batchCells)
     {
         using (no_grad())
-        using (var count = ((double)labelCount).ToScalar())
+        using (var count = ((double)batchCells).ToScalar())
         {
             slice.Rows.grad!.div_(count);
             slice.Bias.grad!.div_(count);
@@ -285,13 +512,13 @@ public sealed class ShardTrainer : IDisposable
         _headOptimizer.Step(slice);
     }
 
-    /// <summary>Losses are summed, so gradients are too: divide by the labels summed over, then step.</summary>
-    private static void StepOnMeanGradient(IReadOnlyList<Tensor> parameters, AdamW optimizer, long labelCount)
+    /// <summary>Losses are summed, so gradients are too: divide by the cells summed over, then step.</summary>
+    private void StepTrunk(IReadOnlyList<Tensor> gradients, long cells)
     {
         using (no_grad())
-        using (var count = ((double)labelCount).ToScalar())
-            foreach (var p in parameters) p.grad?.div_(count);
-        optimizer.Step();
+        using (var count = ((double)cells).ToScalar())
+            foreach (var g in gradients) g.div_(count);
+        _trunkOptimizer.Step(gradients);
     }
 
     private static void ZeroGradients(IEnumerable<Tensor> parameters)
@@ -300,13 +527,13 @@ public sealed class ShardTrainer : IDisposable
     }
 
     /// <summary>
-    /// Scores of this worker's tasks on the named splits, with the given trunk. The coordinator scores after every
-    /// epoch, so this is where the epoch's per-task training losses are published.
+    /// Scores of this worker's tasks on the named splits, data-parallel as a step: each worker embeds its own rows,
+    /// the head owners score. The coordinator scores after every epoch, so this is where the epoch's per-task
+    /// training losses are published.
     /// </summary>
-    public TaskMetrics[] Evaluate(IReadOnlyList<TensorData> trunk, IEnumerable<Split> splits)
+    public TaskMetrics[] Evaluate(IEnumerable<Split> splits)
     {
         _taskLoss.Publish(TaskIndices.Select(t => _data.Tasks[t].Name).ToArray());
-        _trunk.Load(trunk);
         var tasks = TaskIndices.Select(t => _data.Tasks[t]).ToArray();
         var scales = TaskIndices.Select(t => _data.Scales[t]).ToArray();
         var scores = new List<TaskMetrics>();
@@ -334,26 +561,25 @@ public sealed class ShardTrainer : IDisposable
     }
 
     /// <summary>
-    /// The prediction (in the data's units), the label and the task column of every labelled cell of a split, in
-    /// row order; outputs are computed a chunk of rows at a time and only the labelled cells leave the device.
+    /// The prediction (in the data's units), the label and the task column of every cell of a split labelled for
+    /// this worker's tasks; outputs are computed a chunk of rows at a time and only the labelled cells leave the device.
     /// </summary>
-    private (float[] Predictions, float[] Truth, int[] Columns) ScoreCells(SplitRows rows, TaskInfo[] tasks, TargetScale[] scales)
+    private (float[] Predictions, float[] Truth, int[] Columns) ScoreCells(SplitShard split, TaskInfo[] tasks, TargetScale[] scales)
     {
-        var (_, columns, truth) = CellsOf(rows.Rows);
-        var predictions = new float[truth.Length];
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var embeddings = Inference.Embed(_trunk, rows.Features);
+        var route = Routes(split).Over(Enumerable.Range(0, split.Count).Select(p => (long)p));
+        var (embeddings, positions) = SendEmbeddings(route, Inference.Embed(_trunk, split.Features));
+        var (_, columns, truth) = CellsOf(positions.Select(p => split.Rows[p]).ToArray());
+        var predictions = new float[truth.Length];
         var units = Inference.DataUnits(tasks, scales, _device);
         var written = 0;
-        for (long start = 0; start < rows.Rows.Length; start += Inference.ChunkRows)
+        for (var start = 0; start < positions.Length; start += Inference.ChunkRows)
         {
             using var chunkScope = NewDisposeScope();
-            var length = Math.Min(Inference.ChunkRows, rows.Rows.Length - start);
-            var positions = new long[length];
-            for (var i = 0; i < length; i++) positions[i] = start + i;
-            var index = arange(start, start + length, ScalarType.Int64, _device);
-            var batch = rows.Labels.Batch(positions, index);
+            var length = Math.Min(Inference.ChunkRows, positions.Length - start);
+            var chunk = positions[start..(start + length)];
+            var batch = split.Labels.Batch(chunk, tensor(chunk, device: _device));
             var values = units.OfCells(_heads.Logits(embeddings.narrow(0, start, length), batch), batch.Columns).cpu().data<float>();
             values.CopyTo(predictions, written);
             written += (int)values.Count;
@@ -361,15 +587,23 @@ public sealed class ShardTrainer : IDisposable
         return (predictions, truth, columns);
     }
 
-    public void KeepBestHeads()
+    /// <summary>The trunk, its optimizer and its best copy, as the coordinator keeps them for snapshots and checkpoints.</summary>
+    public TrunkState SnapshotTrunk() =>
+        new(_trunk.Export(), _trunkOptimizer.ExportMoments(), _trunkOptimizer.StepCount, Version, _bestTrunk, _bestVersion);
+
+    /// <summary>The current trunk and heads are the best so far (early stopping): keep a copy.</summary>
+    public void KeepBest()
     {
+        (_bestTrunk, _bestVersion) = (_trunk.Export(), Version);
         if (_bestHeads is null) _bestHeads = _heads.Clone();
         else _bestHeads.CopyFrom(_heads);
     }
 
-    public void RestoreBestHeads()
+    public void RestoreBest()
     {
+        if (_bestTrunk is not null) _trunk.Load(_bestTrunk);
         if (_bestHeads is not null) _heads.CopyFrom(_bestHeads);
+        _headInputsVersion = -1;
     }
 
     public (TensorData Weight, TensorData Bias) ExportHeads() => _heads.Export();
@@ -386,11 +620,11 @@ public sealed class ShardTrainer : IDisposable
     {
         foreach (var split in _splits.Values) split.Dispose();
         _trunk.Dispose();
+        _trunkOptimizer.Dispose();
         _heads.Dispose();
         _bestHeads?.Dispose();
         _headOptimizer.Dispose();
-        _trunkOptimizer?.Dispose();
-        _embeddings?.Dispose();
+        _headInputs?.Dispose();
         _dropout.Dispose();
         _taskLoss.Dispose();
     }

@@ -86,7 +86,6 @@ public static class TaskAssignment
     }
 
     private static Dictionary<string, int[]> Result(IReadOnlyList<WorkerSlot> workers, List<int>[] assigned) =>
-        workers.Select((w, i) => (w.WorkerId, Tasks: assigned[i].Order().ToArray()))
-            .Where(a => a.Tasks.Length > 0)
-            .ToDictionary(a => a.WorkerId, a => a.Tasks);
+        // a worker with no task still computes the trunk on its share of the rows: it stays in the assignment
+        workers.Select((w, i) => (w.WorkerId, Tasks: assigned[i].Order().ToArray())).ToDictionary(a => a.WorkerId, a => a.Tasks);
 }

@@ -7,7 +7,8 @@ namespace MtnnCluster.Messages;
 public sealed record RegisterWorker(
     [property: Key(0)] string WorkerId,
     [property: Key(1)] string Device,
-    [property: Key(2)] int Slots) : IMtnnMessage;
+    [property: Key(2)] int Slots,
+    [property: Key(3)] string? ExchangeEndpoint = null) : IMtnnMessage;
 
 /// <summary>Coordinator → worker: registration seen.</summary>
 [MessagePackObject]

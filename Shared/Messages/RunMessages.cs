@@ -7,20 +7,26 @@ using MtnnCluster.Training;
 namespace MtnnCluster.Messages;
 
 /// <summary>
-/// Coordinator → worker: train these tasks of this run. The worker loads the rows labelled for them from the
-/// dataset the spec names (shared storage on a cluster; the process cache in one process). <see cref="Heads"/>
-/// and <see cref="BestHeads"/> carry the heads to start from when the run resumes or tasks moved between
-/// workers (null: fresh heads, seeded by task). <see cref="ExpectedFingerprint"/>: the SHA-256 of the data file as
-/// the coordinator read it; a worker that reads other bytes refuses the run (null: not checked).
+/// Coordinator → worker: take part in this run attempt as rank <see cref="Rank"/> of <see cref="Peers"/>.Length
+/// workers. Rows are placed by <see cref="SlotsByRank"/> (<c>RowPlacement</c>), tasks by <see cref="TaskRanks"/>
+/// (the rank owning each dataset task). The worker loads the dataset the spec names (shared storage on a cluster;
+/// the process cache in one process), joins the attempt's process group through <see cref="Peers"/> (each rank's
+/// exchange endpoint, null in one process) and starts from <see cref="Trunk"/>, <see cref="Heads"/> and
+/// <see cref="BestHeads"/> (null: fresh, seeded). <see cref="ExpectedFingerprint"/>: the SHA-256 of the data
+/// file as the coordinator read it; a worker that reads other bytes refuses the run (null: not checked).
 /// </summary>
 [MessagePackObject]
 public sealed record StartRun(
     [property: Key(0)] string RunId,
     [property: Key(1)] RunSpec Spec,
-    [property: Key(2)] int[] TaskIndices,
-    [property: Key(3)] HeadState? Heads = null,
-    [property: Key(4)] HeadState? BestHeads = null,
-    [property: Key(5)] string? ExpectedFingerprint = null) : IRunMessage;
+    [property: Key(2)] int Rank,
+    [property: Key(3)] int[] SlotsByRank,
+    [property: Key(4)] int[] TaskRanks,
+    [property: Key(5)] string?[] Peers,
+    [property: Key(6)] TrunkState? Trunk = null,
+    [property: Key(7)] HeadState? Heads = null,
+    [property: Key(8)] HeadState? BestHeads = null,
+    [property: Key(9)] string? ExpectedFingerprint = null) : IRunMessage;
 
 /// <summary>Worker → coordinator: this node is shutting down (SIGTERM); move my tasks now rather than after the failure detector.</summary>
 [MessagePackObject]
@@ -42,38 +48,26 @@ public sealed record WorkerFailed(
     [property: Key(2)] string Reason) : IRunMessage;
 
 /// <summary>
-/// Coordinator → worker: one synchronous trunk step. The worker loads <see cref="Trunk"/>, runs its batch
-/// <see cref="Step"/> of <see cref="Steps"/>, and answers with a <see cref="TrunkGradient"/>. In the joint phase
-/// it also updates its heads; in the trunk phase its heads stay frozen.
+/// Coordinator → worker: run steps <see cref="Step"/>..<see cref="Step"/>+<see cref="Count"/>-1 of the epoch's
+/// <see cref="Steps"/> with the other workers (embeddings and gradients among them, not through the coordinator),
+/// then answer with <see cref="StepsDone"/>. In the joint phase heads and trunk update; in the trunk phase the heads
+/// stay frozen. With --sync-every K the replicas are averaged every K steps.
 /// </summary>
 [MessagePackObject]
-public sealed record TrunkStep(
+public sealed record TrainSteps(
     [property: Key(0)] string RunId,
     [property: Key(1)] int Epoch,
-    [property: Key(2)] int Step,
-    [property: Key(3)] int Steps,
-    [property: Key(4)] EpochPhase Phase,
-    [property: Key(5)] long Version,
-    [property: Key(6)] TensorData[] Trunk) : IRunMessage;
+    [property: Key(2)] EpochPhase Phase,
+    [property: Key(3)] int Step,
+    [property: Key(4)] int Count,
+    [property: Key(5)] int Steps) : IRunMessage;
 
 /// <summary>
-/// Coordinator → worker, with --sync-every K &gt; 1 (local SGD): from <see cref="Trunk"/>, run batches
-/// Step..Step+K-1 with the worker's own trunk optimizer and answer with a <see cref="LocalTrunk"/>. K is the run
-/// spec's; heads update or stay frozen as in <see cref="TrunkStep"/>.
+/// Worker → coordinator: the steps are done: the loss summed over its tasks' labelled cells and their count, the
+/// rows it ran the trunk on, and the bytes it sent to other workers.
 /// </summary>
 [MessagePackObject]
-public sealed record LocalTrunkSteps(
-    [property: Key(0)] string RunId,
-    [property: Key(1)] int Epoch,
-    [property: Key(2)] int Step,
-    [property: Key(3)] int Steps,
-    [property: Key(4)] EpochPhase Phase,
-    [property: Key(5)] long Version,
-    [property: Key(6)] TensorData[] Trunk) : IRunMessage;
-
-/// <summary>Worker → coordinator: its trunk after K local steps, and the labels those steps summed over.</summary>
-[MessagePackObject]
-public sealed record LocalTrunk(
+public sealed record StepsDone(
     [property: Key(0)] string RunId,
     [property: Key(1)] string WorkerId,
     [property: Key(2)] int Epoch,
@@ -81,35 +75,17 @@ public sealed record LocalTrunk(
     [property: Key(4)] double LossSum,
     [property: Key(5)] long Labels,
     [property: Key(6)] int Rows,
-    [property: Key(7)] TensorData[] Trunk) : IRunMessage;
-
-/// <summary>
-/// Worker → coordinator: the gradient of the summed (not averaged) loss of its tasks on its batch, with the
-/// number of labels it summed over, so that the coordinator can weight workers by labelled counts.
-/// </summary>
-[MessagePackObject]
-public sealed record TrunkGradient(
-    [property: Key(0)] string RunId,
-    [property: Key(1)] string WorkerId,
-    [property: Key(2)] int Epoch,
-    [property: Key(3)] int Step,
-    [property: Key(4)] long Version,
-    [property: Key(5)] double LossSum,
-    [property: Key(6)] long Labels,
-    [property: Key(7)] int Rows,
-    [property: Key(8)] TensorData[] Gradients) : IRunMessage;
+    [property: Key(7)] long BytesSent) : IRunMessage;
 
 /// <summary>
 /// Coordinator → worker: one head-only epoch of <see cref="Steps"/> batches (as many as a trunk-updating epoch) on
-/// this (frozen) trunk; no traffic until it ends.
+/// the frozen trunk: embeddings exchanged once, then no traffic until it ends.
 /// </summary>
 [MessagePackObject]
 public sealed record HeadEpoch(
     [property: Key(0)] string RunId,
     [property: Key(1)] int Epoch,
-    [property: Key(2)] int Steps,
-    [property: Key(3)] long Version,
-    [property: Key(4)] TensorData[] Trunk) : IRunMessage;
+    [property: Key(2)] int Steps) : IRunMessage;
 
 /// <summary>Worker → coordinator: the head-only epoch is done.</summary>
 [MessagePackObject]
@@ -119,34 +95,37 @@ public sealed record HeadEpochDone(
     [property: Key(2)] int Epoch,
     [property: Key(3)] double LossSum,
     [property: Key(4)] long Labels,
-    [property: Key(5)] int Rows) : IRunMessage;
+    [property: Key(5)] int Rows,
+    [property: Key(6)] long BytesSent) : IRunMessage;
 
-/// <summary>Coordinator → worker: score these splits with this trunk and your heads; with <see cref="Snapshot"/>, send your heads too.</summary>
+/// <summary>
+/// Coordinator → worker: score these splits with the current trunk and heads (data-parallel, as a step); with
+/// <see cref="Snapshot"/>, send the heads too, and rank 0 the trunk with its optimizer.
+/// </summary>
 [MessagePackObject]
 public sealed record Evaluate(
     [property: Key(0)] string RunId,
     [property: Key(1)] int Epoch,
-    [property: Key(2)] long Version,
-    [property: Key(3)] Split[] Splits,
-    [property: Key(4)] TensorData[] Trunk,
-    [property: Key(5)] bool Snapshot = false) : IRunMessage;
+    [property: Key(2)] Split[] Splits,
+    [property: Key(3)] bool Snapshot = false) : IRunMessage;
 
-/// <summary>Worker → coordinator: the scores of its tasks.</summary>
+/// <summary>Worker → coordinator: the scores of its tasks (and, for a snapshot, its heads; rank 0's also the trunk).</summary>
 [MessagePackObject]
 public sealed record EvaluationResult(
     [property: Key(0)] string RunId,
     [property: Key(1)] string WorkerId,
     [property: Key(2)] int Epoch,
     [property: Key(3)] TaskMetrics[] Scores,
-    [property: Key(4)] HeadState? Heads = null) : IRunMessage;
+    [property: Key(4)] HeadState? Heads = null,
+    [property: Key(5)] TrunkState? Trunk = null) : IRunMessage;
 
-/// <summary>Coordinator → worker: the current heads are the best so far (early stopping); keep a copy.</summary>
+/// <summary>Coordinator → worker: the current trunk and heads are the best so far (early stopping); keep a copy.</summary>
 [MessagePackObject]
-public sealed record KeepBestHeads([property: Key(0)] string RunId, [property: Key(1)] int Epoch) : IRunMessage;
+public sealed record KeepBest([property: Key(0)] string RunId, [property: Key(1)] int Epoch) : IRunMessage;
 
-/// <summary>Coordinator → worker: go back to the heads kept by the last <see cref="KeepBestHeads"/>.</summary>
+/// <summary>Coordinator → worker: go back to the trunk and heads kept by the last <see cref="KeepBest"/>.</summary>
 [MessagePackObject]
-public sealed record RestoreBestHeads([property: Key(0)] string RunId) : IRunMessage;
+public sealed record RestoreBest([property: Key(0)] string RunId) : IRunMessage;
 
 /// <summary>Coordinator → worker: send me your heads.</summary>
 [MessagePackObject]

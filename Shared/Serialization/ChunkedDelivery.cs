@@ -104,7 +104,7 @@ public sealed class ChunkedDelivery(ExtendedActorSystem system)
 /// Reassembles chunked messages, bounded in memory (total bytes in flight, size of one message) and in time (a
 /// transfer left incomplete is dropped). Malformed, foreign or inconsistent chunks are dropped and counted.
 /// </summary>
-public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBytes = ProtocolLimits.MaxMessageBytes, long maxBytesInFlight = 2L << 30)
+public sealed class ChunkAssembler(ExtendedActorSystem system, long maxMessageBytes = ProtocolLimits.MaxMessageBytes, long maxBytesInFlight = 4L << 30)
 {
     private sealed class Transfer(MessageChunk first, DateTime started)
     {

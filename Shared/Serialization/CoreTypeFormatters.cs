@@ -17,7 +17,7 @@ namespace MtnnCluster.Serialization;
 public static class CoreTypeFormatters
 {
     public static readonly IMessagePackFormatter[] All =
-        [new TensorDataFormatter(), new HeadStateFormatter(), new TaskMetricsFormatter(), new RunSpecFormatter()];
+        [new TensorDataFormatter(), new HeadStateFormatter(), new TrunkStateFormatter(), new TaskMetricsFormatter(), new RunSpecFormatter()];
 
     private static void ReadHeader(ref MessagePackReader reader, int fields, string type)
     {
@@ -93,6 +93,41 @@ public static class CoreTypeFormatters
             if (headSteps is not null && headSteps.Length != tasks.Length)
                 throw new MessagePackSerializationException($"heads of {tasks.Length} tasks with step counts for {headSteps.Length}");
             return new HeadState(tasks, weight, bias, moments, steps, headSteps);
+        }
+    }
+
+    public sealed class TrunkStateFormatter : IMessagePackFormatter<TrunkState?>
+    {
+        public void Serialize(ref MessagePackWriter writer, TrunkState? value, MessagePackSerializerOptions options)
+        {
+            if (value is null) { writer.WriteNil(); return; }
+            var tensors = options.Resolver.GetFormatterWithVerify<TensorData[]?>();
+            writer.WriteArrayHeader(6);
+            tensors.Serialize(ref writer, value.Parameters, options);
+            tensors.Serialize(ref writer, value.Moments, options);
+            writer.Write(value.OptimizerSteps);
+            writer.Write(value.Version);
+            tensors.Serialize(ref writer, value.Best, options);
+            if (value.BestVersion is { } best) writer.Write(best);
+            else writer.WriteNil();
+        }
+
+        public TrunkState? Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options)
+        {
+            if (reader.TryReadNil()) return null;
+            ReadHeader(ref reader, 6, nameof(TrunkState));
+            options.Security.DepthStep(ref reader);
+            var tensors = options.Resolver.GetFormatterWithVerify<TensorData[]?>();
+            var parameters = tensors.Deserialize(ref reader, options) ?? throw new MessagePackSerializationException("trunk state without parameters");
+            var moments = tensors.Deserialize(ref reader, options) ?? throw new MessagePackSerializationException("trunk state without optimizer moments");
+            var steps = reader.ReadInt64();
+            var version = reader.ReadInt64();
+            var best = tensors.Deserialize(ref reader, options);
+            long? bestVersion = reader.TryReadNil() ? null : reader.ReadInt64();
+            reader.Depth--;
+            if (moments.Length != 2 * parameters.Length)
+                throw new MessagePackSerializationException($"trunk state: {moments.Length} optimizer moments for {parameters.Length} parameters");
+            return new TrunkState(parameters, moments, steps, version, best, bestVersion);
         }
     }
 

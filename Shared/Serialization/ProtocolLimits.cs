@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Runtime.Serialization;
 using MtnnCluster.Messages;
 using MtnnCluster.Model;
+using MtnnCluster.Training;
 
 namespace MtnnCluster.Serialization;
 
@@ -14,8 +15,11 @@ namespace MtnnCluster.Serialization;
 /// </summary>
 public static class ProtocolLimits
 {
-    /// <summary>Largest message, whole or reassembled from chunks: the largest trunk the core accepts, and 1 MiB for the rest.</summary>
-    public const int MaxMessageBytes = (int)(Training.RunSpec.MaxTrunkBytes + (1 << 20));
+    /// <summary>
+    /// Largest message, whole or reassembled from chunks: the largest trunk the core accepts with its two optimizer
+    /// moments and its best copy (a <see cref="StartRun"/> or a snapshot), and the rest of the message.
+    /// </summary>
+    public const int MaxMessageBytes = int.MaxValue - (1 << 20);
 
     /// <summary>Tensors on the wire are matrices and vectors.</summary>
     public const int MaxTensorRank = 4;
@@ -26,13 +30,14 @@ public static class ProtocolLimits
         CheckPresent(message, message.GetType().Name);
         switch (message)
         {
-            case TrunkStep m: CheckAll(m.Trunk); break;
-            case LocalTrunkSteps m: CheckAll(m.Trunk); break;
-            case TrunkGradient m: CheckAll(m.Gradients); break;
-            case LocalTrunk m: CheckAll(m.Trunk); break;
-            case HeadEpoch m: CheckAll(m.Trunk); break;
+            case StartRun m:
+                Check(m.Trunk);
+                if (m.Rank < 0 || m.Rank >= m.SlotsByRank.Length || m.Peers.Length != m.SlotsByRank.Length || m.SlotsByRank.Any(s => s < 1)
+                    || m.TaskRanks.Any(r => r < -1 || r >= m.SlotsByRank.Length))
+                    throw new SerializationException($"StartRun: rank {m.Rank} of {m.SlotsByRank.Length} with {m.Peers.Length} peers is not a valid placement");
+                break;
+            case EvaluationResult m: Check(m.Trunk); break;
             case Evaluate m:
-                CheckAll(m.Trunk);
                 foreach (var split in m.Splits ?? [])
                     if (!Enum.IsDefined(split)) throw new SerializationException($"Evaluate.Splits: unknown split {(int)split}");
                 break;
@@ -105,6 +110,14 @@ public static class ProtocolLimits
     private static void CheckAll(TensorData[] tensors)
     {
         foreach (var tensor in tensors) Check(tensor);
+    }
+
+    private static void Check(TrunkState? trunk)
+    {
+        if (trunk is null) return;
+        CheckAll(trunk.Parameters);
+        CheckAll(trunk.Moments);
+        if (trunk.Best is { } best) CheckAll(best);
     }
 
     private static string Shorten(string text) => text.Length <= 60 ? text : text[..60] + "…";

@@ -12,9 +12,11 @@ public static class ProtocolRegistry
     /// <summary>
     /// Bumped when a message changes shape or meaning incompatibly. 2: offers and chunks carry an XxHash128 checksum
     /// (16 bytes) instead of SHA-256 (32), so a node of version 1 and one of version 2 refuse each other's messages.
-    /// 3: local SGD's request is a message of its own (<see cref="LocalTrunkSteps"/>), and core types have their own formatters.
+    /// 3: local SGD's request is a message of its own, and core types have their own formatters.
+    /// 4: hybrid parallelism: the coordinator starts rounds of steps (<see cref="TrainSteps"/>) and carries no trunk
+    /// per step; workers exchange embeddings and gradients among themselves.
     /// </summary>
-    public const int ProtocolVersion = 3;
+    public const int ProtocolVersion = 4;
 
     private static readonly (string Code, Type Type)[] Entries =
     [
@@ -23,16 +25,14 @@ public static class ProtocolRegistry
         ("start", typeof(StartRun)),
         ("ready", typeof(WorkerReady)),
         ("fail", typeof(WorkerFailed)),
-        ("tstep", typeof(TrunkStep)),
-        ("tgrad", typeof(TrunkGradient)),
-        ("tlsteps", typeof(LocalTrunkSteps)),
-        ("tlocal", typeof(LocalTrunk)),
+        ("steps", typeof(TrainSteps)),
+        ("stepsd", typeof(StepsDone)),
         ("hep", typeof(HeadEpoch)),
         ("hepd", typeof(HeadEpochDone)),
         ("eval", typeof(Evaluate)),
         ("evald", typeof(EvaluationResult)),
-        ("keep", typeof(KeepBestHeads)),
-        ("restore", typeof(RestoreBestHeads)),
+        ("keep", typeof(KeepBest)),
+        ("restore", typeof(RestoreBest)),
         ("fetch", typeof(FetchHeads)),
         ("heads", typeof(HeadShard)),
         ("end", typeof(EndRun)),

@@ -35,8 +35,8 @@ public sealed class PrecisionTests
         using var bf16 = new Trunk(256, [64, 16], 3, CPU) { ComputeType = Precision.Bf16.TrunkComputeType() };
         using var x = Fingerprints(32, 256, 11);
         using var _ = no_grad();
-        using var expected = exact.Forward(x, 0, null);
-        using var actual = bf16.Forward(x, 0, null);
+        using var expected = exact.Forward(x);
+        using var actual = bf16.Forward(x);
 
         Assert.Equal(ScalarType.Float32, actual.dtype); // heads and loss stay float32
         using var difference = expected.sub(actual).abs();
@@ -67,7 +67,7 @@ public sealed class PrecisionTests
         {
             using var scope = NewDisposeScope();
             foreach (var p in parameters) p.grad?.zero_();
-            var loss = MaskedLoss.Sum(heads.Logits(trunk.Forward(x, 0.1, null), labels), labels).div(targets.numel());
+            var loss = MaskedLoss.Sum(heads.Logits(trunk.Forward(x), labels), labels).div(targets.numel());
             Assert.Equal(ScalarType.Float32, loss.dtype);
             loss.backward();
             losses.Add(loss.item<float>());
@@ -127,7 +127,7 @@ public sealed class PrecisionTests
         var serializer = new MtnnMessageSerializer((ExtendedActorSystem)system);
         foreach (var precision in Enum.GetValues<Precision>())
         {
-            var start = new StartRun("r", MtnnMessageSerializerTests.SampleSpec() with { Precision = precision }, [0, 3]);
+            var start = new StartRun("r", MtnnMessageSerializerTests.SampleSpec() with { Precision = precision }, 0, [1], [0, 0, 0, 0], [null]);
             var copy = (StartRun)serializer.FromBinary(serializer.ToBinary(start), serializer.Manifest(start));
             Assert.Equal(precision, copy.Spec.Precision);
         }

@@ -66,7 +66,7 @@ public sealed class SparseFirstLayerTests
         using var embeddings = Inference.Embed(trunk, features);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        AssertClose(trunk.Forward(features.Slice(0, rows.Length), 0, null), embeddings);
+        AssertClose(trunk.Forward(features.Slice(0, rows.Length)), embeddings);
     }
 
     [Fact]

@@ -19,8 +19,8 @@ public sealed class ChunkAssemblerTests : TestKit
         _serializer = new MtnnMessageSerializer(_system);
     }
 
-    private static TrunkGradient Gradient(int bytes) =>
-        new("run-1", "w", 1, 2, 3, 0.5, 10, 4, [new TensorData("g", [bytes / 4], Enumerable.Range(0, bytes).Select(i => (byte)(i * 7)).ToArray())]);
+    private static HeadShard Gradient(int bytes) =>
+        new("run-1", "w", [0], new TensorData("g", [bytes / 4], Enumerable.Range(0, bytes).Select(i => (byte)(i * 7)).ToArray()), new TensorData("b", [1], new byte[4]));
 
     private List<MessageChunk> Chunks(IMtnnMessage message, long transfer = 1)
     {
@@ -40,8 +40,8 @@ public sealed class ChunkAssemblerTests : TestKit
         var assembler = new ChunkAssembler(_system);
         IMtnnMessage? whole = null;
         foreach (var chunk in chunks.AsEnumerable().Reverse()) whole = assembler.Add(chunk, TestActor, "run-1") ?? whole;
-        var gradient = Assert.IsType<TrunkGradient>(whole);
-        Assert.Equal(message.Gradients[0].Bytes, gradient.Gradients[0].Bytes);
+        var gradient = Assert.IsType<HeadShard>(whole);
+        Assert.Equal(message.Weight.Bytes, gradient.Weight.Bytes);
         Assert.Equal(0, assembler.Dropped);
     }
 
@@ -83,7 +83,7 @@ public sealed class ChunkAssemblerTests : TestKit
             chunks++;
             whole = assembler.Add(chunk, TestActor, "run-1");
         }
-        Assert.IsType<TrunkGradient>(whole);
+        Assert.IsType<HeadShard>(whole);
         Assert.True(chunks > 1);
 
         delivery.Send(remoteLooking, new FetchHeads("run-1"), TestActor); // small: sent whole

@@ -85,12 +85,13 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
     public void A_forged_huge_length_header_is_refused_without_allocating_it(byte header)
     {
         var serializer = Serializer;
-        var frame = serializer.ToBinary(new TrunkStep("r", 1, 0, 1, EpochPhase.Joint, 1, [new TensorData("w", [2], new byte[8])]));
-        // every field from the trunk array on is replaced by a header that claims 2^31-1 elements, followed by nothing
+        var scores = new EvaluationResult("r", "w", 1, [new TaskMetrics("t", TaskKind.Classification, Split.Valid, 10, 3, 0.8, 0.5, double.NaN, double.NaN, double.NaN)]);
+        var frame = serializer.ToBinary(scores);
+        // every field from the scores array on is replaced by a header that claims 2^31-1 elements, followed by nothing
         var at = Array.LastIndexOf(frame, (byte)0x91);
         byte[] forged = [.. frame[..at], header, 0x7f, 0xff, 0xff, 0xff];
         var before = GC.GetAllocatedBytesForCurrentThread();
-        Assert.Throws<SerializationException>(() => serializer.FromBinary(forged, serializer.Manifest(new TrunkStep("r", 1, 0, 1, default, 1, []))));
+        Assert.Throws<SerializationException>(() => serializer.FromBinary(forged, serializer.Manifest(scores)));
         Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
     }
 
@@ -102,7 +103,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
     public void A_tensor_whose_shape_does_not_match_its_bytes_is_refused(int[] shape, int bytes, string reason)
     {
         var serializer = Serializer;
-        var message = new TrunkGradient("r", "w", 1, 0, 1, 0, 1, 1, [new TensorData("g", shape, new byte[bytes])]);
+        var message = new HeadShard("r", "w", [0], new TensorData("g", shape, new byte[bytes]), new TensorData("b", [1], new byte[4]));
         var error = Assert.Throws<SerializationException>(() => serializer.FromBinary(serializer.ToBinary(message), serializer.Manifest(message)));
         Assert.Contains(reason, error.Message);
     }
@@ -111,12 +112,12 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
     public void A_missing_field_is_refused_at_the_wire_not_later()
     {
         var serializer = Serializer;
-        var message = new Evaluate("r", 1, 1, null!, []);
+        var message = new Evaluate("r", 1, null!);
         var error = Assert.Throws<SerializationException>(() => serializer.FromBinary(serializer.ToBinary(message), serializer.Manifest(message)));
         Assert.Contains("Evaluate.Splits", error.Message);
-        var undefined = new Evaluate("r", 1, 1, [Split.Valid, (Split)7], []);
+        var undefined = new Evaluate("r", 1, [Split.Valid, (Split)7]);
         Assert.Throws<SerializationException>(() => serializer.FromBinary(serializer.ToBinary(undefined), serializer.Manifest(undefined)));
-        var optional = new StartRun("r", MtnnMessageSerializerTests.SampleSpec() with { Dataset = new DatasetSpec("/d.csv", "smiles", null, null, null) }, [0]);
+        var optional = new StartRun("r", MtnnMessageSerializerTests.SampleSpec() with { Dataset = new DatasetSpec("/d.csv", "smiles", null, null, null) }, 0, [1], [0], [null]);
         Assert.IsType<StartRun>(serializer.FromBinary(serializer.ToBinary(optional), serializer.Manifest(optional))); // Tasks is optional
     }
 
@@ -126,7 +127,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         const long maxMessage = 2_000_000, maxInFlight = 6_000_000;
         var serializer = Serializer;
         var senders = Enumerable.Range(0, 3).Select(i => _system.ActorOf(Props.Empty, $"sender-{i}")).ToArray();
-        var message = new TrunkGradient("run-1", "w", 1, 2, 3, 0.5, 10, 4, [new TensorData("g", [75_000], RandomBytes(new Random(1), 300_000))]);
+        var message = new HeadShard("run-1", "w", [0], new TensorData("g", [75_000], RandomBytes(new Random(1), 300_000)), new TensorData("b", [1], new byte[4]));
         var bytes = serializer.ToBinary(message);
         var valid = Chunks(serializer, message, bytes, transfer: 77);
         var assembler = new ChunkAssembler((ExtendedActorSystem)_system, maxMessage, maxInFlight);
@@ -149,8 +150,8 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         }
         output.WriteLine($"dropped {assembler.Dropped} of 4000 chunks; {assembler.BytesInFlight} bytes reserved at the end");
         Assert.Equal(valid.Count, next);
-        var gradient = Assert.IsType<TrunkGradient>(whole);
-        Assert.Equal(message.Gradients[0].Bytes, gradient.Gradients[0].Bytes);
+        var gradient = Assert.IsType<HeadShard>(whole);
+        Assert.Equal(message.Weight.Bytes, gradient.Weight.Bytes);
         Assert.True(assembler.Dropped > 1000);
     }
 

@@ -32,28 +32,29 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new([0, 3], new TensorData("heads.weight", [1, 2], new byte[8]), new TensorData("heads.bias", [2], new byte[8]),
             [Tensor(), Tensor(), Tensor(), Tensor()], 17, [17, 4]);
 
+    private static TrunkState SampleTrunk() => new([Tensor()], [Tensor(), Tensor()], 7, 7, [Tensor()], 5);
+
     private static TensorData Tensor() => new("trunk.0.weight", [2, 3], Enumerable.Range(0, 24).Select(i => (byte)i).ToArray());
 
     public static IEnumerable<object[]> Samples() => new IMtnnMessage[]
     {
         new RegisterWorker("w1", "cuda:0", 2),
+        new RegisterWorker("w1", "cuda:0", 2, "10.0.0.2:40001"),
         new WorkerRegistered("w1"),
-        new StartRun("r", SampleSpec(), [0, 3]),
-        new StartRun("r~2", SampleSpec(), [0, 3], SampleHeads(), SampleHeads() with { Moments = null }),
+        new StartRun("r", SampleSpec(), 0, [1], [0, 0, 0, 0], [null]),
+        new StartRun("r~2", SampleSpec(), 1, [1, 2], [0, 1, -1, 1], ["10.0.0.2:40001", "10.0.0.3:40001"], SampleTrunk(), SampleHeads(), SampleHeads() with { Moments = null }, "abc"),
         new WorkerReady("r", "w1", 100, 250),
         new WorkerFailed("r", "w1", "disk"),
-        new TrunkStep("r", 2, 5, 10, EpochPhase.Trunk, 42, [Tensor()]),
-        new LocalTrunkSteps("r", 2, 4, 10, EpochPhase.Joint, 42, [Tensor()]),
-        new TrunkGradient("r", "w1", 2, 5, 42, 1.5, 30, 12, [Tensor()]),
-        new LocalTrunk("r", "w1", 2, 4, 1.5, 30, 12, [Tensor()]),
-        new HeadEpoch("r", 3, 12, 43, [Tensor()]),
-        new HeadEpochDone("r", "w1", 3, 0.5, 9, 4),
-        new Evaluate("r", 3, 43, [Split.Valid], [Tensor()]),
+        new TrainSteps("r", 2, EpochPhase.Trunk, 5, 3, 10),
+        new StepsDone("r", "w1", 2, 5, 1.5, 30, 12, 4096),
+        new HeadEpoch("r", 3, 12),
+        new HeadEpochDone("r", "w1", 3, 0.5, 9, 4, 100),
+        new Evaluate("r", 3, [Split.Valid]),
         new EvaluationResult("r", "w1", 3, [new TaskMetrics("t", TaskKind.Classification, Split.Valid, 10, 3, 0.8, 0.5, double.NaN, double.NaN, double.NaN)]),
-        new EvaluationResult("r", "w1", 3, [], SampleHeads()),
-        new Evaluate("r", 3, 43, [Split.Valid], [Tensor()], Snapshot: true),
-        new KeepBestHeads("r", 3),
-        new RestoreBestHeads("r"),
+        new EvaluationResult("r", "w1", 3, [], SampleHeads(), SampleTrunk()),
+        new Evaluate("r", 3, [Split.Valid], Snapshot: true),
+        new KeepBest("r", 3),
+        new RestoreBest("r"),
         new FetchHeads("r"),
         new HeadShard("r", "w1", [0, 3], Tensor(), new TensorData("heads.bias", [2], new byte[8])),
         new EndRun("r"),
@@ -78,12 +79,11 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         // over FreshArrays.PrefaultBytes and not a whole number of pages, so the prefaulted array has ragged ends
         var bytes = new byte[3 * 1024 * 1024 + 4 * 7];
         new Random(5).NextBytes(bytes);
-        var message = new TrunkGradient("r", "w1", 1, 1, 1, 0, 1, 1,
-            [new TensorData("trunk.0.weight", [bytes.Length / 4], bytes), new TensorData("trunk.0.bias", [2], new byte[8])]);
-        var copy = (TrunkGradient)_serializer.FromBinary(_serializer.ToBinary(message), _serializer.Manifest(message));
-        Assert.Equal(bytes.Length, copy.Gradients[0].Bytes.Length);
-        Assert.True(bytes.AsSpan().SequenceEqual(copy.Gradients[0].Bytes));
-        Assert.Equal(new byte[8], copy.Gradients[1].Bytes);
+        var message = new HeadShard("r", "w1", [0], new TensorData("heads.weight", [bytes.Length / 4], bytes), new TensorData("heads.bias", [2], new byte[8]));
+        var copy = (HeadShard)_serializer.FromBinary(_serializer.ToBinary(message), _serializer.Manifest(message));
+        Assert.Equal(bytes.Length, copy.Weight.Bytes.Length);
+        Assert.True(bytes.AsSpan().SequenceEqual(copy.Weight.Bytes));
+        Assert.Equal(new byte[8], copy.Bias.Bytes);
     }
 
     [Fact]
@@ -108,7 +108,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
     {
         // version 2 changed what offers and chunks carry (XxHash128 instead of SHA-256), version 3 the trunk step
         // and the wire form of core types: mixed nodes must not talk
-        Assert.Equal(3, ProtocolRegistry.ProtocolVersion);
+        Assert.Equal(4, ProtocolRegistry.ProtocolVersion);
         var offer = new BlobOffer("r", 13, "tstep.3", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]);
         foreach (var old in new[] { "offer.1", "offer.2" })
             Assert.Contains("version 3", Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), old)).Message);

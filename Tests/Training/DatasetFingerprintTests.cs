@@ -49,19 +49,19 @@ public sealed class DatasetFingerprintTests : TestKit, IDisposable
     {
         var path = _dir.WriteText("data.csv", "smiles,a\n" + string.Join('\n', Rows) + "\n");
         var coordinator = CreateTestProbe();
-        var worker = Sys.ActorOf(Props.Create(() => new WorkerActor(new WorkerOptions("w", "cpu", 1, false), coordinator.Ref)));
+        var worker = Sys.ActorOf(Props.Create(() => new WorkerActor(new WorkerOptions("w", "cpu", 1, false), coordinator.Ref, new MtnnCluster.Collectives.InProcessGroups())));
         coordinator.ExpectMsg<RegisterWorker>();
         coordinator.IgnoreMessages(m => m is RegisterWorker);
         var theirs = new string('0', 64);
 
-        worker.Tell(new StartRun("run-1", Spec(path), [0], ExpectedFingerprint: theirs), coordinator.Ref);
+        worker.Tell(new StartRun("run-1", Spec(path), 0, [1], [0], [null], ExpectedFingerprint: theirs), coordinator.Ref);
 
         var failed = coordinator.ExpectMsg<WorkerFailed>(TimeSpan.FromSeconds(30));
         Assert.Contains(path, failed.Reason);
         Assert.Contains(PreparedDataset.FileFingerprint(path), failed.Reason);
         Assert.Contains(theirs, failed.Reason);
 
-        worker.Tell(new StartRun("run-2", Spec(path), [0], ExpectedFingerprint: PreparedDataset.FileFingerprint(path)), coordinator.Ref);
+        worker.Tell(new StartRun("run-2", Spec(path), 0, [1], [0], [null], ExpectedFingerprint: PreparedDataset.FileFingerprint(path)), coordinator.Ref);
         coordinator.ExpectMsg<WorkerReady>(TimeSpan.FromSeconds(30));
     }
 }

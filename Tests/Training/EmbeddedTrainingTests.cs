@@ -99,6 +99,28 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
         Assert.Equal(synchronous.Outcome.HeadWeight.Bytes, local.Outcome.HeadWeight.Bytes);
     }
 
+    [Theory]
+    [InlineData(ScheduleKind.Joint)]
+    [InlineData(ScheduleKind.Alternate)]
+    public async Task One_and_three_workers_train_the_same_model_running_the_trunk_once_per_training_row(ScheduleKind schedule)
+    {
+        // rows are shared out for the trunk and tasks for the heads: the global batch, dropout and the reduced step do
+        // not depend on the number of workers, so neither does the model (up to float summation order)
+        var spec = Spec(schedule, epochs: 4);
+        var one = await Train(spec, workers: 1);
+        var three = await Train(spec, workers: 3);
+        var trainRows = one.Outcome.Data.Split.Train.Length;
+        foreach (var (outcome, outDirectory) in new[] { one, three })
+        {
+            using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDirectory, "metrics.json")));
+            foreach (var epoch in metrics.RootElement.GetProperty("history").EnumerateArray())
+                Assert.Equal(trainRows, epoch.GetProperty("trunk_rows").GetInt64()); // a head epoch embeds every row once too
+        }
+        double MeanTest(RunOutcome o) => MtnnCluster.Evaluation.MetricSummary.MeanScored(o.FinalScores.Where(s => s.Split == Split.Test), m => m.RocAuc, 1);
+        Assert.Equal(MeanTest(one.Outcome), MeanTest(three.Outcome), 0.005);
+        Assert.Equal(one.Outcome.BestEpoch, three.Outcome.BestEpoch);
+    }
+
     [Fact]
     public async Task Predict_from_the_checkpoint_gives_the_probabilities_of_the_trained_model()
     {

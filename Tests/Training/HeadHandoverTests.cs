@@ -28,20 +28,18 @@ public sealed class HeadHandoverTests(Tox21Slice slice) : IClassFixture<Tox21Sli
         var spec = Spec();
         var data = PreparedDataset.Prepare(spec);
         int[] tasks = [1, 3, 4, 7];
-        using var trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, CPU);
-        var parameters = trunk.Export();
         var steps = (data.Split.Train.Length + spec.Optimizer.BatchSize - 1) / spec.Optimizer.BatchSize;
 
-        using var first = new ShardTrainer(data, spec, tasks, CPU);
+        using var first = new ShardTrainer(data, spec, Shards.Owning(data.TaskCount, tasks), Shards.Alone(), CPU);
         var fresh = Heads(first);
-        first.HeadEpoch(1, steps, 1, parameters);
+        first.HeadEpoch(1, steps);
         var snapshot = first.SnapshotHeads();
         Assert.NotEqual(fresh, Heads(first)); // the epoch trained them
 
-        using var second = new ShardTrainer(data, spec, tasks, CPU, snapshot);
+        using var second = new ShardTrainer(data, spec, Shards.Owning(data.TaskCount, tasks), Shards.Alone(), CPU, new ShardStart(Heads: snapshot));
         Assert.Equal(Heads(first), Heads(second));
-        first.HeadEpoch(2, steps, 1, parameters);
-        second.HeadEpoch(2, steps, 1, parameters);
+        first.HeadEpoch(2, steps);
+        second.HeadEpoch(2, steps);
         Assert.Equal(Heads(first), Heads(second)); // the moments came along: the same next steps
     }
 }

@@ -196,52 +196,39 @@ public sealed class RunDecisionTests
         Assert.Equal("worker_left", events.All[2].KindName);
     }
 
-    private static TensorData Floats(string name, int[] shape, Func<int, float> value)
-    {
-        var values = Enumerable.Range(0, shape.Aggregate(1, (a, b) => a * b)).Select(value).ToArray();
-        return new TensorData(name, shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
-    }
-
-    private static float[] Values(TensorData t) => MemoryMarshal.Cast<byte, float>(t.Bytes).ToArray();
-
     [Fact]
-    public void Averaging_weights_each_worker_s_trunk_by_its_labels()
+    public void Rows_are_cut_into_contiguous_ranges_in_proportion_to_slots()
     {
-        var spec = Spec();
-        using var master = new TrunkMaster(4, spec);
-        var shapes = master.Parameters.Select(p => p.Shape).ToArray();
-        TensorData[] Constant(float v) => shapes.Select((s, i) => Floats($"p{i}", s, _ => v)).ToArray();
-        var version = master.Version;
-
-        Assert.True(master.Average([new TrunkContribution("a", 30, Constant(1)), new TrunkContribution("b", 10, Constant(5))]));
-        Assert.All(master.Parameters, p => Assert.All(Values(p), v => Assert.Equal(2f, v))); // (30·1 + 10·5) / 40
-        Assert.Equal(version + 1, master.Version);
-        Assert.False(master.Average([new TrunkContribution("a", 0, Constant(9))])); // no label: unchanged
-        Assert.All(master.Parameters, p => Assert.All(Values(p), v => Assert.Equal(2f, v)));
-        Assert.Throws<InvalidDataException>(() => master.Average([new TrunkContribution("c", 1, Constant(1)[..1])]));
+        Assert.Equal((0, 10), RowPlacement.Range(10, [1], 0));
+        Assert.Equal([(0, 3), (3, 6), (6, 10)], Enumerable.Range(0, 3).Select(r => RowPlacement.Range(10, [1, 1, 1], r)));
+        Assert.Equal([(0, 2), (2, 8), (8, 10)], Enumerable.Range(0, 3).Select(r => RowPlacement.Range(10, [1, 3, 1], r)));
+        Assert.Equal([0, 0, 0, 1, 1, 1, 2, 2, 2, 2], RowPlacement.Owners(10, [1, 1, 1]));
+        Assert.Equal(0, RowPlacement.Range(2, [1, 1, 1], 0).Item2 - RowPlacement.Range(2, [1, 1, 1], 0).Item1); // more ranks than rows: some get none
+        Assert.Throws<ArgumentException>(() => RowPlacement.Range(10, [1, 0], 0));
     }
 
     [Fact]
-    public void Reduced_gradients_are_summed_then_divided_by_all_labels_before_one_step()
+    public void A_layout_ranks_workers_by_id_and_names_each_task_s_owner()
     {
-        var spec = Spec() with { Optimizer = new OptimizerSpec(0.1, 0, 100, false) };
-        using var reduced = new TrunkMaster(4, spec);
-        using var single = new TrunkMaster(4, spec);
-        var shapes = reduced.Parameters.Select(p => p.Shape).ToArray();
-        TensorData[] Gradient(Func<int, int, float> value) => shapes.Select((s, i) => Floats($"g{i}", s, j => value(i, j))).ToArray();
+        var assignment = new Dictionary<string, int[]> { ["w-b"] = [1, 2], ["w-a"] = [0], ["w-c"] = [] };
+        var layouts = ShardLayout.Of(assignment, new Dictionary<string, int> { ["w-a"] = 1, ["w-b"] = 2, ["w-c"] = 1 }, 4);
+        Assert.Equal([0, 1, 2], new[] { "w-a", "w-b", "w-c" }.Select(w => layouts[w].Rank));
+        Assert.Equal([0, 1, 1, -1], layouts["w-a"].TaskRanks);
+        Assert.Equal([1, 2, 1], layouts["w-c"].SlotsByRank);
+        Assert.Equal([1, 2], layouts["w-b"].OwnTasks());
+        Assert.Empty(layouts["w-c"].OwnTasks()); // no task, still a share of the rows
+    }
 
-        // two workers' summed gradients over 3 and 1 labels equal one worker's over all 4
-        Assert.True(reduced.ApplyGradients([
-            new TrunkContribution("a", 3, Gradient((i, j) => 3 * (i + j * 0.01f))),
-            new TrunkContribution("b", 1, Gradient((i, j) => 0.5f - j * 0.02f))]));
-        Assert.True(single.ApplyGradients([new TrunkContribution("all", 4, Gradient((i, j) => 3 * (i + j * 0.01f) + 0.5f - j * 0.02f))]));
-        for (var i = 0; i < shapes.Length; i++)
-        {
-            var (a, b) = (Values(reduced.Parameters[i]), Values(single.Parameters[i]));
-            for (var j = 0; j < a.Length; j++) Assert.Equal(b[j], a[j], 6);
-        }
-        var before = Values(reduced.Parameters[0]);
-        Assert.False(reduced.ApplyGradients([new TrunkContribution("a", 0, Gradient((_, _) => 1))])); // no label: no step
-        Assert.Equal(before, Values(reduced.Parameters[0]));
+    [Fact]
+    public void An_epoch_is_cut_into_a_few_rounds_of_whole_sync_blocks()
+    {
+        var spec = Spec() with { Optimizer = new OptimizerSpec(1e-3, 0, 10, false) };
+        var rounds = new RunSchedule(spec, 1000).Rounds(); // 100 steps
+        Assert.Equal(RunSchedule.RoundsPerEpoch, rounds.Count);
+        Assert.Equal(100, rounds.Sum(r => r.Count));
+        var local = new RunSchedule(spec with { Schedule = spec.Schedule with { SyncEvery = 3 } }, 1000).Rounds();
+        Assert.All(local.SkipLast(1), r => Assert.Equal(0, r.Count % 3));
+        Assert.Equal(Enumerable.Range(0, local.Count).Select(i => local.Take(i).Sum(r => r.Count)), local.Select(r => r.Step));
+        Assert.Single(new RunSchedule(spec, 5).Rounds());
     }
 }

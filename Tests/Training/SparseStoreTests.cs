@@ -163,18 +163,15 @@ public sealed class SparseStoreTests
         Assert.InRange(data.Labels.Count, 1_100_000, 1_300_000);
         Assert.InRange(GC.GetTotalMemory(false) - memoryBefore, 0, 600_000_000);
 
-        var tasks = Enumerable.Range(0, data.TaskCount).ToArray();
-        using var trainer = new ShardTrainer(data, spec, tasks, CPU);
+        using var trainer = new ShardTrainer(data, spec, Shards.OwningAll(data.TaskCount), Shards.Alone(), CPU);
         Assert.Contains("packed bits", trainer.Residency);
-        using var trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, CPU);
-        var parameters = trunk.Export();
         var watch = Stopwatch.StartNew();
         var steps = (data.Split.Train.Length + spec.Optimizer.BatchSize - 1) / spec.Optimizer.BatchSize;
-        var first = trainer.HeadEpoch(1, steps, 1, parameters);
-        var second = trainer.HeadEpoch(2, steps, 1, parameters);
+        var first = trainer.HeadEpoch(1, steps);
+        var second = trainer.HeadEpoch(2, steps);
         Assert.Equal(trainer.TrainLabels, first.Labels);
         Assert.True(second.LossSum / second.Labels < first.LossSum / first.Labels, "head training lowers the loss");
-        var scores = trainer.Evaluate(parameters, [Split.Valid]);
+        var scores = trainer.Evaluate([Split.Valid]);
         Assert.Equal(data.TaskCount, scores.Length);
         Assert.Equal(data.Labels.CountPerTask(data.Split.Valid).Sum(), scores.Sum(s => (long)s.Labelled));
         Assert.True(watch.Elapsed < TimeSpan.FromMinutes(2), $"two head epochs and a scoring pass took {watch.Elapsed}");

@@ -35,12 +35,12 @@ public sealed class UnexpectedSenderTests : TestKit, IDisposable
     {
         var coordinator = CreateTestProbe();
         var stranger = CreateTestProbe();
-        var worker = ActorOfAsTestActorRef<WorkerActor>(Props.Create(() => new WorkerActor(new WorkerOptions("w", "cpu", 1), coordinator.Ref)));
+        var worker = ActorOfAsTestActorRef<WorkerActor>(Props.Create(() => new WorkerActor(new WorkerOptions("w", "cpu", 1), coordinator.Ref, new MtnnCluster.Collectives.InProcessGroups())));
         coordinator.ExpectMsg<RegisterWorker>();
         worker.Tell(new WorkerRegistered("w"), coordinator.Ref);
         coordinator.IgnoreMessages(m => m is RegisterWorker); // a periodic announcement may still be on its way
 
-        worker.Tell(new StartRun("run-1", Spec(), [0]), coordinator.Ref);
+        worker.Tell(new StartRun("run-1", Spec(), 0, [1], [0], [null]), coordinator.Ref);
         coordinator.ExpectMsg<WorkerReady>(TimeSpan.FromSeconds(30));
 
         worker.Tell(new FetchHeads("run-1"), stranger.Ref);
@@ -71,7 +71,7 @@ public sealed class UnexpectedSenderTests : TestKit, IDisposable
         Assert.Equal(2, coordinator.UnderlyingActor.Dropped);
 
         coordinator.Tell(new WorkerReady(wireId, "w", 30, 30), member.Ref);
-        member.ExpectMsg<TrunkStep>();
+        member.ExpectMsg<TrainSteps>();
         Assert.Equal(2, coordinator.UnderlyingActor.Dropped);
     }
 }

@@ -163,16 +163,16 @@ public sealed class DataPlaneTests
         var from = sending.ActorOf(Props.Empty, "from");
 
         var payload = RandomNumberGenerator.GetBytes(3_000_000);
-        var message = new TrunkGradient("run-1", "w", 1, 2, 3, 0.5, 10, 4, [new TensorData("g", [payload.Length / 4], payload)]);
+        var message = new HeadShard("run-1", "w", [0], new TensorData("g", [payload.Length / 4], payload), new TensorData("b", [1], new byte[4]));
         var delivery = new ChunkedDelivery((ExtendedActorSystem)sending);
         foreach (var target in targets) delivery.Send(target, message, from); // a broadcast: serialized once, offered twice
 
         foreach (var tcs in received)
         {
             var (got, sender) = await tcs.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            var gradient = Assert.IsType<TrunkGradient>(got);
-            Assert.Equal(payload, gradient.Gradients[0].Bytes);
-            Assert.True(TensorArrayPool.Shared.Return(gradient.Gradients[0].Bytes)); // lent to the message: its consumer returns it
+            var gradient = Assert.IsType<HeadShard>(got);
+            Assert.Equal(payload, gradient.Weight.Bytes);
+            Assert.True(TensorArrayPool.Shared.Return(gradient.Weight.Bytes)); // lent to the message: its consumer returns it
             Assert.Equal(from.Path.ToStringWithAddress(((ExtendedActorSystem)sending).Provider.DefaultAddress), sender);
         }
         Assert.Equal(dataPlane ? 0 : 2 * payload.Length, delivery.ChunkedBytesSent, 2000.0);

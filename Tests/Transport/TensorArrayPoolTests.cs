@@ -89,10 +89,10 @@ public sealed class TensorArrayPoolTests : IDisposable
         var pool = new TensorArrayPool();
         var message = Step(1);
         var bytes = _serializer.ToBinary(message);
-        var decoded = (TrunkStep)_serializer.FromBinary(bytes, _serializer.Manifest(message)); // a checkpoint, a test: no pool
-        Assert.False(pool.Return(decoded.Trunk[0].Bytes));
-        var received = (TrunkStep)_serializer.FromBinary(bytes, _serializer.Manifest(message), pool);
-        Assert.Equal(1, pool.Return(received.Trunk)); // the large tensor; the small bias is a plain array
+        var decoded = (HeadShard)_serializer.FromBinary(bytes, _serializer.Manifest(message)); // a checkpoint, a test: no pool
+        Assert.False(pool.Return(decoded.Weight.Bytes));
+        var received = (HeadShard)_serializer.FromBinary(bytes, _serializer.Manifest(message), pool);
+        Assert.Equal(1, pool.Return([received.Weight, received.Bias])); // the large tensor; the small bias is a plain array
     }
 
     [Fact]
@@ -103,12 +103,12 @@ public sealed class TensorArrayPoolTests : IDisposable
         for (var seed = 1; seed <= 4; seed++)
         {
             var message = Step(seed);
-            var received = (TrunkStep)_serializer.FromBinary(_serializer.ToBinary(message), _serializer.Manifest(message), pool);
-            for (var i = 0; i < message.Trunk.Length; i++)
-                Assert.True(message.Trunk[i].Bytes.AsSpan().SequenceEqual(received.Trunk[i].Bytes), $"message {seed}, tensor {i}");
-            if (previous is not null) Assert.Same(previous, received.Trunk[0].Bytes); // every byte of the last message's was overwritten
-            previous = received.Trunk[0].Bytes;
-            pool.Return(received.Trunk);
+            var received = (HeadShard)_serializer.FromBinary(_serializer.ToBinary(message), _serializer.Manifest(message), pool);
+            Assert.True(message.Weight.Bytes.AsSpan().SequenceEqual(received.Weight.Bytes), $"message {seed}, weight");
+            Assert.True(message.Bias.Bytes.AsSpan().SequenceEqual(received.Bias.Bytes), $"message {seed}, bias");
+            if (previous is not null) Assert.Same(previous, received.Weight.Bytes); // every byte of the last message's was overwritten
+            previous = received.Weight.Bytes;
+            pool.Return([received.Weight, received.Bias]);
         }
         Assert.Equal(3, pool.Reused);
     }
@@ -127,14 +127,13 @@ public sealed class TensorArrayPoolTests : IDisposable
         for (var i = 0; i < expected.Length; i++) Assert.Equal(expected[i], loaded[i].Bytes);
     }
 
-    private static TrunkStep Step(int seed)
+    private static HeadShard Step(int seed)
     {
         var random = new Random(seed);
         var weight = new byte[Large];
         var bias = new byte[400];
         random.NextBytes(weight);
         random.NextBytes(bias);
-        return new TrunkStep("r", 1, seed, 10, EpochPhase.Joint, seed,
-            [new TensorData("trunk.0.weight", [Large / 4], weight), new TensorData("trunk.0.bias", [100], bias)]);
+        return new HeadShard("r", "w", [0], new TensorData("heads.weight", [Large / 4], weight), new TensorData("heads.bias", [100], bias));
     }
 }

@@ -25,7 +25,7 @@ public sealed class RunProgress(IEnumerable<EpochReport> history, int bestEpoch,
         if (improved) (BestScore, BestEpoch) = (score, epoch);
         var report = new EpochReport(epoch, epochs, phase, tally.MeanLoss, score,
             MetricSummary.MeanScored(validScores.Where(s => !s.Regression), m => m.RocAuc, minClassCount),
-            trainSeconds, tally.Rows / Math.Max(trainSeconds, 1e-9), improved);
+            trainSeconds, tally.Rows / Math.Max(trainSeconds, 1e-9), improved, tally.Rows, tally.BytesSent);
         _history.Add(report);
         return report;
     }

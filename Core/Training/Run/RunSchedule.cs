@@ -1,6 +1,6 @@
 namespace MtnnCluster.Training.Run;
 
-/// <summary>The batches one synchronous round covers: <see cref="Count"/> batches from <see cref="Step"/> (1, or the local steps of --sync-every).</summary>
+/// <summary>The steps one round covers: <see cref="Count"/> steps from <see cref="Step"/>, run by the workers among themselves.</summary>
 public readonly record struct StepRound(int Step, int Count)
 {
     public int End => Step + Count;
@@ -26,12 +26,19 @@ public sealed class RunSchedule
 
     public EpochPhase PhaseOf(int epoch) => _spec.PhaseOf(epoch);
 
-    /// <summary>The rounds of a trunk-updating epoch, in order; a head-only epoch is one round of its own.</summary>
+    /// <summary>Rounds a trunk-updating epoch is cut into, for progress: the coordinator hears from the workers this often.</summary>
+    public const int RoundsPerEpoch = 8;
+
+    /// <summary>
+    /// The rounds of a trunk-updating epoch, in order: about <see cref="RoundsPerEpoch"/>, each a whole number of
+    /// --sync-every blocks (local SGD averages inside a round, never across two). A head-only epoch is one round.
+    /// </summary>
     public IReadOnlyList<StepRound> Rounds()
     {
         var every = _spec.Schedule.SyncEvery;
+        var size = Math.Max(1, (StepsPerEpoch + RoundsPerEpoch * every - 1) / (RoundsPerEpoch * every)) * every;
         var rounds = new List<StepRound>();
-        for (var step = 0; step < StepsPerEpoch; step += every) rounds.Add(new StepRound(step, Math.Min(every, StepsPerEpoch - step)));
+        for (var step = 0; step < StepsPerEpoch; step += size) rounds.Add(new StepRound(step, Math.Min(size, StepsPerEpoch - step)));
         return rounds;
     }
 
