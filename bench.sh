@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test suite). Usage: ./bench.sh NAME [options]   (./bench.sh NAME --help for options)
 #   epoch      joint vs alternate epoch time, one process (--data FILE | --synthetic ROWS,TASKS,DENSITY; --precision fp32|tf32|bf16)
+#   collectives all-reduce (2.3 M floats) and all-to-all (128x100 floats per peer) of 2 and 3 ranks, in process and over TCP loopback
 #   scaling    a coordinator and 1, 2, 4 worker processes on this host, one epoch each
 #   generate   stream a synthetic dataset (default 1,000,000 rows x 10,000 tasks) and report speed and memory
 #   precision  the trunk's training step and embedding in fp32 and bf16 (and tf32 on CUDA), interleaved, medians

@@ -3,9 +3,10 @@ using MtnnCluster.Bench;
 using MtnnCluster.Cli.Commands;
 
 // The benchmark harness (./bench.sh NAME [options]); `reference` is Bench/reference.py, run by bench.sh itself.
-var root = new RootCommand("MtnnCluster benchmarks: epoch, scaling, generate, precision")
+var root = new RootCommand("MtnnCluster benchmarks: epoch, collectives, scaling, generate, precision")
 {
     EpochBench.Create(),
+    CollectivesBench.Create(),
     ScalingBench.Create(),
     GenerateBench.Create(),
     PrecisionBench.Create(),

@@ -18,6 +18,8 @@ public interface IProcessGroup : IDisposable
     /// <summary>
     /// Personalised all-to-all: <paramref name="send"/>[p] is what this rank sends to rank p (any length, empty
     /// allowed; send[Rank] comes back as received[Rank] without a copy). Returns received[p], what rank p sent here.
+    /// The sent arrays are given up: a group in one process hands them to their receivers as they are, so the caller
+    /// must not write to them (or reuse them) afterwards.
     /// </summary>
     float[][] AllToAll(float[][] send);
 

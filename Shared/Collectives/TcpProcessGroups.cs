@@ -177,7 +177,16 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
             }
             catch (SocketException)
             {
-                continue; // one failed accept (a peer that reset at once) is that peer's problem
+                // a peer that reset at once, or no file descriptors left: pause rather than spin, then go on
+                try
+                {
+                    await Task.Delay(100, _stopping.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                continue;
             }
             _ = Admit(NewSocket(socket));
         }
@@ -193,8 +202,9 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
             timeout.CancelAfter(_ioTimeout);
             stream = await Secure(new NetworkStream(socket, ownsSocket: true), null, timeout.Token);
             var fixedPart = new byte[Magic.Length + 1 + 4 * 3 + 2];
-            await stream.ReadExactlyAsync(fixedPart, timeout.Token);
+            await stream.ReadExactlyAsync(fixedPart.AsMemory(0, Magic.Length + 1), timeout.Token); // a stranger is closed before it must send more
             if (!fixedPart.AsSpan(0, Magic.Length).SequenceEqual(Magic) || fixedPart[Magic.Length] != Version) throw new InvalidDataException("not a collectives handshake");
+            await stream.ReadExactlyAsync(fixedPart.AsMemory(Magic.Length + 1), timeout.Token);
             var fields = fixedPart.AsMemory(Magic.Length + 1);
             var size = BinaryPrimitives.ReadInt32LittleEndian(fields.Span);
             var from = BinaryPrimitives.ReadInt32LittleEndian(fields.Span[4..]);
