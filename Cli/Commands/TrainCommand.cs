@@ -19,6 +19,8 @@ public static class TrainCommand
         var endpoints = new EndpointOptions();
         var command = new Command("train", "train a multitask network on one machine (--seeds and --ensemble: several runs in turn, in this process only)");
         options.AddTo(command);
+        command.Options.Add(options.Seeds); // train only: a coordinator runs one configuration
+        command.Options.Add(options.EnsembleSize);
         command.Options.Add(workers);
         command.Options.Add(device);
         command.Options.Add(verbose);
@@ -97,8 +99,8 @@ public static class TrainCommand
         var metrics = GroupMetrics.From(group, members, runs, ensemble);
         var path = metrics.Write(outDirectory);
         if (ensemble is not null)
-            Console.WriteLine($"ensemble of {group.Count} members: mean test ROC-AUC {Format(ensemble.MeanTestRocAuc)}, PRC-AUC {Format(ensemble.MeanTestPrcAuc)}" +
-                              (ensemble.MeanTestRmse is null ? "" : $", RMSE {Format(ensemble.MeanTestRmse)}, R² {Format(ensemble.MeanTestR2)}") + "; members:");
+            Console.WriteLine($"ensemble of {group.Count} members (their mean predictions): mean test ROC-AUC {Format(ensemble.MeanTestRocAuc)}, PRC-AUC {Format(ensemble.MeanTestPrcAuc)}" +
+                              (ensemble.MeanTestRmse is null ? "" : $", RMSE {Format(ensemble.MeanTestRmse)}, R² {Format(ensemble.MeanTestR2)}"));
         Console.WriteLine(metrics.Summary(group.Counted));
         Console.WriteLine($"wrote {path}{(ensemble is null ? "" : $", {Path.Combine(outDirectory, Ensemble.FileName)} (mtnn predict --checkpoint {outDirectory})")}");
     }

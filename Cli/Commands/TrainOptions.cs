@@ -66,7 +66,7 @@ public sealed class TrainOptions
     /// with tf32 on a GPU must be able to go on on a CPU).
     /// <c>--out</c> is claimed here: refused when it holds another run (see <see cref="OutputDirectory"/>).
     /// </summary>
-    /// <param name="member">One run of a group (<c>--seeds</c>, <c>--ensemble</c>): its own directory and seed; null: the run the options name.</param>
+    /// <param name="member">One run of a group (<c>--seeds</c>, <c>--ensemble</c>; never with <c>--resume DIR</c>, see <see cref="Group"/>): its own directory and seed; null: the run the options name.</param>
     public ResolvedRun Resolve(ParseResult p, Func<string> newRunId, Action<string> warn, GroupMember? member = null)
     {
         var policy = new CheckpointPolicy(p.GetValue(CheckpointEvery), p.GetValue(KeepCheckpoints));
@@ -93,7 +93,6 @@ public sealed class TrainOptions
                 return new ResolvedRun(previous, spec, outDirectory, policy, null, AlreadyFinished: true);
             return new ResolvedRun(newRunId(), spec, OutputDirectory.Claim(outDirectory, overwrite, previous), policy, new ResumeFrom(outDirectory, Required: false));
         }
-        if (member is not null) throw new ArgumentException($"--resume {resume}: continues one run; with --seeds or --ensemble give --resume auto (finished runs are kept, the others continue)");
         var runDirectory = Path.GetFullPath(resume);
         var given = SpecOptions().Where(o => p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
         if (given.Length > 0)
@@ -162,6 +161,8 @@ public sealed class TrainOptions
     {
         var (seeds, ensemble) = (p.GetValue(Seeds), p.GetValue(EnsembleSize));
         if (seeds is null && ensemble is null) return null;
+        if (p.GetValue(Resume) is { } resume and not "auto")
+            throw new ArgumentException($"--resume {resume} continues one run; with --seeds or --ensemble give --resume auto (finished runs are kept, the others continue), or resume OUT/seed-N alone");
         if (seeds is not null && ensemble is not null) throw new ArgumentException("--seeds and --ensemble cannot be combined: an ensemble's members take the seeds --seed, --seed+1, …");
         if (seeds is not null)
         {

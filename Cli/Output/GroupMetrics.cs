@@ -93,11 +93,13 @@ public sealed record GroupMetrics(
         return path;
     }
 
-    /// <summary>The console's summary: "mean test ROC-AUC 0.8123 ± 0.0042 over 3 seeds" (and PRC-AUC, RMSE, R² where the runs have them).</summary>
+    /// <summary>The console's summary: "mean test ROC-AUC 0.8123 ± 0.0042 over 3 seeds (PRC-AUC …)", with PRC-AUC, RMSE, R² where the runs have them.</summary>
     public string Summary(string counted)
     {
         static string Show(string name, MeanStd? m) => m is null ? "" : $"{name} {m.Mean:F4} ± {(m.Std is { } s ? s.ToString("F4") : "n/a")}";
-        var parts = new[] { Show("mean test ROC-AUC", MeanTestRocAuc), Show("PRC-AUC", MeanTestPrcAuc), Show("RMSE", MeanTestRmse), Show("R²", MeanTestR2) };
-        return $"{string.Join(", ", parts.Where(p => p.Length > 0))} over {counted}";
+        var parts = new[] { Show("mean test ROC-AUC", MeanTestRocAuc), Show("mean test PRC-AUC", MeanTestPrcAuc), Show("mean test RMSE", MeanTestRmse), Show("mean test R²", MeanTestR2) }
+            .Where(p => p.Length > 0).ToArray();
+        if (parts.Length == 0) return $"no test metric over {counted}";
+        return $"{parts[0]} over {counted}{(parts.Length > 1 ? $" ({string.Join(", ", parts[1..])})" : "")}";
     }
 }
