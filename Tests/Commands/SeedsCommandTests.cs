@@ -139,6 +139,24 @@ public sealed class SeedsCommandTests : IDisposable
         AssertMeanAndStd(memberMetrics.Select(m => Number(m.GetProperty("mean_test_roc_auc"))).ToArray(), group.GetProperty("mean_test_roc_auc"));
     }
 
+    [Fact]
+    public async Task Resume_auto_keeps_the_finished_seeds_and_a_second_run_without_it_is_refused()
+    {
+        var output = Path.Combine(_directory, "resumed");
+        string[] train = ["train", "--data", _data, "--out", output, "--seeds", "0,1", .. Small];
+        Assert.Equal(0, (await Run(train)).Code);
+        var before = File.ReadAllText(Path.Combine(output, "metrics.json"));
+
+        var (code, _, error) = await Run(train);
+        Assert.Equal(2, code);
+        Assert.Contains("--resume auto", error);
+
+        var (resumed, printed, _) = await Run([.. train, "--resume", "auto"]);
+        Assert.Equal(0, resumed);
+        Assert.Equal(2, printed.Split("has already finished").Length - 1);
+        Assert.Equal(before, File.ReadAllText(Path.Combine(output, "metrics.json")));
+    }
+
     private static string[][] ReadCsv(string path) => File.ReadAllLines(path).Select(l => l.Split(',')).ToArray();
 
     [Theory]
