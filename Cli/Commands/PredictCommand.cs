@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using MtnnCluster.Checkpoints;
 using MtnnCluster.Data;
-using MtnnCluster.Model;
 using MtnnCluster.Training;
 using static TorchSharp.torch;
 
@@ -13,7 +12,7 @@ public static class PredictCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "checkpoint directory written by train (…/checkpoint)", Required = true };
+        var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "checkpoint directory written by train (…/checkpoint), or the --out directory of train --ensemble (holds ensemble.json: its members' mean)", Required = true };
         var data = new Option<FileInfo>("--data") { Description = "CSV (or .csv.gz) with a SMILES column", Required = true };
         var smilesColumn = new Option<string?>("--smiles-column") { Description = "SMILES column (default: the one the model was trained with)" };
         var longColumns = new LongFormatOptions();
@@ -24,10 +23,10 @@ public static class PredictCommand
         command.SetAction((parse, _) => CommandErrors.Guard(() =>
         {
             var checkpointPath = parse.GetValue(checkpoint)!.FullName;
-            var model = Checkpoint.Read(checkpointPath);
-            CheckpointCompatibility.Require(CheckpointCompatibility.CompareWeights(model), checkpointPath, "its own model.json");
+            var models = Predictor.Read(checkpointPath);
+            var model = models[0];
             var selected = Predictor.SelectTasks(model, parse.GetValue(tasks));
-            var rows = Predictor.Predict(model, parse.GetValue(data)!.FullName, parse.GetValue(smilesColumn), DeviceName.Parse(parse.GetValue(device)!),
+            var rows = Predictor.Predict(models, parse.GetValue(data)!.FullName, parse.GetValue(smilesColumn), DeviceName.Parse(parse.GetValue(device)!),
                 parse.GetValue(longColumns.TaskColumn), parse.GetValue(longColumns.LabelColumn), selected);
             Predictor.WriteCsv(parse.GetValue(output)!.FullName, model, rows, selected);
             var invalid = rows.Count(r => r.Values is null);
@@ -45,6 +44,15 @@ public sealed record PredictionRow(string Smiles, int Line, float[]? Values);
 /// <summary>Inference from a checkpoint, usable without the command line.</summary>
 public static class Predictor
 {
+    /// <summary>The model in <paramref name="path"/>: a checkpoint (one model), or an ensemble's directory (its members; see <see cref="Ensemble"/>).</summary>
+    public static IReadOnlyList<Checkpoint> Read(string path)
+    {
+        if (Ensemble.IsIn(path)) return Ensemble.Read(path);
+        var model = Checkpoint.Read(path);
+        CheckpointCompatibility.Require(CheckpointCompatibility.CompareWeights(model), path, "its own model.json");
+        return [model];
+    }
+
     /// <summary>The checkpoint's columns of the comma-separated task names (null: all); a name it lacks is an error naming it.</summary>
     public static int[]? SelectTasks(Checkpoint checkpoint, string? names)
     {
@@ -63,31 +71,24 @@ public static class Predictor
     /// appearance); values for the tasks <paramref name="taskColumns"/> (null: all), in that order.
     /// </summary>
     public static IReadOnlyList<PredictionRow> Predict(Checkpoint checkpoint, string dataPath, string? smilesColumn, Device device,
+        string? taskColumn = null, string? labelColumn = null, int[]? taskColumns = null) =>
+        Predict([checkpoint], dataPath, smilesColumn, device, taskColumn, labelColumn, taskColumns);
+
+    /// <summary>As above, with the mean of the models' predictions (<see cref="Ensemble.Predict"/>); the first model's settings read the file.</summary>
+    public static IReadOnlyList<PredictionRow> Predict(IReadOnlyList<Checkpoint> models, string dataPath, string? smilesColumn, Device device,
         string? taskColumn = null, string? labelColumn = null, int[]? taskColumns = null)
     {
-        var spec = checkpoint.Model.Spec;
+        var spec = models[0].Model.Spec;
         var table = LabelFile.Read(dataPath, new CsvReadOptions(smilesColumn ?? spec.Dataset.SmilesColumn, Tasks: [], TaskColumn: taskColumn, LabelColumn: labelColumn));
         var molecules = FeatureEncoding.Featurize(table.Smiles, spec.Featurizer);
         var (features, valid) = (molecules.Features, molecules.Valid());
-        var selected = taskColumns ?? Enumerable.Range(0, checkpoint.Model.Tasks.Length).ToArray();
-        var tasks = selected.Select(j => checkpoint.Model.Tasks[j]).ToArray();
-        // the run's precision (bf16 comes with the trunk); tf32 only where there is CUDA, a CPU computes such a checkpoint in fp32
-        if (device.type == TorchSharp.DeviceType.CUDA) PrecisionMode.Apply(spec.Precision, device);
-        var (trunk, all) = checkpoint.Instantiate(device);
-        using var pick = tensor(selected.Select(j => (long)j).ToArray()).to(device);
-        using (all)
-        using (trunk)
-        using (var heads = new HeadBlock(selected, all.Weight.index_select(1, pick), all.Bias.index_select(0, pick)))
-        using (var x = DeviceFeatures.Create(features.Select(f => f ?? new SparseFeatures([], [])).ToArray(), valid, checkpoint.Model.FeatureSize, device))
-        {
-            var predictions = Inference.Predict(trunk, heads, x, tasks.Select(t => new TaskInfo(t.Name, t.Kind)).ToArray(),
-                tasks.Select(t => new TargetScale(t.Mean, t.Std)).ToArray());
-            var result = new PredictionRow[table.RowCount];
-            for (var row = 0; row < table.RowCount; row++) result[row] = new PredictionRow(table.Smiles[row], table.LineNumbers[row], null);
-            for (var i = 0; i < valid.Length; i++)
-                result[valid[i]] = result[valid[i]] with { Values = predictions.AsSpan(i * tasks.Length, tasks.Length).ToArray() };
-            return result;
-        }
+        var columns = taskColumns?.Length ?? models[0].Model.Tasks.Length;
+        var predictions = Ensemble.Predict(models, features.Select(f => f ?? new SparseFeatures([], [])).ToArray(), valid, device, taskColumns);
+        var result = new PredictionRow[table.RowCount];
+        for (var row = 0; row < table.RowCount; row++) result[row] = new PredictionRow(table.Smiles[row], table.LineNumbers[row], null);
+        for (var i = 0; i < valid.Length; i++)
+            result[valid[i]] = result[valid[i]] with { Values = predictions.AsSpan(i * columns, columns).ToArray() };
+        return result;
     }
 
     /// <summary>The rows as CSV: smiles, valid, then the tasks <paramref name="taskColumns"/> (null: all), as <see cref="Predict"/> gave them.</summary>

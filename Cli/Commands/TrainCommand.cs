@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MtnnCluster.Checkpoints;
 using MtnnCluster.Coordinator;
 using MtnnCluster.Cli.Output;
 using MtnnCluster.Cli.Runs;
@@ -16,8 +17,10 @@ public static class TrainCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var endpoints = new EndpointOptions();
-        var command = new Command("train", "train a multitask network on one machine");
+        var command = new Command("train", "train a multitask network on one machine (--seeds and --ensemble: several runs in turn, in this process only)");
         options.AddTo(command);
+        command.Options.Add(options.Seeds); // train only: a coordinator runs one configuration
+        command.Options.Add(options.EnsembleSize);
         command.Options.Add(workers);
         command.Options.Add(device);
         command.Options.Add(verbose);
@@ -25,6 +28,14 @@ public static class TrainCommand
         command.Options.Add(endpoints.HealthPort);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
+            if (options.Group(parse) is { } group)
+            {
+                PrecisionMode.Require(options.ToSpec(parse).Precision, DeviceName.Parse(parse.GetValue(device)!));
+                using var groupTelemetry = endpoints.StartTelemetry(parse, "train");
+                await TrainGroup(options, parse, group, new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!,
+                    LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: endpoints.Health(parse)), cancel);
+                return 0;
+            }
             var completion = RunCompletion.ForConsole();
             using var runLock = options.OutPath(parse) is { } outPath ? RunLock.Acquire(outPath, "mtnn train", completion.Info) : null;
             var run = options.Resolve(parse, ClusterCommands.NewRunId, w => completion.Info($"warning: {w}"));
@@ -44,6 +55,54 @@ public static class TrainCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// <c>--seeds</c> or <c>--ensemble</c>: each run in turn, in its own subdirectory of --out as a normal run (with
+    /// <c>--resume auto</c> a finished one is kept and an unfinished one continues), then the group's metrics.json
+    /// and, for an ensemble, ensemble.json and the ensemble's own test scores.
+    /// </summary>
+    private static async Task TrainGroup(TrainOptions options, ParseResult parse, RunGroup group, EmbeddedOptions embedded, CancellationToken cancel)
+    {
+        var outPath = options.OutPath(parse) ?? throw new ArgumentException("--out is required");
+        using var groupLock = RunLock.Acquire(outPath, "mtnn train", Console.WriteLine);
+        var outDirectory = OutputDirectory.ClaimGroup(outPath, parse.GetValue(options.Overwrite), parse.GetValue(options.Resume) == "auto");
+        var members = Enumerable.Range(0, group.Count).Select(i => group.Member(i, outDirectory)).ToArray();
+        var runs = new List<RunMetrics>();
+        foreach (var member in members)
+        {
+            var completion = RunCompletion.ForConsole();
+            completion.Info($"{member.Name} ({runs.Count + 1}/{group.Count}): seed {member.Seed}, {member.OutDirectory}");
+            using var memberLock = RunLock.Acquire(member.OutDirectory, "mtnn train", completion.Info);
+            var run = options.Resolve(parse, ClusterCommands.NewRunId, w => completion.Info($"warning: {w}"), member);
+            if (run.AlreadyFinished)
+            {
+                completion.Info($"run {run.RunId} in {run.OutDirectory} has already finished (metrics.json); its scores are used");
+                runs.Add(ReportWriter.ReadMetrics(run.OutDirectory));
+                continue;
+            }
+            var outcome = await EmbeddedRun.RunAsync(run.ToJob(embedded.Workers), embedded, completion, cancel);
+            PrintSummary(outcome, run.OutDirectory);
+            runs.Add(RunMetrics.From(outcome));
+        }
+        EnsembleReport? ensemble = null;
+        if (group.Kind == GroupKind.Ensemble)
+        {
+            Ensemble.Write(outDirectory, new EnsembleModel(Ensemble.CurrentFormat,
+                members.Select(m => $"{m.Name}/{OutputDirectory.CheckpointDirectory}").ToArray(), group.RunSeeds, options.ToSpec(parse).Split.Seed));
+            var models = Ensemble.Read(outDirectory);
+            var spec = models[0].Model.Spec;
+            var data = PreparedDataset.Load(spec);
+            data.RequireFingerprint(models[0].Model.DatasetFingerprint, "the members' checkpoints");
+            ensemble = GroupMetrics.EnsembleScores(group.Count, Ensemble.Score(models, data, Data.Split.Test, DeviceName.Parse(embedded.Device)), spec.MinClassCount);
+        }
+        var metrics = GroupMetrics.From(group, members, runs, ensemble);
+        var path = metrics.Write(outDirectory);
+        if (ensemble is not null)
+            Console.WriteLine($"ensemble of {group.Count} members (their mean predictions): mean test ROC-AUC {Format(ensemble.MeanTestRocAuc)}, PRC-AUC {Format(ensemble.MeanTestPrcAuc)}" +
+                              (ensemble.MeanTestRmse is null ? "" : $", RMSE {Format(ensemble.MeanTestRmse)}, R² {Format(ensemble.MeanTestR2)}"));
+        Console.WriteLine(metrics.Summary(group.Counted));
+        Console.WriteLine($"wrote {path}{(ensemble is null ? "" : $", {Path.Combine(outDirectory, Ensemble.FileName)} (mtnn predict --checkpoint {outDirectory})")}");
     }
 
     public static void PrintSummary(MtnnCluster.Training.RunOutcome outcome, string outDirectory)

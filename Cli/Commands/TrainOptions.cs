@@ -3,6 +3,7 @@ using System.CommandLine;
 using MtnnCluster.Checkpoints;
 using MtnnCluster.Coordinator;
 using MtnnCluster.Cli.Output;
+using MtnnCluster.Cli.Runs;
 using MtnnCluster.Training;
 
 namespace MtnnCluster.Cli.Commands;
@@ -19,6 +20,9 @@ public sealed class TrainOptions
     public Option<string> Split { get; } = new("--split") { Description = "random or scaffold (Bemis-Murcko)", DefaultValueFactory = _ => "random" };
     public Option<string> SplitFractions { get; } = new("--split-fractions") { Description = "train,valid,test fractions", DefaultValueFactory = _ => "0.8,0.1,0.1" };
     public Option<int> Seed { get; } = new("--seed") { Description = "seed for the split, initialisation, shuffling and dropout", DefaultValueFactory = _ => 0 };
+    public Option<int?> SplitSeed { get; } = new("--split-seed") { Description = "seed for the split alone (default: --seed; with --seeds: each seed's own)" };
+    public Option<string?> Seeds { get; } = new("--seeds") { Description = "comma-separated seeds: one run per seed in OUT/seed-N/, then the mean ± standard deviation over seeds in OUT/metrics.json (train only)" };
+    public Option<int?> EnsembleSize { get; } = new("--ensemble") { Description = "K: train K members with seeds --seed, --seed+1, … on one split, in OUT/member-K/; OUT holds the ensemble for predict (train only)" };
     public Option<string> Schedule { get; } = new("--schedule") { Description = "joint, or alternate (ATE-SG: trunk-only and head-only epochs in turn)", DefaultValueFactory = _ => "joint" };
     public Option<int> Epochs { get; } = new("--epochs") { Description = "most epochs to train (early stopping may end sooner)", DefaultValueFactory = _ => 40 };
     public Option<int> TrunkEpochs { get; } = new("--trunk-epochs") { Description = "alternate schedule: trunk-only epochs per cycle", DefaultValueFactory = _ => 1 };
@@ -49,7 +53,7 @@ public sealed class TrainOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Data, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule,
+        foreach (var option in new Option[] { Data, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
                      MinClassCount, TaskWeights, Precision, Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
@@ -62,7 +66,8 @@ public sealed class TrainOptions
     /// with tf32 on a GPU must be able to go on on a CPU).
     /// <c>--out</c> is claimed here: refused when it holds another run (see <see cref="OutputDirectory"/>).
     /// </summary>
-    public ResolvedRun Resolve(ParseResult p, Func<string> newRunId, Action<string> warn)
+    /// <param name="member">One run of a group (<c>--seeds</c>, <c>--ensemble</c>; never with <c>--resume DIR</c>, see <see cref="Group"/>): its own directory and seed; null: the run the options name.</param>
+    public ResolvedRun Resolve(ParseResult p, Func<string> newRunId, Action<string> warn, GroupMember? member = null)
     {
         var policy = new CheckpointPolicy(p.GetValue(CheckpointEvery), p.GetValue(KeepCheckpoints));
         policy.Validate();
@@ -70,8 +75,8 @@ public sealed class TrainOptions
         var overwrite = p.GetValue(Overwrite);
         if (resume is null || resume == "auto")
         {
-            var spec = ToSpec(p);
-            var outDirectory = Path.GetFullPath((p.GetValue(Out) ?? throw new ArgumentException("--out is required")).FullName);
+            var spec = member is null ? ToSpec(p) : member.Apply(ToSpec(p));
+            var outDirectory = member?.OutDirectory ?? Path.GetFullPath((p.GetValue(Out) ?? throw new ArgumentException("--out is required")).FullName);
             if (resume is null)
             {
                 var claimed = OutputDirectory.Claim(outDirectory, overwrite);
@@ -110,7 +115,7 @@ public sealed class TrainOptions
     /// <summary>Options that describe the model and its training; fixed for a run once started.</summary>
     private IEnumerable<Option> SpecOptions() =>
     [
-        SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
+        SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
         Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts,
     ];
 
@@ -135,7 +140,7 @@ public sealed class TrainOptions
             new DatasetSpec(dataPath, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks)),
                 p.GetValue(LongFormat.TaskColumn), p.GetValue(LongFormat.LabelColumn), LongFormatOptions.ParseConflicts(p.GetValue(LongFormat.LabelConflicts)!)),
             new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts)),
-            new SplitSpec(split, p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
+            new SplitSpec(split, p.GetValue(SplitSeed) ?? p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),
             new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives), p.GetValue(TaskWeights)?.FullName),
             new ScheduleSpec(schedule, p.GetValue(Epochs), p.GetValue(TrunkEpochs), p.GetValue(HeadEpochs), p.GetValue(Patience), p.GetValue(SyncEvery)),
@@ -146,6 +151,25 @@ public sealed class TrainOptions
         RequireReadable(spec.Dataset.Path);
         if (spec.Optimizer.TaskWeights is { } weights) InputFile.RequireRegularFile(weights, "--task-weights");
         return spec;
+    }
+
+    /// <summary>
+    /// The runs <c>--seeds</c> or <c>--ensemble</c> ask for; null when neither is given. Bad lists and combinations
+    /// are refused naming the options.
+    /// </summary>
+    public RunGroup? Group(ParseResult p)
+    {
+        var (seeds, ensemble) = (p.GetValue(Seeds), p.GetValue(EnsembleSize));
+        if (seeds is null && ensemble is null) return null;
+        if (p.GetValue(Resume) is { } resume and not "auto")
+            throw new ArgumentException($"--resume {resume} continues one run; with --seeds or --ensemble give --resume auto (finished runs are kept, the others continue), or resume OUT/seed-N alone");
+        if (seeds is not null && ensemble is not null) throw new ArgumentException("--seeds and --ensemble cannot be combined: an ensemble's members take the seeds --seed, --seed+1, …");
+        if (seeds is not null)
+        {
+            if (p.GetResult(Seed) is { Implicit: false }) throw new ArgumentException("--seeds and --seed cannot be combined: --seeds gives every run's seed");
+            return RunGroup.Seeds(RunGroup.ParseSeeds(seeds), splitSeed: p.GetValue(SplitSeed));
+        }
+        return RunGroup.Ensemble(p.GetValue(Seed), ensemble!.Value);
     }
 
     /// <summary>The full path of the data file, or a synthetic dataset's descriptor as given (checked here).</summary>

@@ -30,6 +30,24 @@ public static class OutputDirectory
     }
 
     /// <summary>
+    /// Checks that <paramref name="path"/> may receive a group of runs (<c>--seeds</c>, <c>--ensemble</c>): each run
+    /// claims its own subdirectory; the group's metrics.json (and ensemble.json) at the top are replaced when it
+    /// ends. Refused when the directory holds a single run, or a group's outputs unless <paramref name="overwrite"/>
+    /// or <paramref name="resume"/> (<c>--resume auto</c>: the same group goes on).
+    /// </summary>
+    public static string ClaimGroup(string path, bool overwrite, bool resume)
+    {
+        var full = Path.GetFullPath(path);
+        if (File.Exists(full)) throw new ArgumentException($"--out: {full} is a file, not a directory");
+        var run = new[] { CheckpointDirectory, TrainingCheckpoint.DirectoryName }.Where(name => Path.Exists(Path.Combine(full, name))).ToArray();
+        if (run.Length > 0 && !overwrite)
+            throw new ArgumentException($"--out: {full} holds a single run ({string.Join(", ", run)}), not a group of runs; choose another directory or pass --overwrite");
+        if (Path.Exists(Path.Combine(full, MetricsFile)) && !overwrite && !resume)
+            throw new ArgumentException($"--out: {full} already holds the outputs of runs ({MetricsFile}); choose another directory, continue them with --resume auto, or pass --overwrite to replace them");
+        return full;
+    }
+
+    /// <summary>
     /// The path of <paramref name="name"/> directly inside <paramref name="directory"/>, for names that come from data or
     /// from the wire (a run id, a task or worker name): one plain file name, never a path that climbs out or goes deeper.
     /// </summary>
