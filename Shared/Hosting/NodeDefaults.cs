@@ -9,6 +9,12 @@ public static class NodeDefaults
     /// <summary>Akka remoting: the coordinator's default bind port, and every pod's in Kubernetes.</summary>
     public const int RemotingPort = 4053;
 
+    /// <summary>
+    /// The workers' own exchange (embeddings and trunk gradients among them, <c>--exchange-port</c>) in Kubernetes,
+    /// where a network policy admits it; elsewhere a worker takes any free port (0) and announces it.
+    /// </summary>
+    public const int ExchangePort = 4055;
+
     /// <summary>The health endpoint (<c>--health-port</c>): /healthz and /readyz.</summary>
     public const int HealthPort = 8558;
 

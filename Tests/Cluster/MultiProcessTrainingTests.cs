@@ -10,7 +10,8 @@ namespace MtnnCluster.Tests.Cluster;
 
 /// <summary>
 /// A coordinator and two worker processes on 127.0.0.1, started as a user would (`mtnn coordinator`,
-/// `mtnn worker`), against the single-process run with the same seed and settings.
+/// `mtnn worker`), exchanging over TCP, against the single-process run of two workers exchanging in memory, with
+/// the same seed and settings.
 /// </summary>
 [Collection(Processes.Collection)]
 public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelper output) : IClassFixture<Tox21Slice>
@@ -50,7 +51,8 @@ public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelpe
         var clusterAuc = root.GetProperty("mean_test_roc_auc").GetDouble();
         var localAuc = JsonDocument.Parse(File.ReadAllText(Path.Combine(local, "metrics.json"))).RootElement.GetProperty("mean_test_roc_auc").GetDouble();
         output.WriteLine($"{schedule}, sync every {syncEvery}: cluster {clusterAuc:F6}, one process {localAuc:F6}");
-        // the same spec, tasks placed the same way, replies reduced in worker order: the same model, to the bit
+        // the same spec, rows and tasks placed the same way, two ranks summing in the same order whether they exchange
+        // over TCP or in memory: the same model, to the bit
         Assert.Equal(localAuc, clusterAuc);
         var localTasks = JsonDocument.Parse(File.ReadAllText(Path.Combine(local, "metrics.json"))).RootElement.GetProperty("tasks").EnumerateArray()
             .Select(t => (t.GetProperty("name").GetString(), t.GetProperty("test_roc_auc").ToString()));
@@ -61,7 +63,7 @@ public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelpe
     {
         var outDirectory = Path.Combine(slice.Directory, $"local-{schedule}-{syncEvery}");
         var root = new System.CommandLine.RootCommand { MtnnCluster.Cli.Commands.TrainCommand.Create() };
-        Assert.Equal(0, await root.Parse(["train", "--out", outDirectory, .. TrainArgs(slice.Csv, schedule, syncEvery)]).InvokeAsync());
+        Assert.Equal(0, await root.Parse(["train", "--out", outDirectory, "--workers", "2", .. TrainArgs(slice.Csv, schedule, syncEvery)]).InvokeAsync());
         return outDirectory;
     }
 

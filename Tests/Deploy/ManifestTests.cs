@@ -196,7 +196,10 @@ public sealed partial class ManifestTests
         foreach (var job in Both)
         {
             var container = Container(job);
-            Assert.Equal(expected, container.Ports.ToDictionary(p => p.Name, p => p.ContainerPort));
+            // workers also serve their exchange (embeddings, trunk gradients among them)
+            var served = job.Metadata.Name == Workers.Metadata.Name ? new Dictionary<string, int>(expected) { ["exchange"] = NodeDefaults.ExchangePort } : expected;
+            Assert.Equal(served, container.Ports.ToDictionary(p => p.Name, p => p.ContainerPort));
+            if (job.Metadata.Name == Workers.Metadata.Name) Assert.Equal($"{NodeDefaults.ExchangePort}", Arg(container, "--exchange-port"));
             Assert.Equal($"0.0.0.0:{NodeDefaults.RemotingPort}", Arg(container, "--bind"));
             Assert.Equal($"{NodeDefaults.HealthPort}", Arg(container, "--health-port"));
             Assert.Equal($"{NodeDefaults.MetricsPort}", Arg(container, "--metrics-port"));
@@ -327,11 +330,14 @@ public sealed partial class ManifestTests
         Assert.All(Both, job => Assert.True(Selects(policy.Spec.PodSelector.MatchLabels, job.Spec.Template.Metadata.Labels)));
         Assert.Equal(["Ingress"], policy.Spec.PolicyTypes);
         var rules = policy.Spec.Ingress.ToDictionary(r => Assert.Single(r.Ports).Port.Value, r => r);
-        Assert.Equal(new[] { NodeDefaults.RemotingPort, NodeDefaults.HealthPort, NodeDefaults.MetricsPort }.Select(p => $"{p}").Order(), rules.Keys.Order());
+        Assert.Equal(new[] { NodeDefaults.RemotingPort, NodeDefaults.ExchangePort, NodeDefaults.HealthPort, NodeDefaults.MetricsPort }.Select(p => $"{p}").Order(), rules.Keys.Order());
 
-        var members = Assert.Single(rules[$"{NodeDefaults.RemotingPort}"].FromProperty);
-        Assert.Null(members.NamespaceSelector); // this namespace only
-        Assert.All(Both, job => Assert.True(Selects(members.PodSelector.MatchLabels, job.Spec.Template.Metadata.Labels)));
+        foreach (var port in new[] { NodeDefaults.RemotingPort, NodeDefaults.ExchangePort })
+        {
+            var members = Assert.Single(rules[$"{port}"].FromProperty);
+            Assert.Null(members.NamespaceSelector); // this namespace only
+            Assert.All(Both, job => Assert.True(Selects(members.PodSelector.MatchLabels, job.Spec.Template.Metadata.Labels)));
+        }
 
         var scraper = Assert.Single(rules[$"{NodeDefaults.MetricsPort}"].FromProperty);
         Assert.NotNull(scraper.NamespaceSelector);

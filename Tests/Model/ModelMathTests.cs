@@ -126,7 +126,8 @@ public sealed class ModelMathTests
         Assert.Equal(20, weighted["b"].Length);
 
         var spare = TaskAssignment.Balance([5, 5], [new WorkerSlot("a", 1), new WorkerSlot("b", 1), new WorkerSlot("c", 1)]);
-        Assert.Equal(2, spare.Count); // a worker without tasks is left out, not given an empty shard
+        Assert.Equal(3, spare.Count); // a worker without tasks stays in: it computes the trunk on its share of the rows
+        Assert.Single(spare.Values, t => t.Length == 0);
     }
 
     [Fact]
