@@ -314,7 +314,8 @@ public sealed class ShardTrainer : IDisposable
         if (route.OwnRows > 0)
         {
             _dropout.manual_seed(SeededInit.Mix(_spec.Seed, 0xD509, epoch, step));
-            var masks = Dropout.Masks(_spec.Model.Dropout, _dropout, _device, batch.Length, _spec.Model.Layers, tensor(ownAt.ToArray(), device: _device));
+            var rows = route.OwnRows == batch.Length ? null : tensor(ownAt.ToArray(), device: _device); // alone: the whole batch
+            var masks = Dropout.Masks(_spec.Model.Dropout, _dropout, _device, batch.Length, _spec.Model.Layers, rows);
             hidden = _trunk.Forward(train.Features.Rows(tensor(ownPositions, device: _device)), masks);
         }
 
@@ -330,9 +331,11 @@ public sealed class ShardTrainer : IDisposable
             var perCell = MaskedLoss.PerCell(HeadBlock.Logits(inputs, slice), cells);
             _taskLoss.Add(perCell, cells.Columns);
             var loss = perCell.sum();
-            loss.backward();
             using (no_grad()) lossSum.add_(loss.detach());
-            if (phase == EpochPhase.Joint) StepHeads(slice, batchCells);
+            // the batch's mean loss over every worker's cells: each worker's share divided by their total, so the
+            // gradients it backpropagates (heads, embeddings, then the trunk's) need no division afterwards
+            using (var mean = (1.0 / batchCells).ToScalar()) loss.mul(mean).backward();
+            if (phase == EpochPhase.Joint) _headOptimizer.Step(slice);
         }
 
         // the gradients with respect to the embeddings go back to the rows' owners, then the trunk's backward
@@ -341,15 +344,23 @@ public sealed class ShardTrainer : IDisposable
         var gradients = _trunk.Parameters.Select(p => p.grad ?? zeros_like(p)).ToArray();
         if (local)
         {
+            // a replica alone steps on the mean over its own rows' cells
             long ownCells = 0;
             foreach (var at in ownAt) ownCells += train.Cells[batch[at]];
             _localLabels += ownCells;
-            if (ownCells > 0) StepTrunk(gradients, ownCells);
+            if (ownCells > 0)
+            {
+                if (ownCells != batchCells)
+                    using (no_grad())
+                    using (var rescale = ((double)batchCells / ownCells).ToScalar())
+                        foreach (var g in gradients) g.mul_(rescale);
+                _trunkOptimizer.Step(gradients);
+            }
         }
         else
         {
             SumOverWorkers(gradients);
-            if (batchCells > 0) StepTrunk(gradients, batchCells);
+            if (batchCells > 0) _trunkOptimizer.Step(gradients);
         }
         Version++; // every worker counts every step, stepped or not: decisions keyed on the version agree
         return (cells.Count, route.OwnRows);
@@ -491,34 +502,13 @@ public sealed class ShardTrainer : IDisposable
             var perCell = MaskedLoss.PerCell(HeadBlock.Logits(_headInputs.index_select(0, tensor(at.ToArray(), device: _device)), slice), cells);
             _taskLoss.Add(perCell, cells.Columns);
             var loss = perCell.sum();
-            loss.backward();
-            StepHeads(slice, batchCells);
             using (no_grad()) lossSum.add_(loss.detach());
+            using (var mean = (1.0 / batchCells).ToScalar()) loss.mul(mean).backward(); // the batch's mean over all tasks' cells
+            _headOptimizer.Step(slice);
             labelSum += cells.Count;
         }
         MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(EpochPhase.Heads), trunkRows, started);
         return new ShardLoss(lossSum.item<double>(), labelSum, trunkRows, _group.BytesSent - bytesBefore);
-    }
-
-    /// <summary>The touched heads' step on the batch's mean gradient (losses are summed over all tasks' cells).</summary>
-    private void StepHeads(HeadSlice slice, long batchCells)
-    {
-        using (no_grad())
-        using (var count = ((double)batchCells).ToScalar())
-        {
-            slice.Rows.grad!.div_(count);
-            slice.Bias.grad!.div_(count);
-        }
-        _headOptimizer.Step(slice);
-    }
-
-    /// <summary>Losses are summed, so gradients are too: divide by the cells summed over, then step.</summary>
-    private void StepTrunk(IReadOnlyList<Tensor> gradients, long cells)
-    {
-        using (no_grad())
-        using (var count = ((double)cells).ToScalar())
-            foreach (var g in gradients) g.div_(count);
-        _trunkOptimizer.Step(gradients);
     }
 
     private static void ZeroGradients(IEnumerable<Tensor> parameters)

@@ -3,6 +3,7 @@ using Akka.Configuration;
 using Akka.Event;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
+using MtnnCluster.Telemetry;
 
 namespace MtnnCluster.Transport;
 
@@ -121,6 +122,7 @@ public sealed class DataPlane : IExtension, IDisposable
         _fetchSlots.Wait();
         try
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             using var bytes = BlobClient.Fetch(offer, Settings.MaxBlobBytes, Settings.ConnectTimeout, Settings.IoTimeout);
             var message = _serializer.FromBinary(bytes.Memory, offer.Manifest, TensorArrayPool.Shared); // its consumer returns the tensors
             if (message is not IMtnnMessage mtnn || message is BlobOffer or MessageChunk)
@@ -129,6 +131,7 @@ public sealed class DataPlane : IExtension, IDisposable
                 throw new BlobFetchException($"transfer {offer.TransferId}: the message names run {run.RunId}, the offer {offer.RunId}");
             Interlocked.Increment(ref _fetched);
             Interlocked.Add(ref _fetchedBytes, bytes.Length);
+            MtnnTelemetry.Exchanged("received", mtnn.GetType().Name, bytes.Length, started);
             return mtnn;
         }
         finally

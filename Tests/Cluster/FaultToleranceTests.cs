@@ -57,13 +57,15 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         output.WriteLine($"{schedule}, SIG{signal}: lost in epoch {epoch} ({phase}); detected {(lost.GetProperty("time").GetDateTimeOffset() - killedAt).TotalSeconds:F1} s " +
                          $"and training again {(resumed - killedAt).TotalSeconds:F1} s after the signal; {lost.GetProperty("tasks_moved").GetInt32()} tasks moved");
 
-        // the model generalises as the undisturbed run's does (HeadHandoverTests shows that moved heads go on from
-        // their snapshot). Training rows are not compared: today each worker runs the trunk over its own batch, so
-        // one survivor gives the trunk half the rows per step that two workers did, and fits them less closely
+        // exact recovery: the run went back to the last snapshot (trunk, optimizer, heads with their moments) and
+        // the survivor, now computing the trunk on every row, takes the same global batches with the same dropout as
+        // the two workers did, so it trains the undisturbed run's model up to float summation order
         var reference = await Undisturbed(schedule);
         foreach (var metric in new[] { "mean_train_roc_auc", "mean_test_roc_auc" })
+        {
             output.WriteLine($"{metric}: after the loss {root.GetProperty(metric).GetDouble():F4}, undisturbed {reference.GetProperty(metric).GetDouble():F4}");
-        Assert.InRange(root.GetProperty("mean_test_roc_auc").GetDouble() - reference.GetProperty("mean_test_roc_auc").GetDouble(), -0.02, 0.02);
+            Assert.InRange(root.GetProperty(metric).GetDouble() - reference.GetProperty(metric).GetDouble(), -0.005, 0.005);
+        }
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<JsonElement>>> UndisturbedRuns = new();
@@ -83,7 +85,10 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         var port = MultiProcessTrainingTests.FreePort();
         var outDirectory = Path.Combine(slice.Directory, "join");
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "1", "--out", outDirectory, .. TrainArgs(slice.Csv, "joint", 4)]);
+        // one worker alone trains an epoch of this slice in well under a second: enough epochs for a late process to
+        // start and join while the run still goes on
+        const int epochs = 60;
+        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "1", "--out", outDirectory, .. TrainArgs(slice.Csv, "joint", epochs)]);
         var first = processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--id", "worker-a"]);
         await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
         var late = processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--id", "worker-b"]);
@@ -91,7 +96,7 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         foreach (var process in new[] { coordinator, first, late }) Assert.Equal(0, await processes.WaitForExit(process, Limit));
         var root = ReadMetrics(outDirectory);
         AssertEveryTaskTrained(root, ["worker-a", "worker-b"]);
-        Assert.Equal(4, root.GetProperty("history").GetArrayLength());
+        Assert.Equal(epochs, root.GetProperty("history").GetArrayLength());
         var joined = root.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("kind").GetString() == "worker_joined");
         Assert.Equal("worker-b", joined.GetProperty("worker").GetString());
         Assert.True(joined.GetProperty("tasks_moved").GetInt32() > 0);
@@ -157,7 +162,7 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         var auc = root.GetProperty("mean_test_roc_auc").GetDouble();
         var referenceAuc = (await Undisturbed("joint")).GetProperty("mean_test_roc_auc").GetDouble();
         output.WriteLine($"mean test ROC-AUC: resumed {auc:F4}, uninterrupted {referenceAuc:F4}");
-        Assert.InRange(auc - referenceAuc, -0.02, 0.02);
+        Assert.InRange(auc - referenceAuc, -0.005, 0.005); // resumed from its checkpoint: the same model up to summation order
     }
 
     [Fact]

@@ -164,8 +164,8 @@ public sealed partial class PrometheusTests(ITestOutputHelper output)
             Assert.Equal("1", found["mtnn_workers_alive"][0].GetProperty("value")[1].GetString());
             Assert.Equal(["NR-AR", "SR-ARE"], found["mtnn_task_loss"].Select(s => s.GetProperty("metric").GetProperty("task").GetString()).Order());
             var directions = found["mtnn_exchange_bytes_total"].Select(s => s.GetProperty("metric").GetProperty("direction").GetString()).Distinct();
-            Assert.Contains("sent", directions);
-            // both nodes exchange (the loop waits for both): the coordinator sends the trunk, the worker its gradients
+            Assert.Equal(["received", "sent"], directions.Order());
+            // both nodes count (the loop waits for both): rank 0 sends the trunk with its scores, the coordinator receives it
             Assert.Equal(["coordinator", "worker"], Roles(found["mtnn_exchange_bytes_total"]));
             // the resource attributes the docs promise, on target_info
             Assert.Equal(["coordinator", "worker"], (await Query(http, "target_info"))!.Select(s => s.GetProperty("metric").GetProperty("mtnn_role").GetString()).Order());

@@ -71,7 +71,7 @@ public sealed class RunStatusTests(ITestOutputHelper output)
             Assert.True(last.GetProperty("train_loss").GetDouble() > 0);
             Assert.True(last.GetProperty("seconds").GetDouble() > 0);
             Assert.Equal(2, done.GetProperty("tasks").GetInt32());
-            Assert.Equal(["local-0", "local-1"], done.GetProperty("workers").EnumerateArray().Select(w => w.GetProperty("id").GetString()));
+            Assert.Equal(["local-0"], done.GetProperty("workers").EnumerateArray().Select(w => w.GetProperty("id").GetString())); // one per device
             Assert.Equal(0, done.GetProperty("events").GetArrayLength());
             Assert.True(done.GetProperty("updated").GetDateTimeOffset() >= done.GetProperty("started").GetDateTimeOffset());
 
