@@ -2,7 +2,7 @@
 # Benchmarks (not part of the test suite). Usage: ./bench.sh NAME [options]   (./bench.sh NAME --help for options)
 #   epoch      joint vs alternate epoch time, one process (--data FILE | --synthetic ROWS,TASKS,DENSITY; --precision fp32|tf32|bf16)
 #   collectives all-reduce (2.3 M floats) and all-to-all (128x100 floats per peer) of 2 and 3 ranks, in process and over TCP loopback
-#   scaling    a coordinator and 1, 2, 4 worker processes on this host, one epoch each
+#   scaling    a coordinator and 1, 2, 4 worker processes on this host, one epoch each; --model: predicted epoch time and efficiency of 1-256 GPU workers
 #   generate   stream a synthetic dataset (default 1,000,000 rows x 10,000 tasks) and report speed and memory
 #   precision  the trunk's training step and embedding in fp32 and bf16 (and tf32 on CUDA), interleaved, medians
 #   fewshot    FS-Mol few-shot: heads fitted on stratified support sets of new tasks (--checkpoint, --data, --support 16,32,64, --draws 10), mean ΔAUPRC per size

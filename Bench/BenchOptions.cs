@@ -76,6 +76,9 @@ public sealed class BenchReport(string name)
         Console.WriteLine($"{key}: {(value is double v ? v.ToString("G6", CultureInfo.InvariantCulture) : value)}");
     }
 
+    /// <summary>A result for the JSON object only (tables print their own lines).</summary>
+    public void Record(string key, object value) => _values[key] = value is double d ? Math.Round(d, 6) : value;
+
     public void Note(string line) => Console.WriteLine($"# {line}");
 
     public void Finish(bool json)

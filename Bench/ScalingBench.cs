@@ -12,6 +12,7 @@ namespace MtnnCluster.Bench;
 /// the first (JIT, caches), the workers' CPU seconds, the trunk rows and exchanged bytes per step from metrics.json,
 /// and the test ROC-AUC. With <c>--pin</c> worker i runs on core i alone with one compute thread, so that N workers
 /// on N cores stand for N single-core machines: the speed-up of the data-parallel trunk, measured on one host.
+/// With <c>--model</c>, no cluster: <see cref="ScalingModel"/> predicts N GPU workers instead.
 /// </summary>
 public static class ScalingBench
 {
@@ -25,9 +26,13 @@ public static class ScalingBench
         var epochs = new Option<int>("--epochs") { Description = "epochs per run; the first is not counted when there are more", DefaultValueFactory = _ => 1 };
         var pin = new Option<bool>("--pin") { Description = "worker i on core i alone (taskset), one compute thread each" };
         var json = new Option<bool>("--json") { Description = "end with one line holding a JSON object of the results" };
-        var command = new Command("scaling", "epoch time with 1, 2, 4 worker processes on this host") { data, workers, schedule, dataPlane, extra, epochs, pin, json };
+        var model = new Option<bool>("--model") { Description = "run no cluster: predict epoch time and efficiency of 1-256 GPU workers from a cost model (see --model-* and the assumptions' options)" };
+        var command = new Command("scaling", "epoch time with 1, 2, 4 worker processes on this host, or (--model) predicted for N GPU workers") { data, workers, schedule, dataPlane, extra, epochs, pin, json, model };
+        var modelOptions = new ScalingModel.Options();
+        modelOptions.AddTo(command);
         command.SetAction(async (parse, cancel) =>
         {
+            if (parse.GetValue(model)) return ScalingModel.Run(parse, modelOptions, parse.GetValue(extra)!, parse.GetValue(json));
             var path = Path.GetFullPath(parse.GetValue(data) ?? Path.Combine(BenchOptions.RepoRoot, "examples", "toxcast.csv.gz"));
             if (!File.Exists(path)) throw new ArgumentException($"--data: {path} does not exist");
             var counts = parse.GetValue(workers)!.Split(',', StringSplitOptions.TrimEntries).Select(s => int.TryParse(s, out var n) && n > 0
