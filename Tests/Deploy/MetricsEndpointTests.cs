@@ -22,7 +22,7 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
     [
         "mtnn_train_rows_total{", "mtnn_train_step_duration_seconds_bucket{", "mtnn_round_duration_seconds_count{",
         "mtnn_task_loss{otel_scope_name=\"MtnnCluster\",task=\"NR-AR\"}", "mtnn_task_loss{otel_scope_name=\"MtnnCluster\",task=\"SR-ARE\"}",
-        "mtnn_train_loss{", "mtnn_validation_score{", "mtnn_epoch{", "mtnn_workers_alive{otel_scope_name=\"MtnnCluster\"} 2",
+        "mtnn_train_loss{", "mtnn_validation_score{", "mtnn_epoch{", "mtnn_workers_alive{otel_scope_name=\"MtnnCluster\"} 1",
     ];
 
     [Fact]
