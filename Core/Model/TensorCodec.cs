@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -40,6 +41,35 @@ public static class TensorCodec
         }
         using var source = Decode(data, target.device);
         target.copy_(source);
+    }
+
+    /// <summary>
+    /// Copies a float32 tensor's elements into <paramref name="into"/>: one memcpy from a contiguous CPU tensor
+    /// (TorchSharp's element accessor copies one element at a time), a device copy first otherwise.
+    /// </summary>
+    public static void CopyTo(Tensor source, Span<float> into)
+    {
+        if (source.device_type == DeviceType.CPU && source.dtype == ScalarType.Float32 && source.is_contiguous())
+        {
+            MemoryMarshal.Cast<byte, float>(source.bytes).CopyTo(into);
+            return;
+        }
+        using var cpu = source.detach().to(ScalarType.Float32, CPU).contiguous();
+        MemoryMarshal.Cast<byte, float>(cpu.bytes).CopyTo(into);
+    }
+
+    /// <summary>The reverse of <see cref="CopyTo(Tensor, Span{float})"/>: <paramref name="source"/> into the tensor's memory, without autograd.</summary>
+    public static void CopyFrom(ReadOnlySpan<float> source, Tensor target)
+    {
+        using var _ = no_grad();
+        if (target.device_type == DeviceType.CPU && target.dtype == ScalarType.Float32 && target.is_contiguous())
+        {
+            MemoryMarshal.AsBytes(source).CopyTo(target.bytes);
+            return;
+        }
+        using var cpu = empty(target.shape, ScalarType.Float32, CPU);
+        MemoryMarshal.AsBytes(source).CopyTo(cpu.bytes);
+        target.copy_(cpu);
     }
 
     private static void CheckSize(TensorData data)

@@ -48,7 +48,7 @@ public sealed class Trunk : IDisposable
         var x = input.to(ComputeType);
         for (var layer = 0; layer < Layers.Length; layer++)
         {
-            x = x.matmul(_parameters[2 * layer].to(ComputeType)).add(_parameters[2 * layer + 1].to(ComputeType), Scalars.One).relu();
+            x = addmm(_parameters[2 * layer + 1].to(ComputeType), x, _parameters[2 * layer].to(ComputeType), 1, 1).relu(); // one fused op, as Linear
             if (dropout is not null) x = x.mul(dropout[layer].to(ComputeType));
         }
         return x.to(ScalarType.Float32);

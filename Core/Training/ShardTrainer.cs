@@ -413,7 +413,13 @@ public sealed class ShardTrainer : IDisposable
         return sum;
     }
 
-    private static float[] ToHost(Tensor t) => t.numel() == 0 ? [] : t.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+    private static float[] ToHost(Tensor t)
+    {
+        if (t.numel() == 0) return [];
+        var values = new float[t.numel()];
+        TensorCodec.CopyTo(t.detach().contiguous(), values);
+        return values;
+    }
 
     private Tensor FromHost(float[] values, int rows, int hidden)
     {
@@ -422,22 +428,24 @@ public sealed class ShardTrainer : IDisposable
         return rows == 0 ? zeros([0, hidden], device: _device) : tensor(values, [rows, hidden]).to(_device);
     }
 
-    /// <summary>In place: each tensor becomes its sum over the workers (no-op with one).</summary>
+    /// <summary>In place: each tensor becomes its sum over the workers (no-op with one), through one buffer: a copy each way.</summary>
     private void SumOverWorkers(IReadOnlyList<Tensor> tensors)
     {
         if (_group.Size == 1) return;
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var flat = cat(tensors.Select(t => t.reshape(-1)).ToList(), 0).cpu().contiguous();
-        var buffer = _reduceBuffer is { } b && b.Length == flat.numel() ? b : _reduceBuffer = new float[flat.numel()];
-        flat.data<float>().CopyTo(buffer);
-        _group.AllReduceSum(buffer);
-        var summed = tensor(buffer).to(_device);
-        long offset = 0;
+        var total = tensors.Sum(t => t.numel());
+        var buffer = _reduceBuffer is { } b && b.Length == total ? b : _reduceBuffer = new float[total];
+        var offset = 0;
         foreach (var t in tensors)
         {
-            t.copy_(summed.narrow(0, offset, t.numel()).view_as(t));
-            offset += t.numel();
+            TensorCodec.CopyTo(t, buffer.AsSpan(offset, (int)t.numel()));
+            offset += (int)t.numel();
+        }
+        _group.AllReduceSum(buffer);
+        offset = 0;
+        foreach (var t in tensors)
+        {
+            TensorCodec.CopyFrom(buffer.AsSpan(offset, (int)t.numel()), t);
+            offset += (int)t.numel();
         }
     }
 
