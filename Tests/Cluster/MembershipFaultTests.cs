@@ -131,7 +131,9 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         var port = MultiProcessTrainingTests.FreePort();
         var outDirectory = Path.Combine(slice.Directory, "same-id");
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(Coordinator(port, outDirectory, 3, 1));
+        // a lone worker trains an epoch of the slice in well under a second: enough epochs that the newer process
+        // joins while the run goes on
+        var coordinator = processes.Start(Coordinator(port, outDirectory, 60, 1));
         var old = processes.Start(Worker(port, "worker-a"));
         await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
         var newer = processes.Start(Worker(port, "worker-a"));
