@@ -60,7 +60,7 @@ public static class DatasetMerge
                 for (var r = 0; r < rowOf.Length; r++) rowOfKey.TryAdd(file.Keys[r], rowOf[r]);
         }
         var warnings = new List<string>();
-        var labels = ToSparse(files, cells, origins.Count, tasks.Length, conflicts, warnings);
+        var labels = ToSparse(files, cells, origins.Count, tasks.Select(t => t.Name).ToArray(), conflicts, warnings);
         return new MergedRows(parts, tasks, [.. origins], newRows, labels, warnings);
     }
 
@@ -96,7 +96,7 @@ public static class DatasetMerge
         return (parts, [.. tasks]);
     }
 
-    private static SparseLabels ToSparse(IReadOnlyList<DatasetRows> files, List<Cell> cells, int rowCount, int taskCount,
+    private static SparseLabels ToSparse(IReadOnlyList<DatasetRows> files, List<Cell> cells, int rowCount, string[] taskNames,
         LabelConflicts conflicts, List<string> warnings)
     {
         // a stable sort: the cells of one molecule and task stay in reading order, so that an error names the earlier line first
@@ -123,8 +123,9 @@ public static class DatasetMerge
             {
                 var other = sorted[differing];
                 throw new DataFormatException(files[other.File].Path, other.Line, null,
-                    $"this molecule is the one of {files[first.File].Path}, line {first.Line}, labelled there with a different value for the same task " +
-                    $"({Format(first.Value)} there, {Format(other.Value)} here); --label-conflicts drop leaves such cells out");
+                    $"this line and line {first.Line} are one molecule (molecule keys do not read stereo marks) of an earlier file, " +
+                    $"and label task '{taskNames[first.Task]}' differently ({Format(first.Value)} there, {Format(other.Value)} here); " +
+                    "--label-conflicts drop leaves such cells out");
             }
             start = end;
         }
@@ -133,7 +134,7 @@ public static class DatasetMerge
             warnings.Add($"--data: {repeated} label{(repeated > 1 ? "s" : "")} repeated a molecule's label for a task with the same value (the same molecule written twice); kept once");
         if (conflicting > 0)
             warnings.Add($"--data: {conflicting} molecule-task cell{(conflicting > 1 ? "s were" : " was")} labelled with different values for the same molecule; left out (--label-conflicts drop)");
-        return new SparseLabels(taskCount, rowStart, [.. taskList], [.. values]);
+        return new SparseLabels(taskNames.Length, rowStart, [.. taskList], [.. values]);
     }
 
     private static string Format(float value) => value.ToString("G9", System.Globalization.CultureInfo.InvariantCulture);

@@ -96,8 +96,8 @@ public sealed class DatasetMergeTests : IDisposable
         var b = _dir.WriteText("b.csv", "smiles,y\nCCO,1\nOCC,0\nCCN,1\n"); // two spellings of ethanol, labelled 1 and 0
 
         var error = Assert.Throws<DataFormatException>(() => PreparedDataset.Prepare(Spec([a, b])));
-        Assert.Contains($"{b}, line 3", error.Message);
-        Assert.Contains($"{b}, line 2", error.Message);
+        Assert.Contains($"{b}, line 3: this line and line 2 are one molecule", error.Message);
+        Assert.Contains("task 'y'", error.Message);
         Assert.Contains("--label-conflicts drop", error.Message);
 
         var dropped = PreparedDataset.Prepare(Spec([a, b], conflicts: LabelConflicts.Drop));
