@@ -41,7 +41,7 @@ public sealed class BenchOptions
     public RunSpec Spec(ParseResult p, ScheduleSpec schedule, Precision precision = Precision.Fp32)
     {
         var spec = new RunSpec(
-            new DatasetSpec(DataPath(p), "smiles", null, null, null),
+            new DatasetSpec([DataPath(p)], "smiles", null, null, null),
             new FeaturizerSpec(2, p.GetValue(Bits), false),
             new SplitSpec(SplitKind.Random, p.GetValue(Seed), 0.8, 0.1, 0.1),
             new ModelSpec(LayerSizes(p), 0.25),

@@ -39,7 +39,7 @@ public static class FewShotBench
             var onDevice = DeviceName.Parse(parse.GetValue(device)!);
             var clock = Stopwatch.StartNew();
             var (runSpec, featureSize, trunkParameters, pretrainingTasks) = ReadTrunk(parse.GetValue(checkpoint)!.FullName);
-            var spec = runSpec with { Dataset = new DatasetSpec(parse.GetValue(data)!.FullName, runSpec.Dataset.SmilesColumn, parse.GetValue(tasks)?.Split(','), null, null,
+            var spec = runSpec with { Dataset = new DatasetSpec([parse.GetValue(data)!.FullName], runSpec.Dataset.SmilesColumn, parse.GetValue(tasks)?.Split(','), null, null,
                 LabelConflicts: LongFormatOptions.ParseConflicts(parse.GetValue(conflicts)!)) };
             var prepared = PreparedDataset.Prepare(spec);
             var kinds = prepared.Tasks.Select(t => t.Kind).ToArray();

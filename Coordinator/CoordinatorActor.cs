@@ -362,7 +362,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
             foreach (var result in results)
                 heads.Merge(result.Heads ?? throw new InvalidDataException($"worker {result.WorkerId} sent no heads with its scores"));
             _heads = heads;
-            var report = _progress.Record(epoch, _schedule!.Epochs, phase, _epoch, trainSeconds, results.SelectMany(e => e.Scores).ToArray());
+            var report = _progress.Record(epoch, _schedule!.Epochs, phase, _epoch, trainSeconds, results.SelectMany(e => e.Scores).Where(m => _data!.IsEvaluated(m.Task)).ToArray());
             if (report.Improved)
             {
                 _trunk = _trunk with { Best = _trunk.Parameters, BestVersion = _trunk.Version };

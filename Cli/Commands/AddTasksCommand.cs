@@ -30,7 +30,7 @@ public static class AddTasksCommand
             CheckpointCompatibility.Require(CheckpointCompatibility.CompareWeights(trained), checkpointPath, "its own model.json");
             var spec = trained.Model.Spec with
             {
-                Dataset = new DatasetSpec(parse.GetValue(data)!.FullName, parse.GetValue(smilesColumn) ?? trained.Model.Spec.Dataset.SmilesColumn,
+                Dataset = new DatasetSpec([parse.GetValue(data)!.FullName], parse.GetValue(smilesColumn) ?? trained.Model.Spec.Dataset.SmilesColumn,
                     null, null, null, parse.GetValue(longColumns.TaskColumn), parse.GetValue(longColumns.LabelColumn)),
             };
             var prepared = PreparedDataset.Prepare(spec, message => Console.Error.WriteLine($"warning: {message}"));

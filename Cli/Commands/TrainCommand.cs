@@ -94,7 +94,7 @@ public static class TrainCommand
             var spec = models[0].Model.Spec;
             var data = PreparedDataset.Load(spec);
             data.RequireFingerprint(models[0].Model.DatasetFingerprint, "the members' checkpoints");
-            ensemble = GroupMetrics.EnsembleScores(group.Count, Ensemble.Score(models, data, Data.Split.Test, DeviceName.Parse(embedded.Device)), spec.MinClassCount);
+            ensemble = GroupMetrics.EnsembleScores(group.Count, Ensemble.Score(models, data, Data.Split.Test, DeviceName.Parse(embedded.Device)), spec.MinClassCount, data.IsEvaluated);
         }
         var metrics = GroupMetrics.From(group, members, runs, ensemble);
         var path = metrics.Write(outDirectory);

@@ -11,7 +11,15 @@ namespace MtnnCluster.Cli.Commands;
 /// <summary>The options that describe a training run, shared by <c>train</c> (and, later, <c>coordinator</c>).</summary>
 public sealed class TrainOptions
 {
-    public Option<FileInfo?> Data { get; } = new("--data") { Description = "CSV (or .csv.gz) of SMILES and task labels, or synthetic:ROWS,TASKS,DENSITY[,SEED] for generated data" };
+    public Option<string[]> Data { get; } = new("--data")
+    {
+        Description = "CSV (or .csv.gz) of SMILES and task labels, or synthetic:ROWS,TASKS,DENSITY[,SEED] for generated data; repeatable: " +
+                      "the files' molecules are matched (one row per molecule) and their tasks trained together",
+    };
+    public Option<string?> EvalDatasets { get; } = new("--eval-datasets")
+    {
+        Description = "comma-separated datasets (a --data file's name up to the first dot) whose tasks make the validation score (early stopping) and the headline means (default: all)",
+    };
     public Option<string> SmilesColumn { get; } = new("--smiles-column") { Description = "name of the SMILES column", DefaultValueFactory = _ => "smiles" };
     public LongFormatOptions LongFormat { get; } = new();
     public Option<string?> Tasks { get; } = new("--tasks") { Description = "comma-separated tasks (default: every task: the other columns of a wide file, every task name of a long one)" };
@@ -53,7 +61,7 @@ public sealed class TrainOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Data, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule,
+        foreach (var option in new Option[] { Data, EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
                      MinClassCount, TaskWeights, Precision, Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
@@ -100,14 +108,24 @@ public sealed class TrainOptions
         var latest = TrainingCheckpoint.LoadLatest(Path.Combine(runDirectory, TrainingCheckpoint.DirectoryName), warn)
                      ?? throw new ArgumentException($"--resume: {Path.Combine(runDirectory, TrainingCheckpoint.DirectoryName)} holds no training checkpoint");
         var state = latest.Checkpoint.State;
-        var resumed = DataPath(p) is { } data ? state.Spec with { Dataset = state.Spec.Dataset with { Path = data } } : state.Spec;
+        var resumed = state.Spec;
+        if (DataPaths(p) is { } data)
+        {
+            if (data.Length != resumed.Dataset.Paths.Length)
+                throw new ArgumentException($"--resume: the run read {resumed.Dataset.Paths.Length} data file{(resumed.Dataset.Paths.Length > 1 ? "s" : "")} ({string.Join(", ", resumed.Dataset.Paths)}); " +
+                                            "give --data once for each, in the same order, or not at all");
+            resumed = resumed with { Dataset = resumed.Dataset with { Paths = data } };
+        }
         if (p.GetResult(Precision) is { Implicit: false } && PrecisionMode.Parse(p.GetValue(Precision)!) is var precision && precision != resumed.Precision)
         {
             warn($"--precision: the run computed in {resumed.Precision.Name()} so far; it goes on in {precision.Name()}");
             resumed = resumed with { Precision = precision };
         }
-        if (!Exists(resumed.Dataset.Path)) throw new ArgumentException($"--resume: the run's dataset {resumed.Dataset.Path} does not exist (give --data if it moved)");
-        RequireReadable(resumed.Dataset.Path);
+        foreach (var path in resumed.Dataset.Paths)
+        {
+            if (!Exists(path)) throw new ArgumentException($"--resume: the run's dataset {path} does not exist (give --data if it moved)");
+            RequireReadable(path);
+        }
         var target = OutputDirectory.Claim(p.GetValue(Out)?.FullName ?? runDirectory, overwrite, state.RunId);
         return new ResolvedRun(state.RunId, resumed, target, policy, new ResumeFrom(runDirectory, Required: true));
     }
@@ -115,13 +133,13 @@ public sealed class TrainOptions
     /// <summary>Options that describe the model and its training; fixed for a run once started.</summary>
     private IEnumerable<Option> SpecOptions() =>
     [
-        SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
+        EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
         Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts,
     ];
 
     public RunSpec ToSpec(ParseResult p)
     {
-        var dataPath = DataPath(p) ?? throw new ArgumentException("--data is required");
+        var dataPaths = DataPaths(p) ?? throw new ArgumentException("--data is required");
         var fractions = ParseList(p.GetValue(SplitFractions)!, "--split-fractions", double.Parse);
         if (fractions.Length != 3) throw new ArgumentException($"--split-fractions needs three numbers (got '{p.GetValue(SplitFractions)}')");
         var schedule = p.GetValue(Schedule)!.ToLowerInvariant() switch
@@ -137,8 +155,9 @@ public sealed class TrainOptions
             var other => throw new ArgumentException($"--split must be random or scaffold (got '{other}')"),
         };
         var spec = new RunSpec(
-            new DatasetSpec(dataPath, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks)),
-                p.GetValue(LongFormat.TaskColumn), p.GetValue(LongFormat.LabelColumn), LongFormatOptions.ParseConflicts(p.GetValue(LongFormat.LabelConflicts)!)),
+            new DatasetSpec(dataPaths, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks)),
+                p.GetValue(LongFormat.TaskColumn), p.GetValue(LongFormat.LabelColumn), LongFormatOptions.ParseConflicts(p.GetValue(LongFormat.LabelConflicts)!),
+                p.GetResult(EvalDatasets) is { Implicit: false } ? Names(p.GetValue(EvalDatasets)) ?? [] : null),
             new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts)),
             new SplitSpec(split, p.GetValue(SplitSeed) ?? p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),
@@ -148,7 +167,7 @@ public sealed class TrainOptions
             PrecisionMode.Parse(p.GetValue(Precision)!),
             p.GetValue(MinClassCount));
         spec.Validate();
-        RequireReadable(spec.Dataset.Path);
+        foreach (var path in spec.Dataset.Paths) RequireReadable(path);
         if (spec.Optimizer.TaskWeights is { } weights) InputFile.RequireRegularFile(weights, "--task-weights");
         return spec;
     }
@@ -172,13 +191,10 @@ public sealed class TrainOptions
         return RunGroup.Ensemble(p.GetValue(Seed), ensemble!.Value);
     }
 
-    /// <summary>The full path of the data file, or a synthetic dataset's descriptor as given (checked here).</summary>
-    private string? DataPath(ParseResult p)
-    {
-        if (p.GetResult(Data) is { Tokens: [{ } token] } && SyntheticDataset.IsDescriptor(token.Value))
-            return SyntheticDataset.Parse(token.Value, p.GetValue(Bits), "--data").Descriptor;
-        return p.GetValue(Data)?.FullName;
-    }
+    /// <summary>The full paths of the data files, or a synthetic dataset's descriptor as given (checked here); null when no --data is given.</summary>
+    private string[]? DataPaths(ParseResult p) => p.GetValue(Data) is { Length: > 0 } given
+        ? given.Select(d => SyntheticDataset.IsDescriptor(d) ? SyntheticDataset.Parse(d, p.GetValue(Bits), "--data").Descriptor : Path.GetFullPath(d)).ToArray()
+        : null;
 
     private static bool Exists(string dataPath) => SyntheticDataset.IsDescriptor(dataPath) || File.Exists(dataPath) || Directory.Exists(dataPath);
 

@@ -73,10 +73,13 @@ public sealed record GroupMetrics(
             Over(r => r.MeanTestPrcAuc), Over(r => r.MeanTestRmse), Over(r => r.MeanTestR2), tasks, ensemble);
     }
 
-    /// <summary>The ensemble's report from its scores on the test split (the means over scored tasks, as a run's).</summary>
-    public static EnsembleReport EnsembleScores(int members, IReadOnlyList<TaskMetrics> test, int minClassCount)
+    /// <summary>
+    /// The ensemble's report from its scores on the test split (the means over scored tasks of the evaluated datasets,
+    /// <paramref name="isEvaluated"/>, as a run's).
+    /// </summary>
+    public static EnsembleReport EnsembleScores(int members, IReadOnlyList<TaskMetrics> test, int minClassCount, Func<string, bool> isEvaluated)
     {
-        double? Mean(Func<TaskMetrics, double> pick) => RunMetrics.Nullable(MetricSummary.MeanScored(test, pick, minClassCount));
+        double? Mean(Func<TaskMetrics, double> pick) => RunMetrics.Nullable(MetricSummary.MeanScored(test.Where(m => isEvaluated(m.Task)), pick, minClassCount));
         return new EnsembleReport(members, Mean(m => m.RocAuc), Mean(m => m.PrcAuc), Mean(m => m.Rmse), Mean(m => m.R2),
             test.Select(m => new EnsembleTaskReport(m.Task, m.Kind.ToString().ToLowerInvariant(), m.Labelled, m.Positives, RunMetrics.Nullable(m.RocAuc),
                 RunMetrics.Nullable(m.PrcAuc), RunMetrics.Nullable(m.Rmse), RunMetrics.Nullable(m.Mae), RunMetrics.Nullable(m.R2), MetricSummary.IsScored(m, minClassCount))).ToArray(),

@@ -111,14 +111,18 @@ public sealed record RunMetrics(
     IReadOnlyList<EpochHistory> History,
     IReadOnlyList<RunEvent> Events,
     int MinClassCount = MetricSummary.DefaultMinClassCount,
-    IReadOnlyList<SplitScoring>? Scoring = null)
+    IReadOnlyList<SplitScoring>? Scoring = null,
+    IReadOnlyList<DatasetReport>? Datasets = null)
 {
+    /// <summary>The headline means are over the tasks of the evaluated datasets (<c>--eval-datasets</c>; default all).</summary>
     public static RunMetrics From(RunOutcome outcome)
     {
         var metrics = outcome.FinalScores;
         var minClassCount = outcome.Spec.MinClassCount;
-        double? Mean(Data.Split split, Func<TaskMetrics, double> pick) => Nullable(MetricSummary.MeanScored(metrics.Where(m => m.Split == split), pick, minClassCount));
+        var evaluated = metrics.Where(m => outcome.Data.IsEvaluated(m.Task)).ToArray();
+        double? Mean(Data.Split split, Func<TaskMetrics, double> pick) => Nullable(MetricSummary.MeanScored(evaluated.Where(m => m.Split == split), pick, minClassCount));
         var bySplit = metrics.ToLookup(m => (m.Task, m.Split));
+        var datasetOf = outcome.Data.Datasets.SelectMany(d => d.Tasks.Select(t => (t, d.Name))).ToDictionary(p => p.t, p => p.Name);
         var workerOf = outcome.Workers.SelectMany(w => w.Tasks.Select(t => (t, w.WorkerId))).ToDictionary(p => p.t, p => p.WorkerId);
         var tasks = outcome.Data.Tasks.Select((task, i) =>
         {
@@ -129,7 +133,8 @@ public sealed record RunMetrics(
                 Nullable(train?.RocAuc), Nullable(valid?.RocAuc), Nullable(test?.RocAuc), Nullable(valid?.PrcAuc), Nullable(test?.PrcAuc),
                 Nullable(test?.Rmse), Nullable(test?.Mae), Nullable(test?.R2),
                 new[] { train, valid, test }.Where(m => m is { SingleClass: true }).Select(m => m!.Split.ToString().ToLowerInvariant()).ToArray(),
-                new[] { train, valid, test }.Where(m => m is not null && !MetricSummary.IsScored(m, minClassCount)).Select(m => m!.Split.ToString().ToLowerInvariant()).ToArray());
+                new[] { train, valid, test }.Where(m => m is not null && !MetricSummary.IsScored(m, minClassCount)).Select(m => m!.Split.ToString().ToLowerInvariant()).ToArray(),
+                datasetOf[i]);
         }).ToArray();
         var scoring = new[] { Data.Split.Train, Data.Split.Valid, Data.Split.Test }
             .Select(split => SplitScoring.From(split, MetricSummary.Count(metrics.Where(m => m.Split == split), minClassCount))).ToArray();
@@ -140,7 +145,7 @@ public sealed record RunMetrics(
             tasks,
             outcome.Workers.Select(w => new WorkerReport(w.WorkerId, w.Address, w.Device, w.Slots, w.Tasks.Select(t => outcome.Data.Tasks[t].Name).ToArray())).ToArray(),
             outcome.History.Select(EpochHistory.Of).ToArray(),
-            outcome.Events, minClassCount, scoring);
+            outcome.Events, minClassCount, scoring, outcome.Data.Datasets.Select(d => DatasetReport.Of(d, outcome.Data, bySplit, minClassCount)).ToArray());
     }
 
     /// <summary>
@@ -150,7 +155,7 @@ public sealed record RunMetrics(
     public static RunMetrics SoFar(RunStatus status, RunSpec spec, double wallSeconds)
     {
         var names = status.Data?.Tasks.Select(t => t.Name).ToArray() ?? [];
-        return new RunMetrics(status.RunId, status.Data?.Path ?? spec.Dataset.Path, spec.Schedule.Kind.ToString().ToLowerInvariant(),
+        return new RunMetrics(status.RunId, status.Data?.Path ?? string.Join(", ", spec.Dataset.Paths), spec.Schedule.Kind.ToString().ToLowerInvariant(),
             spec.Split.Kind.ToString().ToLowerInvariant(), status.Data?.RowCount ?? 0, status.Data?.InvalidSmiles ?? 0, status.History.Count,
             status.BestEpoch, Math.Round(wallSeconds, 3), null, null, null, null, null, null, null, [],
             status.Workers.Select(w => new WorkerReport(w.WorkerId, w.Address, w.Device, w.Slots, w.Tasks.Select(t => names[t]).ToArray())).ToArray(),
@@ -164,7 +169,32 @@ public sealed record TaskReport(
     string Name, string Kind, string Worker,
     int TrainLabels, int TrainPositives, int ValidLabels, int ValidPositives, int TestLabels, int TestPositives,
     double? TrainRocAuc, double? ValidRocAuc, double? TestRocAuc, double? ValidPrcAuc, double? TestPrcAuc,
-    double? TestRmse, double? TestMae, double? TestR2, string[] SingleClassIn, string[]? NotScoredIn = null);
+    double? TestRmse, double? TestMae, double? TestR2, string[] SingleClassIn, string[]? NotScoredIn = null, string? Dataset = null);
+
+/// <summary>
+/// One data file's share of a run: its tasks, the molecules labelled for them, and the means over its own tasks (the
+/// scored ones, as the run's means). <see cref="Evaluated"/>: its tasks count for early stopping and the headline.
+/// </summary>
+public sealed record DatasetReport(string Name, string Path, int Tasks, int Molecules, bool Evaluated,
+    double? MeanTrainRocAuc, double? MeanValidRocAuc, double? MeanTestRocAuc, double? MeanValidPrcAuc, double? MeanTestPrcAuc,
+    double? MeanTestRmse, double? MeanTestR2)
+{
+    public static DatasetReport Of(DatasetPart part, PreparedDataset data, ILookup<(string Task, Data.Split Split), TaskMetrics> scores, int minClassCount)
+    {
+        var names = part.Tasks.Select(t => data.Tasks[t].Name).ToArray();
+        double? Mean(Data.Split split, Func<TaskMetrics, double> pick) =>
+            RunMetrics.Nullable(MetricSummary.MeanScored(names.SelectMany(n => scores[(n, split)]), pick, minClassCount));
+        var own = new bool[data.TaskCount];
+        foreach (var t in part.Tasks) own[t] = true;
+        var molecules = 0;
+        for (var row = 0; row < data.RowCount; row++)
+            foreach (var t in data.Labels.TasksOf(row))
+                if (own[t]) { molecules++; break; }
+        return new DatasetReport(part.Name, part.Path, part.Tasks.Length, molecules, data.EvalDatasets.Contains(part.Name),
+            Mean(Data.Split.Train, m => m.RocAuc), Mean(Data.Split.Valid, m => m.RocAuc), Mean(Data.Split.Test, m => m.RocAuc),
+            Mean(Data.Split.Valid, m => m.PrcAuc), Mean(Data.Split.Test, m => m.PrcAuc), Mean(Data.Split.Test, m => m.Rmse), Mean(Data.Split.Test, m => m.R2));
+    }
+}
 
 /// <summary>
 /// How many tasks of a split entered its means (<see cref="MetricSummary.IsScored"/>), and why the others did not: no

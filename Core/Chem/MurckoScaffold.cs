@@ -18,7 +18,7 @@ public static class MurckoScaffold
         var keep = ScaffoldAtoms(m);
         var atoms = Enumerable.Range(0, m.Atoms.Count).Where(i => keep[i]).ToArray();
         var bonds = m.Bonds.Where(b => keep[b.Begin] && keep[b.End]).ToArray();
-        return CanonicalGraph.Key(m, atoms, bonds);
+        return CanonicalGraph.Key(m, atoms, bonds, Label);
     }
 
     private static bool[] ScaffoldAtoms(Molecule m)
@@ -60,16 +60,23 @@ public static class MurckoScaffold
         }
         return scaffold;
     }
+
+    /// <summary>Element (lower case when aromatic) and charge: a scaffold's side chains, hydrogens included, are gone.</summary>
+    private static string Label(Atom atom)
+    {
+        var symbol = atom.IsAromatic ? atom.Symbol.ToLowerInvariant() : atom.Symbol;
+        return atom.FormalCharge == 0 ? symbol : $"{symbol}{atom.FormalCharge:+0;-0}";
+    }
 }
 
 /// <summary>
 /// A canonical text form of a labelled graph: each connected part is ranked by iterated
 /// neighbourhood refinement, remaining ties (symmetric atoms) are broken one at a time, the part
-/// is written in rank order, and the parts are sorted.
+/// is written in rank order, and the parts are sorted. <c>label</c> says what of an atom counts.
 /// </summary>
 internal static class CanonicalGraph
 {
-    public static string Key(Molecule m, int[] atoms, Bond[] bonds)
+    public static string Key(Molecule m, int[] atoms, Bond[] bonds, Func<Atom, string> label)
     {
         var local = new Dictionary<int, int>();
         for (var i = 0; i < atoms.Length; i++)
@@ -83,15 +90,9 @@ internal static class CanonicalGraph
             neighbors[u].Add((v, (int)bond.Order));
             neighbors[v].Add((u, (int)bond.Order));
         }
-        var labels = atoms.Select(a => Label(m.Atoms[a])).ToArray();
+        var labels = atoms.Select(a => label(m.Atoms[a])).ToArray();
         var parts = Components(neighbors).Select(part => PartKey(part, labels, neighbors)).Order(StringComparer.Ordinal);
         return string.Join(" ", parts);
-    }
-
-    private static string Label(Atom atom)
-    {
-        var symbol = atom.IsAromatic ? atom.Symbol.ToLowerInvariant() : atom.Symbol;
-        return atom.FormalCharge == 0 ? symbol : $"{symbol}{atom.FormalCharge:+0;-0}";
     }
 
     private static List<int[]> Components(List<(int Atom, int Order)>[] neighbors)

@@ -14,6 +14,25 @@ public static class DatasetSplitter
     }
 
     /// <summary>
+    /// Consecutive blocks of rows (their sizes in order), each split as <see cref="Random(int, SplitFractions, int)"/>
+    /// would split it alone: a block's split does not depend on the blocks after it. One block is that split.
+    /// </summary>
+    public static SplitAssignment Random(IReadOnlyList<int> blockSizes, SplitFractions fractions, int seed)
+    {
+        List<int> train = [], valid = [], test = [];
+        var offset = 0;
+        foreach (var size in blockSizes)
+        {
+            var block = Random(size, fractions, seed);
+            train.AddRange(block.Train.Select(r => r + offset));
+            valid.AddRange(block.Valid.Select(r => r + offset));
+            test.AddRange(block.Test.Select(r => r + offset));
+            offset += size;
+        }
+        return new SplitAssignment(train, valid, test);
+    }
+
+    /// <summary>
     /// Bemis–Murcko scaffold split, balanced as in chemprop: rows sharing a scaffold key stay in one split.
     /// Scaffold groups larger than half the valid or test size are placed first (they would swamp a small
     /// split), the rest after them, each set in seeded random order; groups fill train, then valid, then

@@ -4,9 +4,9 @@ namespace MtnnCluster.Training;
 
 /// <summary>
 /// The features of a list of SMILES: per molecule its sparse fingerprint, or null and why it could not be parsed,
-/// and (when asked for) its Bemis-Murcko scaffold key.
+/// and (when asked for) its Bemis-Murcko scaffold key and its own key (<see cref="MoleculeKey"/>).
 /// </summary>
-public sealed record FeaturizedMolecules(SparseFeatures?[] Features, string?[] Errors, string?[]? Scaffolds)
+public sealed record FeaturizedMolecules(SparseFeatures?[] Features, string?[] Errors, string?[]? Scaffolds, string?[]? Keys = null)
 {
     /// <summary>The indices of the molecules that parsed, in order.</summary>
     public int[] Valid() => Enumerable.Range(0, Features.Length).Where(i => Features[i] is not null).ToArray();
@@ -16,12 +16,13 @@ public sealed record FeaturizedMolecules(SparseFeatures?[] Features, string?[] E
 public static class FeatureEncoding
 {
     /// <summary>The one featurize loop: training data and prediction inputs alike, molecules in parallel.</summary>
-    public static FeaturizedMolecules Featurize(IReadOnlyList<string> smiles, FeaturizerSpec spec, bool scaffolds = false)
+    public static FeaturizedMolecules Featurize(IReadOnlyList<string> smiles, FeaturizerSpec spec, bool scaffolds = false, bool moleculeKeys = false)
     {
         var featurizer = new EcfpFeaturizer(spec.Radius, spec.Bits);
         var features = new SparseFeatures?[smiles.Count];
         var errors = new string?[smiles.Count];
         var keys = scaffolds ? new string?[smiles.Count] : null;
+        var identities = moleculeKeys ? new string?[smiles.Count] : null;
         Parallel.For(0, smiles.Count, row =>
         {
             if (!SmilesParser.TryParse(smiles[row], out var molecule, out var error) || molecule is null)
@@ -31,8 +32,9 @@ public static class FeatureEncoding
             }
             features[row] = Encode(featurizer, molecule, spec.Counts);
             if (keys is not null) keys[row] = MurckoScaffold.Key(molecule);
+            if (identities is not null) identities[row] = MoleculeKey.Of(molecule);
         });
-        return new FeaturizedMolecules(features, errors, keys);
+        return new FeaturizedMolecules(features, errors, keys, identities);
     }
 
     public static SparseFeatures Encode(EcfpFeaturizer featurizer, Molecule molecule, bool counts)

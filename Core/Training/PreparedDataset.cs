@@ -15,14 +15,20 @@ public sealed record TargetScale(double Mean, double Std)
 
 /// <summary>
 /// A dataset ready to train on: labels read, SMILES parsed and featurised (invalid ones skipped and counted),
-/// split. Rows here are the valid rows only, in file order. Identical on every node for the same spec, which is
-/// what lets workers load their own rows from shared storage.
+/// split. Rows here are the valid rows only, in file order (several files: <see cref="DatasetMerge"/>). Identical on
+/// every node for the same spec, which is what lets workers load their own rows from shared storage.
 /// </summary>
 public sealed class PreparedDataset
 {
     private static readonly ConcurrentDictionary<string, Lazy<PreparedDataset>> Cache = new();
+    private HashSet<string>? _evaluated;
 
+    /// <summary>The data file, or the files separated by commas, as messages name them.</summary>
     public required string Path { get; init; }
+    /// <summary>Each data file's dataset and its tasks.</summary>
+    public required DatasetPart[] Datasets { get; init; }
+    /// <summary>The datasets whose tasks make the validation score and the headline means (<see cref="DatasetSpec.EvalDatasets"/>).</summary>
+    public required string[] EvalDatasets { get; init; }
     public required TaskInfo[] Tasks { get; init; }
     public required string[] Smiles { get; init; }
     public required int[] LineNumbers { get; init; }
@@ -36,11 +42,19 @@ public sealed class PreparedDataset
     public required IReadOnlyList<string> Warnings { get; init; }
     /// <summary>Each task's weight in the training loss (<see cref="OptimizerSpec.TaskWeights"/>; 1 when none is given).</summary>
     public required float[] TaskWeights { get; init; }
-    /// <summary>SHA-256 of the file's bytes: a checkpoint names the data it was trained on.</summary>
+    /// <summary>
+    /// SHA-256 of the file's bytes: a checkpoint names the data it was trained on. Several files: the SHA-256 of their
+    /// SHA-256s (lower-case hex, one a line, in order), so that one file's fingerprint is what it always was.
+    /// </summary>
     public required string Fingerprint { get; init; }
 
     public int RowCount => Smiles.Length;
     public int TaskCount => Tasks.Length;
+
+    /// <summary>Whether a task's scores count for the validation score and the headline means.</summary>
+    public bool IsEvaluated(string task) =>
+        (_evaluated ??= Datasets.Where(d => EvalDatasets.Contains(d.Name)).SelectMany(d => d.Tasks).Select(t => Tasks[t].Name).ToHashSet(StringComparer.Ordinal))
+        .Contains(task);
 
     /// <summary>
     /// Loads (or returns the process's cached copy of) the dataset a run spec names. The cache is keyed on the
@@ -50,8 +64,8 @@ public sealed class PreparedDataset
     public static PreparedDataset Load(RunSpec spec, Action<string>? warn = null)
     {
         var dataset = spec.Dataset;
-        var fingerprint = SyntheticDataset.IsDescriptor(dataset.Path) ? "" : FileFingerprint(dataset.Path);
-        var key = string.Join('|', System.IO.Path.GetFullPath(dataset.Path), fingerprint,
+        var fingerprint = IsSynthetic(spec) ? "" : FingerprintOf(dataset.Paths);
+        var key = string.Join('|', string.Join(',', dataset.Paths.Select(System.IO.Path.GetFullPath)), fingerprint, string.Join(',', dataset.EvalDatasets ?? []),
             dataset.SmilesColumn, dataset.TaskColumn, dataset.LabelColumn, dataset.LabelConflicts, string.Join(',', dataset.Tasks ?? []),
             string.Join(',', dataset.RegressionTasks ?? []), string.Join(',', dataset.ClassificationTasks ?? []), spec.Featurizer, spec.Split,
             spec.Optimizer.TaskWeights, spec.Optimizer.TaskWeights is { } weights ? FileFingerprint(weights) : "");
@@ -80,54 +94,73 @@ public sealed class PreparedDataset
 
     public static PreparedDataset Prepare(RunSpec spec, Action<string>? warn = null)
     {
-        if (SyntheticDataset.IsDescriptor(spec.Dataset.Path)) return PrepareSynthetic(spec);
+        if (IsSynthetic(spec)) return PrepareSynthetic(spec);
         warn ??= _ => { };
         var kinds = new Dictionary<string, TaskKind>();
         foreach (var t in spec.Dataset.RegressionTasks ?? []) kinds[t] = TaskKind.Regression;
         foreach (var t in spec.Dataset.ClassificationTasks ?? []) kinds[t] = TaskKind.Classification;
-        var table = LabelFile.Read(spec.Dataset.Path, spec.Dataset.ReadOptions(kinds));
-        var warnings = new List<string>(table.Warnings);
-
         var scaffoldSplit = spec.Split.Kind == SplitKind.Scaffold;
-        var (features, errors, scaffolds) = FeatureEncoding.Featurize(table.Smiles, spec.Featurizer, scaffoldSplit);
-
-        var valid = new List<int>();
-        for (var row = 0; row < table.RowCount; row++)
+        var paths = spec.Dataset.Paths;
+        var names = spec.Dataset.Names();
+        var warnings = new List<string>();
+        var files = new DatasetRows[paths.Length];
+        var features = new List<SparseFeatures[]>();
+        var scaffolds = new List<string[]?>();
+        var smiles = new List<string[]>();
+        var invalid = 0;
+        for (var f = 0; f < paths.Length; f++)
         {
-            if (features[row] is null)
+            var table = LabelFile.Read(paths[f], spec.Dataset.ReadOptions(kinds));
+            warnings.AddRange(table.Warnings);
+            // molecule keys only where there is another file to match against
+            var molecules = FeatureEncoding.Featurize(table.Smiles, spec.Featurizer, scaffoldSplit, moleculeKeys: paths.Length > 1);
+            var valid = molecules.Valid();
+            foreach (var row in Enumerable.Range(0, table.RowCount).Except(valid))
             {
-                var message = $"{table.Path}:{table.LineNumbers[row]}: invalid SMILES '{table.Smiles[row]}' skipped ({errors[row]})";
+                var message = $"{table.Path}:{table.LineNumbers[row]}: invalid SMILES '{table.Smiles[row]}' skipped ({molecules.Errors[row]})";
                 warnings.Add(message);
                 warn(message);
             }
-            else valid.Add(row);
+            if (valid.Length == 0) throw new InvalidDataException($"{table.Path}: no row has a valid SMILES in column '{spec.Dataset.SmilesColumn}'");
+            invalid += table.RowCount - valid.Length;
+            files[f] = new DatasetRows(names[f], table.Path, table.Tasks, table.Labels.SelectRows(valid), valid.Select(r => table.LineNumbers[r]).ToArray(),
+                molecules.Keys is { } keys ? valid.Select(r => keys[r]!).ToArray() : null);
+            features.Add(valid.Select(r => molecules.Features[r]!).ToArray());
+            scaffolds.Add(molecules.Scaffolds is { } keysOfScaffolds ? valid.Select(r => keysOfScaffolds[r]!).ToArray() : null);
+            smiles.Add(valid.Select(r => table.Smiles[r]).ToArray());
         }
-        if (valid.Count == 0) throw new InvalidDataException($"{table.Path}: no row has a valid SMILES in column '{spec.Dataset.SmilesColumn}'");
-
-        var labels = table.Labels.SelectRows(valid);
+        var merged = DatasetMerge.Merge(files, spec.Dataset.LabelConflicts);
+        warnings.AddRange(merged.Warnings);
+        foreach (var message in merged.Warnings) warn(message);
 
         var fractions = new SplitFractions(spec.Split.Train, spec.Split.Valid, spec.Split.Test);
+        // random: each file's new molecules split as that file alone would be, so the first file's split is its own
+        // whatever is trained beside it; scaffold: all at once, so that no scaffold straddles splits
         var split = scaffoldSplit
-            ? DatasetSplitter.Scaffold(valid.Select(r => scaffolds![r]!).ToArray(), fractions, spec.Split.Seed)
-            : DatasetSplitter.Random(valid.Count, fractions, spec.Split.Seed);
+            ? DatasetSplitter.Scaffold(merged.Origins.Select(o => scaffolds[o.File]![o.Row]).ToArray(), fractions, spec.Split.Seed)
+            : DatasetSplitter.Random(merged.NewRows, fractions, spec.Split.Seed);
 
         return new PreparedDataset
         {
-            Path = table.Path,
-            Tasks = table.Tasks,
-            Smiles = valid.Select(r => table.Smiles[r]).ToArray(),
-            LineNumbers = valid.Select(r => table.LineNumbers[r]).ToArray(),
-            Labels = labels,
-            Features = valid.Select(r => features[r]!).ToArray(),
+            Path = string.Join(", ", files.Select(f => f.Path)),
+            Datasets = merged.Parts,
+            EvalDatasets = spec.Dataset.EvalDatasets ?? names,
+            Tasks = merged.Tasks,
+            Smiles = merged.Origins.Select(o => smiles[o.File][o.Row]).ToArray(),
+            LineNumbers = merged.Origins.Select(o => files[o.File].LineNumbers[o.Row]).ToArray(),
+            Labels = merged.Labels,
+            Features = merged.Origins.Select(o => features[o.File][o.Row]).ToArray(),
             Split = split,
-            Scales = ComputeScales(table.Tasks, labels, split.Train),
-            TaskWeights = ReadTaskWeights(spec, table.Tasks),
+            Scales = ComputeScales(merged.Tasks, merged.Labels, split.Train),
+            TaskWeights = ReadTaskWeights(spec, merged.Tasks),
             FeatureSize = spec.Featurizer.Bits,
-            InvalidSmiles = table.RowCount - valid.Count,
+            InvalidSmiles = invalid,
             Warnings = warnings,
-            Fingerprint = FileFingerprint(spec.Dataset.Path),
+            Fingerprint = FingerprintOf(paths),
         };
     }
+
+    private static bool IsSynthetic(RunSpec spec) => spec.Dataset.Paths is [var only] && SyntheticDataset.IsDescriptor(only);
 
     /// <summary>
     /// A <see cref="SyntheticDataset"/> named by its descriptor as the data path: rows generated in parallel, all
@@ -136,11 +169,11 @@ public sealed class PreparedDataset
     /// </summary>
     private static PreparedDataset PrepareSynthetic(RunSpec spec)
     {
-        var synthetic = SyntheticDataset.Parse(spec.Dataset.Path, spec.Featurizer.Bits, "--data");
+        var synthetic = SyntheticDataset.Parse(spec.Dataset.Paths[0], spec.Featurizer.Bits, "--data");
         if (spec.Split.Kind != SplitKind.Random) throw new ArgumentException($"--split {spec.Split.Kind.ToString().ToLowerInvariant()}: a synthetic dataset has no scaffolds; use --split random");
         var (rows, taskCount) = (synthetic.Rows, synthetic.Tasks);
         if (rows * (double)taskCount * synthetic.Density > Array.MaxLength * 0.95)
-            throw new ArgumentException($"--data {spec.Dataset.Path}: about {rows * (double)taskCount * synthetic.Density:0} labelled cells expected, more than one label store holds ({Array.MaxLength})");
+            throw new ArgumentException($"--data {synthetic.Descriptor}: about {rows * (double)taskCount * synthetic.Density:0} labelled cells expected, more than one label store holds ({Array.MaxLength})");
         var cells = new (int[] Tasks, float[] Values)[rows];
         var features = new SparseFeatures[rows];
         var ones = Enumerable.Repeat(1f, SyntheticDataset.BitsPerRow).ToArray();
@@ -156,6 +189,8 @@ public sealed class PreparedDataset
         return new PreparedDataset
         {
             Path = synthetic.Descriptor,
+            Datasets = [new DatasetPart("synthetic", synthetic.Descriptor, Enumerable.Range(0, taskCount).ToArray())],
+            EvalDatasets = ["synthetic"],
             Tasks = tasks,
             Smiles = Enumerable.Range(0, rows).Select(r => $"synthetic-{r}").ToArray(),
             LineNumbers = Enumerable.Range(1, rows).ToArray(),
@@ -185,6 +220,11 @@ public sealed class PreparedDataset
 
     private static float[] ReadTaskWeights(RunSpec spec, TaskInfo[] tasks) =>
         spec.Optimizer.TaskWeights is { } path ? TaskWeightsFile.Read(path, tasks) : Enumerable.Repeat(1f, tasks.Length).ToArray();
+
+    /// <summary>The fingerprint of the data files (<see cref="Fingerprint"/>).</summary>
+    public static string FingerprintOf(IReadOnlyList<string> paths) => paths.Count == 1
+        ? FileFingerprint(paths[0])
+        : Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Concat(paths.Select(p => FileFingerprint(p) + "\n")))));
 
     public static string FileFingerprint(string path)
     {

@@ -6,21 +6,41 @@ public enum ScheduleKind { Joint, Alternate }
 public enum EpochPhase { Joint, Trunk, Heads }
 
 /// <summary>Where the rows come from and which columns are tasks.</summary>
+/// <param name="Paths">The data files, one or more (<see cref="Data.DatasetMerge"/>: their molecules matched, their
+/// tasks side by side), or one synthetic descriptor.</param>
 /// <param name="TaskColumn">Long format: the column naming each line's task (null: <c>task</c>, and a wide file is read as wide).</param>
 /// <param name="LabelColumn">Long format: the column holding each line's label (null: <c>label</c>).</param>
-/// <param name="LabelConflicts">Long format: a molecule and task labelled with different values is an error, or left out.</param>
+/// <param name="LabelConflicts">Long format, and a molecule labelled twice for a task across files: an error, or left out.</param>
+/// <param name="EvalDatasets">The datasets (<see cref="Names"/>) whose tasks make the validation score and the headline
+/// means; null: all.</param>
 public sealed record DatasetSpec(
-    string Path,
+    string[] Paths,
     string SmilesColumn,
     string[]? Tasks,
     string[]? RegressionTasks,
     string[]? ClassificationTasks,
     string? TaskColumn = null,
     string? LabelColumn = null,
-    Data.LabelConflicts LabelConflicts = Data.LabelConflicts.Error)
+    Data.LabelConflicts LabelConflicts = Data.LabelConflicts.Error,
+    string[]? EvalDatasets = null)
 {
     public Data.CsvReadOptions ReadOptions(IReadOnlyDictionary<string, Data.TaskKind>? kinds = null) =>
         new(SmilesColumn, Tasks, kinds, TaskColumn, LabelColumn, LabelConflicts);
+
+    /// <summary>Each file's dataset name (<see cref="Data.DatasetMerge.NameOf"/>), in order.</summary>
+    public string[] Names() => Paths.Select(Data.DatasetMerge.NameOf).ToArray();
+
+    /// <summary>
+    /// Run specs written before <c>--data</c> could be repeated (model.json, state.json) name their one file as
+    /// <c>path</c>: read as a list of one, so those checkpoints still load. Never written.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonInclude, System.Text.Json.Serialization.JsonPropertyName("path"),
+     System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    private string? SingleFile
+    {
+        get => null;
+        init { if (value is not null) Paths = [value]; }
+    }
 }
 
 public sealed record FeaturizerSpec(
@@ -112,11 +132,33 @@ public sealed record RunSpec(
         Require(Optimizer.TaskWeights is null || !string.IsNullOrWhiteSpace(Optimizer.TaskWeights), "--task-weights must name a file");
         Require(Seed >= 0 && Split.Seed >= 0, $"--seed must be ≥ 0 (got {Seed})");
         Require(!string.IsNullOrWhiteSpace(Dataset.SmilesColumn), "--smiles-column must name a column");
+        ValidateDatasets();
         Require(Dataset.TaskColumn is null || !string.IsNullOrWhiteSpace(Dataset.TaskColumn), "--task-column must name a column");
         Require(Dataset.LabelColumn is null || !string.IsNullOrWhiteSpace(Dataset.LabelColumn), "--label-column must name a column");
         Require(Dataset.Tasks is null || Dataset.Tasks.Length > 0, "--tasks: the list names no task");
         var both = (Dataset.RegressionTasks ?? []).Intersect(Dataset.ClassificationTasks ?? []).ToArray();
         Require(both.Length == 0, $"--regression-tasks and --classification-tasks both name {string.Join(", ", both.Select(t => $"'{t}'"))}");
+    }
+
+    private void ValidateDatasets()
+    {
+        static void Require(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
+        Require(Dataset.Paths is { Length: > 0 } && Dataset.Paths.All(p => !string.IsNullOrWhiteSpace(p)), "--data is required (once per data file)");
+        var names = Dataset.Names();
+        if (Dataset.Paths.Length > 1)
+        {
+            Require(!Dataset.Paths.Any(Data.SyntheticDataset.IsDescriptor), "--data: a synthetic dataset cannot be combined with other --data");
+            var twice = names.Select((n, i) => (n, i)).GroupBy(p => p.n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+            Require(twice is null, $"--data: {string.Join(" and ", twice?.Select(p => Dataset.Paths[p.i]) ?? [])} are both dataset '{twice?.Key}' (a dataset is named by its file name up to the first dot); rename one");
+            Require(Dataset.Tasks is null && Dataset.RegressionTasks is null && Dataset.ClassificationTasks is null,
+                "--tasks, --regression-tasks and --classification-tasks take one --data file");
+        }
+        if (Dataset.EvalDatasets is { } evaluated)
+        {
+            Require(evaluated.Length > 0, "--eval-datasets: the list names no dataset");
+            var unknown = evaluated.Where(n => !names.Contains(n, StringComparer.Ordinal)).ToArray();
+            Require(unknown.Length == 0, $"--eval-datasets: no dataset {string.Join(", ", unknown.Select(n => $"'{n}'"))}; the datasets are {string.Join(", ", names.Select(n => $"'{n}'"))}");
+        }
     }
 
     /// <summary>Widest hidden layer accepted: far beyond any useful trunk, well short of exhausting memory.</summary>

@@ -67,7 +67,7 @@ public sealed class TensorFileTests : IDisposable
     [Fact]
     public void A_checkpoint_of_an_older_format_is_refused_with_its_format_named()
     {
-        var spec = new RunSpec(new DatasetSpec("/d.csv", "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
+        var spec = new RunSpec(new DatasetSpec(["/d.csv"], "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
             new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, 32, false), new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 0);
         var model = new CheckpointModel(1, "run-old", spec, [new("a", TaskKind.Classification, 0, 1)], 64, "aaaa", 1, DateTimeOffset.UtcNow);
         ChecksummedDirectory.Write(_directory, new Dictionary<string, byte[]>

@@ -34,7 +34,7 @@ public sealed class AddTasksCommandTests : IDisposable
     /// <summary>A checkpoint of one task, "old", with a seeded trunk 256 → 32 → 8 (what train writes, without training).</summary>
     private string TrainedCheckpoint()
     {
-        var spec = new RunSpec(new DatasetSpec("pretraining.csv", "smiles", null, null, null), new FeaturizerSpec(2, 256, false),
+        var spec = new RunSpec(new DatasetSpec(["pretraining.csv"], "smiles", null, null, null), new FeaturizerSpec(2, 256, false),
             new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1), new ModelSpec([32, 8], 0.1), new OptimizerSpec(1e-3, 1e-4, 32, false),
             new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 5);
         using var trunk = new Trunk(256, [32, 8], 5, CPU);

@@ -119,7 +119,7 @@ public sealed class BadInputCommandTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Predict_refuses_a_checkpoint_whose_weights_do_not_fit_its_model_naming_the_difference()
     {
-        var spec = new RunSpec(new DatasetSpec("/d.csv", "smiles", null, null, null), new FeaturizerSpec(2, 64, false),
+        var spec = new RunSpec(new DatasetSpec(["/d.csv"], "smiles", null, null, null), new FeaturizerSpec(2, 64, false),
             new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1), new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, 32, false),
             new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 0);
         var model = new CheckpointModel(Checkpoint.CurrentFormat, "run-x", spec, [new CheckpointTask("a", TaskKind.Classification, 0, 1)],
@@ -193,7 +193,7 @@ public sealed class OutputAndCheckpointRulesTests : IDisposable
         Assert.Contains("is a file", Assert.Throws<ArgumentException>(() => OutputDirectory.Claim(_dir.WriteText("f", "x"), overwrite: true)).Message);
 
     private static RunSpec Spec(int bits = 64, int[]? layers = null, SplitKind split = SplitKind.Random) => new(
-        new DatasetSpec("/d.csv", "smiles", null, null, null), new FeaturizerSpec(2, bits, false), new SplitSpec(split, 0, 0.8, 0.1, 0.1),
+        new DatasetSpec(["/d.csv"], "smiles", null, null, null), new FeaturizerSpec(2, bits, false), new SplitSpec(split, 0, 0.8, 0.1, 0.1),
         new ModelSpec(layers ?? [8], 0), new OptimizerSpec(1e-3, 0, 32, false), new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 0);
 
     [Fact]

@@ -18,7 +18,7 @@ public sealed class BadDataFileTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _dir.Dispose();
 
     private static RunSpec Spec(string path) => new(
-        new DatasetSpec(path, "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
+        new DatasetSpec([path], "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
         new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, 4, false), new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 0);
 
     [Fact]

@@ -211,7 +211,7 @@ public sealed class LongLabelReaderTests : IDisposable
     }
 
     private static RunSpec Spec(string path) => new(
-        new DatasetSpec(path, "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
+        new DatasetSpec([path], "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
         new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, 4, false), new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 0);
 
     private DataFormatException ReadFails(string csv, int line, string? column, CsvReadOptions? options = null)

@@ -79,7 +79,7 @@ public sealed class SyntheticDatasetTests
     [Fact]
     public void A_descriptor_is_a_dataset_the_trainer_can_load()
     {
-        var spec = MtnnMessageSerializerTests.SampleSpec() with { Dataset = new DatasetSpec("synthetic:500,40,0.25,1", "smiles", null, null, null) };
+        var spec = MtnnMessageSerializerTests.SampleSpec() with { Dataset = new DatasetSpec(["synthetic:500,40,0.25,1"], "smiles", null, null, null) };
         spec = spec with { Split = spec.Split with { Kind = SplitKind.Random }, Featurizer = spec.Featurizer with { Bits = 512 } };
         var data = PreparedDataset.Prepare(spec);
         Assert.Equal(500, data.RowCount);
@@ -90,6 +90,6 @@ public sealed class SyntheticDatasetTests
         Assert.All(data.Features, f => Assert.Equal(SyntheticDataset.BitsPerRow, f.Indices.Length));
         // labels are sparse: the bound is on labelled cells, not rows × tasks
         Assert.Contains("labelled cells expected", Assert.Throws<ArgumentException>(() =>
-            PreparedDataset.Prepare(spec with { Dataset = spec.Dataset with { Path = "synthetic:2000000,10000,0.2" } })).Message);
+            PreparedDataset.Prepare(spec with { Dataset = spec.Dataset with { Paths = ["synthetic:2000000,10000,0.2"] } })).Message);
     }
 }

@@ -44,7 +44,7 @@ public sealed class TaskWeightsTests : IDisposable
     {
         var data = _dir.WriteText("long.csv", "smiles,task,label\nCCO,a,1\nCCN,a,0\nCCC,b,1\n");
         var weights = _dir.WriteText("w.csv", "task,weight\nb,3\n");
-        var spec = new RunSpec(new DatasetSpec(data, "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
+        var spec = new RunSpec(new DatasetSpec([data], "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
             new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, 4, false, weights), new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 0);
 
         Assert.Equal([1f, 3f], PreparedDataset.Prepare(spec).TaskWeights);

@@ -109,7 +109,7 @@ public sealed class PrecisionTests
         // the path of `mtnn coordinator --precision tf32` with `mtnn worker --device cpu`: the worker answers StartRun with WorkerFailed
         using var dir = new ScratchDirectory();
         var csv = dir.WriteText("small.csv", string.Concat(File.ReadLines(RepoPaths.File("examples/tox21.csv")).Take(201).Select(l => l + "\n")));
-        var spec = new RunSpec(new DatasetSpec(csv, "smiles", ["NR-AR"], null, null), new FeaturizerSpec(2, 64, false),
+        var spec = new RunSpec(new DatasetSpec([csv], "smiles", ["NR-AR"], null, null), new FeaturizerSpec(2, 64, false),
             new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1), new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, 32, false),
             new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 0, Precision.Tf32);
         var job = new TrainJob("test-tf32", spec, Path.Combine(dir.Root, "out"), 1);

@@ -24,7 +24,7 @@ public sealed class ReportRun : IAsyncLifetime
         var csv = Path.Combine(Directory, "tox21-2000.csv");
         File.WriteAllLines(csv, File.ReadLines(RepoPaths.File("examples/tox21.csv")).Take(2001));
         var spec = new RunSpec(
-            new DatasetSpec(csv, "smiles", ["NR-AR", "NR-AhR", "SR-p53"], null, null),
+            new DatasetSpec([csv], "smiles", ["NR-AR", "NR-AhR", "SR-p53"], null, null),
             new FeaturizerSpec(2, 1024, false),
             new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
             new ModelSpec([64, 32], 0.1),

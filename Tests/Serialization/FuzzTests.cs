@@ -117,7 +117,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("Evaluate.Splits", error.Message);
         var undefined = new Evaluate("r", 1, [Split.Valid, (Split)7]);
         Assert.Throws<SerializationException>(() => serializer.FromBinary(serializer.ToBinary(undefined), serializer.Manifest(undefined)));
-        var optional = new StartRun("r", MtnnMessageSerializerTests.SampleSpec() with { Dataset = new DatasetSpec("/d.csv", "smiles", null, null, null) }, 0, [1], [0], [""]);
+        var optional = new StartRun("r", MtnnMessageSerializerTests.SampleSpec() with { Dataset = new DatasetSpec(["/d.csv"], "smiles", null, null, null) }, 0, [1], [0], [""]);
         Assert.IsType<StartRun>(serializer.FromBinary(serializer.ToBinary(optional), serializer.Manifest(optional))); // Tasks is optional
     }
 

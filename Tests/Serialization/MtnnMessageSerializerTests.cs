@@ -20,7 +20,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
     public void Dispose() => _system.Dispose();
 
     internal static RunSpec SampleSpec() => new(
-        new DatasetSpec("/data/x.csv", "smiles", ["a", "b"], null, ["b"]),
+        new DatasetSpec(["/data/x.csv"], "smiles", ["a", "b"], null, ["b"]),
         new FeaturizerSpec(2, 2048, false),
         new SplitSpec(SplitKind.Random, 1, 0.8, 0.1, 0.1),
         new ModelSpec([64, 16], 0.25),

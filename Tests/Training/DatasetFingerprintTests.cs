@@ -25,7 +25,7 @@ public sealed class DatasetFingerprintTests : TestKit, IDisposable
     private static readonly string[] Rows = Enumerable.Range(0, 40).Select(i => $"{new string('C', 1 + i % 7)}{(i % 3 == 0 ? "N" : "O")},{i % 2}").ToArray();
 
     private static RunSpec Spec(string path) => new(
-        new DatasetSpec(path, "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
+        new DatasetSpec([path], "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
         new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, 8, false), new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 0);
 
     [Fact]

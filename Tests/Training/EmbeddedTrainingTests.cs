@@ -31,7 +31,7 @@ public sealed class Tox21Slice : IDisposable
 public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox21Slice>
 {
     private RunSpec Spec(ScheduleKind schedule, int epochs = 3) => new(
-        new DatasetSpec(slice.Csv, "smiles", null, null, null),
+        new DatasetSpec([slice.Csv], "smiles", null, null, null),
         new FeaturizerSpec(2, 1024, false),
         new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
         new ModelSpec([64, 32], 0.1),

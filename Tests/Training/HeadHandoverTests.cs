@@ -13,7 +13,7 @@ namespace MtnnCluster.Tests.Training;
 public sealed class HeadHandoverTests(Tox21Slice slice) : IClassFixture<Tox21Slice>
 {
     private RunSpec Spec() => new(
-        new DatasetSpec(slice.Csv, "smiles", null, null, null), new FeaturizerSpec(2, 256, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
+        new DatasetSpec([slice.Csv], "smiles", null, null, null), new FeaturizerSpec(2, 256, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
         new ModelSpec([16], 0), new OptimizerSpec(3e-3, 1e-4, 64, false), new ScheduleSpec(ScheduleKind.Alternate, 4, 1, 1, 0), 0);
 
     private static byte[][] Heads(ShardTrainer trainer)

@@ -16,7 +16,7 @@ namespace MtnnCluster.Tests.Training;
 public sealed class HybridParallelTests
 {
     private static RunSpec Spec(int syncEvery = 1) => new(
-        new DatasetSpec("synthetic:900,10,0.3,4", "smiles", null, null, null),
+        new DatasetSpec(["synthetic:900,10,0.3,4"], "smiles", null, null, null),
         new FeaturizerSpec(2, 256, false),
         new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
         new ModelSpec([48, 24], 0.2),

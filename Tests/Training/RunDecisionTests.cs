@@ -12,7 +12,7 @@ namespace MtnnCluster.Tests.Training;
 public sealed class RunDecisionTests
 {
     private static RunSpec Spec(ScheduleKind kind = ScheduleKind.Joint, int epochs = 10, int patience = 0, int batch = 100, int syncEvery = 1) => new(
-        new DatasetSpec("/d.csv", "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
+        new DatasetSpec(["/d.csv"], "smiles", null, null, null), new FeaturizerSpec(2, 64, false), new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
         new ModelSpec([8], 0), new OptimizerSpec(1e-3, 0, batch, false), new ScheduleSpec(kind, epochs, 2, 1, patience, syncEvery), 0);
 
     [Fact]

@@ -152,7 +152,7 @@ public sealed class SparseStoreTests
         // 60,000 × 20,000 = 1.2 G cells: 4.8 GB dense as float32, 1.2 M labelled cells here
         var spec = MtnnMessageSerializerTests.SampleSpec() with
         {
-            Dataset = new DatasetSpec("synthetic:60000,20000,0.001,3", "smiles", null, null, null),
+            Dataset = new DatasetSpec(["synthetic:60000,20000,0.001,3"], "smiles", null, null, null),
             Featurizer = new FeaturizerSpec(2, 1024, false),
             Split = new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1),
             Model = new ModelSpec([32], 0),

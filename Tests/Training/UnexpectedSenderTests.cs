@@ -24,7 +24,7 @@ public sealed class UnexpectedSenderTests : TestKit, IDisposable
     }
 
     private MtnnCluster.Training.RunSpec Spec() => new(
-        new MtnnCluster.Training.DatasetSpec(_dir.WriteText("d.csv", "smiles,a\n" + string.Concat(Enumerable.Range(0, 40).Select(i => $"{new string('C', 1 + i % 7)}O,{i % 2}\n"))),
+        new MtnnCluster.Training.DatasetSpec([_dir.WriteText("d.csv", "smiles,a\n" + string.Concat(Enumerable.Range(0, 40).Select(i => $"{new string('C', 1 + i % 7)}O,{i % 2}\n")))],
             "smiles", null, null, null),
         new MtnnCluster.Training.FeaturizerSpec(2, 64, false), new MtnnCluster.Training.SplitSpec(MtnnCluster.Training.SplitKind.Random, 0, 0.8, 0.1, 0.1),
         new MtnnCluster.Training.ModelSpec([8], 0), new MtnnCluster.Training.OptimizerSpec(1e-3, 0, 8, false),
