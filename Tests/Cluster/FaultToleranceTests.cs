@@ -63,8 +63,9 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         var reference = await Undisturbed(schedule);
         foreach (var metric in new[] { "mean_train_roc_auc", "mean_test_roc_auc" })
         {
-            output.WriteLine($"{metric}: after the loss {root.GetProperty(metric).GetDouble():F4}, undisturbed {reference.GetProperty(metric).GetDouble():F4}");
-            Assert.InRange(root.GetProperty(metric).GetDouble() - reference.GetProperty(metric).GetDouble(), -0.005, 0.005);
+            output.WriteLine($"{metric}: after the loss {root.GetProperty(metric).GetDouble():F8}, undisturbed {reference.GetProperty(metric).GetDouble():F8}");
+            // equal to 8 digits when measured; 1e-4 leaves room for a rank swap of two near-tied predictions
+            Assert.InRange(root.GetProperty(metric).GetDouble() - reference.GetProperty(metric).GetDouble(), -1e-4, 1e-4);
         }
     }
 
@@ -161,8 +162,10 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
         // against the same run uninterrupted, in one process
         var auc = root.GetProperty("mean_test_roc_auc").GetDouble();
         var referenceAuc = (await Undisturbed("joint")).GetProperty("mean_test_roc_auc").GetDouble();
-        output.WriteLine($"mean test ROC-AUC: resumed {auc:F4}, uninterrupted {referenceAuc:F4}");
-        Assert.InRange(auc - referenceAuc, -0.005, 0.005); // resumed from its checkpoint: the same model up to summation order
+        output.WriteLine($"mean test ROC-AUC: resumed {auc:F8}, uninterrupted {referenceAuc:F8}");
+        // resumed from its checkpoint (trunk, optimizer, heads and moments, the epoch's batches and dropout) on the same
+        // two workers: the uninterrupted run's model
+        Assert.InRange(auc - referenceAuc, -1e-6, 1e-6);
     }
 
     [Fact]
