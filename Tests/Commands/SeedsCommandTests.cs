@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using MtnnCluster.Cli.Commands;
@@ -22,25 +21,9 @@ public sealed class SeedsCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static readonly string[] Small = ["--epochs", "2", "--layers", "32", "--bits", "256", "--batch-size", "64", "--lr", "3e-3", "--workers", "1"];
+    private static readonly string[] Small = CommandRun.Small;
 
-    private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
-    {
-        var root = new RootCommand { TrainCommand.Create(), PredictCommand.Create() };
-        var (output, error) = (new StringWriter(), new StringWriter());
-        var (originalOut, originalError) = (Console.Out, Console.Error);
-        Console.SetOut(output);
-        Console.SetError(error);
-        try
-        {
-            return (await root.Parse(args).InvokeAsync(), output.ToString(), error.ToString());
-        }
-        finally
-        {
-            Console.SetOut(originalOut);
-            Console.SetError(originalError);
-        }
-    }
+    private static Task<(int Code, string Output, string Error)> Run(params string[] args) => CommandRun.Run(args);
 
     private static JsonElement Json(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement;
 
