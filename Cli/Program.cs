@@ -4,6 +4,7 @@ using MtnnCluster.Cli.Commands;
 var root = new RootCommand("MtnnCluster: massively multitask neural networks on an Akka.NET cluster")
 {
     TrainCommand.Create(),
+    TuneCommand.Create(),
     PredictCommand.Create(),
     AddTasksCommand.Create(),
     FeaturizeCommand.Create(),

@@ -3,7 +3,7 @@ using MtnnCluster.Cli.Commands;
 
 namespace MtnnCluster.Tests.Commands;
 
-/// <summary>Runs mtnn's train and predict commands in this process, capturing what they print.</summary>
+/// <summary>Runs mtnn's train, tune and predict commands in this process, capturing what they print.</summary>
 internal static class CommandRun
 {
     /// <summary>A model small enough for a run of a few seconds on a slice of Tox21.</summary>
@@ -11,7 +11,7 @@ internal static class CommandRun
 
     public static async Task<(int Code, string Output, string Error)> Run(params string[] args)
     {
-        var root = new RootCommand { TrainCommand.Create(), PredictCommand.Create() };
+        var root = new RootCommand { TrainCommand.Create(), TuneCommand.Create(), PredictCommand.Create() };
         var (output, error) = (new StringWriter(), new StringWriter());
         var (originalOut, originalError) = (Console.Out, Console.Error);
         Console.SetOut(output);

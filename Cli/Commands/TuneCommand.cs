@@ -1,0 +1,175 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using MtnnCluster.Checkpoints;
+using MtnnCluster.Cli.Output;
+using MtnnCluster.Cli.Runs;
+using MtnnCluster.Training;
+using MtnnCluster.Training.Run;
+
+namespace MtnnCluster.Cli.Commands;
+
+/// <summary>
+/// <c>mtnn tune</c>: random search with successive halving (<see cref="HyperparameterSearch"/>), every trial a normal
+/// run in OUT/trial-K/ trained in this process, one after another; judged on validation only.
+/// </summary>
+public static class TuneCommand
+{
+    public const string TableFile = "trials.tsv";
+    public const string SummaryFile = "tune.json";
+    private const int MostTrials = 1000;
+
+    public static Command Create()
+    {
+        var options = new TrainOptions();
+        var trials = new Option<int>("--trials") { Description = "configurations to sample", DefaultValueFactory = _ => 8 };
+        var budget = new Option<int>("--budget") { Description = "most epochs one trial trains (the last rung); earlier rungs train half as many, then half again", DefaultValueFactory = _ => 20 };
+        var workers = new Option<int>("--workers") { Description = "worker actors in this process", DefaultValueFactory = _ => 1 };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
+        var command = new Command("tune", "search learning rate, weight decay, dropout, layers, batch size and bits (random search, successive halving on validation); " +
+                                          "the train options are the fixed base, and one given explicitly pins that setting");
+        options.AddTo(command);
+        var baseOptions = command.Options.ToArray(); // the train options, for the best trial's command line
+        foreach (var option in new Option[] { trials, budget, workers, device }) command.Options.Add(option);
+        command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
+        {
+            foreach (var refused in new Option[] { options.Epochs, options.Resume })
+                if (parse.GetResult(refused) is { Implicit: false })
+                    throw new ArgumentException($"tune: {refused.Name} is not a tune option ({(refused == options.Epochs ? "--budget gives the most epochs a trial trains" : "a search starts afresh")})");
+            if (parse.GetValue(trials) is < 1 or > MostTrials) throw new ArgumentException($"--trials must be 1..{MostTrials} (got {parse.GetValue(trials)})");
+            var rungs = HyperparameterSearch.Rungs(parse.GetValue(trials), parse.GetValue(budget));
+            var baseSpec = options.ToSpec(parse);
+            var seed = parse.GetValue(options.Seed);
+            var sampled = HyperparameterSearch.Sample(parse.GetValue(trials), seed, Space(options, parse));
+            var outPath = options.OutPath(parse) ?? throw new ArgumentException("--out is required");
+            var outDirectory = Claim(outPath, parse.GetValue(options.Overwrite));
+            var embedded = new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!);
+            PrecisionMode.Require(baseSpec.Precision, DeviceName.Parse(embedded.Device));
+            var policy = new CheckpointPolicy(parse.GetValue(options.CheckpointEvery), parse.GetValue(options.KeepCheckpoints));
+            policy.Validate();
+            using var tuneLock = RunLock.Acquire(outDirectory, "mtnn tune", Console.WriteLine);
+
+            var results = sampled.Select((p, k) => new TrialResult(k, $"trial-{k}", p)).ToArray();
+            var alive = Enumerable.Range(0, results.Length).ToArray();
+            foreach (var rung in rungs)
+            {
+                Console.WriteLine($"rung {rung.Index + 1}/{rungs.Length}: {alive.Length} trial{(alive.Length > 1 ? "s" : "")}, at most {rung.Epochs} epoch{(rung.Epochs > 1 ? "s" : "")} each");
+                foreach (var k in alive)
+                {
+                    var trial = results[k];
+                    var directory = Path.Combine(outDirectory, trial.Directory);
+                    // a survivor trains again from scratch for the rung's epochs: trials are not resumed
+                    var stale = Path.Combine(directory, TrainingCheckpoint.DirectoryName);
+                    if (Directory.Exists(stale)) Directory.Delete(stale, recursive: true);
+                    var run = new ResolvedRun(ClusterCommands.NewRunId(), trial.Parameters.Apply(baseSpec, rung.Epochs), OutputDirectory.Claim(directory, overwrite: true), policy, null);
+                    var completion = RunCompletion.ForConsole();
+                    completion.Info($"{trial.Directory} (rung {rung.Index + 1}): {Describe(trial.Parameters)}");
+                    var outcome = await EmbeddedRun.RunAsync(run.ToJob(embedded.Workers), embedded, completion, cancel);
+                    var metrics = RunMetrics.From(outcome);
+                    results[k] = trial with
+                    {
+                        Rung = rung.Index + 1, Epochs = outcome.History.Count, BestEpoch = outcome.BestEpoch,
+                        ValidScore = outcome.History.First(h => h.Epoch == outcome.BestEpoch).ValidScore, TestRocAuc = metrics.MeanTestRocAuc,
+                    };
+                    Console.WriteLine($"{trial.Directory}: validation score {Format(results[k].ValidScore)} at epoch {outcome.BestEpoch} (test ROC-AUC {Format(metrics.MeanTestRocAuc)}, for information)");
+                }
+                var next = rungs.ElementAtOrDefault(rung.Index + 1);
+                if (next is not null) alive = HyperparameterSearch.Best(alive.Select(k => (k, results[k].ValidScore)).ToArray(), next.Trials);
+            }
+
+            // the best is judged among the trials of the last rung: they trained the whole budget
+            var best = results[HyperparameterSearch.Best(alive.Select(k => (k, results[k].ValidScore)).ToArray(), 1)[0]];
+            var train = TrainCommandLine(parse, baseOptions, best, Path.Combine(outDirectory, "best"));
+            WriteTable(Path.Combine(outDirectory, TableFile), results);
+            WriteSummary(Path.Combine(outDirectory, SummaryFile), seed, parse.GetValue(budget), rungs, results, best, train);
+            Console.WriteLine($"best: {best.Directory}, validation score {Format(best.ValidScore)} after {best.Epochs} epochs (test ROC-AUC {Format(best.TestRocAuc)}): {Describe(best.Parameters)}");
+            Console.WriteLine($"reproduce: {train}");
+            Console.WriteLine($"wrote {Path.Combine(outDirectory, TableFile)}, {Path.Combine(outDirectory, SummaryFile)}");
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The default space, with every searched setting the command line gives explicitly pinned to its value.</summary>
+    private static SearchSpace Space(TrainOptions options, ParseResult parse)
+    {
+        var space = SearchSpace.Default;
+        bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+        if (Given(options.LearningRate)) space = space.PinLearningRate(parse.GetValue(options.LearningRate));
+        if (Given(options.WeightDecay)) space = space.PinWeightDecay(parse.GetValue(options.WeightDecay));
+        if (Given(options.Dropout)) space = space.PinDropout(parse.GetValue(options.Dropout));
+        if (Given(options.Layers)) space = space.PinLayers(options.ToSpec(parse).Model.Layers);
+        if (Given(options.BatchSize)) space = space.PinBatchSize(parse.GetValue(options.BatchSize));
+        if (Given(options.Bits)) space = space.PinBits(parse.GetValue(options.Bits));
+        return space;
+    }
+
+    /// <summary>--out for a search: refused when it holds a run, or another search's table without --overwrite.</summary>
+    private static string Claim(string path, bool overwrite)
+    {
+        var full = OutputDirectory.ClaimGroup(path, overwrite, resume: false);
+        if (Path.Exists(Path.Combine(full, SummaryFile)) && !overwrite)
+            throw new ArgumentException($"--out: {full} already holds a search ({SummaryFile}); choose another directory or pass --overwrite to replace it");
+        Directory.CreateDirectory(full);
+        return full;
+    }
+
+    /// <summary>The <c>mtnn train</c> that trains the trial again: the base options as given, the trial's settings, its epochs.</summary>
+    private static string TrainCommandLine(ParseResult parse, Option[] baseOptions, TrialResult trial, string outDirectory)
+    {
+        string[] searched = ["--lr", "--weight-decay", "--dropout", "--layers", "--batch-size", "--bits", "--out", "--overwrite", "--epochs"];
+        var words = new List<string> { "mtnn", "train" };
+        foreach (var option in baseOptions.Where(o => !searched.Contains(o.Name)))
+        {
+            if (parse.GetResult(option) is not { Implicit: false } given) continue;
+            if (given.Tokens.Count == 0) words.Add(option.Name); // a flag
+            foreach (var token in given.Tokens) words.AddRange([option.Name, Quote(token.Value)]);
+        }
+        var p = trial.Parameters;
+        words.AddRange(["--lr", Number(p.LearningRate), "--weight-decay", Number(p.WeightDecay), "--dropout", Number(p.Dropout),
+            "--layers", string.Join(',', p.Layers), "--batch-size", Number(p.BatchSize), "--bits", Number(p.Bits), "--epochs", Number(trial.Epochs), "--out", Quote(outDirectory)]);
+        return string.Join(' ', words);
+    }
+
+    private static void WriteTable(string path, IEnumerable<TrialResult> results)
+    {
+        var table = new StringBuilder("trial\tlr\tweight_decay\tdropout\tlayers\tbatch_size\tbits\trung\tepochs\tbest_epoch\tvalid_score\ttest_roc_auc\tdirectory\n");
+        foreach (var r in results)
+            table.AppendLine(string.Join('\t', Number(r.Trial), Number(r.Parameters.LearningRate), Number(r.Parameters.WeightDecay), Number(r.Parameters.Dropout),
+                string.Join(',', r.Parameters.Layers), Number(r.Parameters.BatchSize), Number(r.Parameters.Bits), Number(r.Rung), Number(r.Epochs), Number(r.BestEpoch),
+                Number(r.ValidScore), r.TestRocAuc is { } t ? Number(t) : "", r.Directory));
+        File.WriteAllText(path, table.ToString());
+    }
+
+    private static void WriteSummary(string path, int seed, int budget, Rung[] rungs, TrialResult[] results, TrialResult best, string train)
+    {
+        object Row(TrialResult r) => new
+        {
+            trial = r.Trial, directory = r.Directory, lr = r.Parameters.LearningRate, weight_decay = r.Parameters.WeightDecay, dropout = r.Parameters.Dropout,
+            layers = r.Parameters.Layers, batch_size = r.Parameters.BatchSize, bits = r.Parameters.Bits, rung = r.Rung, epochs = r.Epochs, best_epoch = r.BestEpoch,
+            valid_score = double.IsNaN(r.ValidScore) ? (double?)null : r.ValidScore, test_roc_auc = r.TestRocAuc,
+        };
+        var summary = new
+        {
+            seed, budget, reduction = HyperparameterSearch.Reduction,
+            rungs = rungs.Select(r => new { epochs = r.Epochs, trials = r.Trials }),
+            trials = results.Select(Row), best = Row(best), train_command = train,
+        };
+        File.WriteAllText(path, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static string Describe(TrialParameters p) =>
+        $"--lr {Number(p.LearningRate)} --weight-decay {Number(p.WeightDecay)} --dropout {Number(p.Dropout)} --layers {string.Join(',', p.Layers)} --batch-size {p.BatchSize} --bits {p.Bits}";
+
+    private static string Number(double value) => value.ToString(CultureInfo.InvariantCulture); // shortest round trip: the command line reproduces the trial exactly
+
+    private static string Format(double? value) => value is { } v && !double.IsNaN(v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "n/a";
+
+    private static string Quote(string word) =>
+        word.Length > 0 && word.All(c => char.IsLetterOrDigit(c) || "-_./:,=+@".Contains(c)) ? word : $"'{word.Replace("'", "'\\''")}'";
+
+    /// <summary>A trial and, once it has trained, its last rung's outcome.</summary>
+    private sealed record TrialResult(int Trial, string Directory, TrialParameters Parameters, int Rung = 0, int Epochs = 0, int BestEpoch = 0,
+        double ValidScore = double.NaN, double? TestRocAuc = null);
+}
