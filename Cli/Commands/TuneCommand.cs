@@ -160,7 +160,10 @@ public static class TuneCommand
     }
 
     private static string Describe(TrialParameters p) =>
-        $"--lr {Number(p.LearningRate)} --weight-decay {Number(p.WeightDecay)} --dropout {Number(p.Dropout)} --layers {string.Join(',', p.Layers)} --batch-size {p.BatchSize} --bits {p.Bits}";
+        $"--lr {Short(p.LearningRate)} --weight-decay {Short(p.WeightDecay)} --dropout {Short(p.Dropout)} --layers {string.Join(',', p.Layers)} --batch-size {p.BatchSize} --bits {p.Bits}";
+
+    /// <summary>For reading; the table, tune.json and the train command have the exact values.</summary>
+    private static string Short(double value) => value.ToString("G3", CultureInfo.InvariantCulture);
 
     private static string Number(double value) => value.ToString(CultureInfo.InvariantCulture); // shortest round trip: the command line reproduces the trial exactly
 
