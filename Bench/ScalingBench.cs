@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using MtnnCluster.Training.Run;
 
 namespace MtnnCluster.Bench;
 
@@ -61,7 +62,7 @@ public static class ScalingBench
                 var cpu = run.WorkerCpuSeconds;
                 report.Add($"worker_cpu_seconds_{n}", cpu);
                 report.Add($"trunk_rows_per_epoch_{n}", counted.Average(e => e.TrunkRows));
-                var steps = Math.Max(1, (counted[0].TrunkRows + batchSize - 1) / batchSize);
+                var steps = RunSchedule.StepsFor((int)counted[0].TrunkRows, batchSize);
                 report.Add($"exchange_bytes_per_step_per_worker_{n}", counted.Average(e => e.ExchangeBytes) / steps / n);
                 report.Add($"mean_test_roc_auc_{n}", run.TestRocAuc);
                 report.Add($"process_wall_seconds_{n}", run.Wall);

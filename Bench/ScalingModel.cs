@@ -172,7 +172,7 @@ public static class ScalingModel
     {
         var data = PreparedDataset.Load(spec);
         var train = data.Split.Train;
-        var work = new ScaleOutWorkload(ScaleOutWorkload.Parameters(data.FeatureSize, spec.Model.Layers), spec.Model.Layers[^1], spec.Optimizer.BatchSize, train.Length);
+        var work = new ScaleOutWorkload(RunSpec.TrunkParameterCount(data.FeatureSize, spec.Model.Layers), spec.Model.Layers[^1], spec.Optimizer.BatchSize, train.Length);
         var labelsPerTask = data.Labels.CountPerTask(train);
         var peers = new Dictionary<int, (double, double)>();
         foreach (var n in counts)
@@ -208,7 +208,7 @@ public static class ScalingModel
     private static Measured Measure(RunSpec spec)
     {
         var data = PreparedDataset.Load(spec);
-        var parameters = ScaleOutWorkload.Parameters(data.FeatureSize, spec.Model.Layers);
+        var parameters = RunSpec.TrunkParameterCount(data.FeatureSize, spec.Model.Layers);
         var buffer = new float[parameters];
 
         // (a) the TCP group: 2 ranks on loopback, one listener each as one per process

@@ -11,7 +11,6 @@ using MtnnCluster.Serialization;
 using MtnnCluster.Telemetry;
 using MtnnCluster.Training;
 using MtnnCluster.Training.Run;
-using MtnnCluster.Transport;
 
 namespace MtnnCluster.Coordinator;
 
@@ -235,7 +234,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
         }
     }
 
-    /// <summary>Enough workers: load the data, build the master trunk, go to the first (or resumed) snapshot and deploy.</summary>
+    /// <summary>Enough workers: load the data, place the tasks, go to the first (or resumed) snapshot and deploy.</summary>
     private void StartRun()
     {
         _wall.Start();
@@ -295,7 +294,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
         }
         Enter(RunPhase.Deploying);
         var layouts = ShardLayout.Of(assignment, assignment.Keys.ToDictionary(w => w, w => _workers[w].Slots), _data!.TaskCount);
-        var peers = assignment.Keys.OrderBy(w => w, StringComparer.Ordinal).Select(w => _workers[w].Endpoint ?? "").ToArray();
+        var peers = layouts.OrderBy(l => l.Value.Rank).Select(l => _workers[l.Key].Endpoint ?? "").ToArray(); // in rank order, as the layouts rank them
         StartRound(RoundKind.Ready, 0, 0,
             w => new StartRun(WireId, _job.Spec, layouts[w].Rank, layouts[w].SlotsByRank, layouts[w].TaskRanks, peers, _trunk,
                 _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false), _data.Fingerprint), _ =>

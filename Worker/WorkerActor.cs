@@ -9,7 +9,6 @@ using MtnnCluster.Model;
 using MtnnCluster.Serialization;
 using MtnnCluster.Training;
 using MtnnCluster.Training.Run;
-using MtnnCluster.Transport;
 
 namespace MtnnCluster.Worker;
 

@@ -24,7 +24,7 @@ public static class MtnnTelemetry
     };
 
     private static readonly Counter<long> TrainRows = Meter.CreateCounter<long>("mtnn.train.rows", "{row}", "training rows a worker has processed (forward and backward, or head-only)");
-    private static readonly Histogram<double> StepDuration = Meter.CreateHistogram("mtnn.train.step.duration", "s", "time a worker spends on one request of the coordinator: a trunk step, K local steps, or a head-only epoch", advice: Seconds);
+    private static readonly Histogram<double> StepDuration = Meter.CreateHistogram("mtnn.train.step.duration", "s", "time a worker spends on one request of the coordinator: a round of steps, or a head-only epoch", advice: Seconds);
     private static readonly Counter<long> ExchangeBytes = Meter.CreateCounter<long>("mtnn.exchange.bytes", "By", "bytes of protocol messages sent to (or reassembled from) remote nodes");
     private static readonly Histogram<double> ExchangeDuration = Meter.CreateHistogram("mtnn.exchange.duration", "s", "send: serialize, hash and queue a remote message; receive: first to last chunk of a chunked one", advice: Seconds);
     private static readonly Histogram<double> RoundDuration = Meter.CreateHistogram("mtnn.round.duration", "s", "coordinator: one round, from sending a request to every worker to the last answer", advice: Seconds);

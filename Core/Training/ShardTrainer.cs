@@ -58,9 +58,33 @@ public sealed class ShardTrainer : IDisposable
     /// <summary>
     /// How embeddings of some rows travel: <see cref="Send"/>[q] lists this worker's rows (indices among its rows in
     /// the order given) that rank q's tasks label; <see cref="Receive"/>[q] lists the positions rank q sends here,
-    /// in the same order. Both sides derive it from the same data, so only floats travel.
+    /// in the same order; <see cref="OwnAt"/> says where this worker's rows stand in that order. Both sides derive
+    /// it from the same data, so only floats travel.
     /// </summary>
-    private sealed record Route(long[][] Send, long[][] Receive, int OwnRows);
+    private sealed record Route(long[][] Send, long[][] Receive, long[] OwnAt)
+    {
+        public int OwnRows => OwnAt.Length;
+
+        /// <summary>The route of <paramref name="positions"/> (a global order, the same on every worker) for <paramref name="rank"/>.</summary>
+        public static Route Of(SplitShard split, int rank, int size, IReadOnlyList<long> positions)
+        {
+            var send = Enumerable.Range(0, size).Select(_ => new List<long>()).ToArray();
+            var receive = Enumerable.Range(0, size).Select(_ => new List<long>()).ToArray();
+            var ownAt = new List<long>();
+            for (var i = 0; i < positions.Count; i++)
+            {
+                var p = positions[i];
+                var owner = split.Owners[p];
+                if (owner == rank)
+                {
+                    foreach (var q in split.LabelledBy[p]) send[q].Add(ownAt.Count);
+                    ownAt.Add(i);
+                }
+                if (split.LabelledHere[p]) receive[owner].Add(p);
+            }
+            return new Route(send.Select(s => s.ToArray()).ToArray(), receive.Select(r => r.ToArray()).ToArray(), [.. ownAt]);
+        }
+    }
 
     private readonly PreparedDataset _data;
     private readonly RunSpec _spec;
@@ -248,29 +272,10 @@ public sealed class ShardTrainer : IDisposable
         return _order[start..end];
     }
 
-    private RouteBuilder Routes(SplitShard split) => new(split, _group.Rank, _group.Size);
+    private Route RouteOf(SplitShard split, IReadOnlyList<long> positions) => Route.Of(split, _group.Rank, _group.Size, positions);
 
-    /// <summary>Builds a <see cref="Route"/> over positions given in a global order.</summary>
-    private readonly struct RouteBuilder(SplitShard split, int rank, int size)
-    {
-        public Route Over(IEnumerable<long> positions)
-        {
-            var send = Enumerable.Range(0, size).Select(_ => new List<long>()).ToArray();
-            var receive = Enumerable.Range(0, size).Select(_ => new List<long>()).ToArray();
-            var own = 0;
-            foreach (var p in positions)
-            {
-                var owner = split.Owners[p];
-                if (owner == rank)
-                {
-                    foreach (var q in split.LabelledBy[p]) send[q].Add(own);
-                    own++;
-                }
-                if (split.LabelledHere[p]) receive[owner].Add(p);
-            }
-            return new Route(send.Select(s => s.ToArray()).ToArray(), receive.Select(r => r.ToArray()).ToArray(), own);
-        }
-    }
+    /// <summary>Every position of a split, in order (evaluation and head epochs send every labelled row once).</summary>
+    private static long[] AllPositions(SplitShard split) => Enumerable.Range(0, split.Count).Select(p => (long)p).ToArray();
 
     /// <summary>
     /// The run's steps <paramref name="step"/>..+<paramref name="count"/> of <paramref name="steps"/>. In the joint
@@ -302,21 +307,18 @@ public sealed class ShardTrainer : IDisposable
     {
         var train = _splits[Split.Train];
         var batch = BatchPositions(epoch, step, steps);
-        var route = Routes(train).Over(batch);
+        var route = RouteOf(train, batch);
         ZeroGradients(_trunk.Parameters);
 
         // trunk forward on this worker's rows of the batch, dropout drawn for the whole batch
-        var ownAt = new List<long>(route.OwnRows);
-        var ownPositions = new long[route.OwnRows];
-        for (var i = 0; i < batch.Length; i++)
-            if (train.Owners[batch[i]] == _group.Rank) { ownPositions[ownAt.Count] = batch[i] - train.Start; ownAt.Add(i); }
         Tensor? hidden = null;
         if (route.OwnRows > 0)
         {
             _dropout.manual_seed(SeededInit.Mix(_spec.Seed, 0xD509, epoch, step));
-            var rows = route.OwnRows == batch.Length ? null : tensor(ownAt.ToArray(), device: _device); // alone: the whole batch
+            var rows = route.OwnRows == batch.Length ? null : tensor(route.OwnAt, device: _device); // alone: the whole batch
             var masks = Dropout.Masks(_spec.Model.Dropout, _dropout, _device, batch.Length, _spec.Model.Layers, rows);
-            hidden = _trunk.Forward(train.Features.Rows(tensor(ownPositions, device: _device)), masks);
+            var stored = route.OwnAt.Select(at => batch[at] - train.Start).ToArray(); // positions in this worker's feature store
+            hidden = _trunk.Forward(train.Features.Rows(tensor(stored, device: _device)), masks);
         }
 
         // this worker's tasks: loss on the embeddings of the batch rows they label, from whichever worker computed them
@@ -346,7 +348,7 @@ public sealed class ShardTrainer : IDisposable
         {
             // a replica alone steps on the mean over its own rows' cells
             long ownCells = 0;
-            foreach (var at in ownAt) ownCells += train.Cells[batch[at]];
+            foreach (var at in route.OwnAt) ownCells += train.Cells[batch[at]];
             _localLabels += ownCells;
             if (ownCells > 0)
             {
@@ -480,7 +482,7 @@ public sealed class ShardTrainer : IDisposable
         if (_headInputsVersion != Version || _headInputs is null)
         {
             using var scope = NewDisposeScope();
-            var route = Routes(train).Over(Enumerable.Range(0, train.Count).Select(p => (long)p));
+            var route = RouteOf(train, AllPositions(train));
             var (inputs, positions) = SendEmbeddings(route, Inference.Embed(_trunk, train.Features));
             _headInputs?.Dispose();
             _headInputs = inputs.clone().DetachFromDisposeScope();
@@ -566,7 +568,7 @@ public sealed class ShardTrainer : IDisposable
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var route = Routes(split).Over(Enumerable.Range(0, split.Count).Select(p => (long)p));
+        var route = RouteOf(split, AllPositions(split));
         var (embeddings, positions) = SendEmbeddings(route, Inference.Embed(_trunk, split.Features));
         var (_, columns, truth) = CellsOf(positions.Select(p => split.Rows[p]).ToArray());
         var predictions = new float[truth.Length];

@@ -1,6 +1,7 @@
 using MtnnCluster.Data;
 using MtnnCluster.Model;
 using MtnnCluster.Training;
+using MtnnCluster.Training.Run;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -28,7 +29,7 @@ public sealed class HeadHandoverTests(Tox21Slice slice) : IClassFixture<Tox21Sli
         var spec = Spec();
         var data = PreparedDataset.Prepare(spec);
         int[] tasks = [1, 3, 4, 7];
-        var steps = (data.Split.Train.Length + spec.Optimizer.BatchSize - 1) / spec.Optimizer.BatchSize;
+        var steps = new RunSchedule(spec, data.Split.Train.Length).StepsPerEpoch;
 
         using var first = new ShardTrainer(data, spec, Shards.Owning(data.TaskCount, tasks), Shards.Alone(), CPU);
         var fresh = Heads(first);

@@ -1,3 +1,4 @@
+using MtnnCluster.Training;
 using MtnnCluster.Training.Run;
 using Xunit;
 
@@ -13,7 +14,7 @@ public sealed class ScaleOutModelTests
     [Fact]
     public void Efficiency_is_one_alone_the_ring_costs_2_N_minus_1_over_N_of_the_bytes_and_the_chosen_K_keeps_the_share_under_the_limit()
     {
-        Assert.Equal(4_298_100, ScaleOutWorkload.Parameters(2048, [2000, 100]));
+        Assert.Equal(4_298_100, RunSpec.TrunkParameterCount(2048, [2000, 100]));
         var one = ScaleOutModel.Step(Work, Machine, 1, 0);
         Assert.Equal(1e-3, one.Compute, 12); // 6 × 1 M × 128 / 10 T = 0.077 ms: under the floor
         Assert.Equal(0, one.AllToAll + one.Reduction);

@@ -4,6 +4,7 @@ using MtnnCluster.Messages;
 using MtnnCluster.Model;
 using MtnnCluster.Tests.Serialization;
 using MtnnCluster.Training;
+using MtnnCluster.Training.Run;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -166,7 +167,7 @@ public sealed class SparseStoreTests
         using var trainer = new ShardTrainer(data, spec, Shards.OwningAll(data.TaskCount), Shards.Alone(), CPU);
         Assert.Contains("packed bits", trainer.Residency);
         var watch = Stopwatch.StartNew();
-        var steps = (data.Split.Train.Length + spec.Optimizer.BatchSize - 1) / spec.Optimizer.BatchSize;
+        var steps = new RunSchedule(spec, data.Split.Train.Length).StepsPerEpoch;
         var first = trainer.HeadEpoch(1, steps);
         var second = trainer.HeadEpoch(2, steps);
         Assert.Equal(trainer.TrainLabels, first.Labels);

@@ -18,8 +18,11 @@ public sealed class RunSchedule
     public RunSchedule(RunSpec spec, int trainRows)
     {
         _spec = spec;
-        StepsPerEpoch = Math.Max(1, (trainRows + spec.Optimizer.BatchSize - 1) / spec.Optimizer.BatchSize);
+        StepsPerEpoch = StepsFor(trainRows, spec.Optimizer.BatchSize);
     }
+
+    /// <summary>Steps of an epoch over <paramref name="trainRows"/> rows: one per batch of <paramref name="batchSize"/>, at least one.</summary>
+    public static int StepsFor(int trainRows, int batchSize) => Math.Max(1, (trainRows + batchSize - 1) / batchSize);
 
     public int Epochs => _spec.Schedule.Epochs;
     public int StepsPerEpoch { get; }

@@ -29,19 +29,7 @@ public sealed record ScaleOutWorkload(long TrunkParameters, int Hidden, int Batc
     /// <summary>Forward and backward of one row: about 6 FLOPs per trunk parameter (2 forward, 4 backward).</summary>
     public double FlopsPerRow => 6.0 * TrunkParameters;
     public double TrunkBytes => 4.0 * TrunkParameters;
-    public int StepsPerEpoch => Math.Max(1, (TrainRows + BatchSize - 1) / BatchSize);
-
-    /// <summary>Weights and biases of the Linear layers <paramref name="inputs"/> → layers[0] → … → layers[^1].</summary>
-    public static long Parameters(int inputs, IReadOnlyList<int> layers)
-    {
-        long total = 0, fanIn = inputs;
-        foreach (var size in layers)
-        {
-            total += fanIn * size + size;
-            fanIn = size;
-        }
-        return total;
-    }
+    public int StepsPerEpoch => RunSchedule.StepsFor(TrainRows, BatchSize);
 }
 
 /// <summary>The parts of one step on the busiest worker, in seconds.</summary>
