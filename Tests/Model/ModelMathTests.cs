@@ -86,6 +86,56 @@ public sealed class ModelMathTests
     }
 
     [Fact]
+    public void Fused_AdamW_on_host_memory_matches_the_tensor_op_form_over_several_steps()
+    {
+        // the fused one-pass update (contiguous CPU tensors) against AdamW written as torch ops, 5 steps, odd length
+        using var p = randn(1003);
+        using var reference = p.clone();
+        using var m = zeros(1003);
+        using var v = zeros(1003);
+        using var adam = new AdamW([p], learningRate: 0.01, weightDecay: 0.1);
+        for (var step = 1; step <= 5; step++)
+        {
+            using var g = randn(1003);
+            adam.Step([g]);
+            m.mul_(0.9).add_(g, alpha: 0.1);
+            v.mul_(0.999).addcmul_(g, g, value: 0.001);
+            reference.mul_(1 - 0.01 * 0.1);
+            using var denominator = v.div(1 - Math.Pow(0.999, step)).sqrt_().add_(1e-8);
+            reference.addcdiv_(m, denominator, value: -0.01 / (1 - Math.Pow(0.9, step)));
+        }
+        var (fused, expected) = (p.data<float>().ToArray(), reference.data<float>().ToArray());
+        for (var i = 0; i < fused.Length; i++) Assert.Equal(expected[i], fused[i], 5);
+    }
+
+    [Fact]
+    public void AdamW_stepped_in_element_ranges_equals_one_whole_step()
+    {
+        // a sharded optimizer step (each worker its range of the flat order, ranges crossing tensor boundaries)
+        // gives the same bits as the whole step
+        Tensor[] Parameters() => [arange(0, 12, 1f).reshape(3, 4), arange(0, 5, 1f).neg()];
+        var whole = Parameters();
+        var sharded = Parameters();
+        var gradients = new[] { 0.5f, -1f, 2f, 0f, 3f, -0.25f, 1f, 1f, -2f, 0.125f, 4f, -3f, 1.5f, 0f, -1f, 2f, 0.75f };
+        using (var adam = new AdamW(whole, 0.01, 0.1))
+            adam.Step([tensor(gradients[..12], [3, 4]), tensor(gradients[12..])]);
+        // two workers' replicas: each steps its own range of the flat order
+        var other = Parameters();
+        using (var adam = new AdamW(sharded, 0.01, 0.1)) adam.StepElements(0, gradients.AsSpan(0, 7));
+        using (var adam = new AdamW(other, 0.01, 0.1)) adam.StepElements(7, gradients.AsSpan(7));
+        var combined = new float[17];
+        FlatRange.CopyTo(sharded, 0, combined.AsSpan(0, 7));
+        FlatRange.CopyTo(other, 7, combined.AsSpan(7));
+        var expected = new float[17];
+        FlatRange.CopyTo(whole, 0, expected);
+        Assert.Equal(expected, combined);
+        // and the untouched range is as it started
+        var untouched = new float[10];
+        FlatRange.CopyTo(sharded, 7, untouched);
+        Assert.Equal(new[] { 7f, 8f, 9f, 10f, 11f, 0f, -1f, -2f, -3f, -4f }, untouched);
+    }
+
+    [Fact]
     public void Trunk_and_heads_are_reproducible_from_the_seed()
     {
         using var a = new Trunk(16, [8, 4], 5, CPU);

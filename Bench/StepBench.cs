@@ -1,0 +1,89 @@
+using System.CommandLine;
+using System.Diagnostics;
+using MtnnCluster.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MtnnCluster.Bench;
+
+/// <summary>
+/// <c>bench.sh step</c>: where one training step's time goes on this CPU, part by part, for a whole batch and for
+/// half of one (what each of two data-parallel workers computes): the trunk's forward and backward, the trunk's
+/// AdamW update, and the copies to and from a reduction buffer. Medians over steps, after warm-up.
+/// </summary>
+public static class StepBench
+{
+    public static Command Create()
+    {
+        var layers = new Option<string>("--layers") { Description = "trunk hidden layers", DefaultValueFactory = _ => "2000,100" };
+        var bits = new Option<int>("--bits") { Description = "feature width (ECFP bits)", DefaultValueFactory = _ => 2048 };
+        var batchSize = new Option<int>("--batch-size") { Description = "rows per step", DefaultValueFactory = _ => 128 };
+        var steps = new Option<int>("--steps") { Description = "steps timed per part", DefaultValueFactory = _ => 30 };
+        var threads = new Option<int>("--threads") { Description = "compute threads (0: libtorch's default)", DefaultValueFactory = _ => 1 };
+        var json = new Option<bool>("--json") { Description = "end with one line holding a JSON object of the results" };
+        var command = new Command("step", "the parts of one training step on the CPU: forward+backward, optimizer, buffer copies") { layers, bits, batchSize, steps, threads, json };
+        command.SetAction(parse =>
+        {
+            var sizes = parse.GetValue(layers)!.Split(',').Select(int.Parse).ToArray();
+            var (width, rows, count) = (parse.GetValue(bits), parse.GetValue(batchSize), parse.GetValue(steps));
+            if (parse.GetValue(threads) > 0) set_num_threads(parse.GetValue(threads));
+            var report = new BenchReport("step");
+            report.Note(BenchReport.Machine);
+            report.Note($"threads {get_num_threads()}, layers {width},{string.Join(',', sizes)}, batch {rows}");
+            var device = CPU;
+            using var trunk = new Trunk(width, sizes, 0, device);
+            using var optimizer = new AdamW(trunk.Parameters, 1e-3, 1e-4);
+            using var dropout = new Generator(7, device);
+            var total = trunk.Parameters.Sum(p => p.numel());
+            var buffer = new float[total];
+            foreach (var (name, batchRows) in new[] { ("batch", rows), ("half_batch", rows / 2) })
+            {
+                using var input = Fingerprints(batchRows, width, 1);
+                report.Add($"{name}_forward_backward_ms", Median(count, () =>
+                {
+                    using var scope = NewDisposeScope();
+                    foreach (var p in trunk.Parameters) p.grad?.zero_();
+                    var output = trunk.Forward(input, Dropout.Masks(0.25, dropout, device, batchRows, sizes));
+                    output.sum().backward();
+                }));
+            }
+            var gradients = trunk.Parameters.Select(p => p.grad!).ToArray();
+            report.Add("adamw_step_ms", Median(count, () => optimizer.Step(gradients)));
+            report.Add("copy_to_and_from_buffer_ms", Median(count, () =>
+            {
+                var offset = 0;
+                foreach (var g in gradients) { TensorCodec.CopyTo(g, buffer.AsSpan(offset, (int)g.numel())); offset += (int)g.numel(); }
+                offset = 0;
+                foreach (var g in gradients) { TensorCodec.CopyFrom(buffer.AsSpan(offset, (int)g.numel()), g); offset += (int)g.numel(); }
+            }));
+            report.Add("trunk_floats", total);
+            report.Finish(parse.GetValue(json));
+            return 0;
+        });
+        return command;
+    }
+
+    private static double Median(int count, Action work)
+    {
+        for (var i = 0; i < 3; i++) work();
+        var times = new double[count];
+        for (var i = 0; i < count; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            work();
+            times[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times[count / 2];
+    }
+
+    /// <summary>Rows of 40 set bits among <paramref name="bits"/>, like ECFP4 fingerprints of drug-sized molecules.</summary>
+    private static Tensor Fingerprints(int rows, int bits, int seed)
+    {
+        var random = new Random(seed);
+        var values = new float[(long)rows * bits];
+        for (var r = 0; r < rows; r++)
+            for (var k = 0; k < Math.Min(40, bits); k++) values[(long)r * bits + random.Next(bits)] = 1;
+        return tensor(values, [rows, bits]);
+    }
+}
