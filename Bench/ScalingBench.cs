@@ -24,11 +24,12 @@ public static class ScalingBench
         var schedule = new Option<string>("--schedule") { Description = "joint or alternate (alternate: one head and one trunk epoch)", DefaultValueFactory = _ => "joint" };
         var dataPlane = new Option<string>("--data-plane") { Description = "on or off, passed to every process", DefaultValueFactory = _ => "on" };
         var extra = new Option<string>("--train-options") { Description = "more train options, space-separated (for example \"--bits 1024 --layers 1000\")", DefaultValueFactory = _ => "" };
+        var workerExtra = new Option<string>("--worker-options") { Description = "more worker options, space-separated (for example \"--same-host-memory false\")", DefaultValueFactory = _ => "" };
         var epochs = new Option<int>("--epochs") { Description = "epochs per run; the first is not counted when there are more", DefaultValueFactory = _ => 1 };
         var pin = new Option<bool>("--pin") { Description = "worker i on core i alone (taskset), one compute thread each" };
         var json = new Option<bool>("--json") { Description = "end with one line holding a JSON object of the results" };
         var model = new Option<bool>("--model") { Description = "run no cluster: predict epoch time and efficiency of 1-256 GPU workers from a cost model (see --model-* and the assumptions' options)" };
-        var command = new Command("scaling", "epoch time with 1, 2, 4 worker processes on this host, or (--model) predicted for N GPU workers") { data, workers, schedule, dataPlane, extra, epochs, pin, json, model };
+        var command = new Command("scaling", "epoch time with 1, 2, 4 worker processes on this host, or (--model) predicted for N GPU workers") { data, workers, schedule, dataPlane, extra, workerExtra, epochs, pin, json, model };
         var modelOptions = new ScalingModel.Options();
         modelOptions.AddTo(command);
         command.SetAction(async (parse, cancel) =>
@@ -50,10 +51,11 @@ public static class ScalingBench
             report.Add("dataset", path);
             report.Add("data_plane", parse.GetValue(dataPlane)!);
             report.Add("pinned", parse.GetValue(pin) ? "one core and one compute thread per worker" : "no");
+            report.Add("worker_options", parse.GetValue(workerExtra) is { Length: > 0 } w ? w : "none");
             (double Seconds, double Cpu)? single = null;
             foreach (var n in counts)
             {
-                var run = await RunCluster(n, train, parse.GetValue(dataPlane)!, parse.GetValue(pin), cancel);
+                var run = await RunCluster(n, train, parse.GetValue(dataPlane)!, parse.GetValue(pin), parse.GetValue(workerExtra)!.Split(' ', StringSplitOptions.RemoveEmptyEntries), cancel);
                 // the epochs after the first (which pays for JIT and warm-up), or the only one
                 var counted = run.Epochs.Length > 1 ? run.Epochs[1..] : run.Epochs;
                 foreach (var phase in counted.Select(e => e.Phase).Distinct())
@@ -90,7 +92,7 @@ public static class ScalingBench
     /// <summary><see cref="WorkerCpuSeconds"/>: the workers' CPU from the end of the first epoch to the end of the last (all of it with one epoch).</summary>
     private sealed record ClusterRun(Epoch[] Epochs, double Wall, double WorkerCpuSeconds, double TestRocAuc);
 
-    private static async Task<ClusterRun> RunCluster(int workers, string[] train, string dataPlane, bool pin, CancellationToken cancel)
+    private static async Task<ClusterRun> RunCluster(int workers, string[] train, string dataPlane, bool pin, string[] workerOptions, CancellationToken cancel)
     {
         var port = FreePort();
         var outDirectory = Path.Combine(Path.GetTempPath(), $"mtnn-scaling-{Guid.NewGuid():N}");
@@ -108,7 +110,7 @@ public static class ScalingBench
         {
             processes.Add(Start(log, ["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", workers.ToString(), "--out", outDirectory, "--data-plane", dataPlane, .. train], null, OnCoordinatorLine));
             for (var i = 0; i < workers; i++)
-                processes.Add(Start(log, ["worker", "--seed", $"127.0.0.1:{port}", "--bind", "127.0.0.1:0", "--id", $"worker-{i}", "--data-plane", dataPlane], pin ? i : null));
+                processes.Add(Start(log, ["worker", "--seed", $"127.0.0.1:{port}", "--bind", "127.0.0.1:0", "--id", $"worker-{i}", "--data-plane", dataPlane, .. workerOptions], pin ? i : null));
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             limit.CancelAfter(TimeSpan.FromMinutes(20));
             foreach (var process in processes)

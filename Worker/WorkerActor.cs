@@ -100,8 +100,12 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             return new HeadEpochDone(m.RunId, _options.WorkerId, m.Epoch, loss.LossSum, loss.Labels, loss.Rows, loss.BytesSent);
         }));
         Receive<Evaluate>(m => Reply(m.RunId, () =>
-            new EvaluationResult(m.RunId, _options.WorkerId, m.Epoch, _trainer!.Evaluate(m.Splits),
-                m.Snapshot ? _trainer.SnapshotHeads() : null, m.Snapshot && _trainer.Rank == 0 ? _trainer.SnapshotTrunk() : null)));
+        {
+            var scores = _trainer!.Evaluate(m.Splits);
+            var heads = m.Snapshot ? _trainer.SnapshotHeads() : null;
+            var trunk = m.Snapshot ? _trainer.SnapshotTrunk() : null; // collective (the optimizer's state is sharded): every rank takes it, rank 0 sends it
+            return new EvaluationResult(m.RunId, _options.WorkerId, m.Epoch, scores, heads, _trainer.Rank == 0 ? trunk : null);
+        }));
         Receive<KeepBest>(_ => _trainer!.KeepBest());
         Receive<RestoreBest>(_ => _trainer!.RestoreBest());
         Receive<FetchHeads>(m => Reply(m.RunId, () =>

@@ -100,13 +100,18 @@ public static class ClusterCommands
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
         var exchangePort = new Option<int>("--exchange-port") { Description = "port of the workers' own exchange (embeddings, trunk gradients; 0: any free port)", DefaultValueFactory = _ => 0 };
         var slots = new Option<int>("--slots") { Description = "capacity relative to other workers (tasks are balanced per slot)", DefaultValueFactory = _ => 1 };
+        var sameHostMemory = new Option<bool>("--same-host-memory")
+        {
+            Description = "reduce trunk gradients through shared memory (/dev/shm) when every worker of a run is on this host; false: always TCP",
+            DefaultValueFactory = _ => true,
+        };
         var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var tlsOptions = new TlsOptions();
         var endpoints = new EndpointOptions();
         var dataPlane = DataPlaneOption();
         var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns")
-            { bind, publicHost, seeds, device, slots, id, exchangePort, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort };
+            { bind, publicHost, seeds, device, slots, id, exchangePort, sameHostMemory, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort };
         tlsOptions.AddTo(command);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
@@ -123,7 +128,7 @@ public static class ClusterCommands
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
             // the workers' own exchange (embeddings, trunk gradients) listens beside remoting, TLS when remoting is
-            using var groups = new TcpProcessGroups(host, parse.GetValue(publicHost) ?? host, parse.GetValue(exchangePort), tls);
+            using var groups = new TcpProcessGroups(host, parse.GetValue(publicHost) ?? host, parse.GetValue(exchangePort), tls, sameHostMemory: parse.GetValue(sameHostMemory));
             var (joined, reason) = await RunNode(node, healthPort, ClusterProbes.Worker, parse.GetValue(verbose), akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
                     .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>(), groups)

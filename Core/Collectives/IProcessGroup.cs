@@ -30,6 +30,20 @@ public interface IProcessGroup : IDisposable
     /// </summary>
     void AllReduceSum(float[] buffer);
 
+    /// <summary>
+    /// In place: chunk <see cref="Rank"/> of <paramref name="buffer"/> (<see cref="GroupChunks.Of"/>) becomes the
+    /// element-wise sum over ranks of that chunk, summed by this rank alone in one order; the other chunks are
+    /// undefined afterwards. With <see cref="AllGather"/> after it, this is <see cref="AllReduceSum"/> in two halves,
+    /// between which each rank can update its own chunk (a sharded optimizer step).
+    /// </summary>
+    void ReduceScatterSum(float[] buffer);
+
+    /// <summary>In place: every chunk q of <paramref name="buffer"/> becomes rank q's chunk q, unchanged.</summary>
+    void AllGather(float[] buffer);
+
+    /// <summary>How the ranks' data travels, for logs and tests: "in-process", "tcp", or "tcp, shared memory" once reductions go through shared memory.</summary>
+    string Transport { get; }
+
     /// <summary>Payload bytes this rank has sent to other ranks so far (the wire cost of its steps).</summary>
     long BytesSent { get; }
 
@@ -49,3 +63,16 @@ public interface IProcessGroupFactory
 
 /// <summary>A collective could not complete: a peer left, timed out, or the group was aborted.</summary>
 public sealed class CollectiveAbortedException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>How a buffer of a collective splits into one chunk per rank: nearly equal, in rank order.</summary>
+public static class GroupChunks
+{
+    /// <summary>Chunk <paramref name="rank"/> of a buffer of <paramref name="length"/> elements split among <paramref name="size"/> ranks.</summary>
+    public static (int Start, int Length) Of(int length, int size, int rank)
+    {
+        if (size < 1 || rank < 0 || rank >= size) throw new ArgumentOutOfRangeException(nameof(rank), $"chunk {rank} of {size}");
+        var start = (int)((long)length * rank / size);
+        var end = (int)((long)length * (rank + 1) / size);
+        return (start, end - start);
+    }
+}

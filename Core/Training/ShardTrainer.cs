@@ -359,11 +359,7 @@ public sealed class ShardTrainer : IDisposable
                 _trunkOptimizer.Step(gradients);
             }
         }
-        else
-        {
-            SumOverWorkers(gradients);
-            if (batchCells > 0) _trunkOptimizer.Step(gradients);
-        }
+        else if (batchCells > 0) ReduceAndStep(gradients); // every worker knows the batch's cells: all skip together
         Version++; // every worker counts every step, stepped or not: decisions keyed on the version agree
         return (cells.Count, route.OwnRows);
     }
@@ -430,25 +426,58 @@ public sealed class ShardTrainer : IDisposable
         return rows == 0 ? zeros([0, hidden], device: _device) : tensor(values, [rows, hidden]).to(_device);
     }
 
+    /// <summary>
+    /// The synchronous step's reduction and update, with the optimizer sharded as ZeRO's stage 1: the trunk
+    /// gradients are summed chunk by chunk (<see cref="GroupChunks"/>), each worker takes the AdamW step of its own
+    /// chunk of the trunk (a 1/N share of the optimizer's work; its moments of the other chunks stand still until
+    /// <see cref="SnapshotTrunk"/> gathers them), and the stepped chunks are gathered, so every replica ends with
+    /// the same bits. The same bytes travel as in an all-reduce. With one worker: one whole step in place.
+    /// </summary>
+    private void ReduceAndStep(Tensor[] gradients)
+    {
+        if (_group.Size == 1)
+        {
+            _trunkOptimizer.Step(gradients);
+            return;
+        }
+        var buffer = ReduceBuffer(gradients);
+        FlatRange.CopyTo(gradients, 0, buffer);
+        _group.ReduceScatterSum(buffer);
+        var (start, length) = GroupChunks.Of(buffer.Length, _group.Size, _group.Rank);
+        _trunkOptimizer.StepElements(start, buffer.AsSpan(start, length));
+        FlatRange.CopyTo(_trunk.Parameters, start, buffer.AsSpan(start, length));
+        _group.AllGather(buffer);
+        FlatRange.CopyFrom(buffer.AsSpan(0, start), _trunk.Parameters, 0);
+        FlatRange.CopyFrom(buffer.AsSpan(start + length), _trunk.Parameters, start + length);
+    }
+
+    /// <summary>The optimizer's moments, whole on every worker again after sharded steps (a collective: every worker calls it).</summary>
+    private void GatherOptimizerState()
+    {
+        if (_group.Size == 1 || _spec.Schedule.SyncEvery > 1) return; // local SGD steps every element on every replica
+        var first = ReduceBuffer(_trunk.Parameters);
+        var second = new float[first.Length];
+        var (start, length) = GroupChunks.Of(first.Length, _group.Size, _group.Rank);
+        _trunkOptimizer.CopyMomentsTo(start, first.AsSpan(start, length), second.AsSpan(start, length));
+        _group.AllGather(first);
+        _group.AllGather(second);
+        _trunkOptimizer.CopyMomentsFrom(0, first, second);
+    }
+
+    private float[] ReduceBuffer(IReadOnlyList<Tensor> tensors)
+    {
+        var total = tensors.Sum(t => t.numel());
+        return _reduceBuffer is { } b && b.Length == total ? b : _reduceBuffer = new float[total];
+    }
+
     /// <summary>In place: each tensor becomes its sum over the workers (no-op with one), through one buffer: a copy each way.</summary>
     private void SumOverWorkers(IReadOnlyList<Tensor> tensors)
     {
         if (_group.Size == 1) return;
-        var total = tensors.Sum(t => t.numel());
-        var buffer = _reduceBuffer is { } b && b.Length == total ? b : _reduceBuffer = new float[total];
-        var offset = 0;
-        foreach (var t in tensors)
-        {
-            TensorCodec.CopyTo(t, buffer.AsSpan(offset, (int)t.numel()));
-            offset += (int)t.numel();
-        }
+        var buffer = ReduceBuffer(tensors);
+        FlatRange.CopyTo(tensors, 0, buffer);
         _group.AllReduceSum(buffer);
-        offset = 0;
-        foreach (var t in tensors)
-        {
-            TensorCodec.CopyFrom(buffer.AsSpan(offset, (int)t.numel()), t);
-            offset += (int)t.numel();
-        }
+        FlatRange.CopyFrom(buffer, tensors, 0);
     }
 
     /// <summary>Local SGD's reduction: the replicas averaged, weighted by the labels each stepped on since the last average.</summary>
@@ -588,8 +617,12 @@ public sealed class ShardTrainer : IDisposable
     }
 
     /// <summary>The trunk, its optimizer and its best copy, as the coordinator keeps them for snapshots and checkpoints.</summary>
-    public TrunkState SnapshotTrunk() =>
-        new(_trunk.Export(), _trunkOptimizer.ExportMoments(), _trunkOptimizer.StepCount, Version, _bestTrunk, _bestVersion);
+    /// <remarks>A collective: every worker calls it at the same point (the optimizer's moments are gathered first).</remarks>
+    public TrunkState SnapshotTrunk()
+    {
+        GatherOptimizerState();
+        return new(_trunk.Export(), _trunkOptimizer.ExportMoments(), _trunkOptimizer.StepCount, Version, _bestTrunk, _bestVersion);
+    }
 
     /// <summary>The current trunk and heads are the best so far (early stopping): keep a copy.</summary>
     public void KeepBest()

@@ -3,17 +3,9 @@ using System.Runtime.InteropServices;
 
 namespace MtnnCluster.Collectives;
 
-/// <summary>The arithmetic both transports' all-reduce share: how a buffer splits into one chunk per rank, and the vector sum.</summary>
+/// <summary>The vector sum the transports' reductions share.</summary>
 internal static class FloatChunks
 {
-    /// <summary>Chunk <paramref name="chunk"/> of <paramref name="length"/> split into <paramref name="count"/> nearly equal parts.</summary>
-    public static (int Start, int Length) Bounds(int length, int count, int chunk)
-    {
-        var start = (int)((long)length * chunk / count);
-        var end = (int)((long)length * (chunk + 1) / count);
-        return (start, end - start);
-    }
-
     /// <summary><paramref name="into"/>[i] += <paramref name="add"/>[i]; element by element, so the result does not depend on the vector width.</summary>
     public static void Add(Span<float> into, ReadOnlySpan<float> add)
     {

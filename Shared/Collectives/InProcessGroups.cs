@@ -139,6 +139,7 @@ public sealed class InProcessGroups(TimeSpan? callTimeout = null) : IProcessGrou
 
         public int Rank => rank;
         public int Size => group.Size;
+        public string Transport => "in-process";
         public long BytesSent => Interlocked.Read(ref _bytesSent);
 
         /// <summary>
@@ -166,20 +167,62 @@ public sealed class InProcessGroups(TimeSpan? callTimeout = null) : IProcessGrou
         {
             group.ThrowIfFailed();
             if (Size == 1) return;
-            var slots = group.Arrive(rank, buffer, nameof(AllReduceSum));
-            var buffers = new float[Size][];
-            for (var p = 0; p < Size; p++)
-                buffers[p] = slots[p] is float[] b && b.Length == buffer.Length ? b : throw Desynchronised(nameof(AllReduceSum), p);
-            var (start, length) = FloatChunks.Bounds(buffer.Length, Size, rank);
+            var buffers = Buffers(group.Arrive(rank, buffer, nameof(AllReduceSum)), buffer.Length, nameof(AllReduceSum));
+            var (start, length) = GroupChunks.Of(buffer.Length, Size, rank);
             if (_sum.Length < length) _sum = new float[length];
             var sum = _sum.AsSpan(0, length);
             buffers[0].AsSpan(start, length).CopyTo(sum);
             for (var p = 1; p < Size; p++) FloatChunks.Add(sum, buffers[p].AsSpan(start, length));
             foreach (var b in buffers) sum.CopyTo(b.AsSpan(start, length));
             Interlocked.Add(ref _bytesSent, (long)(Size - 1) * length * sizeof(float));
-            var done = group.Arrive(rank, ReduceDone, nameof(AllReduceSum));
+            Done(nameof(AllReduceSum));
+        }
+
+        /// <summary>Rank r sums chunk r of every rank's buffer, in rank order, into its own; a second barrier holds every rank until all have read.</summary>
+        public void ReduceScatterSum(float[] buffer)
+        {
+            group.ThrowIfFailed();
+            if (Size == 1) return;
+            var buffers = Buffers(group.Arrive(rank, buffer, nameof(ReduceScatterSum)), buffer.Length, nameof(ReduceScatterSum));
+            var (start, length) = GroupChunks.Of(buffer.Length, Size, rank);
+            if (_sum.Length < length) _sum = new float[length];
+            var sum = _sum.AsSpan(0, length);
+            buffers[0].AsSpan(start, length).CopyTo(sum);
+            for (var p = 1; p < Size; p++) FloatChunks.Add(sum, buffers[p].AsSpan(start, length));
+            Interlocked.Add(ref _bytesSent, (long)(Size - 1) * length * sizeof(float));
+            Done(nameof(ReduceScatterSum)); // the others have read this buffer's chunks before chunk r is overwritten
+            sum.CopyTo(buffer.AsSpan(start, length));
+        }
+
+        /// <summary>Every rank copies chunk q from rank q's buffer; a second barrier holds every rank until all have copied.</summary>
+        public void AllGather(float[] buffer)
+        {
+            group.ThrowIfFailed();
+            if (Size == 1) return;
+            var buffers = Buffers(group.Arrive(rank, buffer, nameof(AllGather)), buffer.Length, nameof(AllGather));
             for (var p = 0; p < Size; p++)
-                if (done[p] != ReduceDone) throw Desynchronised(nameof(AllReduceSum), p);
+            {
+                if (p == rank) continue;
+                var (start, length) = GroupChunks.Of(buffer.Length, Size, p);
+                buffers[p].AsSpan(start, length).CopyTo(buffer.AsSpan(start, length));
+            }
+            Interlocked.Add(ref _bytesSent, (long)(Size - 1) * GroupChunks.Of(buffer.Length, Size, rank).Length * sizeof(float));
+            Done(nameof(AllGather));
+        }
+
+        private float[][] Buffers(object?[] slots, int length, string call)
+        {
+            var buffers = new float[Size][];
+            for (var p = 0; p < Size; p++)
+                buffers[p] = slots[p] is float[] b && b.Length == length ? b : throw Desynchronised(call, p);
+            return buffers;
+        }
+
+        private void Done(string call)
+        {
+            var done = group.Arrive(rank, ReduceDone, call);
+            for (var p = 0; p < Size; p++)
+                if (done[p] != ReduceDone) throw Desynchronised(call, p);
         }
 
         public void Abort(string reason) => group.Fail($"rank {rank} aborted: {reason}");

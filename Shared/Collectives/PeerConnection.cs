@@ -11,6 +11,8 @@ internal enum FrameKind
     AllToAll = 1,
     ReduceScatter = 2,
     AllGather = 3,
+    /// <summary>The barriers and the set-up of <see cref="SameHostMemory"/>.</summary>
+    SharedMemory = 4,
 }
 
 /// <summary>

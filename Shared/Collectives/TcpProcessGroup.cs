@@ -17,15 +17,23 @@ internal sealed class TcpProcessGroup : IProcessGroup
     private float[] _partial = [];
     private long _calls, _bytesSent;
     private string? _failure;
+    private readonly bool _sameHostMemory;
+    private bool _sameHostRuledOut;
+    private SameHostMemory? _shared;
 
     /// <param name="peers">peers[p] is the connection to rank p; null at this rank.</param>
-    public TcpProcessGroup(string id, int rank, PeerConnection?[] peers, TimeSpan ioTimeout)
+    /// <param name="sameHostMemory">reduce through shared memory when every rank turns out to be on this host</param>
+    public TcpProcessGroup(string id, int rank, PeerConnection?[] peers, TimeSpan ioTimeout, bool sameHostMemory = true)
     {
         _id = id;
         Rank = rank;
         _peers = peers;
         _ioTimeout = ioTimeout;
+        _sameHostMemory = sameHostMemory;
     }
+
+    /// <summary>"tcp, shared memory" once this group's reductions have gone through shared memory (the first large one decides).</summary>
+    public string Transport => _shared is null ? "tcp" : "tcp, shared memory";
 
     public int Rank { get; }
     public int Size => _peers.Length;
@@ -36,6 +44,14 @@ internal sealed class TcpProcessGroup : IProcessGroup
         if (send.Length != Size) throw new ArgumentException($"send has {send.Length} arrays for a group of {Size}", nameof(send));
         ThrowIfFailed();
         if (Size == 1) return [send[0]];
+        var received = Exchange(FrameKind.AllToAll, send, nameof(AllToAll));
+        Interlocked.Add(ref _bytesSent, (send.Sum(a => (long)a.Length) - send[Rank].Length) * sizeof(float));
+        return received;
+    }
+
+    /// <summary>Sends send[p] to every peer p and receives what each sends, all at once.</summary>
+    private float[][] Exchange(FrameKind kind, float[][] send, string name)
+    {
         var call = ++_calls;
         var received = new float[Size][];
         received[Rank] = send[Rank];
@@ -44,54 +60,135 @@ internal sealed class TcpProcessGroup : IProcessGroup
         {
             if (peer is null) continue;
             var array = send[peer.Rank];
-            transfers.Add(OnPeer(peer, nameof(AllToAll), () => peer.SendAsync(call, FrameKind.AllToAll, array, 0, array.Length)));
-            transfers.Add(OnPeer(peer, nameof(AllToAll), async () => received[peer.Rank] = await peer.ReceiveAsync(call, FrameKind.AllToAll)));
+            transfers.Add(OnPeer(peer, name, () => peer.SendAsync(call, kind, array, 0, array.Length)));
+            transfers.Add(OnPeer(peer, name, async () => received[peer.Rank] = await peer.ReceiveAsync(call, kind)));
         }
         Complete(transfers);
-        Interlocked.Add(ref _bytesSent, (send.Sum(a => (long)a.Length) - send[Rank].Length) * sizeof(float));
         return received;
     }
 
+    /// <summary>Every rank has arrived (the phases of a shared-memory reduction).</summary>
+    private void Barrier(string name) => Exchange(FrameKind.SharedMemory, new float[Size][].Select(_ => Array.Empty<float>()).ToArray(), name);
+
     /// <summary>
-    /// Ring reduce-scatter, then ring all-gather, in chunks of about Length/Size. Rank r sends to r+1 and receives
-    /// from r-1; after Size-1 steps it holds the whole sum of chunk r+1, summed by it alone, and the all-gather
-    /// copies each chunk's sum unchanged from its rank to the others, so every rank ends with the same bits.
+    /// The segments of <see cref="SameHostMemory"/> for a buffer of <paramref name="length"/> floats, when the group
+    /// may and can use them (every rank decides the same: the same length, the same answers); null: TCP.
+    /// </summary>
+    private SameHostMemory? Shared(int length)
+    {
+        if (_sameHostRuledOut || length < TcpProcessGroups.SameHostMinimumFloats) return null;
+        if (_shared is { } shared && shared.Capacity >= length) return shared;
+        _shared?.Dispose();
+        _shared = SameHostMemory.TryOpen(Rank, Size, length, _sameHostMemory, send => Exchange(FrameKind.SharedMemory, send, "shared memory set-up"));
+        _sameHostRuledOut = _shared is null; // every rank saw the same answers: none asks again
+        return _shared;
+    }
+
+    /// <summary>
+    /// Ring reduce-scatter, then ring all-gather. Every chunk's sum is made by its own rank alone and copied
+    /// unchanged to the others, so every rank ends with the same bits.
     /// </summary>
     public void AllReduceSum(float[] buffer)
     {
+        ReduceScatterSum(buffer);
+        AllGather(buffer);
+    }
+
+    /// <summary>
+    /// A ring: at step s rank r sends its partial sum of chunk r−s−1 to r+1 and adds what r−1 sends of chunk r−s−2;
+    /// after Size−1 steps the last chunk added is its own, r, summed over every rank.
+    /// </summary>
+    public void ReduceScatterSum(float[] buffer)
+    {
         ThrowIfFailed();
         if (Size == 1) return;
+        if (Shared(buffer.Length) is { } shared)
+        {
+            ReduceScatterShared(shared, buffer);
+            return;
+        }
         var call = ++_calls;
-        var next = _peers[(Rank + 1) % Size]!;
-        var previous = _peers[(Rank + Size - 1) % Size]!;
-        var largest = FloatChunks.Bounds(buffer.Length, Size, Size - 1).Length; // the last chunk is never shorter
+        var (next, previous) = Neighbours();
+        var largest = GroupChunks.Of(buffer.Length, Size, Size - 1).Length; // the last chunk is never shorter
         if (_partial.Length < largest) _partial = new float[largest];
         for (var step = 0; step < Size - 1; step++)
         {
-            var (sendStart, sendLength) = FloatChunks.Bounds(buffer.Length, Size, Chunk(Rank - step));
-            var (addStart, addLength) = FloatChunks.Bounds(buffer.Length, Size, Chunk(Rank - step - 1));
+            var (sendStart, sendLength) = GroupChunks.Of(buffer.Length, Size, Chunk(Rank - step - 1));
+            var (addStart, addLength) = GroupChunks.Of(buffer.Length, Size, Chunk(Rank - step - 2));
             Complete([
-                OnPeer(next, nameof(AllReduceSum), () => next.SendAsync(call, FrameKind.ReduceScatter, buffer, sendStart, sendLength)),
-                OnPeer(previous, nameof(AllReduceSum), () => previous.ReceiveIntoAsync(call, FrameKind.ReduceScatter, _partial, 0, addLength)),
+                OnPeer(next, nameof(ReduceScatterSum), () => next.SendAsync(call, FrameKind.ReduceScatter, buffer, sendStart, sendLength)),
+                OnPeer(previous, nameof(ReduceScatterSum), () => previous.ReceiveIntoAsync(call, FrameKind.ReduceScatter, _partial, 0, addLength)),
             ]);
             FloatChunks.Add(buffer.AsSpan(addStart, addLength), _partial.AsSpan(0, addLength));
             Interlocked.Add(ref _bytesSent, (long)sendLength * sizeof(float));
         }
+    }
+
+    /// <summary>A ring: at step s rank r passes chunk r−s on to r+1 (its own first) and takes chunk r−s−1 from r−1.</summary>
+    public void AllGather(float[] buffer)
+    {
+        ThrowIfFailed();
+        if (Size == 1) return;
+        if (Shared(buffer.Length) is { } shared)
+        {
+            AllGatherShared(shared, buffer);
+            return;
+        }
+        var call = ++_calls;
+        var (next, previous) = Neighbours();
         for (var step = 0; step < Size - 1; step++)
         {
-            var (sendStart, sendLength) = FloatChunks.Bounds(buffer.Length, Size, Chunk(Rank + 1 - step));
-            var (receiveStart, receiveLength) = FloatChunks.Bounds(buffer.Length, Size, Chunk(Rank - step));
+            var (sendStart, sendLength) = GroupChunks.Of(buffer.Length, Size, Chunk(Rank - step));
+            var (receiveStart, receiveLength) = GroupChunks.Of(buffer.Length, Size, Chunk(Rank - step - 1));
             Complete([
-                OnPeer(next, nameof(AllReduceSum), () => next.SendAsync(call, FrameKind.AllGather, buffer, sendStart, sendLength)),
-                OnPeer(previous, nameof(AllReduceSum), () => previous.ReceiveIntoAsync(call, FrameKind.AllGather, buffer, receiveStart, receiveLength)),
+                OnPeer(next, nameof(AllGather), () => next.SendAsync(call, FrameKind.AllGather, buffer, sendStart, sendLength)),
+                OnPeer(previous, nameof(AllGather), () => previous.ReceiveIntoAsync(call, FrameKind.AllGather, buffer, receiveStart, receiveLength)),
             ]);
             Interlocked.Add(ref _bytesSent, (long)sendLength * sizeof(float));
         }
     }
 
+    /// <summary>
+    /// Shared memory: every rank writes the chunks the others sum into its segment; after a barrier each adds the
+    /// others' copies of its own chunk, in rank order; a second barrier holds every segment until all have read.
+    /// </summary>
+    private void ReduceScatterShared(SameHostMemory shared, float[] buffer)
+    {
+        var (start, length) = GroupChunks.Of(buffer.Length, Size, Rank);
+        buffer.AsSpan(0, start).CopyTo(shared.Own(0, start));
+        buffer.AsSpan(start + length).CopyTo(shared.Own(start + length, buffer.Length - start - length));
+        Barrier(nameof(ReduceScatterSum));
+        for (var q = 0; q < Size; q++)
+            if (q != Rank) FloatChunks.Add(buffer.AsSpan(start, length), shared.Segment(q, start, length));
+        Barrier(nameof(ReduceScatterSum));
+        Interlocked.Add(ref _bytesSent, (long)(buffer.Length - length) * sizeof(float));
+    }
+
+    /// <summary>Shared memory: every rank writes its chunk into its segment; after a barrier each copies the others' chunks from theirs.</summary>
+    private void AllGatherShared(SameHostMemory shared, float[] buffer)
+    {
+        var (start, length) = GroupChunks.Of(buffer.Length, Size, Rank);
+        buffer.AsSpan(start, length).CopyTo(shared.Own(start, length));
+        Barrier(nameof(AllGather));
+        for (var q = 0; q < Size; q++)
+        {
+            if (q == Rank) continue;
+            var (from, count) = GroupChunks.Of(buffer.Length, Size, q);
+            shared.Segment(q, from, count).CopyTo(buffer.AsSpan(from, count));
+        }
+        Barrier(nameof(AllGather));
+        Interlocked.Add(ref _bytesSent, (long)(Size - 1) * length * sizeof(float));
+    }
+
+    private (PeerConnection Next, PeerConnection Previous) Neighbours() => (_peers[(Rank + 1) % Size]!, _peers[(Rank + Size - 1) % Size]!);
+
     public void Abort(string reason) => Fail($"rank {Rank} aborted: {reason}");
 
-    public void Dispose() => Fail($"rank {Rank} left the group");
+    public void Dispose()
+    {
+        Fail($"rank {Rank} left the group");
+        _shared?.Dispose();
+    }
 
     private int Chunk(int index) => ((index % Size) + Size) % Size;
 

@@ -24,6 +24,9 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
     public static readonly TimeSpan DefaultIoTimeout = TimeSpan.FromSeconds(120);
     public static readonly TimeSpan UnknownGroupWait = TimeSpan.FromSeconds(1);
 
+    /// <summary>Reductions of fewer floats stay on TCP: they are latency, not bandwidth, and need no shared segments.</summary>
+    public const int SameHostMinimumFloats = 1 << 16;
+
     // Big enough that a ring step of a 2.3 M-float trunk moves in few round trips of the TCP window.
     private const int SocketBufferBytes = 4 << 20;
     private const byte Version = 1;
@@ -33,6 +36,7 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
 
     private readonly Socket _listener;
     private readonly TimeSpan _ioTimeout;
+    private readonly bool _sameHostMemory;
     private readonly X509Certificate2? _certificate;
     private readonly X509Certificate2Collection? _authorities;
     private readonly CancellationTokenSource _stopping = new();
@@ -44,8 +48,10 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
     /// <param name="port">the listener's port; 0 takes any free one</param>
     /// <param name="tls">mutual TLS against the cluster CA on every connection; null for plain TCP</param>
     /// <param name="ioTimeout">the longest any one read, write or handshake may take (default <see cref="DefaultIoTimeout"/>)</param>
-    public TcpProcessGroups(string bindHost, string publicHost, int port = 0, TlsSettings? tls = null, TimeSpan? ioTimeout = null)
+    /// <param name="sameHostMemory">let a group whose ranks all run on this host reduce through shared memory (<see cref="SameHostMemory"/>)</param>
+    public TcpProcessGroups(string bindHost, string publicHost, int port = 0, TlsSettings? tls = null, TimeSpan? ioTimeout = null, bool sameHostMemory = true)
     {
+        _sameHostMemory = sameHostMemory;
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("the collectives' wire format is the floats' little-endian bytes");
         _ioTimeout = ioTimeout ?? DefaultIoTimeout;
         if (tls is not null)
@@ -94,7 +100,7 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
         {
             Task.WhenAll(dials).Wait(giveUp.Token);
             pending.AllAccepted.Wait(giveUp.Token);
-            return new TcpProcessGroup(groupId, rank, pending.Take(), _ioTimeout);
+            return new TcpProcessGroup(groupId, rank, pending.Take(), _ioTimeout, _sameHostMemory);
         }
         catch (Exception e) when (e is OperationCanceledException or AggregateException)
         {

@@ -84,6 +84,54 @@ public abstract class ProcessGroupContract : RankTest
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Reduce_scatter_leaves_each_rank_the_sum_of_its_chunk_and_all_gather_shares_the_chunks(int size)
+    {
+        // the sharded optimizer's pair: rank r updates its summed chunk (here: negates it), then all take every chunk
+        var group = Open(size);
+        foreach (var length in new[] { 0, 1, 3, 1001, 70_001 }) // the last large enough for shared memory between processes
+        {
+            var results = OnEveryRank(size, r =>
+            {
+                var buffer = Enumerable.Range(0, length).Select(i => (float)(r * 1000 + i % 5000)).ToArray();
+                group[r].ReduceScatterSum(buffer);
+                var (start, count) = GroupChunks.Of(length, size, r);
+                var summed = buffer.AsSpan(start, count).ToArray();
+                for (var i = start; i < start + count; i++) buffer[i] = -buffer[i];
+                group[r].AllGather(buffer);
+                return (Summed: summed, Gathered: buffer);
+            });
+            var sums = Enumerable.Range(0, length).Select(i => (float)Enumerable.Range(0, size).Sum(r => r * 1000 + i % 5000)).ToArray();
+            for (var r = 0; r < size; r++)
+            {
+                var (start, count) = GroupChunks.Of(length, size, r);
+                Assert.Equal(sums.AsSpan(start, count).ToArray(), results[r].Summed);
+                Assert.Equal(sums.Select(x => -x).ToArray(), results[r].Gathered);
+            }
+        }
+    }
+
+    [Fact]
+    public void Chunks_cover_the_buffer_in_rank_order()
+    {
+        foreach (var (length, size) in new[] { (0, 3), (1, 3), (10, 3), (1001, 4), (7, 7) })
+        {
+            var next = 0;
+            for (var r = 0; r < size; r++)
+            {
+                var (start, count) = GroupChunks.Of(length, size, r);
+                Assert.Equal(next, start);
+                Assert.InRange(count, length / size, length / size + 1);
+                next = start + count;
+            }
+            Assert.Equal(length, next);
+        }
+    }
+
+    [Theory]
     [InlineData(2)]
     [InlineData(3)]
     public void A_trunk_sized_buffer_is_reduced(int size)

@@ -19,6 +19,61 @@ public sealed class TcpProcessGroupsTests : ProcessGroupContract
         JoinAll(Enumerable.Range(0, size).Select(_ => Own(new TcpProcessGroups("127.0.0.1", "127.0.0.1", ioTimeout: ioTimeout))).ToArray());
 
     [Fact]
+    public void Ranks_on_one_host_reduce_through_shared_memory_and_leave_no_files_behind()
+    {
+        var before = SharedMemoryFiles();
+        var group = Open(3);
+        var length = 3 * TcpProcessGroups.SameHostMinimumFloats + 7;
+        var results = OnEveryRank(3, r =>
+        {
+            var small = new[] { 1f + r };
+            group[r].AllReduceSum(small); // too small to set up segments for: TCP
+            var transportAfterSmall = group[r].Transport;
+            var buffer = Enumerable.Range(0, length).Select(i => (float)(i % 977 + r)).ToArray();
+            group[r].AllReduceSum(buffer);
+            return (Small: small[0], transportAfterSmall, Buffer: buffer, group[r].Transport, group[r].BytesSent);
+        });
+        foreach (var result in results)
+        {
+            Assert.Equal(6f, result.Small);
+            Assert.Equal("tcp", result.transportAfterSmall);
+            Assert.Equal("tcp, shared memory", result.Transport);
+            for (var i = 0; i < length; i += 101) Assert.Equal(3f * (i % 977) + 3, result.Buffer[i]);
+        }
+        Assert.Equal(Bits(results[0].Buffer), Bits(results[2].Buffer));
+        // counted as the ring counts: what the others take of this rank's data, 2(N−1)/N of the buffer
+        Assert.InRange(results[1].BytesSent, 4L * length * 2 * 2 / 3 - 64, 4L * length * 2 * 2 / 3 + 64);
+        Assert.Equal(before, SharedMemoryFiles());
+    }
+
+    [Fact]
+    public void A_rank_that_declines_shared_memory_keeps_the_whole_group_on_tcp()
+    {
+        var factories = new[]
+        {
+            Own(new TcpProcessGroups("127.0.0.1", "127.0.0.1", sameHostMemory: false)),
+            Own(new TcpProcessGroups("127.0.0.1", "127.0.0.1")),
+        };
+        var group = JoinAll(factories);
+        var length = TcpProcessGroups.SameHostMinimumFloats * 2;
+        var results = OnEveryRank(2, r =>
+        {
+            var buffer = Enumerable.Range(0, length).Select(i => (float)(i % 13) * (r + 1)).ToArray();
+            group[r].AllReduceSum(buffer);
+            group[r].AllReduceSum(buffer); // asked once: the second call does not set up again
+            return (Buffer: buffer, group[r].Transport);
+        });
+        foreach (var (buffer, transport) in results)
+        {
+            Assert.Equal("tcp", transport);
+            for (var i = 0; i < length; i += 97) Assert.Equal(6f * (i % 13), buffer[i]);
+        }
+    }
+
+    private static string[] SharedMemoryFiles() =>
+        Directory.Exists("/dev/shm") ? Directory.GetFiles("/dev/shm", "mtnn-collectives-*").Order().ToArray() : [];
+
+    [Fact]
     public void Disposing_one_rank_fails_its_peers_at_once_naming_it()
     {
         var group = Open(3);

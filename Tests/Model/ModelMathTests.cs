@@ -89,14 +89,15 @@ public sealed class ModelMathTests
     public void Fused_AdamW_on_host_memory_matches_the_tensor_op_form_over_several_steps()
     {
         // the fused one-pass update (contiguous CPU tensors) against AdamW written as torch ops, 5 steps, odd length
-        using var p = randn(1003);
+        using var seeded = new TorchSharp.torch.Generator(11);
+        using var p = randn(1003, generator: seeded);
         using var reference = p.clone();
         using var m = zeros(1003);
         using var v = zeros(1003);
         using var adam = new AdamW([p], learningRate: 0.01, weightDecay: 0.1);
         for (var step = 1; step <= 5; step++)
         {
-            using var g = randn(1003);
+            using var g = randn(1003, generator: seeded);
             adam.Step([g]);
             m.mul_(0.9).add_(g, alpha: 0.1);
             v.mul_(0.999).addcmul_(g, g, value: 0.001);
@@ -105,7 +106,7 @@ public sealed class ModelMathTests
             reference.addcdiv_(m, denominator, value: -0.01 / (1 - Math.Pow(0.9, step)));
         }
         var (fused, expected) = (p.data<float>().ToArray(), reference.data<float>().ToArray());
-        for (var i = 0; i < fused.Length; i++) Assert.Equal(expected[i], fused[i], 5);
+        for (var i = 0; i < fused.Length; i++) Assert.True(Math.Abs(expected[i] - fused[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])), $"element {i}: {fused[i]} against {expected[i]}");
     }
 
     [Fact]
