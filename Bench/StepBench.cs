@@ -19,9 +19,10 @@ public static class StepBench
         var bits = new Option<int>("--bits") { Description = "feature width (ECFP bits)", DefaultValueFactory = _ => 2048 };
         var batchSize = new Option<int>("--batch-size") { Description = "rows per step", DefaultValueFactory = _ => 128 };
         var steps = new Option<int>("--steps") { Description = "steps timed per part", DefaultValueFactory = _ => 30 };
+        var tasks = new Option<int>("--tasks") { Description = "heads of the head step's part", DefaultValueFactory = _ => 617 };
         var threads = new Option<int>("--threads") { Description = "compute threads (0: libtorch's default)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "end with one line holding a JSON object of the results" };
-        var command = new Command("step", "the parts of one training step on the CPU: forward+backward, optimizer, buffer copies") { layers, bits, batchSize, steps, threads, json };
+        var command = new Command("step", "the parts of one training step on the CPU: forward+backward, optimizer, buffer copies, a head step") { layers, bits, batchSize, steps, tasks, threads, json };
         command.SetAction(parse =>
         {
             var sizes = parse.GetValue(layers)!.Split(',').Select(int.Parse).ToArray();
@@ -57,6 +58,26 @@ public static class StepBench
                 foreach (var g in gradients) { TensorCodec.CopyFrom(buffer.AsSpan(offset, (int)g.numel()), g); offset += (int)g.numel(); }
             }));
             report.Add("trunk_floats", total);
+
+            // a joint step's head part as a worker runs it: the batch's labelled cells, the slice of their heads,
+            // the loss, backward, and the lazy head AdamW (ToxCast-like: --tasks heads, 30% of cells labelled)
+            var taskCount = parse.GetValue(tasks);
+            using var heads = new HeadBlock(sizes[^1], Enumerable.Range(0, taskCount).ToArray(), 0, device);
+            using var headOptimizer = new HeadAdamW(heads, 1e-3, 1e-4);
+            var random = new Random(5);
+            var dense = Enumerable.Range(0, rows * taskCount).Select(_ => random.NextDouble() < 0.3 ? (random.NextDouble() < 0.1 ? 1f : 0f) : float.NaN).ToArray();
+            using var labels = DeviceLabels.FromDense(dense, taskCount, new bool[taskCount], Enumerable.Repeat(1f, taskCount).ToArray(), device);
+            var positions = Enumerable.Range(0, rows).Select(i => (long)i).ToArray();
+            using var embeddings = rand(rows, sizes[^1]);
+            report.Add("head_step_ms", Median(count, () =>
+            {
+                using var scope = NewDisposeScope();
+                var cells = labels.Batch(positions, tensor(positions));
+                var slice = heads.Slice(cells, trainable: true);
+                var inputs = embeddings.detach().requires_grad_(true);
+                MaskedLoss.PerCell(HeadBlock.Logits(inputs, slice), cells).sum().backward();
+                headOptimizer.Step(slice);
+            }));
             report.Finish(parse.GetValue(json));
             return 0;
         });

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,14 +18,14 @@ public sealed class HeadAdamW : IDisposable
     private readonly Tensor _weightFirst, _biasFirst, _weightSecond, _biasSecond;
     /// <summary>Steps taken by each head, float64 on the heads' device (bias corrections are computed there).</summary>
     private readonly Tensor _steps;
-    private readonly double _weightDecay;
+    private readonly double _learningRate, _weightDecay, _beta1Value, _beta2Value, _epsilonValue;
     // made and disposed here: TorchSharp's implicit double → Scalar conversions leave native handles to the finalizer (see AdamW)
     private readonly Scalar _beta1, _oneMinusBeta1, _logBeta1, _beta2, _oneMinusBeta2, _logBeta2, _epsilon, _decay, _negativeRate;
 
     public HeadAdamW(HeadBlock heads, double learningRate, double weightDecay, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
     {
         _heads = heads;
-        _weightDecay = weightDecay;
+        (_learningRate, _weightDecay, _beta1Value, _beta2Value, _epsilonValue) = (learningRate, weightDecay, beta1, beta2, epsilon);
         (_beta1, _oneMinusBeta1, _logBeta1) = (beta1.ToScalar(), (1 - beta1).ToScalar(), Math.Log(beta1).ToScalar());
         (_beta2, _oneMinusBeta2, _logBeta2) = (beta2.ToScalar(), (1 - beta2).ToScalar(), Math.Log(beta2).ToScalar());
         (_epsilon, _decay, _negativeRate) = (epsilon.ToScalar(), (1 - learningRate * weightDecay).ToScalar(), (-learningRate).ToScalar());
@@ -41,6 +42,11 @@ public sealed class HeadAdamW : IDisposable
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
+        if (OnHost(slice))
+        {
+            StepOnHost(slice);
+            return;
+        }
         var columns = slice.Columns;
         var steps = _steps.index_select(0, columns).add_(Scalars.One);
         _steps.index_copy_(0, columns, steps);
@@ -51,6 +57,37 @@ public sealed class HeadAdamW : IDisposable
         Update(_heads.Rows, slice.Rows, _weightFirst, _weightSecond, columns, stepSize.unsqueeze(1), correction2.unsqueeze(1));
         Update(_heads.Bias, slice.Bias, _biasFirst, _biasSecond, columns, stepSize, correction2);
     }
+
+    /// <summary>
+    /// The same step on host memory: head by head, one pass over its row with <see cref="FusedAdamW"/> and that
+    /// head's own bias corrections (a batch touches hundreds of heads of ~100 floats: a loop, not ~25 tensor ops).
+    /// </summary>
+    private void StepOnHost(HeadSlice slice)
+    {
+        var columns = MemoryMarshal.Cast<byte, long>(slice.Columns.bytes);
+        var steps = MemoryMarshal.Cast<byte, double>(_steps.bytes);
+        var hidden = (int)_heads.Rows.shape[1];
+        Span<float> weights = Elements(_heads.Rows), weightFirst = Elements(_weightFirst), weightSecond = Elements(_weightSecond);
+        Span<float> biases = Elements(_heads.Bias), biasFirst = Elements(_biasFirst), biasSecond = Elements(_biasSecond);
+        Span<float> weightGradient = Elements(slice.Rows.grad!), biasGradient = Elements(slice.Bias.grad!);
+        for (var k = 0; k < columns.Length; k++)
+        {
+            var head = (int)columns[k];
+            var c = AdamWCoefficients.For((long)++steps[head], _learningRate, _weightDecay, _beta1Value, _beta2Value, _epsilonValue);
+            var row = head * hidden;
+            FusedAdamW.Step(weights.Slice(row, hidden), weightFirst.Slice(row, hidden), weightSecond.Slice(row, hidden), weightGradient.Slice(k * hidden, hidden), c, threads: 1);
+            FusedAdamW.Step(biases.Slice(head, 1), biasFirst.Slice(head, 1), biasSecond.Slice(head, 1), biasGradient.Slice(k, 1), c, threads: 1);
+        }
+    }
+
+    private bool OnHost(HeadSlice slice) =>
+        slice.Columns.device_type == DeviceType.CPU && slice.Columns.dtype == ScalarType.Int64 && slice.Columns.is_contiguous() &&
+        _steps.is_contiguous() && new[] { _heads.Rows, _heads.Bias, _weightFirst, _weightSecond, _biasFirst, _biasSecond }.All(IsHostFloat) &&
+        slice.Rows.grad is { } w && IsHostFloat(w) && slice.Bias.grad is { } b && IsHostFloat(b);
+
+    private static bool IsHostFloat(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous();
+
+    private static Span<float> Elements(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
 
     /// <summary>The AdamW update of the heads <paramref name="columns"/> (rows of <paramref name="parameter"/>); per-head factors broadcast along a row.</summary>
     private void Update(Tensor parameter, Tensor sliced, Tensor first, Tensor second, Tensor columns, Tensor stepSize, Tensor correction2)
