@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test suite). Usage: ./bench.sh NAME [options]   (./bench.sh NAME --help for options)
 #   epoch      joint vs alternate epoch time, one process (--data FILE | --synthetic ROWS,TASKS,DENSITY; --precision fp32|tf32|bf16)
-#   collectives all-reduce (2.3 M floats) and all-to-all (128x100 floats per peer) of 2 and 3 ranks, in process and over TCP loopback
+#   collectives all-reduce (2.3 M floats) and all-to-all (128x100 floats per peer) of 2 and 3 ranks: in process, TCP loopback, TCP + shared memory
+#   step       the parts of one training step on this CPU (forward+backward, AdamW, buffer copies, a head step), one thread
 #   scaling    a coordinator and 1, 2, 4 worker processes on this host, one epoch each; --model: predicted epoch time and efficiency of 1-256 GPU workers
 #   generate   stream a synthetic dataset (default 1,000,000 rows x 10,000 tasks) and report speed and memory
 #   precision  the trunk's training step and embedding in fp32 and bf16 (and tf32 on CUDA), interleaved, medians
@@ -11,7 +12,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 name=${1:-}
-if [[ -z "$name" || "$name" == -h || "$name" == --help ]]; then sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ -z "$name" || "$name" == -h || "$name" == --help ]]; then sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 shift
 "$root/Deploy/setup.sh"
 source "$root/Deploy/runtime-env.sh"

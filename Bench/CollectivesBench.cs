@@ -21,7 +21,7 @@ public static class CollectivesBench
         var floats = new Option<int>("--floats") { Description = "all-reduce buffer length (default: about the default trunk's parameters)", DefaultValueFactory = _ => 2_300_000 };
         var rows = new Option<int>("--rows") { Description = "all-to-all rows per peer (of 100 floats)", DefaultValueFactory = _ => 128 };
         var json = new Option<bool>("--json") { Description = "end with one line holding a JSON object of the results" };
-        var command = new Command("collectives", "all-reduce and all-to-all of 2 and 3 ranks, in process and over TCP loopback") { rounds, floats, rows, json };
+        var command = new Command("collectives", "all-reduce and all-to-all of 2 and 3 ranks: in process, over TCP loopback, and TCP with shared-memory reductions") { rounds, floats, rows, json };
         command.SetAction(parse =>
         {
             var report = new BenchReport("collectives");
@@ -29,7 +29,7 @@ public static class CollectivesBench
             var (calls, length, perPeer) = (parse.GetValue(rounds), parse.GetValue(floats), parse.GetValue(rows) * 100);
             report.Add("allreduce_floats", length);
             report.Add("alltoall_floats_per_peer", perPeer);
-            foreach (var transport in new[] { "inprocess", "tcp" })
+            foreach (var transport in new[] { "inprocess", "tcp", "shm" })
             foreach (var size in new[] { 2, 3 })
             {
                 var disposables = new List<IDisposable>();
@@ -66,9 +66,10 @@ public static class CollectivesBench
     private static IProcessGroup[] Open(string transport, int size, List<IDisposable> disposables)
     {
         IProcessGroupFactory[] factories;
-        if (transport == "tcp")
+        if (transport is "tcp" or "shm")
         {
-            var tcp = Enumerable.Range(0, size).Select(_ => new TcpProcessGroups("127.0.0.1", "127.0.0.1")).ToArray();
+            // "shm": TCP groups whose reductions go through shared memory, the ranks being on one host
+            var tcp = Enumerable.Range(0, size).Select(_ => new TcpProcessGroups("127.0.0.1", "127.0.0.1", sameHostMemory: transport == "shm")).ToArray();
             disposables.AddRange(tcp);
             factories = tcp;
         }

@@ -211,10 +211,11 @@ public static class ScalingModel
         var parameters = RunSpec.TrunkParameterCount(data.FeatureSize, spec.Model.Layers);
         var buffer = new float[parameters];
 
-        // (a) the TCP group: 2 ranks on loopback, one listener each as one per process
+        // (a) the TCP group: 2 ranks on loopback, one listener each as one per process; TCP alone (as between
+        // hosts): on one host the reductions would otherwise go through shared memory
         double reduceSeconds, latencySeconds;
-        using (var first = new TcpProcessGroups("127.0.0.1", "127.0.0.1"))
-        using (var second = new TcpProcessGroups("127.0.0.1", "127.0.0.1"))
+        using (var first = new TcpProcessGroups("127.0.0.1", "127.0.0.1", sameHostMemory: false))
+        using (var second = new TcpProcessGroups("127.0.0.1", "127.0.0.1", sameHostMemory: false))
         {
             var endpoints = new[] { first.Endpoint, second.Endpoint };
             var factories = new[] { first, second };

@@ -11,6 +11,8 @@ namespace MtnnCluster.Collectives;
 /// its own, and reads the chunks it sums or gathers straight from the others'. Over TCP loopback each byte is
 /// copied by the kernel twice and the copies run on the cores the ranks compute on; here a chunk is read once.
 /// The TCP connections still carry the barriers between the phases, so a lost peer fails the call as before.
+/// Each segment has two regions, used by alternate calls: a rank can write region k of call k+2 only after every
+/// rank has arrived at call k+1's barrier, so after all have read region k, and a call needs one barrier, not two.
 /// <para>
 /// Whether the ranks share a host is found out, not assumed: each rank creates a segment under /dev/shm (mode 0600)
 /// holding a random token and tells the others its path and token over TCP; the group uses shared memory only if
@@ -30,6 +32,7 @@ internal sealed unsafe class SameHostMemory : IDisposable
     private readonly float*[] _segments;
     private readonly int _rank;
 
+    /// <summary>Floats of one region of a segment.</summary>
     public int Capacity { get; }
 
     private SameHostMemory(int rank, int capacity, MemoryMappedFile[] files, MemoryMappedViewAccessor[] views)
@@ -80,14 +83,14 @@ internal sealed unsafe class SameHostMemory : IDisposable
         }
     }
 
-    /// <summary>Rank q's segment, <paramref name="start"/> on, <paramref name="length"/> floats.</summary>
-    public Span<float> Segment(int rank, int start, int length)
+    /// <summary>Region <paramref name="region"/> (0 or 1) of rank <paramref name="rank"/>'s segment, <paramref name="start"/> on, <paramref name="length"/> floats.</summary>
+    public Span<float> Segment(int rank, int region, int start, int length)
     {
-        if (start < 0 || length < 0 || start + length > Capacity) throw new ArgumentOutOfRangeException(nameof(length));
-        return new Span<float>(_segments[rank] + start, length);
+        if (start < 0 || length < 0 || start + length > Capacity || region is not (0 or 1)) throw new ArgumentOutOfRangeException(nameof(length));
+        return new Span<float>(_segments[rank] + (long)region * Capacity + start, length);
     }
 
-    public Span<float> Own(int start, int length) => Segment(_rank, start, length);
+    public Span<float> Own(int region, int start, int length) => Segment(_rank, region, start, length);
 
     public void Dispose()
     {
@@ -99,7 +102,7 @@ internal sealed unsafe class SameHostMemory : IDisposable
         foreach (var file in _files) file.Dispose();
     }
 
-    private static long Bytes(int capacity) => HeaderBytes + (long)capacity * sizeof(float);
+    private static long Bytes(int capacity) => HeaderBytes + 2L * capacity * sizeof(float);
 
     /// <summary>This rank's segment: a new file under /dev/shm, its pages allocated now (a full tmpfs fails here, not later with SIGBUS).</summary>
     private static (string? Path, (MemoryMappedFile, MemoryMappedViewAccessor)? Mapped) CreateOwn(int capacity, byte[] token)

@@ -15,7 +15,7 @@ internal sealed class TcpProcessGroup : IProcessGroup
     private readonly PeerConnection?[] _peers;
     private readonly TimeSpan _ioTimeout;
     private float[] _partial = [];
-    private long _calls, _bytesSent;
+    private long _calls, _bytesSent, _sharedCalls;
     private string? _failure;
     private readonly bool _sameHostMemory;
     private bool _sameHostRuledOut;
@@ -150,33 +150,34 @@ internal sealed class TcpProcessGroup : IProcessGroup
 
     /// <summary>
     /// Shared memory: every rank writes the chunks the others sum into its segment; after a barrier each adds the
-    /// others' copies of its own chunk, in rank order; a second barrier holds every segment until all have read.
+    /// others' copies of its own chunk, in rank order. Alternate calls use alternate regions (see
+    /// <see cref="SameHostMemory"/>), so no second barrier has to hold the segments until all have read.
     /// </summary>
     private void ReduceScatterShared(SameHostMemory shared, float[] buffer)
     {
+        var region = (int)(_sharedCalls++ & 1);
         var (start, length) = GroupChunks.Of(buffer.Length, Size, Rank);
-        buffer.AsSpan(0, start).CopyTo(shared.Own(0, start));
-        buffer.AsSpan(start + length).CopyTo(shared.Own(start + length, buffer.Length - start - length));
+        buffer.AsSpan(0, start).CopyTo(shared.Own(region, 0, start));
+        buffer.AsSpan(start + length).CopyTo(shared.Own(region, start + length, buffer.Length - start - length));
         Barrier(nameof(ReduceScatterSum));
         for (var q = 0; q < Size; q++)
-            if (q != Rank) FloatChunks.Add(buffer.AsSpan(start, length), shared.Segment(q, start, length));
-        Barrier(nameof(ReduceScatterSum));
+            if (q != Rank) FloatChunks.Add(buffer.AsSpan(start, length), shared.Segment(q, region, start, length));
         Interlocked.Add(ref _bytesSent, (long)(buffer.Length - length) * sizeof(float));
     }
 
     /// <summary>Shared memory: every rank writes its chunk into its segment; after a barrier each copies the others' chunks from theirs.</summary>
     private void AllGatherShared(SameHostMemory shared, float[] buffer)
     {
+        var region = (int)(_sharedCalls++ & 1);
         var (start, length) = GroupChunks.Of(buffer.Length, Size, Rank);
-        buffer.AsSpan(start, length).CopyTo(shared.Own(start, length));
+        buffer.AsSpan(start, length).CopyTo(shared.Own(region, start, length));
         Barrier(nameof(AllGather));
         for (var q = 0; q < Size; q++)
         {
             if (q == Rank) continue;
             var (from, count) = GroupChunks.Of(buffer.Length, Size, q);
-            shared.Segment(q, from, count).CopyTo(buffer.AsSpan(from, count));
+            shared.Segment(q, region, from, count).CopyTo(buffer.AsSpan(from, count));
         }
-        Barrier(nameof(AllGather));
         Interlocked.Add(ref _bytesSent, (long)(Size - 1) * length * sizeof(float));
     }
 

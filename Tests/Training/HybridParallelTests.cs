@@ -51,13 +51,18 @@ public sealed class HybridParallelTests
 
         using var alone = new ShardTrainer(data, spec, Shards.OwningAll(data.TaskCount), Shards.Alone(), CPU);
         var soloLoss = alone.TrainSteps(1, EpochPhase.Joint, 0, steps, steps);
-        var soloTrunk = alone.SnapshotTrunk().Parameters;
+        var soloState = alone.SnapshotTrunk();
+        var soloTrunk = soloState.Parameters;
         var soloHeads = alone.SnapshotHeads();
         var soloScores = alone.Evaluate([Split.Valid]).ToDictionary(s => s.Task);
 
         var three = OnThreeWorkers(data, spec, (trainer, group) =>
-            (Loss: trainer.TrainSteps(1, EpochPhase.Joint, 0, steps, steps), Trunk: trainer.SnapshotTrunk().Parameters, Heads: trainer.SnapshotHeads(),
-                Scores: trainer.Evaluate([Split.Valid])));
+        {
+            var loss = trainer.TrainSteps(1, EpochPhase.Joint, 0, steps, steps);
+            var state = trainer.SnapshotTrunk();
+            return (Loss: loss, Trunk: state.Parameters, Moments: state.Moments, state.OptimizerSteps, Heads: trainer.SnapshotHeads(),
+                Scores: trainer.Evaluate([Split.Valid]));
+        });
 
         // the work: each training row's trunk computed once, by one worker
         Assert.Equal(data.Split.Train.Length, soloLoss.Rows);
@@ -76,6 +81,16 @@ public sealed class HybridParallelTests
             var (a, b) = (Floats(soloTrunk[i]), Floats(three[0].Trunk[i]));
             Assert.InRange(a.Zip(b, (x, y) => Math.Abs(x - y)).Max(), 0, 2e-4);
         }
+        // the optimizer, sharded among the three (each stepped its chunk's moments), is whole again in the snapshot:
+        // the same on every worker and as the lone worker's up to summation order
+        for (var i = 0; i < soloState.Moments.Length; i++)
+        {
+            Assert.Equal(three[0].Moments[i].Bytes, three[2].Moments[i].Bytes);
+            var (a, b) = (Floats(soloState.Moments[i]), Floats(three[1].Moments[i]));
+            var scale = Math.Max(1e-12, a.Max(Math.Abs));
+            Assert.InRange(a.Zip(b, (x, y) => Math.Abs(x - y)).Max() / scale, 0, 1e-3);
+        }
+        Assert.All(three, w => Assert.Equal(soloState.OptimizerSteps, w.OptimizerSteps));
         // every task's head, wherever it trained, as the lone worker's
         var soloWeight = Floats(soloHeads.Weight);
         foreach (var worker in three)
