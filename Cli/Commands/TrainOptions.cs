@@ -39,9 +39,9 @@ public sealed class TrainOptions
     public Option<int> Patience { get; } = new("--patience") { Description = "stop after this many epochs without a better validation score (0: never)", DefaultValueFactory = _ => 5 };
     public Option<string> Layers { get; } = new("--layers") { Description = "trunk hidden layer sizes", DefaultValueFactory = _ => "2000,100" };
     public Option<double> Dropout { get; } = new("--dropout") { Description = "dropout after each trunk layer", DefaultValueFactory = _ => 0.25 };
-    public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1.5e-3 };
+    public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1e-3 };
     public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "decoupled weight decay (AdamW)", DefaultValueFactory = _ => 1e-4 };
-    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "rows per step", DefaultValueFactory = _ => 64 };
+    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "rows per step", DefaultValueFactory = _ => 128 };
     public Option<string> Precision { get; } = new("--precision")
     {
         Description = "fp32; tf32 (CUDA matrix units round float32 inputs to TF32; CUDA only); bf16 (the trunk's layers in bfloat16 on float32 weights; heads and loss in float32)",
@@ -51,8 +51,8 @@ public sealed class TrainOptions
     public Option<FileInfo?> TaskWeights { get; } = new("--task-weights") { Description = "CSV with columns task,weight: each task's training loss is multiplied by its weight (unlisted tasks: 1)" };
     public Option<bool> BalancePositives { get; } = new("--balance-positives") { Description = "weigh each task's positives by its negative/positive ratio" };
     public Option<int> Radius { get; } = new("--radius") { Description = "ECFP radius (2 = ECFP4)", DefaultValueFactory = _ => 2 };
-    public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 1024 };
-    public Option<bool> Counts { get; } = new("--counts") { Description = "count fingerprint (how often each environment occurs); --counts false for bits (present or not)", DefaultValueFactory = _ => true };
+    public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
+    public Option<bool> Counts { get; } = new("--counts") { Description = "count fingerprint instead of bits" };
     public Option<DirectoryInfo?> Out { get; } = new("--out") { Description = "output directory: metrics.json, report.html, checkpoint/ and checkpoints/" };
     public Option<bool> Overwrite { get; } = new("--overwrite") { Description = "let --out hold another run's outputs, and replace them" };
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "write a training checkpoint every N epochs (and at the end)", DefaultValueFactory = _ => 1 };

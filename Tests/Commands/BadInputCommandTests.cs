@@ -70,7 +70,7 @@ public sealed class BadInputCommandTests(ITestOutputHelper output) : IDisposable
 
     [Theory]
     [InlineData("--seed", "-1", "--seed must be ≥ 0")]
-    [InlineData("--layers", "60000,60000", "--layers 60000,60000 with --bits 1024: the trunk would take 13967 MiB")]
+    [InlineData("--layers", "60000,60000", "--layers 60000,60000 with --bits 2048: the trunk would take 14202 MiB")]
     [InlineData("--lr", "Infinity", "--lr must be a positive number")]
     [InlineData("--tasks", ",", "--tasks: the list names no task")]
     public async Task Impossible_configuration_exits_2_naming_the_option(string option, string value, string expected)

@@ -8,10 +8,9 @@ using Xunit.Abstractions;
 namespace MtnnCluster.Tests.Training;
 
 /// <summary>
-/// The README's main command on the real datasets with default settings, held above MoleculeNet's published
-/// multitask-network figures (random split, ECFP: Tox21 mean test ROC-AUC about 0.80, ToxCast about 0.70): to 0.81 and
-/// 0.74, about 0.01 under what the defaults chosen by search give with seed 0 (0.8189, 0.7485; BENCHMARKS.md, "Defaults
-/// chosen by search"). These are the slow tests of the suite (minutes, not seconds).
+/// The README's main command on the real datasets with default settings, held to MoleculeNet's published
+/// multitask-network figures (random split, ECFP): Tox21 mean test ROC-AUC about 0.80, ToxCast about 0.70.
+/// These are the slow tests of the suite (minutes, not seconds).
 /// </summary>
 [Collection(Processes.Collection)]
 public sealed class BenchmarkQualityTests(ITestOutputHelper output) : IDisposable
@@ -24,8 +23,8 @@ public sealed class BenchmarkQualityTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Theory]
-    [InlineData("examples/tox21.csv", 0.81)]
-    [InlineData("examples/toxcast.csv.gz", 0.74)]
+    [InlineData("examples/tox21.csv", 0.80)]
+    [InlineData("examples/toxcast.csv.gz", 0.70)]
     public async Task Default_training_reaches_the_published_mean_test_roc_auc(string dataset, double atLeast)
     {
         var root = new RootCommand { TrainCommand.Create() };
