@@ -96,6 +96,43 @@ public sealed class DeviceFeatures : IDisposable
     /// <summary>Float32 features of rows [start, start + length).</summary>
     public Tensor Slice(long start, long length) => Expand(_data.narrow(0, start, length));
 
+    /// <summary>
+    /// The non-zero features of rows [start, start + length) as an embedding bag takes them: feature indices row
+    /// after row, each row's offset into them, and their values (null: all 1). Read straight from packed bits or
+    /// bytes in host memory, without expanding a [rows × size] float block to find them; null on a GPU or for
+    /// float32 storage, where <see cref="Slice"/> and <see cref="SparseFirstLayer.TryApply"/> do it on the device.
+    /// </summary>
+    public SparseRows? NonZeroSlice(long start, long length)
+    {
+        if (_data.device_type != DeviceType.CPU || _storage == Storage.Floats || !_data.is_contiguous()) return null;
+        var width = (int)_data.shape[1];
+        ReadOnlySpan<byte> stored = _data.bytes.Slice(checked((int)(start * width)), checked((int)(length * width)));
+        long count = 0;
+        foreach (var b in stored) count += _storage == Storage.Bits ? System.Numerics.BitOperations.PopCount(b) : b != 0 ? 1 : 0;
+        var (indices, offsets) = (new long[count], new long[length]);
+        var values = _storage == Storage.Bytes ? new float[count] : null;
+        long next = 0;
+        for (var row = 0; row < length; row++)
+        {
+            offsets[row] = next;
+            var bytes = stored.Slice(row * width, width);
+            for (var k = 0; k < width; k++)
+            {
+                var b = bytes[k];
+                if (b == 0) continue;
+                if (values is not null)
+                {
+                    values[next] = b;
+                    indices[next++] = k;
+                    continue;
+                }
+                for (var bit = 0; bit < 8; bit++)
+                    if ((b >> bit & 1) != 0) indices[next++] = 8 * k + bit;
+            }
+        }
+        return new SparseRows(tensor(indices), tensor(offsets), values is null ? null : tensor(values), length, Size);
+    }
+
     private Tensor Expand(Tensor stored)
     {
         switch (_storage)
@@ -121,4 +158,11 @@ public sealed class DeviceFeatures : IDisposable
         _data.Dispose();
         _unpack?.Dispose();
     }
+}
+
+/// <summary>Rows of features as their non-zero entries (an embedding bag's input); <see cref="Values"/> null: all 1.</summary>
+public sealed record SparseRows(Tensor Indices, Tensor Offsets, Tensor? Values, long Rows, int Size)
+{
+    /// <summary>The fraction of the [rows × size] block that is non-zero.</summary>
+    public double Density => Rows == 0 ? 0 : (double)Indices.shape[0] / (Rows * Size);
 }

@@ -24,7 +24,10 @@ public static class Inference
         {
             using var chunkScope = NewDisposeScope();
             var length = Math.Min(ChunkRows, rows - start);
-            embeddings.narrow(0, start, length).copy_(trunk.Evaluate(features.Slice(start, length)));
+            // host-stored fingerprints: their set features read straight from the packed rows
+            var sparse = trunk.ComputeType == ScalarType.Float32 ? features.NonZeroSlice(start, length) : null;
+            embeddings.narrow(0, start, length).copy_(sparse is { Density: <= SparseFirstLayer.MaxDensity }
+                ? trunk.Evaluate(sparse) : trunk.Evaluate(features.Slice(start, length)));
         }
         return embeddings.MoveToOuterDisposeScope();
     }

@@ -31,6 +31,12 @@ public static class SparseFirstLayer
         var perRow = present.sum(1, type: ScalarType.Int64);
         var offsets = perRow.cumsum(0).sub(perRow);
         var values = input.masked_select(present); // the same row-major order as nonzero's
+        return Apply(weight, bias, features, offsets, values);
+    }
+
+    /// <summary>Bias + the weight rows at <paramref name="features"/> (bags starting at <paramref name="offsets"/>), scaled by <paramref name="values"/> (null: 1).</summary>
+    public static Tensor Apply(Tensor weight, Tensor bias, Tensor features, Tensor offsets, Tensor? values)
+    {
         // an alias: the module's freeze would otherwise turn off the trunk parameter's own requires_grad
         using var alias = weight.detach();
         using var bag = nn.EmbeddingBag_from_pretrained(alias, freeze: true, mode: EmbeddingBagMode.Sum);

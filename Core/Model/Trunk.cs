@@ -63,7 +63,20 @@ public sealed class Trunk : IDisposable
     {
         if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
         var first = ComputeType == ScalarType.Float32 ? SparseFirstLayer.TryApply(input, _parameters[0], _parameters[1]) : null;
-        if (first is null) return Forward(input);
+        return first is null ? Forward(input) : Above(first);
+    }
+
+    /// <summary><see cref="Evaluate(Tensor)"/> of rows given by their non-zero features (<see cref="DeviceFeatures.NonZeroSlice"/>).</summary>
+    public Tensor Evaluate(SparseRows rows)
+    {
+        if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
+        if (rows.Size != InputSize) throw new ArgumentException($"rows of {rows.Size} features for a trunk of {InputSize} inputs");
+        return Above(SparseFirstLayer.Apply(_parameters[0], _parameters[1], rows.Indices, rows.Offsets, rows.Values));
+    }
+
+    /// <summary>The layers above the first, from the first layer's pre-activation output.</summary>
+    private Tensor Above(Tensor first)
+    {
         var x = first.relu();
         for (var layer = 1; layer < Layers.Length; layer++)
             x = x.matmul(_parameters[2 * layer]).add(_parameters[2 * layer + 1], Scalars.One).relu();

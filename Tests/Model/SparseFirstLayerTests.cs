@@ -57,10 +57,33 @@ public sealed class SparseFirstLayerTests
         Assert.Null(SparseFirstLayer.TryApply(input, zeros([64, 4]), zeros(4)));
     }
 
-    [Fact]
-    public void Evaluation_embeddings_match_the_dense_forward()
+    [Theory]
+    [InlineData(false)] // packed bits: set features read from the bytes
+    [InlineData(true)]  // counts stored as bytes
+    public void Non_zero_features_read_from_the_stored_rows_are_those_of_the_rows(bool counts)
     {
-        var rows = Rows(Inference.ChunkRows + 100, 40, false, 11); // two chunks
+        var rows = Rows(50, 40, counts, 13);
+        using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
+        var sparse = features.NonZeroSlice(10, 30)!;
+        var (indices, offsets) = (sparse.Indices.data<long>().ToArray(), sparse.Offsets.data<long>().ToArray());
+        var values = sparse.Values?.data<float>().ToArray();
+        Assert.Equal(counts, values is not null);
+        for (var r = 0; r < 30; r++)
+        {
+            var end = r + 1 < 30 ? offsets[r + 1] : indices.Length;
+            var expected = rows[10 + r];
+            Assert.Equal(expected.Indices.Select(i => (long)i), indices[(int)offsets[r]..(int)end]);
+            if (values is not null) Assert.Equal(expected.Values, values[(int)offsets[r]..(int)end]);
+        }
+        Assert.Equal(rows.Skip(10).Take(30).Sum(x => x.Indices.Length), indices.Length);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Evaluation_embeddings_match_the_dense_forward(bool counts)
+    {
+        var rows = Rows(Inference.ChunkRows + 100, 40, counts, 11); // two chunks
         using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
         using var trunk = new Trunk(Bits, [300, 50], 5, CPU);
         using var embeddings = Inference.Embed(trunk, features);

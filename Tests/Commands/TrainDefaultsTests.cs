@@ -1,0 +1,45 @@
+using System.CommandLine;
+using MtnnCluster.Cli.Commands;
+using Xunit;
+
+namespace MtnnCluster.Tests.Commands;
+
+/// <summary>
+/// The defaults of <c>train</c> (and <c>coordinator</c>, <c>tune</c>'s base): what a run given only --data and --out
+/// trains. BENCHMARKS.md ("Defaults searched, not adopted") says why the searches' choice did not replace them.
+/// </summary>
+public sealed class TrainDefaultsTests
+{
+    private static MtnnCluster.Training.RunSpec Spec(params string[] extra)
+    {
+        var options = new TrainOptions();
+        var command = new Command("train");
+        options.AddTo(command);
+        var parse = command.Parse(["--data", RepoPaths.File("examples/tox21.csv"), "--out", Path.Combine(Path.GetTempPath(), "mtnn-defaults-unused"), .. extra]);
+        Assert.Empty(parse.Errors);
+        return options.ToSpec(parse);
+    }
+
+    [Fact]
+    public void A_run_given_only_data_and_out_trains_the_defaults()
+    {
+        var spec = Spec();
+        Assert.Equal([2000, 100], spec.Model.Layers);
+        Assert.Equal(0.25, spec.Model.Dropout);
+        Assert.Equal(1e-3, spec.Optimizer.LearningRate);
+        Assert.Equal(1e-4, spec.Optimizer.WeightDecay);
+        Assert.Equal(128, spec.Optimizer.BatchSize);
+        Assert.Equal(2, spec.Featurizer.Radius);
+        Assert.Equal(2048, spec.Featurizer.Bits);
+        Assert.False(spec.Featurizer.Counts);
+        Assert.Equal(40, spec.Schedule.Epochs);
+        Assert.Equal(5, spec.Schedule.Patience);
+    }
+
+    [Theory]
+    [InlineData(new string[0], false)]
+    [InlineData(new[] { "--counts" }, true)]
+    [InlineData(new[] { "--counts", "false" }, false)]
+    public void Bits_by_default_and_counts_when_asked(string[] given, bool counts) =>
+        Assert.Equal(counts, Spec(given).Featurizer.Counts);
+}
