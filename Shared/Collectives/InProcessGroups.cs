@@ -168,13 +168,8 @@ public sealed class InProcessGroups(TimeSpan? callTimeout = null) : IProcessGrou
             group.ThrowIfFailed();
             if (Size == 1) return;
             var buffers = Buffers(group.Arrive(rank, buffer, nameof(AllReduceSum)), buffer.Length, nameof(AllReduceSum));
-            var (start, length) = GroupChunks.Of(buffer.Length, Size, rank);
-            if (_sum.Length < length) _sum = new float[length];
-            var sum = _sum.AsSpan(0, length);
-            buffers[0].AsSpan(start, length).CopyTo(sum);
-            for (var p = 1; p < Size; p++) FloatChunks.Add(sum, buffers[p].AsSpan(start, length));
-            foreach (var b in buffers) sum.CopyTo(b.AsSpan(start, length));
-            Interlocked.Add(ref _bytesSent, (long)(Size - 1) * length * sizeof(float));
+            var sum = SumOwnChunk(buffers, out var start);
+            foreach (var b in buffers) sum.CopyTo(b.AsSpan(start, sum.Length));
             Done(nameof(AllReduceSum));
         }
 
@@ -184,14 +179,9 @@ public sealed class InProcessGroups(TimeSpan? callTimeout = null) : IProcessGrou
             group.ThrowIfFailed();
             if (Size == 1) return;
             var buffers = Buffers(group.Arrive(rank, buffer, nameof(ReduceScatterSum)), buffer.Length, nameof(ReduceScatterSum));
-            var (start, length) = GroupChunks.Of(buffer.Length, Size, rank);
-            if (_sum.Length < length) _sum = new float[length];
-            var sum = _sum.AsSpan(0, length);
-            buffers[0].AsSpan(start, length).CopyTo(sum);
-            for (var p = 1; p < Size; p++) FloatChunks.Add(sum, buffers[p].AsSpan(start, length));
-            Interlocked.Add(ref _bytesSent, (long)(Size - 1) * length * sizeof(float));
+            var sum = SumOwnChunk(buffers, out var start);
             Done(nameof(ReduceScatterSum)); // the others have read this buffer's chunks before chunk r is overwritten
-            sum.CopyTo(buffer.AsSpan(start, length));
+            sum.CopyTo(buffer.AsSpan(start, sum.Length));
         }
 
         /// <summary>Every rank copies chunk q from rank q's buffer; a second barrier holds every rank until all have copied.</summary>
@@ -208,6 +198,18 @@ public sealed class InProcessGroups(TimeSpan? callTimeout = null) : IProcessGrou
             }
             Interlocked.Add(ref _bytesSent, (long)(Size - 1) * GroupChunks.Of(buffer.Length, Size, rank).Length * sizeof(float));
             Done(nameof(AllGather));
+        }
+
+        /// <summary>This rank's chunk summed over every rank's buffer, in rank order, into a scratch span; counted as sent once per other rank.</summary>
+        private Span<float> SumOwnChunk(float[][] buffers, out int start)
+        {
+            (start, var length) = GroupChunks.Of(buffers[0].Length, Size, rank);
+            if (_sum.Length < length) _sum = new float[length];
+            var sum = _sum.AsSpan(0, length);
+            buffers[0].AsSpan(start, length).CopyTo(sum);
+            for (var p = 1; p < Size; p++) FloatChunks.Add(sum, buffers[p].AsSpan(start, length));
+            Interlocked.Add(ref _bytesSent, (long)(Size - 1) * length * sizeof(float));
+            return sum;
         }
 
         private float[][] Buffers(object?[] slots, int length, string call)
