@@ -192,6 +192,8 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
             _progress.BestEpoch, _progress.BestScore, workers, [.. _events.All]);
     }
 
+    private bool _shuttingDown;
+
     /// <summary>What every phase handles: membership, transport, shutdown, and messages of other runs.</summary>
     private void Common()
     {
@@ -205,6 +207,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
         Receive<FlushCheckpoint>(_ =>
         {
             if (_snapshot is { OnDisk: false, NextEpoch: > 1 } && !Over) WriteCheckpoint(_snapshot, "shutting down");
+            _shuttingDown = true; // the epoch in flight may end, but no other begins: the checkpoint is where a resume goes on
             Sender.Tell(Done.Instance);
         });
         ReceiveTransfers(() => WireId);
@@ -308,6 +311,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
     /// <summary>Next epoch, or the end of the run when the schedule or early stopping says so.</summary>
     private void Continue()
     {
+        if (_shuttingDown) return;
         if (_schedule!.NextEpoch(_progress.LastEpoch, _progress.BestEpoch) is { } epoch) BeginEpoch(epoch);
         else Finish();
     }
