@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using MtnnCluster.Model;
+using MtnnCluster.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,7 +9,8 @@ namespace MtnnCluster.Bench;
 
 /// <summary>
 /// <c>bench.sh step</c>: where one training step's time goes on this CPU, part by part, for a whole batch and for
-/// half of one (what each of two data-parallel workers computes): the trunk's forward and backward, the trunk's
+/// half of one (what each of two data-parallel workers computes): the trunk's forward and backward (with the dense
+/// first layer, and with the sparse one a training step uses on host-stored fingerprints), the trunk's
 /// AdamW update, and the copies to and from a reduction buffer. Medians over steps, after warm-up.
 /// </summary>
 public static class StepBench
@@ -40,11 +42,22 @@ public static class StepBench
             foreach (var (name, batchRows) in new[] { ("batch", rows), ("half_batch", rows / 2) })
             {
                 using var input = Fingerprints(batchRows, width, 1);
+                using var features = DeviceFeatures.Create(SparseOf(input), Enumerable.Range(0, batchRows).ToArray(), width, device);
+                var batchPositions = Enumerable.Range(0, batchRows).Select(i => (long)i).ToArray();
                 report.Add($"{name}_forward_backward_ms", Median(count, () =>
                 {
                     using var scope = NewDisposeScope();
-                    foreach (var p in trunk.Parameters) p.grad?.zero_();
+                    foreach (var p in trunk.Parameters) p.grad = null;
                     var output = trunk.Forward(input, Dropout.Masks(0.25, dropout, device, batchRows, sizes));
+                    output.sum().backward();
+                }));
+                report.Add($"{name}_nonzero_rows_ms", Median(count, () => { using var scope = NewDisposeScope(); features.NonZeroRows(batchPositions); }));
+                // as a training step runs it on host-stored fingerprints: set features read from the packed rows
+                report.Add($"{name}_sparse_forward_backward_ms", Median(count, () =>
+                {
+                    using var scope = NewDisposeScope();
+                    foreach (var p in trunk.Parameters) p.grad = null;
+                    var output = trunk.Forward(features.NonZeroRows(batchPositions)!, Dropout.Masks(0.25, dropout, device, batchRows, sizes));
                     output.sum().backward();
                 }));
             }
@@ -96,6 +109,17 @@ public static class StepBench
         }
         Array.Sort(times);
         return times[count / 2];
+    }
+
+    private static SparseFeatures[] SparseOf(Tensor dense)
+    {
+        var (rows, width) = ((int)dense.shape[0], (int)dense.shape[1]);
+        var values = dense.data<float>().ToArray();
+        return Enumerable.Range(0, rows).Select(r =>
+        {
+            var set = Enumerable.Range(0, width).Where(k => values[(long)r * width + k] != 0).ToArray();
+            return new SparseFeatures(set, set.Select(_ => 1f).ToArray());
+        }).ToArray();
     }
 
     /// <summary>Rows of 40 set bits among <paramref name="bits"/>, like ECFP4 fingerprints of drug-sized molecules.</summary>

@@ -57,6 +57,8 @@ def parse_args():
                    help="fp32; tf32 (CUDA matmuls on TF32 tensor cores); bf16 (the trunk under bfloat16 autocast)")
     p.add_argument("--mtnn", help="path of the ./mtnn script, used to featurise --data")
     p.add_argument("--fingerprints", help="the output of `mtnn featurize` for --data, made beforehand (where ./mtnn cannot run, as in a separate PyTorch root)")
+    p.add_argument("--first-layer", default="dense", choices=["dense", "sparse"],
+                   help="sparse: the first layer as an embedding bag over each row's set features, as MtnnCluster computes it on the CPU")
     p.add_argument("--json", action="store_true")
     return p.parse_args()
 
@@ -118,12 +120,33 @@ def synthetic(args):
     return f"synthetic:{rows},{tasks},{density},{seed}", x, y
 
 
+class SparseInput(torch.nn.Module):
+    """A Linear layer over mostly-zero inputs, computed as bias + the weight rows ([in x out]) of each row's non-zero
+    features scaled by their values (an embedding bag in sum mode); autograd writes only those rows' gradients."""
+
+    def __init__(self, inputs, outputs):
+        super().__init__()
+        bound = 1 / math.sqrt(inputs)
+        self.weight = torch.nn.Parameter(torch.empty(inputs, outputs).uniform_(-bound, bound))
+        self.bias = torch.nn.Parameter(torch.empty(outputs).uniform_(-bound, bound))
+
+    def forward(self, x):
+        present = x != 0
+        counts = present.sum(1)
+        offsets = counts.cumsum(0) - counts
+        features = present.nonzero()[:, 1]
+        return torch.nn.functional.embedding_bag(features, self.weight, offsets, mode="sum",
+                                                 per_sample_weights=x[present]) + self.bias
+
+
 class Model(torch.nn.Module):
-    def __init__(self, inputs, layers, tasks, dropout, bf16):
+    def __init__(self, inputs, layers, tasks, dropout, bf16, sparse_first_layer=False):
         super().__init__()
         self.bf16 = bf16
         sizes = [inputs] + layers
-        self.trunk = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.trunk = torch.nn.ModuleList(
+            SparseInput(a, b) if i == 0 and sparse_first_layer else torch.nn.Linear(a, b)
+            for i, (a, b) in enumerate(zip(sizes, sizes[1:])))
         self.dropout = dropout
         self.head_weight = torch.nn.Parameter(torch.empty(layers[-1], tasks).uniform_(-1 / math.sqrt(layers[-1]), 1 / math.sqrt(layers[-1])))
         self.head_bias = torch.nn.Parameter(torch.zeros(tasks))
@@ -152,6 +175,8 @@ def main():
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if args.precision == "tf32" and device.type != "cuda":
         fail(f"--precision tf32 needs a CUDA device (TF32 is a mode of CUDA matrix units); this run computes on {device.type}: use fp32 or bf16")
+    if args.first_layer == "sparse" and args.precision == "bf16":
+        fail("--first-layer sparse computes in float32 (as MtnnCluster's sparse first layer); use --precision fp32 or tf32")
     torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
     torch.backends.cudnn.allow_tf32 = args.precision == "tf32"
     torch.manual_seed(args.seed)
@@ -191,7 +216,8 @@ def main():
         return time.perf_counter() - start
 
     def run(kinds):
-        model = Model(features.shape[1], layers, tasks, args.dropout, args.precision == "bf16").to(device)
+        model = Model(features.shape[1], layers, tasks, args.dropout, args.precision == "bf16",
+                      sparse_first_layer=args.first_layer == "sparse").to(device)
         trunk = list(model.trunk.parameters())
         heads = [model.head_weight, model.head_bias]
         # One AdamW per parameter group, as the C# trainer keeps the trunk's and the heads' optimizers apart.
@@ -219,6 +245,7 @@ def main():
         "train_rows": rows,
         "tasks": tasks,
         "layers": args.layers,
+        "first_layer": args.first_layer,
         "joint_epoch_seconds": mean(joint["joint"]),
         "head_epoch_seconds": mean(alternate["heads"]),
         "trunk_epoch_seconds": mean(alternate["trunk"]),

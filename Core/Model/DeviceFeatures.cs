@@ -104,18 +104,28 @@ public sealed class DeviceFeatures : IDisposable
     /// </summary>
     public SparseRows? NonZeroSlice(long start, long length)
     {
+        var rows = new long[length];
+        for (var i = 0; i < length; i++) rows[i] = start + i;
+        return NonZeroRows(rows);
+    }
+
+    /// <summary><see cref="NonZeroSlice"/> of the stored rows at <paramref name="rows"/>, in that order (a training batch).</summary>
+    public SparseRows? NonZeroRows(IReadOnlyList<long> rows)
+    {
         if (_data.device_type != DeviceType.CPU || _storage == Storage.Floats || !_data.is_contiguous()) return null;
         var width = (int)_data.shape[1];
-        ReadOnlySpan<byte> stored = _data.bytes.Slice(checked((int)(start * width)), checked((int)(length * width)));
+        ReadOnlySpan<byte> stored = _data.bytes;
         long count = 0;
-        foreach (var b in stored) count += _storage == Storage.Bits ? System.Numerics.BitOperations.PopCount(b) : b != 0 ? 1 : 0;
-        var (indices, offsets) = (new long[count], new long[length]);
+        foreach (var row in rows)
+            foreach (var b in stored.Slice(checked((int)(row * width)), width))
+                count += _storage == Storage.Bits ? System.Numerics.BitOperations.PopCount(b) : b != 0 ? 1 : 0;
+        var (indices, offsets) = (new long[count], new long[rows.Count]);
         var values = _storage == Storage.Bytes ? new float[count] : null;
         long next = 0;
-        for (var row = 0; row < length; row++)
+        for (var i = 0; i < rows.Count; i++)
         {
-            offsets[row] = next;
-            var bytes = stored.Slice(row * width, width);
+            offsets[i] = next;
+            var bytes = stored.Slice(checked((int)(rows[i] * width)), width);
             for (var k = 0; k < width; k++)
             {
                 var b = bytes[k];
@@ -130,7 +140,7 @@ public sealed class DeviceFeatures : IDisposable
                     if ((b >> bit & 1) != 0) indices[next++] = 8 * k + bit;
             }
         }
-        return new SparseRows(tensor(indices), tensor(offsets), values is null ? null : tensor(values), length, Size);
+        return new SparseRows(tensor(indices), tensor(offsets), values is null ? null : tensor(values), rows.Count, Size);
     }
 
     private Tensor Expand(Tensor stored)

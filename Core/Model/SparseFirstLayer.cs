@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace MtnnCluster.Model;
@@ -6,9 +7,11 @@ namespace MtnnCluster.Model;
 /// <summary>
 /// The trunk's first layer as a sum of weight rows: a fingerprint row has ~40 of 2048 features set, so bias + the
 /// rows of <c>W</c> [in × out] at its set features (each scaled by its value, for counts) costs a fiftieth of the
-/// dense product. Only for forward passes without autograd (evaluation, the frozen trunk of a head epoch).
+/// dense product. With autograd (a training step) the backward adds each row's output gradient into the weight rows
+/// of its set features only, as SparseChem's sparse input layer does, instead of a dense [in × rows] · [rows × out]
+/// product that writes the whole weight gradient from mostly zeros. Under no_grad (evaluation) no graph is kept.
 /// </summary>
-public static class SparseFirstLayer
+public sealed class SparseFirstLayer : IDisposable
 {
     /// <summary>
     /// Above this fraction of non-zero inputs the dense product is used: it runs at the vector units' full rate,
@@ -16,11 +19,26 @@ public static class SparseFirstLayer
     /// </summary>
     public const double MaxDensity = 0.05;
 
+    private readonly EmbeddingBag _bag;
+    private readonly Tensor _bias;
+
     /// <summary>
-    /// <paramref name="input"/> [rows × in] · <paramref name="weight"/> [in × out] + <paramref name="bias"/>, summed
-    /// over the non-zero inputs only; null when the input is too dense for that to pay. Call inside a dispose scope.
+    /// A layer over <paramref name="weight"/> [in × out] and <paramref name="bias"/> themselves: updates made to
+    /// them in place are seen, and gradients reach them. Built once per trunk, since building the module costs
+    /// more than a batch's forward.
     /// </summary>
-    public static Tensor? TryApply(Tensor input, Tensor weight, Tensor bias)
+    public SparseFirstLayer(Tensor weight, Tensor bias)
+    {
+        // not frozen: freezing would turn off the parameter's own requires_grad, which the module shares
+        _bag = nn.EmbeddingBag_from_pretrained(weight, freeze: false, mode: EmbeddingBagMode.Sum);
+        _bias = bias;
+    }
+
+    /// <summary>
+    /// <paramref name="input"/> [rows × in] · weight + bias, summed over the non-zero inputs only; null when the
+    /// input is too dense for that to pay. Call inside a dispose scope.
+    /// </summary>
+    public Tensor? TryApply(Tensor input)
     {
         var rows = input.shape[0];
         var present = input.ne(0.0);
@@ -31,15 +49,11 @@ public static class SparseFirstLayer
         var perRow = present.sum(1, type: ScalarType.Int64);
         var offsets = perRow.cumsum(0).sub(perRow);
         var values = input.masked_select(present); // the same row-major order as nonzero's
-        return Apply(weight, bias, features, offsets, values);
+        return _bag.forward(features, offsets, values).add(_bias, Scalars.One);
     }
 
-    /// <summary>Bias + the weight rows at <paramref name="features"/> (bags starting at <paramref name="offsets"/>), scaled by <paramref name="values"/> (null: 1).</summary>
-    public static Tensor Apply(Tensor weight, Tensor bias, Tensor features, Tensor offsets, Tensor? values)
-    {
-        // an alias: the module's freeze would otherwise turn off the trunk parameter's own requires_grad
-        using var alias = weight.detach();
-        using var bag = nn.EmbeddingBag_from_pretrained(alias, freeze: true, mode: EmbeddingBagMode.Sum);
-        return bag.forward(features, offsets, values).add(bias, Scalars.One);
-    }
+    /// <summary>Bias + the weight rows at each row's non-zero features, scaled by their values. Call inside a dispose scope.</summary>
+    public Tensor Apply(SparseRows rows) => _bag.forward(rows.Indices, rows.Offsets, rows.Values).add(_bias, Scalars.One);
+
+    public void Dispose() => _bag.Dispose();
 }

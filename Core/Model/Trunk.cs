@@ -10,6 +10,10 @@ namespace MtnnCluster.Model;
 public sealed class Trunk : IDisposable
 {
     private readonly List<Tensor> _parameters = [];
+    private SparseFirstLayer? _firstLayer;
+
+    /// <summary>The first layer's weight and bias as a sum of weight rows (built at first use, kept: it shares them).</summary>
+    private SparseFirstLayer FirstLayer => _firstLayer ??= new SparseFirstLayer(_parameters[0], _parameters[1]);
 
     public int InputSize { get; }
     public int[] Layers { get; }
@@ -43,10 +47,26 @@ public sealed class Trunk : IDisposable
     /// <see cref="Dropout.Masks"/>), none in evaluation. The output is float32 whatever <see cref="ComputeType"/>
     /// (heads and loss stay float32). Call inside a dispose scope: intermediate tensors are left to it.
     /// </summary>
-    public Tensor Forward(Tensor input, IReadOnlyList<Tensor>? dropout = null)
+    public Tensor Forward(Tensor input, IReadOnlyList<Tensor>? dropout = null) => LayersFrom(0, input.to(ComputeType), dropout);
+
+    /// <summary>
+    /// <see cref="Forward(Tensor, IReadOnlyList{Tensor}?)"/> of rows given by their non-zero features, with autograd:
+    /// the first layer sums weight rows (<see cref="SparseFirstLayer"/>), so its forward and backward cost in
+    /// proportion to the set features, not to rows × inputs. Float32 only. Call inside a dispose scope.
+    /// </summary>
+    public Tensor Forward(SparseRows rows, IReadOnlyList<Tensor>? dropout = null)
     {
-        var x = input.to(ComputeType);
-        for (var layer = 0; layer < Layers.Length; layer++)
+        if (ComputeType != ScalarType.Float32) throw new InvalidOperationException("the sparse first layer computes in float32");
+        if (rows.Size != InputSize) throw new ArgumentException($"rows of {rows.Size} features for a trunk of {InputSize} inputs");
+        var x = FirstLayer.Apply(rows).relu();
+        if (dropout is not null) x = x.mul(dropout[0]);
+        return LayersFrom(1, x, dropout);
+    }
+
+    /// <summary>Layers <paramref name="from"/>.. on <paramref name="x"/> (in <see cref="ComputeType"/>); float32 out.</summary>
+    private Tensor LayersFrom(int from, Tensor x, IReadOnlyList<Tensor>? dropout)
+    {
+        for (var layer = from; layer < Layers.Length; layer++)
         {
             x = addmm(_parameters[2 * layer + 1].to(ComputeType), x, _parameters[2 * layer].to(ComputeType), 1, 1).relu(); // one fused op, as Linear
             if (dropout is not null) x = x.mul(dropout[layer].to(ComputeType));
@@ -62,7 +82,7 @@ public sealed class Trunk : IDisposable
     public Tensor Evaluate(Tensor input)
     {
         if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
-        var first = ComputeType == ScalarType.Float32 ? SparseFirstLayer.TryApply(input, _parameters[0], _parameters[1]) : null;
+        var first = ComputeType == ScalarType.Float32 ? FirstLayer.TryApply(input) : null;
         return first is null ? Forward(input) : Above(first);
     }
 
@@ -71,7 +91,7 @@ public sealed class Trunk : IDisposable
     {
         if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
         if (rows.Size != InputSize) throw new ArgumentException($"rows of {rows.Size} features for a trunk of {InputSize} inputs");
-        return Above(SparseFirstLayer.Apply(_parameters[0], _parameters[1], rows.Indices, rows.Offsets, rows.Values));
+        return Above(FirstLayer.Apply(rows));
     }
 
     /// <summary>The layers above the first, from the first layer's pre-activation output.</summary>
@@ -94,6 +114,8 @@ public sealed class Trunk : IDisposable
 
     public void Dispose()
     {
+        _firstLayer?.Dispose();
+        _firstLayer = null;
         foreach (var p in _parameters) p.Dispose();
         _parameters.Clear();
     }

@@ -318,7 +318,11 @@ public sealed class ShardTrainer : IDisposable
             var rows = route.OwnRows == batch.Length ? null : tensor(route.OwnAt, device: _device); // alone: the whole batch
             var masks = Dropout.Masks(_spec.Model.Dropout, _dropout, _device, batch.Length, _spec.Model.Layers, rows);
             var stored = route.OwnAt.Select(at => batch[at] - train.Start).ToArray(); // positions in this worker's feature store
-            hidden = _trunk.Forward(train.Features.Rows(tensor(stored, device: _device)), masks);
+            // host-stored fingerprints: the first layer sums the weight rows of the set features (forward and backward)
+            var sparse = _trunk.ComputeType == ScalarType.Float32 ? train.Features.NonZeroRows(stored) : null;
+            hidden = sparse is { Density: <= SparseFirstLayer.MaxDensity }
+                ? _trunk.Forward(sparse, masks)
+                : _trunk.Forward(train.Features.Rows(tensor(stored, device: _device)), masks);
         }
 
         // this worker's tasks: loss on the embeddings of the batch rows they label, from whichever worker computed them

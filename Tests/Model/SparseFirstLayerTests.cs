@@ -41,7 +41,8 @@ public sealed class SparseFirstLayerTests
         var weight = randn([Bits, 500], generator: generator).mul(0.05).requires_grad_();
         var bias = randn([500], generator: generator);
         var input = features.Slice(0, rows.Length);
-        var sparse = SparseFirstLayer.TryApply(input, weight, bias);
+        using var layer = new SparseFirstLayer(weight, bias);
+        var sparse = layer.TryApply(input);
         Assert.NotNull(sparse);
         AssertClose(input.matmul(weight).add(bias), sparse!);
         AssertClose(bias.unsqueeze(0), sparse!.narrow(0, 0, 1)); // a row without features is the bias
@@ -54,7 +55,8 @@ public sealed class SparseFirstLayerTests
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var input = rand([8, 64], generator: new Generator(1)).add(0.1); // every feature non-zero
-        Assert.Null(SparseFirstLayer.TryApply(input, zeros([64, 4]), zeros(4)));
+        using var layer = new SparseFirstLayer(zeros([64, 4]).requires_grad_(), zeros(4));
+        Assert.Null(layer.TryApply(input));
     }
 
     [Theory]
@@ -90,6 +92,33 @@ public sealed class SparseFirstLayerTests
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         AssertClose(trunk.Forward(features.Slice(0, rows.Length)), embeddings);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_training_step_through_the_sparse_first_layer_gives_the_dense_gradients(bool counts)
+    {
+        var rows = Rows(97, 40, counts, 17);
+        using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
+        using var trunk = new Trunk(Bits, [300, 50], 5, CPU);
+        long[] batch = [5, 90, 0, 41, 41, 7, 63]; // shuffled, one row twice, the empty row
+        using var scope = NewDisposeScope();
+        var masks = Dropout.Masks(0.25, new Generator(9), CPU, batch.Length, trunk.Layers);
+        using var upstream = randn([batch.Length, 50], generator: new Generator(4));
+
+        Tensor[] Gradients(Func<Tensor> forward)
+        {
+            foreach (var p in trunk.Parameters) p.grad = null;
+            forward().backward([upstream]);
+            return trunk.Parameters.Select(p => p.grad!.clone()).ToArray();
+        }
+        var dense = Gradients(() => trunk.Forward(features.Rows(tensor(batch)), masks));
+        var sparse = Gradients(() => trunk.Forward(features.NonZeroRows(batch)!, masks));
+        for (var i = 0; i < dense.Length; i++) AssertClose(dense[i], sparse[i]);
+        using var _ = no_grad();
+        AssertClose(trunk.Forward(features.Rows(tensor(batch)), masks), trunk.Forward(features.NonZeroRows(batch)!, masks));
+        Assert.All(trunk.Parameters, p => Assert.True(p.requires_grad));
     }
 
     [Fact]
