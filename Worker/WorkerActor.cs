@@ -84,6 +84,8 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             EndCurrentRun();
             if (_options.ExitAfterRun) CoordinatedShutdown.Get(Context.System).Run(RunEndedReason.Instance);
         });
+        // add-tasks: heads for new tasks on a frozen trunk, no attempt, no process group; before the filter below
+        Receive<FitHeads>(FitHeadsOf);
         Receive<IRunMessage>(m => m.RunId != _runId || _trainer is null || !Sender.Equals(_runCoordinator), m =>
         {
             Dropped++;
@@ -165,6 +167,32 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             _log.Error(e, "worker {0} cannot start run {1}", _options.WorkerId, start.RunId);
             Sender.Tell(new WorkerFailed(start.RunId, _options.WorkerId, e.Message));
             EndCurrentRun();
+        }
+    }
+
+    /// <summary>Fits the heads of the tasks asked for (<see cref="TaskAdder.Fit"/>) and sends them back.</summary>
+    private void FitHeadsOf(FitHeads request)
+    {
+        if (_trainer is not null) EndCurrentRun(); // a training run's coordinator is gone: this is another job
+        _assignedRunId = request.RunId;
+        _inRun = true; // until EndRun: on SIGTERM the coordinator hears of it and gives the share to another worker
+        try
+        {
+            request.Spec.Validate();
+            var device = DeviceName.Parse(_options.Device);
+            PrecisionMode.Require(request.Spec.Precision, device);
+            var data = PreparedDataset.Load(request.Spec, w => _log.Warning(w));
+            data.RequireFingerprint(request.ExpectedFingerprint, "the coordinator's");
+            using var trunk = new Trunk(data.FeatureSize, request.Spec.Model.Layers, request.Spec.Seed, device) { ComputeType = request.Spec.Precision.TrunkComputeType() };
+            trunk.Load(request.Trunk);
+            var fitted = TaskAdder.Fit(trunk, data, request.Tasks, request.Spec.Seed, device);
+            _log.Info($"worker {_options.WorkerId}: heads of {fitted.Tasks.Length} new task(s) fitted for {request.RunId}");
+            Delivery.Send(Sender, HeadsFitted.Of(request.RunId, _options.WorkerId, fitted), Self);
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "worker {0} cannot fit heads for {1}", _options.WorkerId, request.RunId);
+            Sender.Tell(new WorkerFailed(request.RunId, _options.WorkerId, e.Message));
         }
     }
 

@@ -20,7 +20,7 @@ namespace MtnnCluster.Cli.Commands;
 /// </summary>
 public static class ClusterCommands
 {
-    private static readonly ClusterSingletonOptions Singleton = new() { Role = ClusterNodeOptions.CoordinatorRole };
+    internal static readonly ClusterSingletonOptions Singleton = new() { Role = ClusterNodeOptions.CoordinatorRole };
 
     private static Option<string> DataPlaneOption() => new("--data-plane")
     {
@@ -158,6 +158,30 @@ public static class ClusterCommands
             return ExitCodes.Failed;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The node of a coordinator other than training's (<c>add-tasks --bind</c>): the cluster's only seed, which
+    /// workers join with <c>--seed</c> as they join a training coordinator.
+    /// </summary>
+    internal static ClusterNodeOptions CoordinatorNode(string bind, string? publicHost, TlsSettings? tls)
+    {
+        var (host, port) = ClusterNodeOptions.ParseEndpoint(bind, "--bind");
+        return new ClusterNodeOptions(host, port, publicHost, ClusterNodeOptions.ResolveSeeds(null, null, $"{publicHost ?? host}:{port}"),
+            ClusterNodeOptions.CoordinatorRole, tls, DataPlane: tls is null);
+    }
+
+    /// <summary>Runs <paramref name="node"/> with <paramref name="actors"/> until <paramref name="result"/> is known; the node stopping first is an error.</summary>
+    internal static Task<T> RunCoordinatorNode<T>(ClusterNodeOptions node, Action<AkkaConfigurationBuilder> actors, Task<T> result, CancellationToken cancel)
+    {
+        Console.Error.WriteLine($"coordinator listening on {node.BindHost}:{node.BindPort}{TlsNote(node.Tls)}");
+        return RunNode(node, null, ClusterProbes.Worker, false, actors, async host =>
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            if (await Task.WhenAny(result, system.WhenTerminated).WaitAsync(cancel) != result)
+                throw new NodeStoppedException($"coordinator: {NodeStop.Describe(CoordinatedShutdown.Get(system).ShutdownReason)} before the job ended");
+            return await result;
+        });
     }
 
     /// <summary>Runs a cluster node until <paramref name="until"/> completes, serving health probes and <paramref name="status"/> meanwhile when asked to.</summary>

@@ -32,10 +32,14 @@ public static class HeadFitter
     /// <summary>
     /// Fits <paramref name="kinds"/>.Length heads on <paramref name="embeddings"/> [rows × hidden]; returns weight
     /// [hidden × tasks] and bias [tasks] (standardised units for regression tasks, whose scale is in the fit).
+    /// <paramref name="taskIds"/> (default 0, 1, ...) seed each task's folds: a task fitted among any other tasks,
+    /// on any worker, gets the same folds and so the same head, since every (task, penalty, fold) column trains
+    /// on its own cells alone.
     /// </summary>
-    public static (TensorData Weight, TensorData Bias, HeadFit[] Fits) Fit(Tensor embeddings, SupportCells cells, TaskKind[] kinds, long seed)
+    public static (TensorData Weight, TensorData Bias, HeadFit[] Fits) Fit(Tensor embeddings, SupportCells cells, TaskKind[] kinds, long seed, int[]? taskIds = null)
     {
         var taskCount = kinds.Length;
+        if (taskIds is not null && taskIds.Length != taskCount) throw new ArgumentException($"{taskIds.Length} task ids for {taskCount} tasks");
         var (grid, folds) = (L2Grid.Length, Folds + 1); // the last "fold" trains on every label
         var byTask = Enumerable.Range(0, taskCount).Select(_ => new List<int>()).ToArray();
         for (var i = 0; i < cells.Count; i++) byTask[cells.Tasks[i]].Add(i);
@@ -45,7 +49,7 @@ public static class HeadFitter
         {
             scales[t] = kinds[t] == TaskKind.Regression ? ScaleOf(byTask[t].Select(i => cells.Labels[i])) : TargetScale.Identity;
             // stratified: each class (for regression, the whole task) shuffled and dealt round the folds
-            var random = new Random((int)SeededInit.Mix(seed, 0xF01D, t));
+            var random = new Random((int)SeededInit.Mix(seed, 0xF01D, taskIds?[t] ?? t));
             foreach (var group in byTask[t].GroupBy(i => kinds[t] == TaskKind.Classification ? cells.Labels[i] : 0f))
             {
                 var members = group.ToArray();

@@ -41,6 +41,16 @@ public static class ProtocolLimits
                 foreach (var split in m.Splits ?? [])
                     if (!Enum.IsDefined(split)) throw new SerializationException($"Evaluate.Splits: unknown split {(int)split}");
                 break;
+            case FitHeads m:
+                foreach (var t in m.Trunk) Check(t);
+                if (m.Tasks.Any(t => t < 0)) throw new SerializationException("FitHeads: negative task index");
+                break;
+            case HeadsFitted m:
+                Check(m.Weight);
+                Check(m.Bias);
+                if (m.Tasks.Any(t => t < 0) || m.Fits.Length != m.Tasks.Length)
+                    throw new SerializationException($"heads fitted by {m.WorkerId}: {m.Tasks.Length} tasks (none may be negative) and {m.Fits.Length} fits");
+                break;
             case HeadShard m:
                 Check(m.Weight);
                 Check(m.Bias);

@@ -39,6 +39,8 @@ public static class ProtocolRegistry
         ("chunk", typeof(MessageChunk)),
         ("leave", typeof(WorkerLeaving)),
         ("offer", typeof(BlobOffer)),
+        ("fit", typeof(FitHeads)),
+        ("fitd", typeof(HeadsFitted)),
     ];
 
     public static readonly FrozenDictionary<string, Type> TypeByCode = Entries.ToFrozenDictionary(e => $"{e.Code}.{ProtocolVersion}", e => e.Type);

@@ -31,45 +31,27 @@ public sealed class AddTasksCommandTests : IDisposable
         finally { Console.SetError(original); }
     }
 
-    /// <summary>A checkpoint of one task, "old", with a seeded trunk 256 → 32 → 8 (what train writes, without training).</summary>
-    private string TrainedCheckpoint()
-    {
-        var spec = new RunSpec(new DatasetSpec(["pretraining.csv"], "smiles", null, null, null), new FeaturizerSpec(2, 256, false),
-            new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1), new ModelSpec([32, 8], 0.1), new OptimizerSpec(1e-3, 1e-4, 32, false),
-            new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 5);
-        using var trunk = new Trunk(256, [32, 8], 5, CPU);
-        using var heads = new HeadBlock(8, [0], 5, CPU);
-        var (weight, bias) = heads.Export();
-        var model = new CheckpointModel(Checkpoint.CurrentFormat, "run-1", spec, [new CheckpointTask("old", TaskKind.Classification, 0, 1)],
-            256, "none", 1, DateTimeOffset.UnixEpoch);
-        var path = Path.Combine(_directory, "trained", "checkpoint");
-        new Checkpoint(model, trunk.Export(), weight, bias).Write(path);
-        return path;
-    }
+    private string TrainedCheckpoint() => AddTasksFiles.TrainedCheckpoint(_directory);
 
-    /// <summary>
-    /// Two new tasks in the long format, 16 labelled molecules each: "oxygen" is 1 for molecules with an O, "ring"
-    /// for rings; some molecules are labelled for both tasks.
-    /// </summary>
-    private string NewTasks(bool singleClass = false)
-    {
-        var lines = new List<string> { "smiles,task,label" };
-        for (var n = 1; n <= 8; n++)
-        {
-            var chain = new string('C', n);
-            lines.Add($"{chain}O,oxygen,1");
-            lines.Add($"{chain},oxygen,{(singleClass ? 1 : 0)}");
-            lines.Add($"C1CCCCC1{chain},ring,1");
-            lines.Add($"{chain}N,ring,0");
-        }
-        lines.Add("C1CCCCC1O,oxygen,1"); // a molecule of both tasks
-        lines.Add("C1CCCCC1O,ring,1");
-        var path = Path.Combine(_directory, "new.csv");
-        File.WriteAllLines(path, lines);
-        return path;
-    }
+    private string NewTasks(bool singleClass = false) => AddTasksFiles.NewTasks(_directory, singleClass);
 
     private static string[][] ReadCsv(string path) => File.ReadAllLines(path).Select(l => l.Split(',')).ToArray();
+
+    [Fact]
+    public async Task Two_in_process_workers_fit_the_heads_one_fits()
+    {
+        var trained = TrainedCheckpoint();
+        var data = NewTasks();
+        var (one, two) = (Path.Combine(_directory, "one"), Path.Combine(_directory, "two"));
+        var (code, error) = await Run("add-tasks", "--checkpoint", trained, "--data", data, "--out", one);
+        Assert.True(code == 0, error);
+        (code, error) = await Run("add-tasks", "--checkpoint", trained, "--data", data, "--out", two, "--workers", "2");
+        Assert.True(code == 0, error);
+        Assert.Contains("2 new task(s) shared out over 2 worker(s): local-0 1, local-1 1", error);
+        AddTasksFiles.AssertSameHeads(Path.Combine(one, "checkpoint"), Path.Combine(two, "checkpoint"));
+        using var metrics = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(two, "metrics.json")));
+        Assert.Equal(2, metrics.RootElement.GetProperty("shares").GetInt32());
+    }
 
     [Fact]
     public async Task New_tasks_are_added_beside_the_old_ones_and_predict_writes_only_the_tasks_asked_for()
@@ -126,5 +108,67 @@ public sealed class AddTasksCommandTests : IDisposable
         (code, error) = await Run("add-tasks", "--checkpoint", trained, "--data", clash, "--out", Path.Combine(_directory, "clash"));
         Assert.Equal(2, code);
         Assert.Contains("already has task 'old'", error);
+
+        (code, error) = await Run("add-tasks", "--checkpoint", trained, "--data", NewTasks(), "--out", Path.Combine(_directory, "both"), "--bind", "127.0.0.1:1", "--workers", "2");
+        Assert.Equal(2, code);
+        Assert.Contains("`mtnn worker` processes (--min-workers)", error);
     }
+}
+
+/// <summary>The files of the add-tasks tests: a trained checkpoint and a small long file of new tasks.</summary>
+internal static class AddTasksFiles
+{
+    /// <summary>A checkpoint of one task, "old", with a seeded trunk 256 → 32 → 8 (what train writes, without training).</summary>
+    public static string TrainedCheckpoint(string directory)
+    {
+        var spec = new RunSpec(new DatasetSpec(["pretraining.csv"], "smiles", null, null, null), new FeaturizerSpec(2, 256, false),
+            new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1), new ModelSpec([32, 8], 0.1), new OptimizerSpec(1e-3, 1e-4, 32, false),
+            new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 5);
+        using var trunk = new Trunk(256, [32, 8], 5, CPU);
+        using var heads = new HeadBlock(8, [0], 5, CPU);
+        var (weight, bias) = heads.Export();
+        var model = new CheckpointModel(Checkpoint.CurrentFormat, "run-1", spec, [new CheckpointTask("old", TaskKind.Classification, 0, 1)],
+            256, "none", 1, DateTimeOffset.UnixEpoch);
+        var path = Path.Combine(directory, "trained", "checkpoint");
+        new Checkpoint(model, trunk.Export(), weight, bias).Write(path);
+        return path;
+    }
+
+    /// <summary>
+    /// Two new tasks in the long format, 16 labelled molecules each: "oxygen" is 1 for molecules with an O, "ring"
+    /// for rings; some molecules are labelled for both tasks.
+    /// </summary>
+    public static string NewTasks(string directory, bool singleClass = false)
+    {
+        var lines = new List<string> { "smiles,task,label" };
+        for (var n = 1; n <= 8; n++)
+        {
+            var chain = new string('C', n);
+            lines.Add($"{chain}O,oxygen,1");
+            lines.Add($"{chain},oxygen,{(singleClass ? 1 : 0)}");
+            lines.Add($"C1CCCCC1{chain},ring,1");
+            lines.Add($"{chain}N,ring,0");
+        }
+        lines.Add("C1CCCCC1O,oxygen,1"); // a molecule of both tasks
+        lines.Add("C1CCCCC1O,ring,1");
+        var path = Path.Combine(directory, "new.csv");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    /// <summary>The two checkpoints have the same tasks, trunk and heads (up to float summation order).</summary>
+    public static void AssertSameHeads(string expected, string actual) => AssertSameHeads(Checkpoint.Read(expected), Checkpoint.Read(actual));
+
+    public static void AssertSameHeads(Checkpoint a, Checkpoint b)
+    {
+        Assert.Equal(a.Model.Tasks, b.Model.Tasks);
+        Assert.Equal(a.Trunk.Select(t => t.Bytes), b.Trunk.Select(t => t.Bytes));
+        Assert.Equal(a.HeadWeight.Shape, b.HeadWeight.Shape);
+        foreach (var (x, y) in new[] { (a.HeadWeight, b.HeadWeight), (a.HeadBias, b.HeadBias) })
+        {
+            var (p, q) = (System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(x.Bytes).ToArray(), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(y.Bytes).ToArray());
+            for (var i = 0; i < p.Length; i++) Assert.True(Math.Abs(p[i] - q[i]) <= 1e-5f, $"{x.Name}[{i}]: {p[i]} and {q[i]}");
+        }
+    }
+
 }

@@ -61,6 +61,9 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new WorkerLeaving("w1"),
         new MessageChunk("r", 12, "tgrad.3", 0, 3, 150000, new byte[16], new byte[100]),
         new BlobOffer("r", 13, "tstep.3", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]),
+        new FitHeads("add", SampleSpec(), [Tensor(), Tensor()], [0, 4], "abc"),
+        new HeadsFitted("add", "w1", [0, 4], new TensorData("heads.weight", [1, 2], new byte[8]), new TensorData("heads.bias", [2], new byte[8]),
+            [new FittedHeadSummary(16, 8, 0.01, 0.42, 0, 1), new FittedHeadSummary(20, 0, 1, 0.9, 5.5, 2.25)]),
     }.Select(m => new object[] { m });
 
     [Theory]
