@@ -22,9 +22,10 @@ public static class StepBench
         var batchSize = new Option<int>("--batch-size") { Description = "rows per step", DefaultValueFactory = _ => 128 };
         var steps = new Option<int>("--steps") { Description = "steps timed per part", DefaultValueFactory = _ => 30 };
         var tasks = new Option<int>("--tasks") { Description = "heads of the head step's part", DefaultValueFactory = _ => 617 };
+        var density = new Option<double>("--label-density") { Description = "fraction of the head step's cells labelled (ToxCast: about 0.3)", DefaultValueFactory = _ => 0.3 };
         var threads = new Option<int>("--threads") { Description = "compute threads (0: libtorch's default)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "end with one line holding a JSON object of the results" };
-        var command = new Command("step", "the parts of one training step on the CPU: forward+backward, optimizer, buffer copies, a head step") { layers, bits, batchSize, steps, tasks, threads, json };
+        var command = new Command("step", "the parts of one training step on the CPU: forward+backward, optimizer, buffer copies, a head step") { layers, bits, batchSize, steps, tasks, density, threads, json };
         command.SetAction(parse =>
         {
             var sizes = parse.GetValue(layers)!.Split(',').Select(int.Parse).ToArray();
@@ -74,11 +75,11 @@ public static class StepBench
 
             // a joint step's head part as a worker runs it: the batch's labelled cells, the slice of their heads,
             // the loss, backward, and the lazy head AdamW (ToxCast-like: --tasks heads, 30% of cells labelled)
-            var taskCount = parse.GetValue(tasks);
+            var (taskCount, labelDensity) = (parse.GetValue(tasks), parse.GetValue(density));
             using var heads = new HeadBlock(sizes[^1], Enumerable.Range(0, taskCount).ToArray(), 0, device);
             using var headOptimizer = new HeadAdamW(heads, 1e-3, 1e-4);
             var random = new Random(5);
-            var dense = Enumerable.Range(0, rows * taskCount).Select(_ => random.NextDouble() < 0.3 ? (random.NextDouble() < 0.1 ? 1f : 0f) : float.NaN).ToArray();
+            var dense = Enumerable.Range(0, rows * taskCount).Select(_ => random.NextDouble() < labelDensity ? (random.NextDouble() < 0.1 ? 1f : 0f) : float.NaN).ToArray();
             using var labels = DeviceLabels.FromDense(dense, taskCount, new bool[taskCount], Enumerable.Repeat(1f, taskCount).ToArray(), device);
             var positions = Enumerable.Range(0, rows).Select(i => (long)i).ToArray();
             using var embeddings = rand(rows, sizes[^1]);
@@ -87,8 +88,16 @@ public static class StepBench
                 using var scope = NewDisposeScope();
                 var cells = labels.Batch(positions, tensor(positions));
                 var slice = heads.Slice(cells, trainable: true);
-                var inputs = embeddings.detach().requires_grad_(true);
-                MaskedLoss.PerCell(HeadBlock.Logits(inputs, slice), cells).sum().backward();
+                HeadLoss.Compute(embeddings.detach().requires_grad_(true), slice, cells, 1.0 / cells.Count, headGradients: true);
+                headOptimizer.Step(slice);
+            }));
+            // the same step with logits, loss and gradients as tensor ops and autograd, as on a GPU
+            report.Add("head_step_autograd_ms", Median(count, () =>
+            {
+                using var scope = NewDisposeScope();
+                var cells = labels.Batch(positions, tensor(positions));
+                var slice = heads.Slice(cells, trainable: true);
+                MaskedLoss.PerCell(HeadBlock.Logits(embeddings.detach().requires_grad_(true), slice), cells).sum().mul(1.0 / cells.Count).backward();
                 headOptimizer.Step(slice);
             }));
             report.Finish(parse.GetValue(json));

@@ -31,11 +31,16 @@ public static class FusedAdamW
         if (firstMoments.Length != length || secondMoments.Length != length || gradients.Length != length)
             throw new ArgumentException("parameters, moments and gradients of different lengths");
         var blocks = (length + BlockElements - 1) / BlockElements;
-        if (threads <= 1 || blocks <= 1)
-        {
-            Apply(parameters, firstMoments, secondMoments, gradients, c);
-            return;
-        }
+        if (threads <= 1 || blocks <= 1) Apply(parameters, firstMoments, secondMoments, gradients, c);
+        else StepInParallel(parameters, firstMoments, secondMoments, gradients, c, threads, blocks);
+    }
+
+    // apart from Step: its closure would otherwise be allocated on every call, which cost more than the update of a
+    // head's hundred elements
+    private static void StepInParallel(Span<float> parameters, Span<float> firstMoments, Span<float> secondMoments, ReadOnlySpan<float> gradients,
+        in AdamWCoefficients c, int threads, int blocks)
+    {
+        var length = parameters.Length;
         unsafe
         {
             fixed (float* p = parameters, m = firstMoments, v = secondMoments, g = gradients)

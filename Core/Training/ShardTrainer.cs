@@ -331,21 +331,21 @@ public sealed class ShardTrainer : IDisposable
         long batchCells = 0;
         foreach (var p in batch) batchCells += train.Cells[p];
         var cells = train.Labels.Batch(positions, tensor(positions, device: _device));
+        Tensor? inputGradient = null;
         if (cells.Count > 0)
         {
             var slice = _heads.Slice(cells, trainable: phase == EpochPhase.Joint);
-            var perCell = MaskedLoss.PerCell(HeadBlock.Logits(inputs, slice), cells);
-            _taskLoss.Add(perCell, cells.Columns);
-            var loss = perCell.sum();
-            using (no_grad()) lossSum.add_(loss.detach());
             // the batch's mean loss over every worker's cells: each worker's share divided by their total, so the
             // gradients it backpropagates (heads, embeddings, then the trunk's) need no division afterwards
-            using (var mean = (1.0 / batchCells).ToScalar()) loss.mul(mean).backward();
+            var (perCell, hiddenGradient) = HeadLoss.Compute(inputs, slice, cells, 1.0 / batchCells, headGradients: phase == EpochPhase.Joint);
+            inputGradient = hiddenGradient;
+            _taskLoss.Add(perCell, cells.Columns);
+            using (no_grad()) lossSum.add_(perCell.sum());
             if (phase == EpochPhase.Joint) _headOptimizer.Step(slice);
         }
 
         // the gradients with respect to the embeddings go back to the rows' owners, then the trunk's backward
-        var gradient = SendGradients(route, inputs.grad ?? zeros_like(inputs));
+        var gradient = SendGradients(route, inputGradient ?? zeros_like(inputs));
         if (hidden is not null) hidden.backward([gradient]);
         var gradients = _trunk.Parameters.Select(p => p.grad ?? zeros_like(p)).ToArray();
         if (local)
@@ -542,11 +542,10 @@ public sealed class ShardTrainer : IDisposable
             var cells = train.Labels.Batch(positions.ToArray(), tensor(positions.ToArray(), device: _device));
             if (cells.Count == 0) continue;
             var slice = _heads.Slice(cells, trainable: true);
-            var perCell = MaskedLoss.PerCell(HeadBlock.Logits(_headInputs.index_select(0, tensor(at.ToArray(), device: _device)), slice), cells);
+            var inputs = _headInputs.index_select(0, tensor(at.ToArray(), device: _device));
+            var perCell = HeadLoss.Compute(inputs, slice, cells, 1.0 / batchCells, headGradients: true).PerCell; // the batch's mean over all tasks' cells
             _taskLoss.Add(perCell, cells.Columns);
-            var loss = perCell.sum();
-            using (no_grad()) lossSum.add_(loss.detach());
-            using (var mean = (1.0 / batchCells).ToScalar()) loss.mul(mean).backward(); // the batch's mean over all tasks' cells
+            using (no_grad()) lossSum.add_(perCell.sum());
             _headOptimizer.Step(slice);
             labelSum += cells.Count;
         }
