@@ -62,21 +62,51 @@ public sealed class HeadAdamW : IDisposable
     /// The same step on host memory: head by head, one pass over its row with <see cref="FusedAdamW"/> and that
     /// head's own bias corrections (a batch touches hundreds of heads of ~100 floats: a loop, not ~25 tensor ops).
     /// </summary>
-    private void StepOnHost(HeadSlice slice)
+    private unsafe void StepOnHost(HeadSlice slice)
     {
         var columns = MemoryMarshal.Cast<byte, long>(slice.Columns.bytes);
-        var steps = MemoryMarshal.Cast<byte, double>(_steps.bytes);
+        var count = columns.Length;
         var hidden = (int)_heads.Rows.shape[1];
-        Span<float> weights = Elements(_heads.Rows), weightFirst = Elements(_weightFirst), weightSecond = Elements(_weightSecond);
-        Span<float> biases = Elements(_heads.Bias), biasFirst = Elements(_biasFirst), biasSecond = Elements(_biasSecond);
-        Span<float> weightGradient = Elements(slice.Rows.grad!), biasGradient = Elements(slice.Bias.grad!);
-        for (var k = 0; k < columns.Length; k++)
+        // blocks of heads on the compute threads: each head's update is its own, so the result is the same on any number
+        var blocks = (columns.Length + HeadsPerBlock - 1) / HeadsPerBlock;
+        var threads = Math.Min(get_num_threads(), blocks);
+        fixed (long* headsAt = columns)
+        fixed (double* steps = MemoryMarshal.Cast<byte, double>(_steps.bytes))
+        fixed (float* weights = Elements(_heads.Rows), weightFirst = Elements(_weightFirst), weightSecond = Elements(_weightSecond))
+        fixed (float* biases = Elements(_heads.Bias), biasFirst = Elements(_biasFirst), biasSecond = Elements(_biasSecond))
+        fixed (float* weightGradient = Elements(slice.Rows.grad!), biasGradient = Elements(slice.Bias.grad!))
         {
-            var head = (int)columns[k];
+            var at = new HostState((nint)headsAt, (nint)steps, (nint)weights, (nint)weightFirst, (nint)weightSecond, (nint)biases, (nint)biasFirst,
+                (nint)biasSecond, (nint)weightGradient, (nint)biasGradient, hidden);
+            if (threads <= 1) StepHeads(at, 0, count);
+            else
+                Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                    block => StepHeads(at, block * HeadsPerBlock, Math.Min(count, (block + 1) * HeadsPerBlock)));
+        }
+    }
+
+    /// <summary>Heads a thread steps at a time.</summary>
+    private const int HeadsPerBlock = 256;
+
+    /// <summary>Where the host step's arrays are (pinned for the step's duration).</summary>
+    private readonly record struct HostState(nint Heads, nint Steps, nint Weights, nint WeightFirst, nint WeightSecond, nint Biases, nint BiasFirst,
+        nint BiasSecond, nint WeightGradient, nint BiasGradient, int Hidden);
+
+    /// <summary>The slice's heads <paramref name="from"/>..<paramref name="to"/>, one pass over each row with its own bias corrections.</summary>
+    private unsafe void StepHeads(in HostState at, int from, int to)
+    {
+        var hidden = at.Hidden;
+        var heads = (long*)at.Heads;
+        var steps = (double*)at.Steps;
+        for (var k = from; k < to; k++)
+        {
+            var head = (int)heads[k];
             var c = AdamWCoefficients.For((long)++steps[head], _learningRate, _weightDecay, _beta1Value, _beta2Value, _epsilonValue);
-            var row = head * hidden;
-            FusedAdamW.Step(weights.Slice(row, hidden), weightFirst.Slice(row, hidden), weightSecond.Slice(row, hidden), weightGradient.Slice(k * hidden, hidden), c, threads: 1);
-            FusedAdamW.Step(biases.Slice(head, 1), biasFirst.Slice(head, 1), biasSecond.Slice(head, 1), biasGradient.Slice(k, 1), c, threads: 1);
+            var row = (long)head * hidden;
+            FusedAdamW.Step(new Span<float>((float*)at.Weights + row, hidden), new Span<float>((float*)at.WeightFirst + row, hidden),
+                new Span<float>((float*)at.WeightSecond + row, hidden), new ReadOnlySpan<float>((float*)at.WeightGradient + (long)k * hidden, hidden), c, threads: 1);
+            FusedAdamW.Step(new Span<float>((float*)at.Biases + head, 1), new Span<float>((float*)at.BiasFirst + head, 1),
+                new Span<float>((float*)at.BiasSecond + head, 1), new ReadOnlySpan<float>((float*)at.BiasGradient + k, 1), c, threads: 1);
         }
     }
 

@@ -54,6 +54,27 @@ public sealed class HeadLossTests
     }
 
     [Fact]
+    public void A_slice_holds_the_heads_its_cells_name_once_each_in_order()
+    {
+        var random = new Random(2);
+        var dense = Enumerable.Range(0, 30 * 500).Select(_ => random.NextDouble() < 0.01 ? 1f : float.NaN).ToArray();
+        using var labels = DeviceLabels.FromDense(dense, 500, new bool[500], Enumerable.Repeat(1f, 500).ToArray(), CPU);
+        using var heads = new HeadBlock(7, Enumerable.Range(0, 500).ToArray(), 3, CPU);
+        using var scope = NewDisposeScope();
+        var positions = Enumerable.Range(0, 30).Select(i => (long)i).ToArray();
+        var cells = labels.Batch(positions, tensor(positions));
+        var slice = heads.Slice(cells, trainable: true);
+        var original = cells.Columns.data<long>().ToArray();
+        var columns = slice.Columns.data<long>().ToArray();
+        Assert.Equal(original.Distinct().Order(), columns);
+        var inverse = slice.Cells.Columns.data<long>().ToArray();
+        Assert.Equal(original, inverse.Select(k => columns[k]));
+        Assert.Equal(heads.Rows.index_select(0, slice.Columns).data<float>().ToArray(), slice.Rows.data<float>().ToArray());
+        Assert.Equal(heads.Bias.index_select(0, slice.Columns).data<float>().ToArray(), slice.Bias.data<float>().ToArray());
+        Assert.True(slice.Rows.requires_grad && slice.Rows.is_leaf);
+    }
+
+    [Fact]
     public void Dense_cells_are_left_to_the_matrix_product()
     {
         using var labels = DeviceLabels.FromDense(Enumerable.Repeat(1f, 8 * 4).ToArray(), 4, new bool[4], Enumerable.Repeat(1f, 4).ToArray(), CPU);
