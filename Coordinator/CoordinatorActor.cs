@@ -18,7 +18,12 @@ namespace MtnnCluster.Coordinator;
 public sealed record ResumeFrom(string Directory, bool Required);
 
 /// <summary>A training job as the coordinator receives it.</summary>
-public sealed record TrainJob(string RunId, RunSpec Spec, string OutDirectory, int MinWorkers, CheckpointPolicy? Checkpoints = null, ResumeFrom? Resume = null)
+/// <summary>
+/// One training run for a coordinator. <see cref="KeepWorkers"/>: the run is a job of a group (<see cref="JobsActor"/>),
+/// so its end keeps the workers for the group's next job.
+/// </summary>
+public sealed record TrainJob(string RunId, RunSpec Spec, string OutDirectory, int MinWorkers, CheckpointPolicy? Checkpoints = null, ResumeFrom? Resume = null,
+    bool KeepWorkers = false)
 {
     public CheckpointPolicy CheckpointPolicy => Checkpoints ?? new CheckpointPolicy();
 }
@@ -431,6 +436,9 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
 
     private void OnRegister(RegisterWorker register)
     {
+        // a group's job that is over leaves the worker unanswered: it goes on announcing itself, and the group's
+        // coordinator gives it the next job
+        if (Over && _job.KeepWorkers) return;
         Sender.Tell(new WorkerRegistered(register.WorkerId));
         if (Over) return;
         if (_suspects.Remove(register.WorkerId, out var stale)) Context.Unwatch(stale.Ref); // it came back as a new process
@@ -599,7 +607,7 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
     private void EndRunOnEveryWorker()
     {
         foreach (var worker in _workers.Values)
-            Delivery.Send(worker.Ref, new EndRun(_placement?.Assignment.ContainsKey(worker.WorkerId) == true ? WireId : _runId), Self);
+            Delivery.Send(worker.Ref, new EndRun(_placement?.Assignment.ContainsKey(worker.WorkerId) == true ? WireId : _runId, _job.KeepWorkers), Self);
     }
 
     private void Fail(Exception error)

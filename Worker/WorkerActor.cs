@@ -57,6 +57,7 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             _registered = true;
             Timers.Cancel("register");
             if (Sender.Equals(_coordinatorInstance)) return;
+            if (_coordinatorInstance is not null) Context.Unwatch(_coordinatorInstance); // a group's previous job's coordinator
             _coordinatorInstance = Sender;
             Context.Watch(Sender);
         });
@@ -79,9 +80,18 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
         // Before the filter below: a run that failed before or while starting here has no trainer, but must still
         // end (and, on a cluster, let this process exit).
         // The run's own id (without its attempt) ends it too: a worker whose tasks all moved away is sent that one.
-        Receive<EndRun>(m => _assignedRunId is null || m.RunId == _assignedRunId || _assignedRunId.StartsWith(m.RunId + "~", StringComparison.Ordinal), _ =>
+        Receive<EndRun>(m => _assignedRunId is null || m.RunId == _assignedRunId || _assignedRunId.StartsWith(m.RunId + "~", StringComparison.Ordinal), m =>
         {
             EndCurrentRun();
+            if (m.KeepWorker)
+            {
+                // wanted for the group's next job: announce ourselves to the coordinator again
+                _assignedRunId = null;
+                _registered = false;
+                Self.Tell(Register.Instance);
+                Timers.StartPeriodicTimer("register", Register.Instance, TimeSpan.FromSeconds(2));
+                return;
+            }
             if (_options.ExitAfterRun) CoordinatedShutdown.Get(Context.System).Run(RunEndedReason.Instance);
         });
         // add-tasks: heads for new tasks on a frozen trunk, no attempt, no process group; before the filter below

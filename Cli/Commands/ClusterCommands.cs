@@ -54,14 +54,37 @@ public static class ClusterCommands
         var tlsOptions = new TlsOptions();
         var endpoints = new EndpointOptions();
         var dataPlane = DataPlaneOption();
-        var command = new Command("coordinator", "run the coordinator of a multi-node training run");
+        var command = new Command("coordinator", "run the coordinator of a multi-node training run (--seeds, --ensemble: a group of runs at once on different workers)");
         options.AddTo(command);
+        command.Options.Add(options.Seeds);
+        command.Options.Add(options.EnsembleSize);
         tlsOptions.AddTo(command);
         foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, workerWait, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort }) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var completion = RunCompletion.ForConsole();
             var wait = WorkerWait(parse.GetValue(workerWait)!);
+            ClusterNodeOptions Node()
+            {
+                var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
+                var self = $"{parse.GetValue(publicHost) ?? host}:{port}";
+                var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), self);
+                var tls = tlsOptions.Resolve(parse);
+                return new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole, tls, DataPlaneOn(parse, dataPlane, tls));
+            }
+            if (options.Group(parse) is { } group)
+            {
+                // each run of the group is a job that waits for --min-workers workers of its own
+                var perJob = parse.GetValue(minWorkers);
+                if (perJob < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {perJob})");
+                var groupNode = Node();
+                completion.Info($"coordinator of {group.Counted}, {perJob} worker(s) each: workers join {groupNode.BindHost}:{groupNode.BindPort}{TlsNote(groupNode.Tls)}");
+                await TrainCommand.TrainGroup(options, parse, group, "cpu", perJob, (id, jobs, allEnded, _) => RunCoordinatorNode(groupNode,
+                    akka => akka.WithSingleton<JobsActor>("coordinator", Props.Create(() => new JobsActor(id, jobs)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher),
+                        Singleton, false),
+                    allEnded.ContinueWith(_ => true, TaskScheduler.Default), cancel));
+                return ExitCodes.Done;
+            }
             using var runLock = options.OutPath(parse) is { } outPath ? RunLock.Acquire(outPath, "mtnn coordinator", completion.Info) : null;
             var run = options.Resolve(parse, NewRunId, w => completion.Info($"warning: {w}"));
             if (run.AlreadyFinished)
@@ -71,13 +94,10 @@ public static class ClusterCommands
             }
             var workers = parse.GetValue(minWorkers);
             if (workers < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {workers})");
-            var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
-            var self = $"{parse.GetValue(publicHost) ?? host}:{port}";
-            var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), self);
+            var node = Node();
+            var (host, port, tls) = (node.BindHost, node.BindPort, node.Tls);
             var outDirectory = run.OutDirectory;
             var job = run.ToJob(workers);
-            var tls = tlsOptions.Resolve(parse);
-            var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole, tls, DataPlaneOn(parse, dataPlane, tls));
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole);
             completion.Info($"coordinator listening on {host}:{port}{TlsNote(tls)}; waiting for {workers} worker(s)");

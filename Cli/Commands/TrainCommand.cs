@@ -17,7 +17,7 @@ public static class TrainCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var endpoints = new EndpointOptions();
-        var command = new Command("train", "train a multitask network on one machine (--seeds and --ensemble: several runs in turn, in this process only)");
+        var command = new Command("train", "train a multitask network on one machine (--seeds and --ensemble: several runs, at once on different workers when there are enough)");
         options.AddTo(command);
         command.Options.Add(options.Seeds); // train only: a coordinator runs one configuration
         command.Options.Add(options.EnsembleSize);
@@ -32,8 +32,11 @@ public static class TrainCommand
             {
                 PrecisionMode.Require(options.ToSpec(parse).Precision, DeviceName.Parse(parse.GetValue(device)!));
                 using var groupTelemetry = endpoints.StartTelemetry(parse, "train");
-                await TrainGroup(options, parse, group, new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!,
-                    LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: endpoints.Health(parse)), cancel);
+                var embedded = new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!,
+                    LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: endpoints.Health(parse));
+                // the workers shared out over the runs: all at once when there are enough, else in turn
+                await TrainGroup(options, parse, group, embedded.Device, Math.Max(1, embedded.Workers / group.Count),
+                    (id, jobs, allEnded, current) => GroupRun.RunInProcess(id, jobs, allEnded, embedded, current, cancel));
                 return 0;
             }
             var completion = RunCompletion.ForConsole();
@@ -58,32 +61,69 @@ public static class TrainCommand
     }
 
     /// <summary>
-    /// <c>--seeds</c> or <c>--ensemble</c>: each run in turn, in its own subdirectory of --out as a normal run (with
-    /// <c>--resume auto</c> a finished one is kept and an unfinished one continues), then the group's metrics.json
-    /// and, for an ensemble, ensemble.json and the ensemble's own test scores.
+    /// <c>--seeds</c> or <c>--ensemble</c>: every run in its own subdirectory of --out as a normal run (with
+    /// <c>--resume auto</c> a finished one is kept and an unfinished one continues), as jobs of one coordinator that
+    /// go on at the same time on different workers, <paramref name="workersPerJob"/> each, as far as there are
+    /// workers (<paramref name="runJobs"/>: in this process, or as a cluster's coordinator); then the group's
+    /// metrics.json and, for an ensemble, ensemble.json and the ensemble's own test scores.
     /// </summary>
-    private static async Task TrainGroup(TrainOptions options, ParseResult parse, RunGroup group, EmbeddedOptions embedded, CancellationToken cancel)
+    internal static async Task TrainGroup(TrainOptions options, ParseResult parse, RunGroup group, string device, int workersPerJob,
+        Func<string, IReadOnlyList<GroupJob>, Task, Func<RunWatch?>, Task> runJobs)
     {
         var outPath = options.OutPath(parse) ?? throw new ArgumentException("--out is required");
         using var groupLock = RunLock.Acquire(outPath, "mtnn train", Console.WriteLine);
         var outDirectory = OutputDirectory.ClaimGroup(outPath, parse.GetValue(options.Overwrite), parse.GetValue(options.Resume) == "auto");
         var members = Enumerable.Range(0, group.Count).Select(i => group.Member(i, outDirectory)).ToArray();
-        var runs = new List<RunMetrics>();
-        foreach (var member in members)
+        var runs = new RunMetrics?[group.Count];
+        var locks = new List<IDisposable>();
+        var pending = new List<(int Index, string OutDirectory, RunCompletion Completion, RunWatch Watch)>();
+        var jobs = new List<GroupJob>();
+        try
         {
-            var completion = RunCompletion.ForConsole();
-            completion.Info($"{member.Name} ({runs.Count + 1}/{group.Count}): seed {member.Seed}, {member.OutDirectory}");
-            using var memberLock = RunLock.Acquire(member.OutDirectory, "mtnn train", completion.Info);
-            var run = options.Resolve(parse, ClusterCommands.NewRunId, w => completion.Info($"warning: {w}"), member);
-            if (run.AlreadyFinished)
+            for (var i = 0; i < members.Length; i++)
             {
-                completion.Info($"run {run.RunId} in {run.OutDirectory} has already finished (metrics.json); its scores are used");
-                runs.Add(ReportWriter.ReadMetrics(run.OutDirectory));
-                continue;
+                var member = members[i];
+                var completion = new RunCompletion(new PrefixedLines(Console.Out, $"{member.Name}: "));
+                completion.Info($"({i + 1}/{group.Count}) seed {member.Seed}, {member.OutDirectory}");
+                locks.Add(RunLock.Acquire(member.OutDirectory, "mtnn train", completion.Info));
+                var run = options.Resolve(parse, ClusterCommands.NewRunId, w => completion.Info($"warning: {w}"), member);
+                if (run.AlreadyFinished)
+                {
+                    completion.Info($"run {run.RunId} in {run.OutDirectory} has already finished (metrics.json); its scores are used");
+                    runs[i] = ReportWriter.ReadMetrics(run.OutDirectory);
+                    continue;
+                }
+                var watch = new RunWatch(completion, run.OutDirectory, run.Spec, message => completion.Info($"warning: {message}"));
+                pending.Add((i, run.OutDirectory, completion, watch));
+                jobs.Add(new GroupJob(run.ToJob(workersPerJob) with { KeepWorkers = true }, watch));
             }
-            var outcome = await EmbeddedRun.RunAsync(run.ToJob(embedded.Workers), embedded, completion, cancel);
-            PrintSummary(outcome, run.OutDirectory);
-            runs.Add(RunMetrics.From(outcome));
+            if (jobs.Count > 0)
+            {
+                var allEnded = Task.WhenAll(pending.Select(p => p.Completion.Outcome));
+                RunWatch? Current() => pending.FirstOrDefault(p => !p.Completion.Outcome.IsCompleted).Watch;
+                await runJobs($"group-{ClusterCommands.NewRunId()}", jobs, allEnded, Current);
+            }
+            Exception? failure = null;
+            foreach (var (index, directory, completion, _) in pending)
+            {
+                try
+                {
+                    var outcome = await completion.Outcome;
+                    RunWriter.Write(directory, outcome);
+                    Console.WriteLine($"{members[index].Name}:");
+                    PrintSummary(outcome, directory);
+                    runs[index] = RunMetrics.From(outcome);
+                }
+                catch (Exception e) when (failure is null)
+                {
+                    failure = new InvalidOperationException($"{members[index].Name} ({directory}) failed: {e.Message}", e);
+                }
+            }
+            if (failure is not null) throw failure; // after the others' outputs are written
+        }
+        finally
+        {
+            foreach (var l in locks) l.Dispose();
         }
         EnsembleReport? ensemble = null;
         if (group.Kind == GroupKind.Ensemble)
@@ -94,9 +134,9 @@ public static class TrainCommand
             var spec = models[0].Model.Spec;
             var data = PreparedDataset.Load(spec);
             data.RequireFingerprint(models[0].Model.DatasetFingerprint, "the members' checkpoints");
-            ensemble = GroupMetrics.EnsembleScores(group.Count, Ensemble.Score(models, data, Data.Split.Test, DeviceName.Parse(embedded.Device)), spec.MinClassCount, data.IsEvaluated);
+            ensemble = GroupMetrics.EnsembleScores(group.Count, Ensemble.Score(models, data, Data.Split.Test, DeviceName.Parse(device)), spec.MinClassCount, data.IsEvaluated);
         }
-        var metrics = GroupMetrics.From(group, members, runs, ensemble);
+        var metrics = GroupMetrics.From(group, members, runs.Select(r => r!).ToList(), ensemble);
         var path = metrics.Write(outDirectory);
         if (ensemble is not null)
             Console.WriteLine($"ensemble of {group.Count} members (their mean predictions): mean test ROC-AUC {Format(ensemble.MeanTestRocAuc)}, PRC-AUC {Format(ensemble.MeanTestPrcAuc)}" +

@@ -143,6 +143,9 @@ public sealed record HeadShard(
     [property: Key(3)] TensorData Weight,
     [property: Key(4)] TensorData Bias) : IRunMessage;
 
-/// <summary>Coordinator → worker: the run is over; free its tensors.</summary>
+/// <summary>
+/// Coordinator → worker: the run is over; free its tensors. <see cref="KeepWorker"/>: the worker is wanted for
+/// another job of the same coordinator (a group's next run), so it registers again instead of leaving.
+/// </summary>
 [MessagePackObject]
-public sealed record EndRun([property: Key(0)] string RunId) : IRunMessage;
+public sealed record EndRun([property: Key(0)] string RunId, [property: Key(1)] bool KeepWorker = false) : IRunMessage;

@@ -15,8 +15,10 @@ public static class ProtocolRegistry
     /// 3: local SGD's request is a message of its own, and core types have their own formatters.
     /// 4: hybrid parallelism: the coordinator starts rounds of steps (<see cref="TrainSteps"/>) and carries no trunk
     /// per step; workers exchange embeddings and gradients among themselves.
+    /// 5: a run's end may keep its workers for the next job of a group (<see cref="EndRun.KeepWorker"/>), and
+    /// add-tasks' messages (<see cref="FitHeads"/>, <see cref="HeadsFitted"/>).
     /// </summary>
-    public const int ProtocolVersion = 4;
+    public const int ProtocolVersion = 5;
 
     private static readonly (string Code, Type Type)[] Entries =
     [

@@ -72,6 +72,24 @@ public sealed class SeedsCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Seeds_on_two_workers_run_at_once_each_on_its_own_and_train_what_each_seed_alone_trains()
+    {
+        var output = Path.Combine(_directory, "seeds-two");
+        var (code, printed, error) = await Run(["train", "--data", _data, "--out", output, "--seeds", "0,1", .. Small[..^2], "--workers", "2"]);
+        Assert.True(code == 0, error);
+        var workersOf = new[] { 0, 1 }.Select(seed => Json(Path.Combine(output, $"seed-{seed}", "metrics.json")).GetProperty("workers")
+            .EnumerateArray().Select(w => w.GetProperty("id").GetString()!).Single()).ToArray();
+        Assert.Equal(["local-0", "local-1"], workersOf.Order()); // one worker each, the two at once
+        Assert.Contains("seed-1: ", printed);
+
+        var alone = Path.Combine(_directory, "seed-1-alone");
+        (code, _, error) = await Run(["train", "--data", _data, "--out", alone, "--seed", "1", .. Small]);
+        Assert.True(code == 0, error);
+        Assert.Equal(Json(Path.Combine(alone, "metrics.json")).GetProperty("mean_test_roc_auc").GetDouble(),
+            Json(Path.Combine(output, "seed-1", "metrics.json")).GetProperty("mean_test_roc_auc").GetDouble());
+    }
+
+    [Fact]
     public async Task Predict_of_an_ensemble_is_the_mean_of_its_members_predictions()
     {
         var output = Path.Combine(_directory, "ensemble");

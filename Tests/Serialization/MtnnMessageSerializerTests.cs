@@ -58,6 +58,7 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         new FetchHeads("r"),
         new HeadShard("r", "w1", [0, 3], Tensor(), new TensorData("heads.bias", [2], new byte[8])),
         new EndRun("r"),
+        new EndRun("r", KeepWorker: true),
         new WorkerLeaving("w1"),
         new MessageChunk("r", 12, "tgrad.3", 0, 3, 150000, new byte[16], new byte[100]),
         new BlobOffer("r", 13, "tstep.3", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]),
@@ -110,11 +111,12 @@ public sealed class MtnnMessageSerializerTests : IDisposable
     public void A_message_of_an_earlier_protocol_version_is_refused()
     {
         // version 2 changed what offers and chunks carry (XxHash128 instead of SHA-256), version 3 the trunk step
-        // and the wire form of core types, version 4 the step itself (hybrid parallelism): mixed nodes must not talk
-        Assert.Equal(4, ProtocolRegistry.ProtocolVersion);
+        // and the wire form of core types, version 4 the step itself (hybrid parallelism), version 5 a run's end
+        // (workers kept for a group's next job): mixed nodes must not talk
+        Assert.Equal(5, ProtocolRegistry.ProtocolVersion);
         var offer = new BlobOffer("r", 13, "tstep.3", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]);
-        foreach (var old in new[] { "offer.1", "offer.2", "offer.3" })
-            Assert.Contains("version 4", Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), old)).Message);
+        foreach (var old in new[] { "offer.1", "offer.2", "offer.3", "offer.4" })
+            Assert.Contains("version 5", Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), old)).Message);
     }
 
     [Fact]

@@ -1,0 +1,40 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using MtnnCluster.Collectives;
+using MtnnCluster.Coordinator;
+using MtnnCluster.Hosting;
+using MtnnCluster.Worker;
+
+namespace MtnnCluster.Cli.Runs;
+
+/// <summary>
+/// The runs of a group (<c>--seeds</c>, <c>--ensemble</c>) as jobs of one <see cref="JobsActor"/>, in this process
+/// with in-process workers: each job gets <see cref="TrainJob.MinWorkers"/> of them, so the runs go on at the same
+/// time while there are workers for them, and one after another when there are not. Returns when every job has
+/// ended (its outcome, or failure, is in its own observer).
+/// </summary>
+public static class GroupRun
+{
+    public static async Task RunInProcess(string groupId, IReadOnlyList<GroupJob> jobs, Task allEnded, EmbeddedOptions options, Func<RunWatch?> current,
+        CancellationToken cancel)
+    {
+        if (options.Workers < 1) throw new ArgumentException($"--workers must be ≥ 1 (got {options.Workers})");
+        foreach (var job in jobs) job.Job.Spec.Validate();
+        var workers = Enumerable.Range(0, options.Workers).Select(i => new WorkerOptions($"local-{i}", options.Device, 1)).ToArray();
+        await AkkaNode.RunAsync(akka => akka
+                .AddMtnnBasics(options.VerifySerialization, options.LogLevel)
+                .WithActors((system, registry) => registry.Register<JobsActor>(system.ActorOf(
+                    Props.Create(() => new JobsActor(groupId, jobs)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), "coordinator")))
+                .WithWorkers(workers, (_, registry) => registry.Get<JobsActor>(), new InProcessGroups()),
+            async host =>
+            {
+                var system = host.Services.GetRequiredService<ActorSystem>();
+                await using var health = options.HealthPort is { } port
+                    ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"), () => ClusterProbes.Run(current()?.Summary))
+                    : null;
+                await allEnded.ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(cancel); // failures are the jobs' own
+                return true;
+            });
+    }
+}

@@ -1,0 +1,112 @@
+using Akka.Actor;
+using Akka.Event;
+using MtnnCluster.Hosting;
+using MtnnCluster.Messages;
+using MtnnCluster.Training;
+
+namespace MtnnCluster.Coordinator;
+
+/// <summary>One run of a group (a seed of <c>--seeds</c>, a member of <c>--ensemble</c>) and who hears how it goes.</summary>
+public sealed record GroupJob(TrainJob Job, ITrainingObserver Observer);
+
+/// <summary>
+/// The coordinator of a group of independent runs (<c>--seeds</c>, <c>--ensemble</c>): each run is a job with a
+/// <see cref="CoordinatorActor"/> of its own, a child of this one, and the runs go on at the same time on different
+/// workers. Workers register here as with any coordinator; each is handed (its registration forwarded) to the first
+/// job still short of its <see cref="TrainJob.MinWorkers"/>, and from then on talks to that job's coordinator
+/// alone. A job that ends keeps its workers (<see cref="EndRun.KeepWorker"/>): they register here again and go to
+/// the next job that needs them. A worker no job needs is left unanswered, so it keeps announcing itself. When every
+/// job has ended, every worker is told the group is over. Losses are each job's own coordinator's business.
+/// </summary>
+public sealed class JobsActor : ReceiveActor
+{
+    private sealed record JobEnded(int Index) : INoSerializationVerificationNeeded;
+
+    /// <summary>Tells the job's own observer everything, and this actor when the job has ended.</summary>
+    private sealed class JobObserver(ITrainingObserver inner, IActorRef jobs, int index) : ITrainingObserver
+    {
+        public void Info(string message) => inner.Info(message);
+        public void EpochCompleted(EpochReport report) => inner.EpochCompleted(report);
+        public void StepCompleted(StepProgress progress) => inner.StepCompleted(progress);
+        public void StatusChanged(RunStatus status) => inner.StatusChanged(status);
+        public void Completed(RunOutcome outcome)
+        {
+            inner.Completed(outcome);
+            jobs.Tell(new JobEnded(index));
+        }
+        public void Failed(Exception error)
+        {
+            inner.Failed(error);
+            jobs.Tell(new JobEnded(index));
+        }
+    }
+
+    private readonly IReadOnlyList<GroupJob> _jobs;
+    private readonly string _groupId;
+    private readonly IActorRef?[] _coordinators;
+    private readonly bool[] _ended;
+    private readonly Dictionary<string, int> _jobOf = new(StringComparer.Ordinal); // worker id → the job it was handed to
+    private readonly Dictionary<string, IActorRef> _workers = new(StringComparer.Ordinal); // every worker that registered
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    public JobsActor(string groupId, IReadOnlyList<GroupJob> jobs)
+    {
+        if (jobs.Count == 0) throw new ArgumentException("a group needs at least one job");
+        if (jobs.Any(j => !j.Job.KeepWorkers)) throw new ArgumentException("a group's jobs must keep their workers for the next job (TrainJob.KeepWorkers)");
+        (_groupId, _jobs) = (groupId, jobs);
+        _coordinators = new IActorRef?[jobs.Count];
+        _ended = new bool[jobs.Count];
+
+        Receive<RegisterWorker>(OnRegister);
+        Receive<WorkerLeaving>(m =>
+        {
+            if (_jobOf.TryGetValue(m.WorkerId, out var job) && !_ended[job]) _coordinators[job]!.Forward(m);
+        });
+        Receive<Terminated>(t =>
+        {
+            foreach (var (id, _) in _workers.Where(w => w.Value.Equals(t.ActorRef)).ToArray())
+            {
+                _workers.Remove(id);
+                _jobOf.Remove(id); // its job's coordinator saw it go too, and waits for another
+            }
+        });
+        Receive<JobEnded>(m =>
+        {
+            _ended[m.Index] = true;
+            foreach (var id in _jobOf.Where(j => j.Value == m.Index).Select(j => j.Key).ToArray()) _jobOf.Remove(id);
+            if (_ended.All(e => e))
+                foreach (var worker in _workers.Values) worker.Tell(new EndRun(_groupId)); // the group is over: workers may leave
+        });
+    }
+
+    private void OnRegister(RegisterWorker register)
+    {
+        if (!_workers.TryGetValue(register.WorkerId, out var known)) Context.Watch(Sender);
+        else if (!known.Equals(Sender))
+        {
+            Context.Unwatch(known);
+            _jobOf.Remove(register.WorkerId); // a new process under the same id: the old one is gone
+            Context.Watch(Sender);
+        }
+        _workers[register.WorkerId] = Sender;
+        if (!_jobOf.TryGetValue(register.WorkerId, out var job))
+        {
+            var needing = Enumerable.Range(0, _jobs.Count).Where(j => !_ended[j] && Assigned(j) < _jobs[j].Job.MinWorkers).Cast<int?>().FirstOrDefault();
+            if (needing is null)
+            {
+                if (_ended.All(e => e)) Sender.Tell(new EndRun(_groupId));
+                return; // no job needs it now: unanswered, it registers again in a moment
+            }
+            job = needing.Value;
+            _jobOf[register.WorkerId] = job;
+            _log.Info("worker {0} goes to job {1} ({2})", register.WorkerId, job, _jobs[job].Job.RunId);
+        }
+        Coordinator(job).Forward(register);
+    }
+
+    private int Assigned(int job) => _jobOf.Values.Count(j => j == job);
+
+    private IActorRef Coordinator(int job) => _coordinators[job] ??= Context.ActorOf(
+        Props.Create(() => new CoordinatorActor(_jobs[job].Job, new JobObserver(_jobs[job].Observer, Self, job))).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher),
+        $"job-{job}");
+}
