@@ -5,6 +5,7 @@ using System.Text.Json;
 using MtnnCluster.Checkpoints;
 using MtnnCluster.Cli.Output;
 using MtnnCluster.Cli.Runs;
+using MtnnCluster.Coordinator;
 using MtnnCluster.Training;
 using MtnnCluster.Training.Run;
 
@@ -25,7 +26,7 @@ public static class TuneCommand
         var options = new TrainOptions();
         var trials = new Option<int>("--trials") { Description = "configurations to sample", DefaultValueFactory = _ => 8 };
         var budget = new Option<int>("--budget") { Description = "most epochs one trial trains (the last rung); earlier rungs train half as many, then half again", DefaultValueFactory = _ => 20 };
-        var workers = new Option<int>("--workers") { Description = "worker actors in this process", DefaultValueFactory = _ => 1 };
+        var workers = new Option<int>("--workers") { Description = "worker actors in this process, shared out over a rung's trials (which then train at the same time)", DefaultValueFactory = _ => 1 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
         var command = new Command("tune", "search learning rate, weight decay, dropout, layers, batch size and bits (random search, successive halving on validation); " +
                                           "the train options are the fixed base, and one given explicitly pins that setting");
@@ -55,6 +56,9 @@ public static class TuneCommand
             foreach (var rung in rungs)
             {
                 Console.WriteLine($"rung {rung.Index + 1}/{rungs.Length}: {alive.Length} trial{(alive.Length > 1 ? "s" : "")}, at most {rung.Epochs} epoch{(rung.Epochs > 1 ? "s" : "")} each");
+                // the rung's trials as jobs of one coordinator: at the same time on different workers while there are
+                // enough (--workers shared out), else in turn
+                var jobs = new List<(int Trial, ResolvedRun Run, RunCompletion Completion, GroupJob Job)>();
                 foreach (var k in alive)
                 {
                     var trial = results[k];
@@ -63,9 +67,18 @@ public static class TuneCommand
                     var stale = Path.Combine(directory, TrainingCheckpoint.DirectoryName);
                     if (Directory.Exists(stale)) Directory.Delete(stale, recursive: true);
                     var run = new ResolvedRun(ClusterCommands.NewRunId(), trial.Parameters.Apply(baseSpec, rung.Epochs), OutputDirectory.Claim(directory, overwrite: true), policy, null);
-                    var completion = RunCompletion.ForConsole();
-                    completion.Info($"{trial.Directory} (rung {rung.Index + 1}): {Describe(trial.Parameters)}");
-                    var outcome = await EmbeddedRun.RunAsync(run.ToJob(embedded.Workers), embedded, completion, cancel);
+                    var completion = new RunCompletion(new PrefixedLines(Console.Out, $"{trial.Directory}: "));
+                    completion.Info($"rung {rung.Index + 1}: {Describe(trial.Parameters)}");
+                    var watch = new RunWatch(completion, run.OutDirectory, run.Spec, message => completion.Info($"warning: {message}"));
+                    jobs.Add((k, run, completion, new GroupJob(run.ToJob(Math.Max(1, embedded.Workers / alive.Length)) with { KeepWorkers = true }, watch)));
+                }
+                await GroupRun.RunInProcess($"tune-rung-{rung.Index + 1}-{ClusterCommands.NewRunId()}", jobs.Select(j => j.Job).ToArray(),
+                    Task.WhenAll(jobs.Select(j => j.Completion.Outcome)), embedded, () => null, cancel);
+                foreach (var (k, run, completion, _) in jobs)
+                {
+                    var trial = results[k];
+                    var outcome = await completion.Outcome;
+                    RunWriter.Write(run.OutDirectory, outcome);
                     var metrics = RunMetrics.From(outcome);
                     results[k] = trial with
                     {

@@ -68,6 +68,21 @@ public sealed class TuneCommandTests : IDisposable
         Assert.Equal(trials.Select(Settings), repeated.Select(Settings));
     }
 
+    [Fact]
+    public async Task A_rung_s_trials_train_at_once_on_different_workers_and_score_as_in_turn()
+    {
+        string[] search = ["tune", "--data", _data, "--trials", "3", "--budget", "1", "--seed", "5", .. Tiny[..^2]];
+        var (code, _, error) = await CommandRun.Run([.. search, "--out", Path.Combine(_directory, "in-turn"), "--workers", "1"]);
+        Assert.True(code == 0, error);
+        (code, _, error) = await CommandRun.Run([.. search, "--out", Path.Combine(_directory, "at-once"), "--workers", "3"]);
+        Assert.True(code == 0, error);
+        JsonElement[] Trials(string name) => JsonDocument.Parse(File.ReadAllText(Path.Combine(_directory, name, "tune.json"))).RootElement.GetProperty("trials").EnumerateArray().ToArray();
+        Assert.Equal(Trials("in-turn").Select(t => t.GetProperty("valid_score").GetDouble()), Trials("at-once").Select(t => t.GetProperty("valid_score").GetDouble()));
+        var workers = Trials("at-once").Select(t => JsonDocument.Parse(File.ReadAllText(Path.Combine(_directory, "at-once", t.GetProperty("directory").GetString()!, "metrics.json")))
+            .RootElement.GetProperty("workers").EnumerateArray().Single().GetProperty("id").GetString()).ToArray();
+        Assert.Equal(["local-0", "local-1", "local-2"], workers.Order()); // one worker each, the three at once
+    }
+
     [Theory]
     [InlineData(new[] { "--trials", "0" }, "--trials")]
     [InlineData(new[] { "--budget", "0" }, "--budget")]
