@@ -19,6 +19,7 @@ public static class TuneCommand
 {
     public const string TableFile = "trials.tsv";
     public const string SummaryFile = "tune.json";
+    public const string ReportFile = "report.html";
     private const int MostTrials = 1000;
 
     public static Command Create()
@@ -85,6 +86,7 @@ public static class TuneCommand
                         Rung = rung.Index + 1, Epochs = outcome.History.Count, BestEpoch = outcome.BestEpoch,
                         ValidScore = outcome.History.First(h => h.Epoch == outcome.BestEpoch).ValidScore, TestRocAuc = metrics.MeanTestRocAuc,
                     };
+                    results[k] = results[k] with { RungScores = [.. trial.RungScores, results[k].ValidScore] };
                     Console.WriteLine($"{trial.Directory}: validation score {Format(results[k].ValidScore)} at epoch {outcome.BestEpoch} (test ROC-AUC {Format(metrics.MeanTestRocAuc)}, for information)");
                 }
                 var next = rungs.ElementAtOrDefault(rung.Index + 1);
@@ -96,9 +98,10 @@ public static class TuneCommand
             var train = TrainCommandLine(parse, baseOptions, best, Path.Combine(outDirectory, "best"));
             WriteTable(Path.Combine(outDirectory, TableFile), results);
             WriteSummary(Path.Combine(outDirectory, SummaryFile), seed, parse.GetValue(budget), rungs, results, best, train);
+            WriteReport(Path.Combine(outDirectory, ReportFile), rungs, results, best, train);
             Console.WriteLine($"best: {best.Directory}, validation score {Format(best.ValidScore)} after {best.Epochs} epochs (test ROC-AUC {Format(best.TestRocAuc)}): {Describe(best.Parameters)}");
             Console.WriteLine($"reproduce: {train}");
-            Console.WriteLine($"wrote {Path.Combine(outDirectory, TableFile)}, {Path.Combine(outDirectory, SummaryFile)}");
+            Console.WriteLine($"wrote {Path.Combine(outDirectory, TableFile)}, {Path.Combine(outDirectory, SummaryFile)}, {Path.Combine(outDirectory, ReportFile)}");
             return 0;
         }));
         return command;
@@ -161,7 +164,7 @@ public static class TuneCommand
         {
             trial = r.Trial, directory = r.Directory, lr = r.Parameters.LearningRate, weight_decay = r.Parameters.WeightDecay, dropout = r.Parameters.Dropout,
             layers = r.Parameters.Layers, batch_size = r.Parameters.BatchSize, bits = r.Parameters.Bits, rung = r.Rung, epochs = r.Epochs, best_epoch = r.BestEpoch,
-            valid_score = double.IsNaN(r.ValidScore) ? (double?)null : r.ValidScore, test_roc_auc = r.TestRocAuc,
+            valid_score = double.IsNaN(r.ValidScore) ? (double?)null : r.ValidScore, test_roc_auc = r.TestRocAuc, rung_scores = r.RungScores,
         };
         var summary = new
         {
@@ -170,6 +173,35 @@ public static class TuneCommand
             trials = results.Select(Row), best = Row(best), train_command = train,
         };
         File.WriteAllText(path, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>The search as a page: the best trial and its command, each trial's score rung by rung (a plot), the table.</summary>
+    private static void WriteReport(string path, Rung[] rungs, TrialResult[] results, TrialResult best, string train)
+    {
+        var e = ReportWriter.E;
+        var html = new StringBuilder();
+        html.Append($"""
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>Search · MtnnCluster report</title>
+            <style>{ReportWriter.Style}</style>
+            </head><body>
+            <h1>Hyperparameter search <small>{results.Length} trials, rungs of {string.Join(" / ", rungs.Select(r => $"{r.Trials} × {r.Epochs}"))} epochs</small></h1>
+            <p>Best by validation score: <b>{e(best.Directory)}</b>, {Format(best.ValidScore)} after {best.Epochs} epochs ({e(Describe(best.Parameters))}).
+            Test ROC-AUC, for information only: {Format(best.TestRocAuc)}.</p>
+            <p>Train it again: <code>{e(train)}</code></p>
+
+            """);
+        ReportWriter.Image(html, ReportPlots.SearchRungs(rungs.Select(r => r.Epochs).ToArray(),
+            results.Select(r => (r.Directory, r.RungScores)).ToArray(), Array.IndexOf(results, best)), "validation score of each trial after each rung", ReportPlots.Width);
+        html.Append("<table><tr><th>trial</th><th>lr</th><th>weight decay</th><th>dropout</th><th>layers</th><th>batch</th><th>bits</th><th>rung</th><th>epochs</th><th>best epoch</th><th>validation</th><th>test ROC-AUC</th></tr>\n");
+        foreach (var r in results.OrderByDescending(r => r.Rung).ThenByDescending(r => double.IsNaN(r.ValidScore) ? double.MinValue : r.ValidScore))
+            html.Append($"<tr><td>{e(r.Directory)}</td><td>{Short(r.Parameters.LearningRate)}</td><td>{Short(r.Parameters.WeightDecay)}</td><td>{Short(r.Parameters.Dropout)}</td>" +
+                        $"<td>{string.Join(',', r.Parameters.Layers)}</td><td>{r.Parameters.BatchSize}</td><td>{r.Parameters.Bits}</td><td>{r.Rung}</td><td>{r.Epochs}</td>" +
+                        $"<td>{r.BestEpoch}</td><td>{Format(r.ValidScore)}</td><td>{Format(r.TestRocAuc)}</td></tr>\n");
+        html.Append("</table>\n</body></html>\n");
+        File.WriteAllText(path, html.ToString());
     }
 
     private static string Describe(TrialParameters p) =>
@@ -187,5 +219,9 @@ public static class TuneCommand
 
     /// <summary>A trial and, once it has trained, its last rung's outcome.</summary>
     private sealed record TrialResult(int Trial, string Directory, TrialParameters Parameters, int Rung = 0, int Epochs = 0, int BestEpoch = 0,
-        double ValidScore = double.NaN, double? TestRocAuc = null);
+        double ValidScore = double.NaN, double? TestRocAuc = null)
+    {
+        /// <summary>The validation score after each rung the trial trained in.</summary>
+        public IReadOnlyList<double> RungScores { get; init; } = [];
+    }
 }

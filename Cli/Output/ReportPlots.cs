@@ -97,6 +97,30 @@ public static class ReportPlots
         return plot.GetImageBytes(SmallWidth, SmallHeight, ImageFormat.Png);
     }
 
+    /// <summary>
+    /// A search's trials: each trial's validation score after every rung it trained in (x: the rung's epochs), the
+    /// best trial drawn thick, the others thin.
+    /// </summary>
+    public static byte[] SearchRungs(IReadOnlyList<int> rungEpochs, IReadOnlyList<(string Name, IReadOnlyList<double> Scores)> trials, int best)
+    {
+        var plot = NewPlot();
+        for (var t = 0; t < trials.Count; t++)
+        {
+            var scores = trials[t].Scores;
+            if (scores.Count == 0) continue;
+            var xs = rungEpochs.Take(scores.Count).Select(e => (double)e).ToArray();
+            var line = plot.Add.Scatter(xs, scores.ToArray(), t == best ? ScoreColor : Colors.Gray.WithAlpha(0.7));
+            line.LineWidth = t == best ? 3 : 1;
+            line.MarkerSize = t == best ? 8 : 5;
+            if (t == best) line.LegendText = $"best: {trials[t].Name}";
+        }
+        plot.ShowLegend(Alignment.LowerRight);
+        plot.XLabel("epochs trained (rung)");
+        plot.Axes.Bottom.TickGenerator = WholeNumbers();
+        plot.YLabel("validation score");
+        return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
     /// <summary>The face the plots use when it is there (Debian's and Ubuntu's fonts-dejavu-core; both images install it).</summary>
     public const string SansFamily = "DejaVu Sans";
 

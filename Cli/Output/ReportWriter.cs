@@ -240,14 +240,14 @@ public static class ReportWriter
         html.Append("</tbody></table>\n");
     }
 
-    private static void Image(StringBuilder html, byte[] png, string description, int width) =>
+    internal static void Image(StringBuilder html, byte[] png, string description, int width) =>
         html.Append($"<figure><img alt=\"{E(description)}\" width=\"{width}\" src=\"data:image/png;base64,{Convert.ToBase64String(png)}\"></figure>\n");
 
-    private static string E(string? text) => WebUtility.HtmlEncode(text ?? "");
+    internal static string E(string? text) => WebUtility.HtmlEncode(text ?? "");
 
     private static string N(double? value) => value is { } v ? v.ToString("F4", CultureInfo.InvariantCulture) : "–";
 
-    private const string Style = """
+    internal const string Style = """
         body{font-family:"DejaVu Sans",system-ui,sans-serif;margin:1.5em auto;max-width:1100px;padding:0 1em;color:#222}
         h1 small{font-weight:normal;color:#666;font-size:55%}
         h2{margin-top:1.6em;border-bottom:1px solid #ddd}

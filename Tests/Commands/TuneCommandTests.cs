@@ -48,6 +48,12 @@ public sealed class TuneCommandTests : IDisposable
         // the trial left behind after rung 1 had the lowest 1-epoch score; its row keeps that score
         Assert.Equal(1, trials.Single(t => t.GetProperty("rung").GetInt32() == 1).GetProperty("epochs").GetInt32());
         Assert.Contains($"best: trial-{best.GetProperty("trial").GetInt32()}", printed);
+        // the rung-by-rung scores (two for the finalists), and the page with their plot and the table
+        Assert.All(finalists, t => Assert.Equal(2, t.GetProperty("rung_scores").GetArrayLength()));
+        var report = File.ReadAllText(Path.Combine(output, "report.html"));
+        Assert.Contains("data:image/png;base64,", report);
+        Assert.All(trials, t => Assert.Contains($"<td>{t.GetProperty("directory").GetString()}</td>", report));
+        Assert.Contains($"<b>trial-{best.GetProperty("trial").GetInt32()}</b>", report);
 
         // the printed train command trains the best trial again: the same validation score
         var train = summary.GetProperty("train_command").GetString()!;
