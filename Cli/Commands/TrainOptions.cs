@@ -47,6 +47,11 @@ public sealed class TrainOptions
         Description = "fp32; tf32 (CUDA matrix units round float32 inputs to TF32; CUDA only); bf16 (the trunk's layers in bfloat16 on float32 weights; heads and loss in float32)",
         DefaultValueFactory = _ => "fp32",
     };
+    public Option<string> WirePrecision { get; } = new("--wire-precision")
+    {
+        Description = "fp32, or bf16: embeddings and their gradients travel between workers as bfloat16 (half the bytes; trunk reductions stay float32)",
+        DefaultValueFactory = _ => "fp32",
+    };
     public Option<int> MinClassCount { get; } = new("--min-class-count") { Description = "a classification task enters a split's mean ROC-AUC/PRC-AUC and the validation score only with at least this many positives and negatives there", DefaultValueFactory = _ => Evaluation.MetricSummary.DefaultMinClassCount };
     public Option<FileInfo?> TaskWeights { get; } = new("--task-weights") { Description = "CSV with columns task,weight: each task's training loss is multiplied by its weight (unlisted tasks: 1)" };
     public Option<bool> BalancePositives { get; } = new("--balance-positives") { Description = "weigh each task's positives by its negative/positive ratio" };
@@ -63,7 +68,7 @@ public sealed class TrainOptions
     {
         foreach (var option in new Option[] { Data, EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
-                     MinClassCount, TaskWeights, Precision, Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
+                     MinClassCount, TaskWeights, Precision, WirePrecision, Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
     }
 
@@ -121,6 +126,7 @@ public sealed class TrainOptions
             warn($"--precision: the run computed in {resumed.Precision.Name()} so far; it goes on in {precision.Name()}");
             resumed = resumed with { Precision = precision };
         }
+        if (p.GetResult(WirePrecision) is { Implicit: false }) resumed = resumed with { Wire = ParseWire(p.GetValue(WirePrecision)!) };
         foreach (var path in resumed.Dataset.Paths)
         {
             if (!Exists(path)) throw new ArgumentException($"--resume: the run's dataset {path} does not exist (give --data if it moved)");
@@ -131,6 +137,13 @@ public sealed class TrainOptions
     }
 
     /// <summary>Options that describe the model and its training; fixed for a run once started.</summary>
+    private static Training.WirePrecision ParseWire(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "fp32" => Training.WirePrecision.Fp32,
+        "bf16" => Training.WirePrecision.Bf16,
+        _ => throw new ArgumentException($"--wire-precision must be fp32 or bf16 (got '{text}')"),
+    };
+
     private IEnumerable<Option> SpecOptions() =>
     [
         EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
@@ -165,7 +178,8 @@ public sealed class TrainOptions
             new ScheduleSpec(schedule, p.GetValue(Epochs), p.GetValue(TrunkEpochs), p.GetValue(HeadEpochs), p.GetValue(Patience), p.GetValue(SyncEvery)),
             p.GetValue(Seed),
             PrecisionMode.Parse(p.GetValue(Precision)!),
-            p.GetValue(MinClassCount));
+            p.GetValue(MinClassCount),
+            ParseWire(p.GetValue(WirePrecision)!));
         spec.Validate();
         foreach (var path in spec.Dataset.Paths) RequireReadable(path);
         if (spec.Optimizer.TaskWeights is { } weights) InputFile.RequireRegularFile(weights, "--task-weights");

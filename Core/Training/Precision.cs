@@ -10,6 +10,12 @@ namespace MtnnCluster.Training;
 /// </summary>
 public enum Precision { Fp32, Tf32, Bf16 }
 
+/// <summary>
+/// How embeddings and their gradients travel between workers: float32, or bfloat16 (half the bytes; each value
+/// keeps 8 bits of mantissa). Trunk reductions are float32 either way. With one worker nothing travels.
+/// </summary>
+public enum WirePrecision { Fp32, Bf16 }
+
 public static class PrecisionMode
 {
     public static Precision Parse(string text) => text.Trim().ToLowerInvariant() switch

@@ -100,7 +100,8 @@ public sealed record RunSpec(
     ScheduleSpec Schedule,
     int Seed,
     Precision Precision = Precision.Fp32,
-    int MinClassCount = Evaluation.MetricSummary.DefaultMinClassCount)
+    int MinClassCount = Evaluation.MetricSummary.DefaultMinClassCount,
+    WirePrecision Wire = WirePrecision.Fp32)
 {
     /// <summary>Fails fast, naming the field, on a configuration that cannot train.</summary>
     public void Validate()

@@ -415,19 +415,25 @@ public sealed class ShardTrainer : IDisposable
         return sum;
     }
 
-    private static float[] ToHost(Tensor t)
+    /// <summary>What goes on the wire for <paramref name="t"/>: its values, or with --wire-precision bf16 their bfloat16 packing.</summary>
+    private float[] ToHost(Tensor t)
     {
         if (t.numel() == 0) return [];
         var values = new float[t.numel()];
         TensorCodec.CopyTo(t.detach().contiguous(), values);
-        return values;
+        return _spec.Wire == WirePrecision.Bf16 ? BFloat16Packing.Pack(values) : values;
     }
 
-    private Tensor FromHost(float[] values, int rows, int hidden)
+    private Tensor FromHost(float[] received, int rows, int hidden)
     {
-        if (values.Length != (long)rows * hidden)
-            throw new CollectiveAbortedException($"exchange: {values.Length} floats received where {rows} rows of {hidden} were expected");
-        return rows == 0 ? zeros([0, hidden], device: _device) : tensor(values, [rows, hidden]).to(_device);
+        var count = rows * hidden;
+        var expected = _spec.Wire == WirePrecision.Bf16 ? BFloat16Packing.PackedLength(count) : count;
+        if (received.Length != expected)
+            throw new CollectiveAbortedException($"exchange: {received.Length} floats received where {rows} rows of {hidden} were expected ({_spec.Wire})");
+        if (rows == 0) return zeros([0, hidden], device: _device);
+        var values = received;
+        if (_spec.Wire == WirePrecision.Bf16) BFloat16Packing.Unpack(received, values = new float[count]);
+        return tensor(values, [rows, hidden]).to(_device);
     }
 
     /// <summary>

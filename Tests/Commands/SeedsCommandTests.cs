@@ -90,6 +90,27 @@ public sealed class SeedsCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Bf16_on_the_wire_halves_the_embedding_bytes_and_changes_nothing_for_one_worker()
+    {
+        async Task<JsonElement> Train(string name, int workers, string wire)
+        {
+            var output = Path.Combine(_directory, name);
+            var (code, _, error) = await Run(["train", "--data", _data, "--out", output, "--seed", "3", "--wire-precision", wire, .. Small[..^2], "--workers", workers.ToString()]);
+            Assert.True(code == 0, error);
+            return Json(Path.Combine(output, "metrics.json"));
+        }
+        static long Bytes(JsonElement m) => m.GetProperty("history").EnumerateArray().Sum(h => h.GetProperty("exchange_bytes").GetInt64());
+        var (fp32, bf16) = (await Train("wire-fp32", 2, "fp32"), await Train("wire-bf16", 2, "bf16"));
+        Assert.True(Bytes(bf16) < Bytes(fp32), $"bf16 {Bytes(bf16)} bytes, fp32 {Bytes(fp32)}");
+        Assert.InRange(bf16.GetProperty("mean_test_roc_auc").GetDouble() - fp32.GetProperty("mean_test_roc_auc").GetDouble(), -0.02, 0.02);
+        // alone, a worker sends nothing: the same model to the bit
+        Assert.Equal((await Train("alone-fp32", 1, "fp32")).GetProperty("mean_test_roc_auc").GetDouble(),
+            (await Train("alone-bf16", 1, "bf16")).GetProperty("mean_test_roc_auc").GetDouble());
+        var (_, _, refused) = await Run(["train", "--data", _data, "--out", Path.Combine(_directory, "wire-bad"), "--wire-precision", "fp8", .. Small]);
+        Assert.Contains("--wire-precision must be fp32 or bf16", refused);
+    }
+
+    [Fact]
     public async Task Predict_of_an_ensemble_is_the_mean_of_its_members_predictions()
     {
         var output = Path.Combine(_directory, "ensemble");
