@@ -6,8 +6,40 @@ using MtnnCluster.Training;
 
 namespace MtnnCluster.Coordinator;
 
-/// <summary>One run of a group (a seed of <c>--seeds</c>, a member of <c>--ensemble</c>) and who hears how it goes.</summary>
+/// <summary>One run of a group (a seed of <c>--seeds</c>, a member of <c>--ensemble</c>, a trial) and who hears how it goes.</summary>
 public sealed record GroupJob(TrainJob Job, ITrainingObserver Observer);
+
+/// <summary>
+/// The jobs a <see cref="JobsActor"/> is to run, given by the command as it goes (a search adds a rung's trials when
+/// the last rung's have ended), then closed. <see cref="Released"/> completes once every job has ended, the feed is
+/// closed, and every worker has been told to leave.
+/// </summary>
+public sealed class JobFeed
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<GroupJob> _jobs = new();
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _closed;
+
+    public JobFeed(IEnumerable<GroupJob>? jobs = null, bool closed = false)
+    {
+        foreach (var job in jobs ?? []) Add(job);
+        _closed = closed;
+    }
+
+    public void Add(GroupJob job)
+    {
+        if (_closed) throw new InvalidOperationException("the feed is closed");
+        if (!job.Job.KeepWorkers) throw new ArgumentException("a group's jobs must keep their workers for the next job (TrainJob.KeepWorkers)");
+        _jobs.Enqueue(job);
+    }
+
+    public void Close() => _closed = true;
+    public bool Closed => _closed;
+    public Task Released => _released.Task;
+    internal bool TryTake(out GroupJob job) => _jobs.TryDequeue(out job!);
+    internal bool TryPeekAny() => !_jobs.IsEmpty;
+    internal void Release() => _released.TrySetResult();
+}
 
 /// <summary>
 /// The coordinator of a group of independent runs (<c>--seeds</c>, <c>--ensemble</c>): each run is a job with a
@@ -18,9 +50,10 @@ public sealed record GroupJob(TrainJob Job, ITrainingObserver Observer);
 /// the next job that needs them. A worker no job needs is left unanswered, so it keeps announcing itself. When every
 /// job has ended, every worker is told the group is over. Losses are each job's own coordinator's business.
 /// </summary>
-public sealed class JobsActor : ReceiveActor
+public sealed class JobsActor : ReceiveActor, IWithTimers
 {
     private sealed record JobEnded(int Index) : INoSerializationVerificationNeeded;
+    private sealed class Poll : INoSerializationVerificationNeeded { public static readonly Poll Instance = new(); }
 
     /// <summary>Tells the job's own observer everything, and this actor when the job has ended.</summary>
     private sealed class JobObserver(ITrainingObserver inner, IActorRef jobs, int index) : ITrainingObserver
@@ -41,21 +74,34 @@ public sealed class JobsActor : ReceiveActor
         }
     }
 
-    private readonly IReadOnlyList<GroupJob> _jobs;
+    private readonly List<GroupJob> _jobs = [];
     private readonly string _groupId;
-    private readonly IActorRef?[] _coordinators;
-    private readonly bool[] _ended;
+    private readonly JobFeed _feed;
+    private readonly List<IActorRef?> _coordinators = [];
+    private readonly List<bool> _ended = [];
+    private bool _released;
     private readonly Dictionary<string, int> _jobOf = new(StringComparer.Ordinal); // worker id → the job it was handed to
     private readonly Dictionary<string, IActorRef> _workers = new(StringComparer.Ordinal); // every worker that registered
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    public JobsActor(string groupId, IReadOnlyList<GroupJob> jobs)
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>A group of these jobs, all known now.</summary>
+    public JobsActor(string groupId, IReadOnlyList<GroupJob> jobs) : this(groupId, new JobFeed(jobs, closed: true))
     {
         if (jobs.Count == 0) throw new ArgumentException("a group needs at least one job");
-        if (jobs.Any(j => !j.Job.KeepWorkers)) throw new ArgumentException("a group's jobs must keep their workers for the next job (TrainJob.KeepWorkers)");
-        (_groupId, _jobs) = (groupId, jobs);
-        _coordinators = new IActorRef?[jobs.Count];
-        _ended = new bool[jobs.Count];
+    }
+
+    /// <summary>A group whose jobs come from <paramref name="feed"/> until it is closed.</summary>
+    public JobsActor(string groupId, JobFeed feed)
+    {
+        (_groupId, _feed) = (groupId, feed);
+        TakeNewJobs();
+        Receive<Poll>(_ =>
+        {
+            TakeNewJobs();
+            ReleaseIfOver();
+        });
 
         Receive<RegisterWorker>(OnRegister);
         Receive<WorkerLeaving>(m =>
@@ -74,9 +120,31 @@ public sealed class JobsActor : ReceiveActor
         {
             _ended[m.Index] = true;
             foreach (var id in _jobOf.Where(j => j.Value == m.Index).Select(j => j.Key).ToArray()) _jobOf.Remove(id);
-            if (_ended.All(e => e))
-                foreach (var worker in _workers.Values) worker.Tell(new EndRun(_groupId)); // the group is over: workers may leave
+            ReleaseIfOver();
         });
+    }
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("poll", Poll.Instance, TimeSpan.FromMilliseconds(250));
+
+    private void TakeNewJobs()
+    {
+        while (_feed.TryTake(out var job))
+        {
+            _jobs.Add(job);
+            _coordinators.Add(null);
+            _ended.Add(false);
+        }
+    }
+
+    private bool Over => _feed.Closed && _ended.All(e => e) && !_feed.TryPeekAny();
+
+    /// <summary>Every job ended and no more to come: every worker is told the group is over, and may leave.</summary>
+    private void ReleaseIfOver()
+    {
+        if (_released || !Over) return;
+        _released = true;
+        foreach (var worker in _workers.Values) worker.Tell(new EndRun(_groupId));
+        _feed.Release();
     }
 
     private void OnRegister(RegisterWorker register)
@@ -91,10 +159,11 @@ public sealed class JobsActor : ReceiveActor
         _workers[register.WorkerId] = Sender;
         if (!_jobOf.TryGetValue(register.WorkerId, out var job))
         {
+            TakeNewJobs();
             var needing = Enumerable.Range(0, _jobs.Count).Where(j => !_ended[j] && Assigned(j) < _jobs[j].Job.MinWorkers).Cast<int?>().FirstOrDefault();
             if (needing is null)
             {
-                if (_ended.All(e => e)) Sender.Tell(new EndRun(_groupId));
+                if (_released) Sender.Tell(new EndRun(_groupId));
                 return; // no job needs it now: unanswered, it registers again in a moment
             }
             job = needing.Value;

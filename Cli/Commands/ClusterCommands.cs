@@ -79,10 +79,13 @@ public static class ClusterCommands
                 if (perJob < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {perJob})");
                 var groupNode = Node();
                 completion.Info($"coordinator of {group.Counted}, {perJob} worker(s) each: workers join {groupNode.BindHost}:{groupNode.BindPort}{TlsNote(groupNode.Tls)}");
-                await TrainCommand.TrainGroup(options, parse, group, "cpu", perJob, (id, jobs, allEnded, _) => RunCoordinatorNode(groupNode,
-                    akka => akka.WithSingleton<JobsActor>("coordinator", Props.Create(() => new JobsActor(id, jobs)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher),
-                        Singleton, false),
-                    allEnded.ContinueWith(_ => true, TaskScheduler.Default), cancel));
+                await TrainCommand.TrainGroup(options, parse, group, "cpu", perJob, (id, jobs, allEnded, _) =>
+                {
+                    var feed = new JobFeed(jobs, closed: true);
+                    return RunCoordinatorNode(groupNode, akka => akka.WithSingleton<JobsActor>("coordinator",
+                            Props.Create(() => new JobsActor(id, feed)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
+                        UntilReleased(allEnded, feed), cancel);
+                });
                 return ExitCodes.Done;
             }
             using var runLock = options.OutPath(parse) is { } outPath ? RunLock.Acquire(outPath, "mtnn coordinator", completion.Info) : null;
@@ -189,6 +192,18 @@ public static class ClusterCommands
         var (host, port) = ClusterNodeOptions.ParseEndpoint(bind, "--bind");
         return new ClusterNodeOptions(host, port, publicHost, ClusterNodeOptions.ResolveSeeds(null, null, $"{publicHost ?? host}:{port}"),
             ClusterNodeOptions.CoordinatorRole, tls, DataPlane: tls is null);
+    }
+
+    /// <summary>
+    /// Completes when every job of <paramref name="feed"/> has ended (failures are the jobs' own) and its workers were
+    /// told to leave, with a moment for that message to go out before the node stops.
+    /// </summary>
+    internal static async Task<bool> UntilReleased(Task allEnded, JobFeed feed)
+    {
+        await allEnded.ContinueWith(_ => { }, TaskScheduler.Default);
+        await feed.Released;
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        return true;
     }
 
     /// <summary>Runs <paramref name="node"/> with <paramref name="actors"/> until <paramref name="result"/> is known; the node stopping first is an error.</summary>

@@ -3,7 +3,10 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using MtnnCluster.Checkpoints;
+using Akka.Actor;
+using Akka.Cluster.Hosting;
 using MtnnCluster.Cli.Output;
+using MtnnCluster.Hosting;
 using MtnnCluster.Cli.Runs;
 using MtnnCluster.Coordinator;
 using MtnnCluster.Training;
@@ -29,13 +32,22 @@ public static class TuneCommand
         var budget = new Option<int>("--budget") { Description = "most epochs one trial trains (the last rung); earlier rungs train half as many, then half again", DefaultValueFactory = _ => 20 };
         var workers = new Option<int>("--workers") { Description = "worker actors in this process, shared out over a rung's trials (which then train at the same time)", DefaultValueFactory = _ => 1 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:<index>", DefaultValueFactory = _ => "cpu" };
+        var bind = new Option<string?>("--bind") { Description = "HOST:PORT: be a cluster coordinator whose trials `mtnn worker --seed HOST:PORT` processes train, instead of in-process workers" };
+        var publicHost = new Option<string?>("--public-host") { Description = "with --bind: host name other nodes reach this one by (default: the bind host)" };
+        var minWorkers = new Option<int>("--min-workers") { Description = "with --bind: workers each trial trains on", DefaultValueFactory = _ => 1 };
+        var tlsOptions = new TlsOptions();
         var command = new Command("tune", "search learning rate, weight decay, dropout, layers, batch size and bits (random search, successive halving on validation); " +
                                           "the train options are the fixed base, and one given explicitly pins that setting");
         options.AddTo(command);
         var baseOptions = command.Options.ToArray(); // the train options, for the best trial's command line
-        foreach (var option in new Option[] { trials, budget, workers, device }) command.Options.Add(option);
+        foreach (var option in new Option[] { trials, budget, workers, device, bind, publicHost, minWorkers }) command.Options.Add(option);
+        tlsOptions.AddTo(command);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
+            var cluster = parse.GetValue(bind) is { } endpoint ? ClusterCommands.CoordinatorNode(endpoint, parse.GetValue(publicHost), tlsOptions.Resolve(parse)) : null;
+            if (cluster is not null && parse.GetResult(workers) is { Implicit: false })
+                throw new ArgumentException("--workers names in-process workers; with --bind the trials train on `mtnn worker` processes (--min-workers each)");
+            if (cluster is not null && parse.GetValue(minWorkers) < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {parse.GetValue(minWorkers)})");
             foreach (var refused in new Option[] { options.Epochs, options.Resume })
                 if (parse.GetResult(refused) is { Implicit: false })
                     throw new ArgumentException($"tune: {refused.Name} is not a tune option ({(refused == options.Epochs ? "--budget gives the most epochs a trial trains" : "a search starts afresh")})");
@@ -51,58 +63,88 @@ public static class TuneCommand
             var policy = new CheckpointPolicy(parse.GetValue(options.CheckpointEvery), parse.GetValue(options.KeepCheckpoints));
             policy.Validate();
             using var tuneLock = RunLock.Acquire(outDirectory, "mtnn tune", Console.WriteLine);
-
-            var results = sampled.Select((p, k) => new TrialResult(k, $"trial-{k}", p)).ToArray();
-            var alive = Enumerable.Range(0, results.Length).ToArray();
-            foreach (var rung in rungs)
+            if (cluster is null)
+                return await Search((jobs, allEnded) => GroupRun.RunInProcess($"tune-{ClusterCommands.NewRunId()}", jobs, allEnded, embedded, () => null, cancel),
+                    alive => Math.Max(1, embedded.Workers / alive));
+            // one coordinator node for the whole search: each rung's trials join its feed of jobs, and its workers stay
+            var feed = new JobFeed();
+            async Task<int> SearchOnCluster()
             {
-                Console.WriteLine($"rung {rung.Index + 1}/{rungs.Length}: {alive.Length} trial{(alive.Length > 1 ? "s" : "")}, at most {rung.Epochs} epoch{(rung.Epochs > 1 ? "s" : "")} each");
-                // the rung's trials as jobs of one coordinator: at the same time on different workers while there are
-                // enough (--workers shared out), else in turn
-                var jobs = new List<(int Trial, ResolvedRun Run, RunCompletion Completion, GroupJob Job)>();
-                foreach (var k in alive)
+                try
                 {
-                    var trial = results[k];
-                    var directory = Path.Combine(outDirectory, trial.Directory);
-                    // a survivor trains again from scratch for the rung's epochs: trials are not resumed
-                    var stale = Path.Combine(directory, TrainingCheckpoint.DirectoryName);
-                    if (Directory.Exists(stale)) Directory.Delete(stale, recursive: true);
-                    var run = new ResolvedRun(ClusterCommands.NewRunId(), trial.Parameters.Apply(baseSpec, rung.Epochs), OutputDirectory.Claim(directory, overwrite: true), policy, null);
-                    var completion = new RunCompletion(new PrefixedLines(Console.Out, $"{trial.Directory}: "));
-                    completion.Info($"rung {rung.Index + 1}: {Describe(trial.Parameters)}");
-                    var watch = new RunWatch(completion, run.OutDirectory, run.Spec, message => completion.Info($"warning: {message}"));
-                    jobs.Add((k, run, completion, new GroupJob(run.ToJob(Math.Max(1, embedded.Workers / alive.Length)) with { KeepWorkers = true }, watch)));
-                }
-                await GroupRun.RunInProcess($"tune-rung-{rung.Index + 1}-{ClusterCommands.NewRunId()}", jobs.Select(j => j.Job).ToArray(),
-                    Task.WhenAll(jobs.Select(j => j.Completion.Outcome)), embedded, () => null, cancel);
-                foreach (var (k, run, completion, _) in jobs)
-                {
-                    var trial = results[k];
-                    var outcome = await completion.Outcome;
-                    RunWriter.Write(run.OutDirectory, outcome);
-                    var metrics = RunMetrics.From(outcome);
-                    results[k] = trial with
+                    return await Search((jobs, allEnded) =>
                     {
-                        Rung = rung.Index + 1, Epochs = outcome.History.Count, BestEpoch = outcome.BestEpoch,
-                        ValidScore = outcome.History.First(h => h.Epoch == outcome.BestEpoch).ValidScore, TestRocAuc = metrics.MeanTestRocAuc,
-                    };
-                    results[k] = results[k] with { RungScores = [.. trial.RungScores, results[k].ValidScore] };
-                    Console.WriteLine($"{trial.Directory}: validation score {Format(results[k].ValidScore)} at epoch {outcome.BestEpoch} (test ROC-AUC {Format(metrics.MeanTestRocAuc)}, for information)");
+                        foreach (var job in jobs) feed.Add(job);
+                        return allEnded.ContinueWith(_ => { }, TaskScheduler.Default);
+                    }, _ => parse.GetValue(minWorkers));
                 }
-                var next = rungs.ElementAtOrDefault(rung.Index + 1);
-                if (next is not null) alive = HyperparameterSearch.Best(alive.Select(k => (k, results[k].ValidScore)).ToArray(), next.Trials);
+                finally { feed.Close(); }
             }
+            async Task<int> Released(Task<int> search)
+            {
+                var code = await search;
+                await ClusterCommands.UntilReleased(Task.CompletedTask, feed);
+                return code;
+            }
+            var id = $"tune-{ClusterCommands.NewRunId()}";
+            return await ClusterCommands.RunCoordinatorNode(cluster, akka => akka.WithSingleton<JobsActor>("coordinator",
+                    Props.Create(() => new JobsActor(id, feed)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), ClusterCommands.Singleton, false),
+                Released(SearchOnCluster()), cancel);
 
-            // the best is judged among the trials of the last rung: they trained the whole budget
-            var best = results[HyperparameterSearch.Best(alive.Select(k => (k, results[k].ValidScore)).ToArray(), 1)[0]];
-            var train = TrainCommandLine(parse, baseOptions, best, Path.Combine(outDirectory, "best"));
-            WriteTable(Path.Combine(outDirectory, TableFile), results);
-            WriteSummary(Path.Combine(outDirectory, SummaryFile), seed, parse.GetValue(budget), rungs, results, best, train);
-            WriteReport(Path.Combine(outDirectory, ReportFile), rungs, results, best, train);
-            Console.WriteLine($"best: {best.Directory}, validation score {Format(best.ValidScore)} after {best.Epochs} epochs (test ROC-AUC {Format(best.TestRocAuc)}): {Describe(best.Parameters)}");
-            Console.WriteLine($"reproduce: {train}");
-            Console.WriteLine($"wrote {Path.Combine(outDirectory, TableFile)}, {Path.Combine(outDirectory, SummaryFile)}, {Path.Combine(outDirectory, ReportFile)}");
-            return 0;
+            // the search; runRung runs a rung's jobs until every one has ended, workersPerTrial says how many workers a trial takes
+            async Task<int> Search(Func<IReadOnlyList<GroupJob>, Task, Task> runRung, Func<int, int> workersPerTrial)
+            {
+                var results = sampled.Select((p, k) => new TrialResult(k, $"trial-{k}", p)).ToArray();
+                var alive = Enumerable.Range(0, results.Length).ToArray();
+                foreach (var rung in rungs)
+                {
+                    Console.WriteLine($"rung {rung.Index + 1}/{rungs.Length}: {alive.Length} trial{(alive.Length > 1 ? "s" : "")}, at most {rung.Epochs} epoch{(rung.Epochs > 1 ? "s" : "")} each");
+                    // the rung's trials as jobs of one coordinator: at the same time on different workers while there are
+                    // enough (--workers shared out), else in turn
+                    var jobs = new List<(int Trial, ResolvedRun Run, RunCompletion Completion, GroupJob Job)>();
+                    foreach (var k in alive)
+                    {
+                        var trial = results[k];
+                        var directory = Path.Combine(outDirectory, trial.Directory);
+                        // a survivor trains again from scratch for the rung's epochs: trials are not resumed
+                        var stale = Path.Combine(directory, TrainingCheckpoint.DirectoryName);
+                        if (Directory.Exists(stale)) Directory.Delete(stale, recursive: true);
+                        var run = new ResolvedRun(ClusterCommands.NewRunId(), trial.Parameters.Apply(baseSpec, rung.Epochs), OutputDirectory.Claim(directory, overwrite: true), policy, null);
+                        var completion = new RunCompletion(new PrefixedLines(Console.Out, $"{trial.Directory}: "));
+                        completion.Info($"rung {rung.Index + 1}: {Describe(trial.Parameters)}");
+                        var watch = new RunWatch(completion, run.OutDirectory, run.Spec, message => completion.Info($"warning: {message}"));
+                        jobs.Add((k, run, completion, new GroupJob(run.ToJob(workersPerTrial(alive.Length)) with { KeepWorkers = true }, watch)));
+                    }
+                    await runRung(jobs.Select(j => j.Job).ToArray(), Task.WhenAll(jobs.Select(j => j.Completion.Outcome)));
+                    foreach (var (k, run, completion, _) in jobs)
+                    {
+                        var trial = results[k];
+                        var outcome = await completion.Outcome;
+                        RunWriter.Write(run.OutDirectory, outcome);
+                        var metrics = RunMetrics.From(outcome);
+                        results[k] = trial with
+                        {
+                            Rung = rung.Index + 1, Epochs = outcome.History.Count, BestEpoch = outcome.BestEpoch,
+                            ValidScore = outcome.History.First(h => h.Epoch == outcome.BestEpoch).ValidScore, TestRocAuc = metrics.MeanTestRocAuc,
+                        };
+                        results[k] = results[k] with { RungScores = [.. trial.RungScores, results[k].ValidScore] };
+                        Console.WriteLine($"{trial.Directory}: validation score {Format(results[k].ValidScore)} at epoch {outcome.BestEpoch} (test ROC-AUC {Format(metrics.MeanTestRocAuc)}, for information)");
+                    }
+                    var next = rungs.ElementAtOrDefault(rung.Index + 1);
+                    if (next is not null) alive = HyperparameterSearch.Best(alive.Select(k => (k, results[k].ValidScore)).ToArray(), next.Trials);
+                }
+
+                // the best is judged among the trials of the last rung: they trained the whole budget
+                var best = results[HyperparameterSearch.Best(alive.Select(k => (k, results[k].ValidScore)).ToArray(), 1)[0]];
+                var train = TrainCommandLine(parse, baseOptions, best, Path.Combine(outDirectory, "best"));
+                WriteTable(Path.Combine(outDirectory, TableFile), results);
+                WriteSummary(Path.Combine(outDirectory, SummaryFile), seed, parse.GetValue(budget), rungs, results, best, train);
+                WriteReport(Path.Combine(outDirectory, ReportFile), rungs, results, best, train);
+                Console.WriteLine($"best: {best.Directory}, validation score {Format(best.ValidScore)} after {best.Epochs} epochs (test ROC-AUC {Format(best.TestRocAuc)}): {Describe(best.Parameters)}");
+                Console.WriteLine($"reproduce: {train}");
+                Console.WriteLine($"wrote {Path.Combine(outDirectory, TableFile)}, {Path.Combine(outDirectory, SummaryFile)}, {Path.Combine(outDirectory, ReportFile)}");
+                return 0;
+            }
         }));
         return command;
     }

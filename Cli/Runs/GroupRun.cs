@@ -12,7 +12,7 @@ namespace MtnnCluster.Cli.Runs;
 /// The runs of a group (<c>--seeds</c>, <c>--ensemble</c>) as jobs of one <see cref="JobsActor"/>, in this process
 /// with in-process workers: each job gets <see cref="TrainJob.MinWorkers"/> of them, so the runs go on at the same
 /// time while there are workers for them, and one after another when there are not. Returns when every job has
-/// ended (its outcome, or failure, is in its own observer).
+/// ended (its outcome, or failure, is in its own observer) and the workers were let go.
 /// </summary>
 public static class GroupRun
 {
@@ -21,11 +21,12 @@ public static class GroupRun
     {
         if (options.Workers < 1) throw new ArgumentException($"--workers must be ≥ 1 (got {options.Workers})");
         foreach (var job in jobs) job.Job.Spec.Validate();
+        var feed = new JobFeed(jobs, closed: true);
         var workers = Enumerable.Range(0, options.Workers).Select(i => new WorkerOptions($"local-{i}", options.Device, 1)).ToArray();
         await AkkaNode.RunAsync(akka => akka
                 .AddMtnnBasics(options.VerifySerialization, options.LogLevel)
                 .WithActors((system, registry) => registry.Register<JobsActor>(system.ActorOf(
-                    Props.Create(() => new JobsActor(groupId, jobs)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), "coordinator")))
+                    Props.Create(() => new JobsActor(groupId, feed)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), "coordinator")))
                 .WithWorkers(workers, (_, registry) => registry.Get<JobsActor>(), new InProcessGroups()),
             async host =>
             {
@@ -34,6 +35,7 @@ public static class GroupRun
                     ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"), () => ClusterProbes.Run(current()?.Summary))
                     : null;
                 await allEnded.ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(cancel); // failures are the jobs' own
+                await feed.Released.WaitAsync(cancel);
                 return true;
             });
     }
