@@ -79,7 +79,8 @@ public sealed class JobsActor : ReceiveActor, IWithTimers
     private readonly JobFeed _feed;
     private readonly List<IActorRef?> _coordinators = [];
     private readonly List<bool> _ended = [];
-    private bool _released;
+    private readonly int _startWith;
+    private bool _released, _started;
     private readonly Dictionary<string, int> _jobOf = new(StringComparer.Ordinal); // worker id → the job it was handed to
     private readonly Dictionary<string, IActorRef> _workers = new(StringComparer.Ordinal); // every worker that registered
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -92,10 +93,14 @@ public sealed class JobsActor : ReceiveActor, IWithTimers
         if (jobs.Count == 0) throw new ArgumentException("a group needs at least one job");
     }
 
-    /// <summary>A group whose jobs come from <paramref name="feed"/> until it is closed.</summary>
-    public JobsActor(string groupId, JobFeed feed)
+    /// <summary>
+    /// A group whose jobs come from <paramref name="feed"/> until it is closed; no job starts before
+    /// <paramref name="startWith"/> workers have registered (a cluster assembled before the work is shared out).
+    /// </summary>
+    public JobsActor(string groupId, JobFeed feed, int startWith = 1)
     {
-        (_groupId, _feed) = (groupId, feed);
+        if (startWith < 1) throw new ArgumentException($"a group starts with at least one worker (got {startWith})");
+        (_groupId, _feed, _startWith) = (groupId, feed, startWith);
         TakeNewJobs();
         Receive<Poll>(_ =>
         {
@@ -157,6 +162,8 @@ public sealed class JobsActor : ReceiveActor, IWithTimers
             Context.Watch(Sender);
         }
         _workers[register.WorkerId] = Sender;
+        if (!_started && _workers.Count < _startWith) return; // unanswered until enough have come: they register again
+        _started = true;
         if (!_jobOf.TryGetValue(register.WorkerId, out var job))
         {
             TakeNewJobs();

@@ -51,6 +51,7 @@ public static class ClusterCommands
             DefaultValueFactory = _ => "10m",
         };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
+        var startWith = new Option<int>("--start-with") { Description = "with --seeds or --ensemble: workers to wait for before the first run starts", DefaultValueFactory = _ => 1 };
         var tlsOptions = new TlsOptions();
         var endpoints = new EndpointOptions();
         var dataPlane = DataPlaneOption();
@@ -58,6 +59,7 @@ public static class ClusterCommands
         options.AddTo(command);
         command.Options.Add(options.Seeds);
         command.Options.Add(options.EnsembleSize);
+        command.Options.Add(startWith);
         tlsOptions.AddTo(command);
         foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, workerWait, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort }) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
@@ -77,13 +79,14 @@ public static class ClusterCommands
                 // each run of the group is a job that waits for --min-workers workers of its own
                 var perJob = parse.GetValue(minWorkers);
                 if (perJob < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {perJob})");
+                if (parse.GetValue(startWith) < 1) throw new ArgumentException($"--start-with must be ≥ 1 (got {parse.GetValue(startWith)})");
                 var groupNode = Node();
                 completion.Info($"coordinator of {group.Counted}, {perJob} worker(s) each: workers join {groupNode.BindHost}:{groupNode.BindPort}{TlsNote(groupNode.Tls)}");
                 await TrainCommand.TrainGroup(options, parse, group, "cpu", perJob, (id, jobs, allEnded, _) =>
                 {
                     var feed = new JobFeed(jobs, closed: true);
                     return RunCoordinatorNode(groupNode, akka => akka.WithSingleton<JobsActor>("coordinator",
-                            Props.Create(() => new JobsActor(id, feed)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
+                            Props.Create(() => new JobsActor(id, feed, parse.GetValue(startWith))).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
                         UntilReleased(allEnded, feed), cancel);
                 });
                 return ExitCodes.Done;

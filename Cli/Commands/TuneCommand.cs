@@ -35,12 +35,13 @@ public static class TuneCommand
         var bind = new Option<string?>("--bind") { Description = "HOST:PORT: be a cluster coordinator whose trials `mtnn worker --seed HOST:PORT` processes train, instead of in-process workers" };
         var publicHost = new Option<string?>("--public-host") { Description = "with --bind: host name other nodes reach this one by (default: the bind host)" };
         var minWorkers = new Option<int>("--min-workers") { Description = "with --bind: workers each trial trains on", DefaultValueFactory = _ => 1 };
+        var startWith = new Option<int>("--start-with") { Description = "with --bind: workers to wait for before the first trial starts", DefaultValueFactory = _ => 1 };
         var tlsOptions = new TlsOptions();
         var command = new Command("tune", "search learning rate, weight decay, dropout, layers, batch size and bits (random search, successive halving on validation); " +
                                           "the train options are the fixed base, and one given explicitly pins that setting");
         options.AddTo(command);
         var baseOptions = command.Options.ToArray(); // the train options, for the best trial's command line
-        foreach (var option in new Option[] { trials, budget, workers, device, bind, publicHost, minWorkers }) command.Options.Add(option);
+        foreach (var option in new Option[] { trials, budget, workers, device, bind, publicHost, minWorkers, startWith }) command.Options.Add(option);
         tlsOptions.AddTo(command);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
@@ -48,6 +49,7 @@ public static class TuneCommand
             if (cluster is not null && parse.GetResult(workers) is { Implicit: false })
                 throw new ArgumentException("--workers names in-process workers; with --bind the trials train on `mtnn worker` processes (--min-workers each)");
             if (cluster is not null && parse.GetValue(minWorkers) < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {parse.GetValue(minWorkers)})");
+            if (cluster is not null && parse.GetValue(startWith) < 1) throw new ArgumentException($"--start-with must be ≥ 1 (got {parse.GetValue(startWith)})");
             foreach (var refused in new Option[] { options.Epochs, options.Resume })
                 if (parse.GetResult(refused) is { Implicit: false })
                     throw new ArgumentException($"tune: {refused.Name} is not a tune option ({(refused == options.Epochs ? "--budget gives the most epochs a trial trains" : "a search starts afresh")})");
@@ -88,7 +90,7 @@ public static class TuneCommand
             }
             var id = $"tune-{ClusterCommands.NewRunId()}";
             return await ClusterCommands.RunCoordinatorNode(cluster, akka => akka.WithSingleton<JobsActor>("coordinator",
-                    Props.Create(() => new JobsActor(id, feed)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), ClusterCommands.Singleton, false),
+                    Props.Create(() => new JobsActor(id, feed, parse.GetValue(startWith))).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), ClusterCommands.Singleton, false),
                 Released(SearchOnCluster()), cancel);
 
             // the search; runRung runs a rung's jobs until every one has ended, workersPerTrial says how many workers a trial takes

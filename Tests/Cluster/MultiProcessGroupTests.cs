@@ -24,7 +24,7 @@ public sealed class MultiProcessGroupTests(Tox21Slice slice, ITestOutputHelper o
         var port = MultiProcessTrainingTests.FreePort();
         var groupOut = Path.Combine(slice.Directory, "cluster-seeds");
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "1", "--out", groupOut, "--data", slice.Csv, "--seeds", "0,1,2", .. Small]);
+        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "1", "--start-with", "2", "--out", groupOut, "--data", slice.Csv, "--seeds", "0,1,2", .. Small]);
         var workers = new[] { "worker-a", "worker-b" }
             .Select(id => processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--bind", "127.0.0.1:0", "--id", id])).ToArray();
         foreach (var process in workers.Prepend(coordinator))

@@ -25,7 +25,7 @@ public sealed class MultiProcessTuneTests(Tox21Slice slice, ITestOutputHelper ou
         var clusterOut = Path.Combine(slice.Directory, "cluster-tune");
         string[] search = ["tune", "--data", slice.Csv, "--trials", "3", "--budget", "2", "--seed", "5", .. Tiny];
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start([.. search, "--out", clusterOut, "--bind", $"127.0.0.1:{port}", "--min-workers", "1"]);
+        var coordinator = processes.Start([.. search, "--out", clusterOut, "--bind", $"127.0.0.1:{port}", "--min-workers", "1", "--start-with", "2"]);
         var workers = new[] { "worker-a", "worker-b" }
             .Select(id => processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--bind", "127.0.0.1:0", "--id", id])).ToArray();
         foreach (var process in workers.Prepend(coordinator))
