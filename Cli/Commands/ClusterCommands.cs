@@ -80,14 +80,18 @@ public static class ClusterCommands
                 var perJob = parse.GetValue(minWorkers);
                 if (perJob < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {perJob})");
                 if (parse.GetValue(startWith) < 1) throw new ArgumentException($"--start-with must be ≥ 1 (got {parse.GetValue(startWith)})");
+                if (parse.GetResult(workerWait) is { Implicit: false })
+                    throw new ArgumentException("--worker-wait is not taken with --seeds or --ensemble: each run waits for its own workers");
                 var groupNode = Node();
+                var groupHealth = endpoints.Health(parse);
+                using var groupTelemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole);
                 completion.Info($"coordinator of {group.Counted}, {perJob} worker(s) each: workers join {groupNode.BindHost}:{groupNode.BindPort}{TlsNote(groupNode.Tls)}");
-                await TrainCommand.TrainGroup(options, parse, group, "cpu", perJob, (id, jobs, allEnded, _) =>
+                await TrainCommand.TrainGroup(options, parse, group, "cpu", perJob, (id, jobs, allEnded, current) =>
                 {
                     var feed = new JobFeed(jobs, closed: true);
                     return RunCoordinatorNode(groupNode, akka => akka.WithSingleton<JobsActor>("coordinator",
                             Props.Create(() => new JobsActor(id, feed, parse.GetValue(startWith))).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
-                        UntilReleased(allEnded, feed), cancel);
+                        UntilReleased(allEnded, feed), cancel, groupHealth, _ => ClusterProbes.Run(current()?.Summary)); // /status: the first run not yet over
                 });
                 return ExitCodes.Done;
             }
@@ -210,10 +214,11 @@ public static class ClusterCommands
     }
 
     /// <summary>Runs <paramref name="node"/> with <paramref name="actors"/> until <paramref name="result"/> is known; the node stopping first is an error.</summary>
-    internal static Task<T> RunCoordinatorNode<T>(ClusterNodeOptions node, Action<AkkaConfigurationBuilder> actors, Task<T> result, CancellationToken cancel)
+    internal static Task<T> RunCoordinatorNode<T>(ClusterNodeOptions node, Action<AkkaConfigurationBuilder> actors, Task<T> result, CancellationToken cancel,
+        int? healthPort = null, Func<ActorSystem, ProbeResult>? status = null)
     {
         Console.Error.WriteLine($"coordinator listening on {node.BindHost}:{node.BindPort}{TlsNote(node.Tls)}");
-        return RunNode(node, null, ClusterProbes.Worker, false, actors, async host =>
+        return RunNode(node, healthPort, status ?? ClusterProbes.Worker, false, actors, async host =>
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
             if (await Task.WhenAny(result, system.WhenTerminated).WaitAsync(cancel) != result)

@@ -19,6 +19,15 @@ public sealed class MultiProcessGroupTests(Tox21Slice slice, ITestOutputHelper o
     private static JsonElement Json(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement;
 
     [Fact]
+    public async Task A_group_refuses_the_coordinator_s_own_worker_wait()
+    {
+        var (code, printed) = await ProcessGroup.RunToExit(output, Limit, "coordinator", "--bind", $"127.0.0.1:{MultiProcessTrainingTests.FreePort()}",
+            "--out", Path.Combine(slice.Directory, "refused"), "--data", slice.Csv, "--seeds", "0,1", "--worker-wait", "5m");
+        Assert.Equal(2, code);
+        Assert.Contains("--worker-wait is not taken with --seeds or --ensemble", printed);
+    }
+
+    [Fact]
     public async Task Three_seeds_on_two_worker_processes_run_side_by_side_then_in_turn()
     {
         var port = MultiProcessTrainingTests.FreePort();
