@@ -37,7 +37,7 @@ public sealed class JobFeed
     public bool Closed => _closed;
     public Task Released => _released.Task;
     internal bool TryTake(out GroupJob job) => _jobs.TryDequeue(out job!);
-    internal bool TryPeekAny() => !_jobs.IsEmpty;
+    internal bool HasWaiting => !_jobs.IsEmpty;
     internal void Release() => _released.TrySetResult();
 }
 
@@ -87,12 +87,6 @@ public sealed class JobsActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>A group of these jobs, all known now.</summary>
-    public JobsActor(string groupId, IReadOnlyList<GroupJob> jobs) : this(groupId, new JobFeed(jobs, closed: true))
-    {
-        if (jobs.Count == 0) throw new ArgumentException("a group needs at least one job");
-    }
-
     /// <summary>
     /// A group whose jobs come from <paramref name="feed"/> until it is closed; no job starts before
     /// <paramref name="startWith"/> workers have registered (a cluster assembled before the work is shared out).
@@ -141,7 +135,7 @@ public sealed class JobsActor : ReceiveActor, IWithTimers
         }
     }
 
-    private bool Over => _feed.Closed && _ended.All(e => e) && !_feed.TryPeekAny();
+    private bool Over => _feed.Closed && _ended.All(e => e) && !_feed.HasWaiting;
 
     /// <summary>Every job ended and no more to come: every worker is told the group is over, and may leave.</summary>
     private void ReleaseIfOver()

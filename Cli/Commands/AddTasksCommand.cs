@@ -2,16 +2,11 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Akka.Actor;
-using Akka.Cluster.Hosting;
-using Akka.Hosting;
 using MtnnCluster.Checkpoints;
 using MtnnCluster.Cli.Runs;
-using MtnnCluster.Collectives;
 using MtnnCluster.Coordinator;
 using MtnnCluster.Data;
-using MtnnCluster.Hosting;
 using MtnnCluster.Training;
-using MtnnCluster.Worker;
 
 namespace MtnnCluster.Cli.Commands;
 
@@ -65,17 +60,10 @@ public static class AddTasksCommand
             TaskAdder.Require(trained, prepared);
             var job = new TaskAdderJob(ClusterCommands.NewRunId().Replace("run-", "add-tasks-"), trained, prepared, spec, cluster is null ? inProcess : parse.GetValue(minWorkers));
             var completion = new TaskAdderCompletion();
+            var coordinator = Props.Create(() => new TaskAdderActor(job, completion));
             var fitted = cluster is null
-                ? await AkkaNode.RunAsync(akka => akka
-                        .AddMtnnBasics()
-                        .WithActors((system, registry) => registry.Register<TaskAdderActor>(system.ActorOf(
-                            Props.Create(() => new TaskAdderActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), "coordinator")))
-                        .WithWorkers(Enumerable.Range(0, inProcess).Select(i => new WorkerOptions($"local-{i}", deviceName, 1)).ToArray(),
-                            (_, registry) => registry.Get<TaskAdderActor>(), new InProcessGroups()),
-                    _ => completion.Fitted.WaitAsync(cancel))
-                : await ClusterCommands.RunCoordinatorNode(cluster, akka => akka.WithSingleton<TaskAdderActor>("coordinator",
-                        Props.Create(() => new TaskAdderActor(job, completion)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), ClusterCommands.Singleton, false),
-                    completion.Fitted, cancel);
+                ? await AkkaNode.RunWithLocalWorkers(coordinator, LocalWorkers.Of(inProcess, deviceName), _ => completion.Fitted.WaitAsync(cancel))
+                : await ClusterCommands.RunCoordinatorNode<TaskAdderActor, IReadOnlyList<FittedHeads>>(cluster, coordinator, completion.Fitted, cancel);
             var added = TaskAdder.Assemble(trained, prepared, fitted, clock.Elapsed.TotalSeconds);
             added.Checkpoint.Write(target);
             File.WriteAllBytes(Path.Combine(outDirectory, "metrics.json"), JsonSerializer.SerializeToUtf8Bytes(Metrics(checkpointPath, added, fitted.Count), Checkpoint.Json));

@@ -86,12 +86,11 @@ public static class ClusterCommands
                 var groupHealth = endpoints.Health(parse);
                 using var groupTelemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole);
                 completion.Info($"coordinator of {group.Counted}, {perJob} worker(s) each: workers join {groupNode.BindHost}:{groupNode.BindPort}{TlsNote(groupNode.Tls)}");
-                await TrainCommand.TrainGroup(options, parse, group, "cpu", perJob, (id, jobs, allEnded, current) =>
+                await TrainCommand.TrainGroup(options, parse, group, "cpu", perJob, (id, jobs, current) =>
                 {
                     var feed = new JobFeed(jobs, closed: true);
-                    return RunCoordinatorNode(groupNode, akka => akka.WithSingleton<JobsActor>("coordinator",
-                            Props.Create(() => new JobsActor(id, feed, parse.GetValue(startWith))).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
-                        UntilReleased(allEnded, feed), cancel, groupHealth, _ => ClusterProbes.Run(current()?.Summary)); // /status: the first run not yet over
+                    return RunCoordinatorNode<JobsActor, bool>(groupNode, Props.Create(() => new JobsActor(id, feed, parse.GetValue(startWith))),
+                        UntilReleased(feed), cancel, groupHealth, _ => ClusterProbes.Run(current()?.Summary)); // /status: the first run not yet over
                 });
                 return ExitCodes.Done;
             }
@@ -205,20 +204,24 @@ public static class ClusterCommands
     /// Completes when every job of <paramref name="feed"/> has ended (failures are the jobs' own) and its workers were
     /// told to leave, with a moment for that message to go out before the node stops.
     /// </summary>
-    internal static async Task<bool> UntilReleased(Task allEnded, JobFeed feed)
+    internal static async Task<bool> UntilReleased(JobFeed feed)
     {
-        await allEnded.ContinueWith(_ => { }, TaskScheduler.Default);
         await feed.Released;
         await Task.Delay(TimeSpan.FromMilliseconds(500));
         return true;
     }
 
-    /// <summary>Runs <paramref name="node"/> with <paramref name="actors"/> until <paramref name="result"/> is known; the node stopping first is an error.</summary>
-    internal static Task<T> RunCoordinatorNode<T>(ClusterNodeOptions node, Action<AkkaConfigurationBuilder> actors, Task<T> result, CancellationToken cancel,
-        int? healthPort = null, Func<ActorSystem, ProbeResult>? status = null)
+    /// <summary>
+    /// Runs <paramref name="node"/> with <paramref name="coordinator"/> as the cluster's coordinator (the singleton the
+    /// workers' proxies find, whatever it coordinates) until <paramref name="result"/> is known; the node stopping
+    /// first is an error.
+    /// </summary>
+    internal static Task<T> RunCoordinatorNode<TCoordinator, T>(ClusterNodeOptions node, Props coordinator, Task<T> result, CancellationToken cancel,
+        int? healthPort = null, Func<ActorSystem, ProbeResult>? status = null) where TCoordinator : ActorBase
     {
         Console.Error.WriteLine($"coordinator listening on {node.BindHost}:{node.BindPort}{TlsNote(node.Tls)}");
-        return RunNode(node, healthPort, status ?? ClusterProbes.Worker, false, actors, async host =>
+        return RunNode(node, healthPort, status ?? ClusterProbes.Worker, false,
+            akka => akka.WithSingleton<TCoordinator>("coordinator", coordinator.WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false), async host =>
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
             if (await Task.WhenAny(result, system.WhenTerminated).WaitAsync(cancel) != result)

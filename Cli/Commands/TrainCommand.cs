@@ -19,7 +19,7 @@ public static class TrainCommand
         var endpoints = new EndpointOptions();
         var command = new Command("train", "train a multitask network on one machine (--seeds and --ensemble: several runs, at once on different workers when there are enough)");
         options.AddTo(command);
-        command.Options.Add(options.Seeds); // train only: a coordinator runs one configuration
+        command.Options.Add(options.Seeds); // train and coordinator (groups); not tune, which makes its own runs
         command.Options.Add(options.EnsembleSize);
         command.Options.Add(workers);
         command.Options.Add(device);
@@ -36,7 +36,7 @@ public static class TrainCommand
                     LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: endpoints.Health(parse));
                 // the workers shared out over the runs: all at once when there are enough, else in turn
                 await TrainGroup(options, parse, group, embedded.Device, Math.Max(1, embedded.Workers / group.Count),
-                    (id, jobs, allEnded, current) => GroupRun.RunInProcess(id, jobs, allEnded, embedded, current, cancel));
+                    (id, jobs, current) => GroupRun.RunInProcess(id, jobs, embedded, current, cancel));
                 return 0;
             }
             var completion = RunCompletion.ForConsole();
@@ -68,7 +68,7 @@ public static class TrainCommand
     /// metrics.json and, for an ensemble, ensemble.json and the ensemble's own test scores.
     /// </summary>
     internal static async Task TrainGroup(TrainOptions options, ParseResult parse, RunGroup group, string device, int workersPerJob,
-        Func<string, IReadOnlyList<GroupJob>, Task, Func<RunWatch?>, Task> runJobs)
+        Func<string, IReadOnlyList<GroupJob>, Func<RunWatch?>, Task> runJobs)
     {
         var outPath = options.OutPath(parse) ?? throw new ArgumentException("--out is required");
         using var groupLock = RunLock.Acquire(outPath, "mtnn train", Console.WriteLine);
@@ -99,9 +99,8 @@ public static class TrainCommand
             }
             if (jobs.Count > 0)
             {
-                var allEnded = Task.WhenAll(pending.Select(p => p.Completion.Outcome));
                 RunWatch? Current() => pending.FirstOrDefault(p => !p.Completion.Outcome.IsCompleted).Watch;
-                await runJobs($"group-{ClusterCommands.NewRunId()}", jobs, allEnded, Current);
+                await runJobs($"group-{ClusterCommands.NewRunId()}", jobs, Current);
             }
             Exception? failure = null;
             foreach (var (index, directory, completion, _) in pending)

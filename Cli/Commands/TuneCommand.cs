@@ -4,9 +4,7 @@ using System.Text;
 using System.Text.Json;
 using MtnnCluster.Checkpoints;
 using Akka.Actor;
-using Akka.Cluster.Hosting;
 using MtnnCluster.Cli.Output;
-using MtnnCluster.Hosting;
 using MtnnCluster.Cli.Runs;
 using MtnnCluster.Coordinator;
 using MtnnCluster.Training;
@@ -66,7 +64,7 @@ public static class TuneCommand
             policy.Validate();
             using var tuneLock = RunLock.Acquire(outDirectory, "mtnn tune", Console.WriteLine);
             if (cluster is null)
-                return await Search((jobs, allEnded) => GroupRun.RunInProcess($"tune-{ClusterCommands.NewRunId()}", jobs, allEnded, embedded, () => null, cancel),
+                return await Search((jobs, _) => GroupRun.RunInProcess($"tune-{ClusterCommands.NewRunId()}", jobs, embedded, () => null, cancel),
                     alive => Math.Max(1, embedded.Workers / alive));
             // one coordinator node for the whole search: each rung's trials join its feed of jobs, and its workers stay
             var feed = new JobFeed();
@@ -85,12 +83,11 @@ public static class TuneCommand
             async Task<int> Released(Task<int> search)
             {
                 var code = await search;
-                await ClusterCommands.UntilReleased(Task.CompletedTask, feed);
+                await ClusterCommands.UntilReleased(feed);
                 return code;
             }
             var id = $"tune-{ClusterCommands.NewRunId()}";
-            return await ClusterCommands.RunCoordinatorNode(cluster, akka => akka.WithSingleton<JobsActor>("coordinator",
-                    Props.Create(() => new JobsActor(id, feed, parse.GetValue(startWith))).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), ClusterCommands.Singleton, false),
+            return await ClusterCommands.RunCoordinatorNode<JobsActor, int>(cluster, Props.Create(() => new JobsActor(id, feed, parse.GetValue(startWith))),
                 Released(SearchOnCluster()), cancel);
 
             // the search; runRung runs a rung's jobs until every one has ended, workersPerTrial says how many workers a trial takes

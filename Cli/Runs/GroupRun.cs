@@ -1,10 +1,7 @@
 using Akka.Actor;
-using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using MtnnCluster.Collectives;
 using MtnnCluster.Coordinator;
 using MtnnCluster.Hosting;
-using MtnnCluster.Worker;
 
 namespace MtnnCluster.Cli.Runs;
 
@@ -16,27 +13,19 @@ namespace MtnnCluster.Cli.Runs;
 /// </summary>
 public static class GroupRun
 {
-    public static async Task RunInProcess(string groupId, IReadOnlyList<GroupJob> jobs, Task allEnded, EmbeddedOptions options, Func<RunWatch?> current,
-        CancellationToken cancel)
+    public static async Task RunInProcess(string groupId, IReadOnlyList<GroupJob> jobs, EmbeddedOptions options, Func<RunWatch?> current, CancellationToken cancel)
     {
         if (options.Workers < 1) throw new ArgumentException($"--workers must be ≥ 1 (got {options.Workers})");
         foreach (var job in jobs) job.Job.Spec.Validate();
         var feed = new JobFeed(jobs, closed: true);
-        var workers = Enumerable.Range(0, options.Workers).Select(i => new WorkerOptions($"local-{i}", options.Device, 1)).ToArray();
-        await AkkaNode.RunAsync(akka => akka
-                .AddMtnnBasics(options.VerifySerialization, options.LogLevel)
-                .WithActors((system, registry) => registry.Register<JobsActor>(system.ActorOf(
-                    Props.Create(() => new JobsActor(groupId, feed)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), "coordinator")))
-                .WithWorkers(workers, (_, registry) => registry.Get<JobsActor>(), new InProcessGroups()),
-            async host =>
-            {
-                var system = host.Services.GetRequiredService<ActorSystem>();
-                await using var health = options.HealthPort is { } port
-                    ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"), () => ClusterProbes.Run(current()?.Summary))
-                    : null;
-                await allEnded.ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(cancel); // failures are the jobs' own
-                await feed.Released.WaitAsync(cancel);
-                return true;
-            });
+        await AkkaNode.RunWithLocalWorkers(Props.Create(() => new JobsActor(groupId, feed, 1)), LocalWorkers.Of(options.Workers, options.Device), async host =>
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            await using var health = options.HealthPort is { } port
+                ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"), () => ClusterProbes.Run(current()?.Summary))
+                : null;
+            await feed.Released.WaitAsync(cancel); // every job ended (failures are the jobs' own), the workers let go
+            return true;
+        }, options.VerifySerialization, options.LogLevel);
     }
 }
