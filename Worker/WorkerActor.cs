@@ -69,9 +69,7 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             EndCurrentRun();
             _assignedRunId = null;
             _coordinatorInstance = null;
-            _registered = false;
-            Self.Tell(Register.Instance);
-            Timers.StartPeriodicTimer("register", Register.Instance, TimeSpan.FromSeconds(2));
+            AnnounceUntilRegistered();
         });
         // Large messages of any run are reassembled: a StartRun that moves tasks here (with their heads) names the
         // run's next attempt, which this worker cannot know yet. What arrives is then filtered like any message.
@@ -87,9 +85,7 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             {
                 // wanted for the group's next job: announce ourselves to the coordinator again
                 _assignedRunId = null;
-                _registered = false;
-                Self.Tell(Register.Instance);
-                Timers.StartPeriodicTimer("register", Register.Instance, TimeSpan.FromSeconds(2));
+                AnnounceUntilRegistered();
                 return;
             }
             if (_options.ExitAfterRun) CoordinatedShutdown.Get(Context.System).Run(RunEndedReason.Instance);
@@ -129,9 +125,7 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
 
     protected override void PreStart()
     {
-        // Until the coordinator acknowledges (it may not exist yet, or be moving), keep announcing ourselves.
-        Self.Tell(Register.Instance);
-        Timers.StartPeriodicTimer("register", Register.Instance, TimeSpan.FromSeconds(2));
+        AnnounceUntilRegistered();
         // SIGTERM (Kubernetes evicting the pod): tell the coordinator at once, so that it moves our tasks now
         // rather than after the failure detector; the step in progress is abandoned, our heads as of the last
         // epoch end are already with the coordinator.
@@ -145,6 +139,14 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
     }
 
     protected override void PostStop() => EndCurrentRun();
+
+    /// <summary>Until a coordinator acknowledges (it may not exist yet, be moving, or be a group's), keep announcing ourselves.</summary>
+    private void AnnounceUntilRegistered()
+    {
+        _registered = false;
+        Self.Tell(Register.Instance);
+        Timers.StartPeriodicTimer("register", Register.Instance, TimeSpan.FromSeconds(2));
+    }
 
     private void Start(StartRun start)
     {
