@@ -426,7 +426,7 @@ public sealed class ShardTrainer : IDisposable
 
     private Tensor FromHost(float[] received, int rows, int hidden)
     {
-        var count = rows * hidden;
+        var count = checked(rows * hidden);
         var expected = _spec.Wire == WirePrecision.Bf16 ? BFloat16Packing.PackedLength(count) : count;
         if (received.Length != expected)
             throw new CollectiveAbortedException($"exchange: {received.Length} floats received where {rows} rows of {hidden} were expected ({_spec.Wire})");
