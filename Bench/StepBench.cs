@@ -87,6 +87,16 @@ public static class StepBench
             {
                 using var scope = NewDisposeScope();
                 var cells = labels.Batch(positions, tensor(positions));
+                if (HeadLoss.TryStepOnHost(embeddings, heads, cells, 1.0 / cells.Count, headOptimizer, hiddenGradient: true) is not null) return;
+                var slice = heads.Slice(cells, trainable: true);
+                HeadLoss.Compute(embeddings.detach().requires_grad_(true), slice, cells, 1.0 / cells.Count, headGradients: true);
+                headOptimizer.Step(slice);
+            }));
+            // the host pass on a slice of the heads, then the lazy AdamW over the slice (the path before the fused step)
+            report.Add("head_step_sliced_ms", Median(count, () =>
+            {
+                using var scope = NewDisposeScope();
+                var cells = labels.Batch(positions, tensor(positions));
                 var slice = heads.Slice(cells, trainable: true);
                 HeadLoss.Compute(embeddings.detach().requires_grad_(true), slice, cells, 1.0 / cells.Count, headGradients: true);
                 headOptimizer.Step(slice);

@@ -42,9 +42,9 @@ public sealed class HeadAdamW : IDisposable
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        if (OnHost(slice))
+        if (OnHost(slice) && OnHost() is { } heads)
         {
-            StepOnHost(slice);
+            StepOnHost(slice, heads);
             return;
         }
         var columns = slice.Columns;
@@ -62,57 +62,68 @@ public sealed class HeadAdamW : IDisposable
     /// The same step on host memory: head by head, one pass over its row with <see cref="FusedAdamW"/> and that
     /// head's own bias corrections (a batch touches hundreds of heads of ~100 floats: a loop, not ~25 tensor ops).
     /// </summary>
-    private unsafe void StepOnHost(HeadSlice slice)
+    private unsafe void StepOnHost(HeadSlice slice, HostHeads heads)
     {
         var columns = MemoryMarshal.Cast<byte, long>(slice.Columns.bytes);
         var count = columns.Length;
-        var hidden = (int)_heads.Rows.shape[1];
+        var hidden = heads.Hidden;
         // blocks of heads on the compute threads: each head's update is its own, so the result is the same on any number
         var blocks = (columns.Length + HeadsPerBlock - 1) / HeadsPerBlock;
         var threads = Math.Min(get_num_threads(), blocks);
         fixed (long* headsAt = columns)
-        fixed (double* steps = MemoryMarshal.Cast<byte, double>(_steps.bytes))
-        fixed (float* weights = Elements(_heads.Rows), weightFirst = Elements(_weightFirst), weightSecond = Elements(_weightSecond))
-        fixed (float* biases = Elements(_heads.Bias), biasFirst = Elements(_biasFirst), biasSecond = Elements(_biasSecond))
         fixed (float* weightGradient = Elements(slice.Rows.grad!), biasGradient = Elements(slice.Bias.grad!))
         {
-            var at = new HostState((nint)headsAt, (nint)steps, (nint)weights, (nint)weightFirst, (nint)weightSecond, (nint)biases, (nint)biasFirst,
-                (nint)biasSecond, (nint)weightGradient, (nint)biasGradient, hidden);
-            if (threads <= 1) StepHeads(at, 0, count);
+            var (at, weights, biases) = ((nint)headsAt, (nint)weightGradient, (nint)biasGradient);
+            if (threads <= 1) StepHeads(0, count);
             else
                 Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                    block => StepHeads(at, block * HeadsPerBlock, Math.Min(count, (block + 1) * HeadsPerBlock)));
+                    block => StepHeads(block * HeadsPerBlock, Math.Min(count, (block + 1) * HeadsPerBlock)));
+
+            void StepHeads(int from, int to)
+            {
+                for (var k = from; k < to; k++)
+                    StepHead(heads, (int)((long*)at)[k], new ReadOnlySpan<float>((float*)weights + (long)k * hidden, hidden), ((float*)biases)[k]);
+            }
         }
     }
 
     /// <summary>Heads a thread steps at a time.</summary>
     private const int HeadsPerBlock = 256;
 
-    /// <summary>Where the host step's arrays are (pinned for the step's duration).</summary>
-    private readonly record struct HostState(nint Heads, nint Steps, nint Weights, nint WeightFirst, nint WeightSecond, nint Biases, nint BiasFirst,
-        nint BiasSecond, nint WeightGradient, nint BiasGradient, int Hidden);
+    /// <summary>
+    /// Where the block's heads and this optimizer's moments and step counts are on host memory (they are allocated
+    /// once, so the addresses hold while both live), for <see cref="StepHead"/>.
+    /// </summary>
+    public readonly record struct HostHeads(nint Steps, nint Weights, nint WeightFirst, nint WeightSecond, nint Biases, nint BiasFirst, nint BiasSecond,
+        int Hidden);
 
-    /// <summary>The slice's heads <paramref name="from"/>..<paramref name="to"/>, one pass over each row with its own bias corrections.</summary>
-    private unsafe void StepHeads(in HostState at, int from, int to)
+    /// <summary>The host addresses for <see cref="StepHead"/>; null where the heads or moments are not float32 on host memory.</summary>
+    public unsafe HostHeads? OnHost()
     {
-        var hidden = at.Hidden;
-        var heads = (long*)at.Heads;
-        var steps = (double*)at.Steps;
-        for (var k = from; k < to; k++)
-        {
-            var head = (int)heads[k];
-            var c = AdamWCoefficients.For((long)++steps[head], _learningRate, _weightDecay, _beta1Value, _beta2Value, _epsilonValue);
-            var row = (long)head * hidden;
-            FusedAdamW.Step(new Span<float>((float*)at.Weights + row, hidden), new Span<float>((float*)at.WeightFirst + row, hidden),
-                new Span<float>((float*)at.WeightSecond + row, hidden), new ReadOnlySpan<float>((float*)at.WeightGradient + (long)k * hidden, hidden), c, threads: 1);
-            FusedAdamW.Step(new Span<float>((float*)at.Biases + head, 1), new Span<float>((float*)at.BiasFirst + head, 1),
-                new Span<float>((float*)at.BiasSecond + head, 1), new ReadOnlySpan<float>((float*)at.BiasGradient + k, 1), c, threads: 1);
-        }
+        if (!_steps.is_contiguous() || _steps.device_type != DeviceType.CPU
+            || !new[] { _heads.Rows, _heads.Bias, _weightFirst, _weightSecond, _biasFirst, _biasSecond }.All(IsHostFloat))
+            return null;
+        return new HostHeads(HostMemory.Address(_steps), HostMemory.Address(_heads.Rows), HostMemory.Address(_weightFirst), HostMemory.Address(_weightSecond),
+            HostMemory.Address(_heads.Bias), HostMemory.Address(_biasFirst), HostMemory.Address(_biasSecond), (int)_heads.Rows.shape[1]);
     }
 
-    private bool OnHost(HeadSlice slice) =>
+    /// <summary>
+    /// One step of head <paramref name="head"/> (a row of the block) from its gradient, in one pass over its row with
+    /// its own bias corrections. Safe on several threads at once for different heads.
+    /// </summary>
+    public unsafe void StepHead(in HostHeads at, int head, ReadOnlySpan<float> weightGradient, float biasGradient)
+    {
+        var hidden = at.Hidden;
+        var c = AdamWCoefficients.For((long)++((double*)at.Steps)[head], _learningRate, _weightDecay, _beta1Value, _beta2Value, _epsilonValue);
+        var row = (long)head * hidden;
+        FusedAdamW.Step(new Span<float>((float*)at.Weights + row, hidden), new Span<float>((float*)at.WeightFirst + row, hidden),
+            new Span<float>((float*)at.WeightSecond + row, hidden), weightGradient, c, threads: 1);
+        FusedAdamW.Step(new Span<float>((float*)at.Biases + head, 1), new Span<float>((float*)at.BiasFirst + head, 1),
+            new Span<float>((float*)at.BiasSecond + head, 1), new ReadOnlySpan<float>(&biasGradient, 1), c, threads: 1);
+    }
+
+    private static bool OnHost(HeadSlice slice) =>
         slice.Columns.device_type == DeviceType.CPU && slice.Columns.dtype == ScalarType.Int64 && slice.Columns.is_contiguous() &&
-        _steps.is_contiguous() && new[] { _heads.Rows, _heads.Bias, _weightFirst, _weightSecond, _biasFirst, _biasSecond }.All(IsHostFloat) &&
         slice.Rows.grad is { } w && IsHostFloat(w) && slice.Bias.grad is { } b && IsHostFloat(b);
 
     private static bool IsHostFloat(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous();

@@ -43,18 +43,72 @@ public static class HeadLoss
     /// </summary>
     public static Result? TryOnHost(Tensor hidden, HeadSlice slice, double scale, bool headGradients, bool hiddenGradient)
     {
-        var cells = slice.Cells;
-        var (batchRows, heads) = (hidden.shape[0], slice.Rows.shape[0]);
-        if (!HeadBlock.PerCellPath(cells.Count, batchRows, heads)) return null;
-        if (!new[] { hidden, slice.Rows, slice.Bias, cells.Targets, cells.Weights }.All(IsHostFloat)
-            || !new[] { cells.Rows, cells.Columns }.All(t => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Int64 && t.is_contiguous())
-            || cells.Regression is not { device_type: DeviceType.CPU, dtype: ScalarType.Bool } || !cells.Regression.is_contiguous())
-            return null;
-
+        var heads = slice.Rows.shape[0];
+        if (!Applies(hidden, slice.Rows, slice.Bias, slice.Cells)) return null;
         var width = (int)hidden.shape[1];
-        ReadOnlySpan<float> h = Floats(hidden), s = Floats(slice.Rows), b = Floats(slice.Bias), y = Floats(cells.Targets), w = Floats(cells.Weights);
-        ReadOnlySpan<long> rows = MemoryMarshal.Cast<byte, long>(cells.Rows.bytes), columns = MemoryMarshal.Cast<byte, long>(cells.Columns.bytes);
-        ReadOnlySpan<bool> regression = MemoryMarshal.Cast<byte, bool>(cells.Regression.bytes);
+        var weightGradient = headGradients ? empty([heads, width]) : null; // every row is written: each head has cells
+        var biasGradient = headGradients ? empty([heads]) : null;
+        var result = OnHost(hidden, slice.Rows, slice.Bias, slice.Cells, scale, weightGradient is null ? null : new GradientsInto(weightGradient, biasGradient!), hiddenGradient);
+        if (headGradients)
+        {
+            slice.Rows.grad = weightGradient;
+            slice.Bias.grad = biasGradient;
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// A head step on host memory in one pass, without a slice: the loss of <paramref name="cells"/> (columns are
+    /// rows of <paramref name="heads"/>) on <paramref name="hidden"/>, each labelled head stepped in place by
+    /// <paramref name="optimizer"/> as soon as its gradient is summed (null: the heads stay as they are), and, with
+    /// <paramref name="hiddenGradient"/>, the embeddings' gradient, from the heads as they were before the step.
+    /// Null where it does not apply. Call inside a dispose scope.
+    /// </summary>
+    public static Result? TryStepOnHost(Tensor hidden, HeadBlock heads, LabelCells cells, double scale, HeadAdamW? optimizer, bool hiddenGradient)
+    {
+        if (!Applies(hidden, heads.Rows, heads.Bias, cells)) return null;
+        HeadAdamW.HostHeads? update = null;
+        if (optimizer is not null && (update = optimizer.OnHost()) is null) return null;
+        return OnHost(hidden, heads.Rows, heads.Bias, cells, scale, update is { } u ? new StepInPlace(optimizer!, u) : null, hiddenGradient);
+    }
+
+    /// <summary>Whether the host pass applies: few cells (<see cref="HeadBlock.PerCellPath"/>), all on host memory.</summary>
+    private static bool Applies(Tensor hidden, Tensor headRows, Tensor headBias, LabelCells cells) =>
+        HeadBlock.PerCellPath(cells.Count, hidden.shape[0], headRows.shape[0])
+        && new[] { hidden, headRows, headBias, cells.Targets, cells.Weights }.All(IsHostFloat)
+        && new[] { cells.Rows, cells.Columns }.All(t => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Int64 && t.is_contiguous())
+        && cells.Regression is { device_type: DeviceType.CPU, dtype: ScalarType.Bool } && cells.Regression.is_contiguous();
+
+    /// <summary>What is done with a head's summed gradient (weights, bias), on any of the compute threads.</summary>
+    private interface IHeadGradientSink
+    {
+        void Take(int head, ReadOnlySpan<float> weightGradient, float biasGradient);
+    }
+
+    /// <summary>Writes each head's gradient into [heads × hidden] and [heads] tensors, as a backward would.</summary>
+    private sealed unsafe class GradientsInto(Tensor weight, Tensor bias) : IHeadGradientSink
+    {
+        private readonly float* _weight = (float*)HostMemory.Address(weight), _bias = (float*)HostMemory.Address(bias);
+        private readonly int _width = (int)weight.shape[1];
+
+        public void Take(int head, ReadOnlySpan<float> weightGradient, float biasGradient)
+        {
+            weightGradient.CopyTo(new Span<float>(_weight + (long)head * _width, _width));
+            _bias[head] = biasGradient;
+        }
+    }
+
+    /// <summary>Steps each head in place with the lazy head AdamW.</summary>
+    private sealed class StepInPlace(HeadAdamW optimizer, HeadAdamW.HostHeads heads) : IHeadGradientSink
+    {
+        public void Take(int head, ReadOnlySpan<float> weightGradient, float biasGradient) => optimizer.StepHead(heads, head, weightGradient, biasGradient);
+    }
+
+    private static unsafe Result OnHost(Tensor hidden, Tensor headRows, Tensor headBias, LabelCells cells, double scale, IHeadGradientSink? sink, bool hiddenGradient)
+    {
+        var (batchRows, heads) = (hidden.shape[0], headRows.shape[0]);
+        var width = (int)hidden.shape[1];
+        ReadOnlySpan<long> columns = MemoryMarshal.Cast<byte, long>(cells.Columns.bytes);
         var count = (int)cells.Count;
         // cells by head (a counting sort): each head's row is then read, and its gradient written, once and in
         // order, while the batch's embeddings, a few kilobytes, stay in cache
@@ -66,48 +120,83 @@ public static class HeadLoss
         for (var i = 0; i < count; i++) order[next[columns[i]]++] = i;
 
         var loss = new float[count];
-        var weightGradient = headGradients ? empty([heads, width]) : null; // every row is written: each head has cells
-        var biasGradient = headGradients ? empty([heads]) : null;
-        var hiddenGrad = hiddenGradient ? zeros([batchRows, width]) : null;
-        Span<float> gw = weightGradient is null ? default : Floats(weightGradient), gb = biasGradient is null ? default : Floats(biasGradient);
-        Span<float> gh = hiddenGrad is null ? default : Floats(hiddenGrad);
-        for (var c = 0; c < heads; c++)
+        // blocks of heads on the compute threads; a block's embedding gradients go to a buffer of its own, summed in
+        // block order afterwards, so the result does not depend on the number of threads
+        var blocks = (int)((heads + HeadsPerBlock - 1) / HeadsPerBlock);
+        var hiddenGrad = hiddenGradient ? zeros([Math.Max(blocks, 1), batchRows, width]) : null;
+        fixed (float* h = Floats(hidden), s = Floats(headRows), b = Floats(headBias), y = Floats(cells.Targets), w = Floats(cells.Weights))
+        fixed (long* rows = MemoryMarshal.Cast<byte, long>(cells.Rows.bytes))
+        fixed (bool* regression = MemoryMarshal.Cast<byte, bool>(cells.Regression.bytes))
+        fixed (int* firstCell = first, cellOrder = order)
+        fixed (float* lossOut = loss)
+        fixed (float* gh = hiddenGrad is null ? default : Floats(hiddenGrad))
         {
-            var head = s.Slice(c * width, width);
-            var headGradient = headGradients ? gw.Slice(c * width, width) : default;
+            var at = new HostCells((nint)h, (nint)s, (nint)b, (nint)y, (nint)w, (nint)rows, (nint)regression, (nint)firstCell, (nint)cellOrder,
+                (nint)lossOut, (nint)gh, width, (int)heads, (int)batchRows, (float)scale);
+            var threads = Math.Min(get_num_threads(), blocks);
+            if (threads <= 1)
+                for (var block = 0; block < blocks; block++) LossOfHeads(at, block, sink);
+            else
+                Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, block => LossOfHeads(at, block, sink));
+        }
+        return new Result(tensor(loss), hiddenGrad is null ? null : blocks <= 1 ? hiddenGrad[0] : hiddenGrad.sum(dim: 0));
+    }
+
+    /// <summary>Heads a thread computes at a time.</summary>
+    private const long HeadsPerBlock = 1024;
+
+    /// <summary>Where a host pass's arrays are (pinned for its duration); a null embedding gradient where it is not wanted.</summary>
+    private readonly record struct HostCells(nint Hidden, nint Heads, nint Bias, nint Targets, nint Weights, nint Rows, nint Regression,
+        nint FirstCell, nint Order, nint Loss, nint HiddenGradient, int Width, int HeadCount, int BatchRows,
+        float Scale);
+
+    /// <summary>The loss and gradients of the cells of the heads in <paramref name="block"/>.</summary>
+    private static unsafe void LossOfHeads(in HostCells at, int block, IHeadGradientSink? sink)
+    {
+        var (width, scale) = (at.Width, at.Scale);
+        float* h = (float*)at.Hidden, s = (float*)at.Heads, b = (float*)at.Bias, y = (float*)at.Targets, w = (float*)at.Weights;
+        var loss = (float*)at.Loss;
+        Span<float> headGradient = stackalloc float[width];
+        var rows = (long*)at.Rows;
+        var regression = (bool*)at.Regression;
+        int* first = (int*)at.FirstCell, order = (int*)at.Order;
+        var gh = at.HiddenGradient == 0 ? null : (float*)at.HiddenGradient + (long)block * at.BatchRows * width;
+        var from = (int)(block * HeadsPerBlock);
+        var to = (int)Math.Min(at.HeadCount, from + HeadsPerBlock);
+        for (var c = from; c < to; c++)
+        {
+            var head = new ReadOnlySpan<float>(s + (long)c * width, width);
+            if (first[c] == first[c + 1]) continue; // no cells: neither stepped nor decayed (lazy)
             headGradient.Clear();
             var biasSum = 0f;
             for (var k = first[c]; k < first[c + 1]; k++)
             {
                 var i = order[k];
-                var r = (int)rows[i];
-                var embedding = h.Slice(r * width, width);
+                var r = rows[i];
+                var embedding = new ReadOnlySpan<float>(h + r * width, width);
                 var z = Dot(embedding, head) + b[c];
                 float g; // d(scale × Σ loss) / d logit
                 if (regression[i])
                 {
                     var d = z - y[i];
                     loss[i] = w[i] * d * d;
-                    g = (float)(scale * w[i] * 2 * d);
+                    g = scale * w[i] * 2 * d;
                 }
                 else
                 {
-                    // binary cross-entropy on the logit, in its stable form: max(z, 0) − z·y + log(1 + e^−|z|)
-                    loss[i] = w[i] * (MathF.Max(z, 0) - z * y[i] + MathF.Log(1 + MathF.Exp(-MathF.Abs(z))));
-                    g = (float)(scale * w[i] * (1 / (1 + MathF.Exp(-z)) - y[i]));
+                    // binary cross-entropy on the logit, in its stable form: max(z, 0) − z·y + log(1 + e^−|z|); the
+                    // sigmoid from the same exponential
+                    var e = MathF.Exp(-MathF.Abs(z));
+                    loss[i] = w[i] * (MathF.Max(z, 0) - z * y[i] + MathF.Log(1 + e));
+                    var sigmoid = z >= 0 ? 1 / (1 + e) : e / (1 + e);
+                    g = scale * w[i] * (sigmoid - y[i]);
                 }
-                if (headGradients) AddScaled(headGradient, g, embedding);
+                if (sink is not null) AddScaled(headGradient, g, embedding);
                 biasSum += g;
-                if (hiddenGradient) AddScaled(gh.Slice(r * width, width), g, head);
+                if (gh != null) AddScaled(new Span<float>(gh + r * width, width), g, head);
             }
-            if (headGradients) gb[c] = biasSum;
+            sink?.Take(c, headGradient, biasSum);
         }
-        if (headGradients)
-        {
-            slice.Rows.grad = weightGradient;
-            slice.Bias.grad = biasGradient;
-        }
-        return new Result(tensor(loss), hiddenGrad);
     }
 
     private static bool IsHostFloat(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous();

@@ -334,14 +334,12 @@ public sealed class ShardTrainer : IDisposable
         Tensor? inputGradient = null;
         if (cells.Count > 0)
         {
-            var slice = _heads.Slice(cells, trainable: phase == EpochPhase.Joint);
             // the batch's mean loss over every worker's cells: each worker's share divided by their total, so the
             // gradients it backpropagates (heads, embeddings, then the trunk's) need no division afterwards
-            var (perCell, hiddenGradient) = HeadLoss.Compute(inputs, slice, cells, 1.0 / batchCells, headGradients: phase == EpochPhase.Joint);
+            var (perCell, hiddenGradient) = HeadStep(inputs, cells, 1.0 / batchCells, stepHeads: phase == EpochPhase.Joint);
             inputGradient = hiddenGradient;
             _taskLoss.Add(perCell, cells.Columns);
             using (no_grad()) lossSum.add_(perCell.sum());
-            if (phase == EpochPhase.Joint) _headOptimizer.Step(slice);
         }
 
         // the gradients with respect to the embeddings go back to the rows' owners, then the trunk's backward
@@ -366,6 +364,23 @@ public sealed class ShardTrainer : IDisposable
         else if (batchCells > 0) ReduceAndStep(gradients); // every worker knows the batch's cells: all skip together
         Version++; // every worker counts every step, stepped or not: decisions keyed on the version agree
         return (cells.Count, route.OwnRows);
+    }
+
+    /// <summary>
+    /// The loss of a batch's <paramref name="cells"/> on <paramref name="inputs"/> and, with
+    /// <paramref name="stepHeads"/>, one optimizer step of the heads they label; returns each cell's loss and, where
+    /// <paramref name="inputs"/> requires grad, the gradient of <paramref name="scale"/> × their sum with respect to
+    /// it. On host memory with few cells, one pass that steps each head in place; otherwise a slice of the labelled
+    /// heads, autograd and the lazy AdamW. Call inside a dispose scope.
+    /// </summary>
+    private HeadLoss.Result HeadStep(Tensor inputs, LabelCells cells, double scale, bool stepHeads)
+    {
+        if (HeadLoss.TryStepOnHost(inputs.detach(), _heads, cells, scale, stepHeads ? _headOptimizer : null, inputs.requires_grad) is { } host)
+            return host;
+        var slice = _heads.Slice(cells, trainable: stepHeads);
+        var result = HeadLoss.Compute(inputs, slice, cells, scale, headGradients: stepHeads);
+        if (stepHeads) _headOptimizer.Step(slice);
+        return result;
     }
 
     /// <summary>
@@ -547,12 +562,10 @@ public sealed class ShardTrainer : IDisposable
             }
             var cells = train.Labels.Batch(positions.ToArray(), tensor(positions.ToArray(), device: _device));
             if (cells.Count == 0) continue;
-            var slice = _heads.Slice(cells, trainable: true);
             var inputs = _headInputs.index_select(0, tensor(at.ToArray(), device: _device));
-            var perCell = HeadLoss.Compute(inputs, slice, cells, 1.0 / batchCells, headGradients: true).PerCell; // the batch's mean over all tasks' cells
+            var perCell = HeadStep(inputs, cells, 1.0 / batchCells, stepHeads: true).PerCell; // the batch's mean over all tasks' cells
             _taskLoss.Add(perCell, cells.Columns);
             using (no_grad()) lossSum.add_(perCell.sum());
-            _headOptimizer.Step(slice);
             labelSum += cells.Count;
         }
         MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(EpochPhase.Heads), trunkRows, started);

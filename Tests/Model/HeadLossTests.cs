@@ -84,4 +84,76 @@ public sealed class HeadLossTests
         var cells = labels.Batch(positions, tensor(positions));
         Assert.Null(HeadLoss.TryOnHost(zeros([8, 5]), heads.Slice(cells, trainable: true), 1, true, true));
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void The_step_in_place_gives_the_sliced_step_and_leaves_unlabelled_heads_alone(int threads)
+    {
+        // 3,000 tasks (three blocks of heads), 40 rows, 0.5% labelled, two steps on different batches
+        const int rows = 40, tasks = 3000, hidden = 37;
+        var random = new Random(17);
+        var dense = Enumerable.Range(0, 2 * rows * tasks).Select(_ => random.NextDouble() < 0.005 ? (float)random.Next(2) : float.NaN).ToArray();
+        using var labels = DeviceLabels.FromDense(dense, tasks, new bool[tasks], Enumerable.Repeat(1f, tasks).ToArray(), CPU);
+        using var sliced = new HeadBlock(hidden, Enumerable.Range(0, tasks).ToArray(), 3, CPU);
+        using var inPlace = sliced.Clone();
+        using var slicedOptimizer = new HeadAdamW(sliced, 1e-2, 1e-2);
+        using var inPlaceOptimizer = new HeadAdamW(inPlace, 1e-2, 1e-2);
+        var before = inPlace.Rows.detach().clone();
+        var touched = new bool[tasks];
+        var previous = get_num_threads();
+        set_num_threads(threads);
+        try
+        {
+            for (var step = 0; step < 2; step++)
+            {
+                using var scope = NewDisposeScope();
+                var positions = Enumerable.Range(step * rows, rows).Select(i => (long)i).ToArray();
+                var cells = labels.Batch(positions, tensor(positions));
+                foreach (var c in cells.Columns.data<long>().ToArray()) touched[c] = true;
+                var embeddings = randn([rows, hidden], generator: new Generator((ulong)(5 + step)));
+                const double scale = 1.0 / 77;
+
+                var slice = sliced.Slice(cells, trainable: true);
+                var expected = HeadLoss.TryOnHost(embeddings, slice, scale, headGradients: true, hiddenGradient: true)!;
+                slicedOptimizer.Step(slice);
+                var actual = HeadLoss.TryStepOnHost(embeddings, inPlace, cells, scale, inPlaceOptimizer, hiddenGradient: true);
+
+                Assert.NotNull(actual);
+                AssertClose(expected.PerCell, actual!.PerCell, "loss");
+                AssertClose(expected.HiddenGradient!, actual.HiddenGradient!, "embedding gradient (from the heads before the step)");
+                AssertClose(sliced.Rows, inPlace.Rows, "heads after the step");
+                AssertClose(sliced.Bias, inPlace.Bias, "biases after the step");
+            }
+        }
+        finally
+        {
+            set_num_threads(previous);
+        }
+        Assert.Equal(slicedOptimizer.HeadSteps(), inPlaceOptimizer.HeadSteps());
+        Assert.Contains(false, touched);
+        for (var c = 0; c < tasks; c++)
+            if (!touched[c]) Assert.Equal(before[c].data<float>().ToArray(), inPlace.Rows[c].data<float>().ToArray());
+            else Assert.NotEqual(before[c].data<float>().ToArray(), inPlace.Rows[c].data<float>().ToArray());
+    }
+
+    [Fact]
+    public void The_loss_alone_leaves_the_heads_as_they_are()
+    {
+        const int rows = 40, tasks = 3000, hidden = 11;
+        var random = new Random(3);
+        var dense = Enumerable.Range(0, rows * tasks).Select(_ => random.NextDouble() < 0.005 ? (float)random.Next(2) : float.NaN).ToArray();
+        using var labels = DeviceLabels.FromDense(dense, tasks, new bool[tasks], Enumerable.Repeat(1f, tasks).ToArray(), CPU);
+        using var heads = new HeadBlock(hidden, Enumerable.Range(0, tasks).ToArray(), 3, CPU);
+        using var scope = NewDisposeScope();
+        var before = heads.Rows.detach().clone();
+        var positions = Enumerable.Range(0, rows).Select(i => (long)i).ToArray();
+        var cells = labels.Batch(positions, tensor(positions));
+        var embeddings = randn([rows, hidden], generator: new Generator(1));
+        var expected = HeadLoss.TryOnHost(embeddings, heads.Slice(cells, trainable: false), 0.5, headGradients: false, hiddenGradient: true)!;
+        var actual = HeadLoss.TryStepOnHost(embeddings, heads, cells, 0.5, optimizer: null, hiddenGradient: true)!;
+        AssertClose(expected.PerCell, actual.PerCell, "loss");
+        AssertClose(expected.HiddenGradient!, actual.HiddenGradient!, "embedding gradient");
+        Assert.Equal(before.data<float>().ToArray(), heads.Rows.data<float>().ToArray());
+    }
 }
