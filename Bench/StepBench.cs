@@ -73,8 +73,9 @@ public static class StepBench
             }));
             report.Add("trunk_floats", total);
 
-            // a joint step's head part as a worker runs it: the batch's labelled cells, the slice of their heads,
-            // the loss, backward, and the lazy head AdamW (ToxCast-like: --tasks heads, 30% of cells labelled)
+            // a joint step's head part as a worker runs it: the batch's labelled cells, then (few cells, host memory)
+            // one pass that sums each labelled head's gradient and steps it in place, or else the slice of their
+            // heads, the loss, backward, and the lazy head AdamW (ToxCast-like: --tasks heads, 30% of cells labelled)
             var (taskCount, labelDensity) = (parse.GetValue(tasks), parse.GetValue(density));
             using var heads = new HeadBlock(sizes[^1], Enumerable.Range(0, taskCount).ToArray(), 0, device);
             using var headOptimizer = new HeadAdamW(heads, 1e-3, 1e-4);

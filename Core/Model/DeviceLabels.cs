@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -76,12 +77,48 @@ public sealed class DeviceLabels : IDisposable
     /// </summary>
     public LabelCells Batch(ReadOnlySpan<long> rows, Tensor index)
     {
+        return _targets.device_type == DeviceType.CPU && Count < int.MaxValue / sizeof(float) // spans index with int
+            ? BatchOnHost(rows)
+            : BatchWithTensorOps(rows, index);
+    }
+
+    /// <summary><see cref="Batch"/> as tensor ops on the labels' device (a GPU's form).</summary>
+    internal LabelCells BatchWithTensorOps(ReadOnlySpan<long> rows, Tensor index)
+    {
         var (cellRow, cell, count) = Cells(rows, index);
         var columns = _columns.index_select(0, cell).to(ScalarType.Int64);
         var targets = _targets.index_select(0, cell);
         var weights = targets.mul(_positiveBoost.index_select(0, columns)).add(Scalars.One);
         if (_taskWeights is not null) weights = weights.mul(_taskWeights.index_select(0, columns));
         return new LabelCells(cellRow, columns, targets, weights, _regression.index_select(0, columns), count);
+    }
+
+    /// <summary>
+    /// <see cref="Batch"/> on host memory: the cells copied out in one loop over the rows (the dozen tensor ops of
+    /// the device form cost a head step at 10,000 tasks a third of its time). The same values: a weight is
+    /// (target × positive boost + 1) × task weight, in float32 as there.
+    /// </summary>
+    private LabelCells BatchOnHost(ReadOnlySpan<long> rows)
+    {
+        long total = 0;
+        foreach (var row in rows) total += _rowStart[row + 1] - _rowStart[row];
+        var count = checked((int)total);
+        var (cellRow, columns, targets, weights, regression) = (new long[count], new long[count], new float[count], new float[count], new bool[count]);
+        ReadOnlySpan<int> allColumns = MemoryMarshal.Cast<byte, int>(_columns.bytes);
+        ReadOnlySpan<float> allTargets = MemoryMarshal.Cast<byte, float>(_targets.bytes), boost = MemoryMarshal.Cast<byte, float>(_positiveBoost.bytes);
+        ReadOnlySpan<float> taskWeights = _taskWeights is null ? default : MemoryMarshal.Cast<byte, float>(_taskWeights.bytes);
+        ReadOnlySpan<bool> regressionColumns = MemoryMarshal.Cast<byte, bool>(_regression.bytes);
+        var k = 0;
+        for (var i = 0; i < rows.Length; i++)
+            for (var cell = _rowStart[rows[i]]; cell < _rowStart[rows[i] + 1]; cell++, k++)
+            {
+                var column = allColumns[(int)cell];
+                var target = allTargets[(int)cell];
+                (cellRow[k], columns[k], targets[k], regression[k]) = (i, column, target, regressionColumns[column]);
+                var weight = target * boost[column] + 1f;
+                weights[k] = _taskWeights is null ? weight : weight * taskWeights[column];
+            }
+        return new LabelCells(tensor(cellRow), tensor(columns), tensor(targets), tensor(weights), tensor(regression), total);
     }
 
     /// <summary>

@@ -95,7 +95,19 @@ public sealed class HeadAdamW : IDisposable
     /// once, so the addresses hold while both live), for <see cref="StepHead"/>.
     /// </summary>
     public readonly record struct HostHeads(nint Steps, nint Weights, nint WeightFirst, nint WeightSecond, nint Biases, nint BiasFirst, nint BiasSecond,
-        int Hidden);
+        int Hidden, AdamWCoefficients[] ByStep);
+
+    /// <summary>
+    /// Each step number's coefficients (entry t − 1 for step t), computed once: two powers per head and step were a
+    /// third of a host step's update at 10,000 tasks. Grown before a step to the most steps a head can have taken
+    /// by its end, up to <see cref="CoefficientsKept"/>; later steps compute theirs.
+    /// </summary>
+    private AdamWCoefficients[] _byStep = [];
+
+    /// <summary>An upper bound on any head's step count after the next step: optimizer steps begun, or the most imported.</summary>
+    private long _stepBound;
+
+    private const int CoefficientsKept = 1 << 16;
 
     /// <summary>The host addresses for <see cref="StepHead"/>; null where the heads or moments are not float32 on host memory.</summary>
     public unsafe HostHeads? OnHost()
@@ -103,8 +115,17 @@ public sealed class HeadAdamW : IDisposable
         if (!_steps.is_contiguous() || _steps.device_type != DeviceType.CPU
             || !new[] { _heads.Rows, _heads.Bias, _weightFirst, _weightSecond, _biasFirst, _biasSecond }.All(IsHostFloat))
             return null;
+        _stepBound++; // a step follows: each head steps at most once in it
+        var kept = (int)Math.Min(_stepBound, CoefficientsKept);
+        if (_byStep.Length < kept)
+        {
+            var grown = new AdamWCoefficients[Math.Min(CoefficientsKept, Math.Max(kept, 2 * _byStep.Length))];
+            _byStep.CopyTo(grown, 0);
+            for (var t = _byStep.Length; t < grown.Length; t++) grown[t] = Coefficients(t + 1);
+            _byStep = grown;
+        }
         return new HostHeads(HostMemory.Address(_steps), HostMemory.Address(_heads.Rows), HostMemory.Address(_weightFirst), HostMemory.Address(_weightSecond),
-            HostMemory.Address(_heads.Bias), HostMemory.Address(_biasFirst), HostMemory.Address(_biasSecond), (int)_heads.Rows.shape[1]);
+            HostMemory.Address(_heads.Bias), HostMemory.Address(_biasFirst), HostMemory.Address(_biasSecond), (int)_heads.Rows.shape[1], _byStep);
     }
 
     /// <summary>
@@ -114,13 +135,16 @@ public sealed class HeadAdamW : IDisposable
     public unsafe void StepHead(in HostHeads at, int head, ReadOnlySpan<float> weightGradient, float biasGradient)
     {
         var hidden = at.Hidden;
-        var c = AdamWCoefficients.For((long)++((double*)at.Steps)[head], _learningRate, _weightDecay, _beta1Value, _beta2Value, _epsilonValue);
+        var step = (long)++((double*)at.Steps)[head];
+        var c = step <= at.ByStep.Length ? at.ByStep[step - 1] : Coefficients(step);
         var row = (long)head * hidden;
         FusedAdamW.Step(new Span<float>((float*)at.Weights + row, hidden), new Span<float>((float*)at.WeightFirst + row, hidden),
             new Span<float>((float*)at.WeightSecond + row, hidden), weightGradient, c, threads: 1);
         FusedAdamW.Step(new Span<float>((float*)at.Biases + head, 1), new Span<float>((float*)at.BiasFirst + head, 1),
             new Span<float>((float*)at.BiasSecond + head, 1), new ReadOnlySpan<float>(&biasGradient, 1), c, threads: 1);
     }
+
+    private AdamWCoefficients Coefficients(long step) => AdamWCoefficients.For(step, _learningRate, _weightDecay, _beta1Value, _beta2Value, _epsilonValue);
 
     private static bool OnHost(HeadSlice slice) =>
         slice.Columns.device_type == DeviceType.CPU && slice.Columns.dtype == ScalarType.Int64 && slice.Columns.is_contiguous() &&
@@ -171,6 +195,7 @@ public sealed class HeadAdamW : IDisposable
         TensorCodec.CopyInto(moments[1], _biasFirst);
         TensorCodec.CopyInto(moments[2], second);
         TensorCodec.CopyInto(moments[3], _biasSecond);
+        _stepBound = Math.Max(_stepBound, headSteps.Count == 0 ? 0 : headSteps.Max());
         using var steps = tensor(headSteps.Select(s => (double)s).ToArray());
         using (no_grad()) _steps.copy_(steps);
     }

@@ -49,11 +49,11 @@ public sealed class SparseFirstLayer : IDisposable
         var perRow = present.sum(1, type: ScalarType.Int64);
         var offsets = perRow.cumsum(0).sub(perRow);
         var values = input.masked_select(present); // the same row-major order as nonzero's
-        return _bag.forward(features, offsets, values).add(_bias, Scalars.One);
+        return _bag.forward(features, offsets, values).add_(_bias, Scalars.One); // in place: the bag's backward does not read its output
     }
 
     /// <summary>Bias + the weight rows at each row's non-zero features, scaled by their values. Call inside a dispose scope.</summary>
-    public Tensor Apply(SparseRows rows) => _bag.forward(rows.Indices, rows.Offsets, rows.Values).add(_bias, Scalars.One);
+    public Tensor Apply(SparseRows rows) => _bag.forward(rows.Indices, rows.Offsets, rows.Values).add_(_bias, Scalars.One); // in place: the bag's backward does not read its output
 
     public void Dispose() => _bag.Dispose();
 }

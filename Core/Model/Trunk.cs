@@ -94,12 +94,15 @@ public sealed class Trunk : IDisposable
         return Above(FirstLayer.Apply(rows));
     }
 
-    /// <summary>The layers above the first, from the first layer's pre-activation output.</summary>
+    /// <summary>
+    /// The layers above the first, from the first layer's pre-activation output (a tensor of its own: under no_grad
+    /// the activations are applied in place, sparing a pass and an allocation of [rows × width] per layer).
+    /// </summary>
     private Tensor Above(Tensor first)
     {
-        var x = first.relu();
+        var x = first.relu_();
         for (var layer = 1; layer < Layers.Length; layer++)
-            x = x.matmul(_parameters[2 * layer]).add(_parameters[2 * layer + 1], Scalars.One).relu();
+            x = addmm(_parameters[2 * layer + 1], x, _parameters[2 * layer], 1, 1).relu_();
         return x;
     }
 

@@ -156,4 +156,39 @@ public sealed class HeadLossTests
         AssertClose(expected.HiddenGradient!, actual.HiddenGradient!, "embedding gradient");
         Assert.Equal(before.data<float>().ToArray(), heads.Rows.data<float>().ToArray());
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_batch_copied_out_on_the_host_equals_the_tensor_op_form(bool taskWeights)
+    {
+        // 50 rows × 30 tasks, a fifth labelled, some rows empty, a third of the tasks regression, positives boosted
+        const int rows = 50, tasks = 30;
+        var random = new Random(23);
+        var regression = Enumerable.Range(0, tasks).Select(t => t % 3 == 0).ToArray();
+        var dense = Enumerable.Range(0, rows * tasks).Select(i => i / tasks % 7 == 3 || random.NextDouble() > 0.2 ? float.NaN
+            : regression[i % tasks] ? (float)random.NextDouble() : random.Next(2)).ToArray();
+        var rowStart = new long[rows + 1];
+        var (columns, targets) = (new List<int>(), new List<float>());
+        for (var r = 0; r < rows; r++)
+        {
+            for (var t = 0; t < tasks; t++) if (!float.IsNaN(dense[r * tasks + t])) { columns.Add(t); targets.Add(dense[r * tasks + t]); }
+            rowStart[r + 1] = columns.Count;
+        }
+        var positive = Enumerable.Range(0, tasks).Select(t => 1f + t % 4).ToArray();
+        var weights = taskWeights ? Enumerable.Range(0, tasks).Select(t => 0.25f * (t % 5)).ToArray() : null;
+        using var labels = new DeviceLabels(rowStart, [.. columns], [.. targets], regression, positive, CPU, weights);
+        using var scope = NewDisposeScope();
+        long[] batch = [4, 3, 10, 4, 49, 0, 17]; // row 3 and 10 have no labels; row 4 twice
+        var host = labels.Batch(batch, tensor(batch));
+        var ops = labels.BatchWithTensorOps(batch, tensor(batch));
+        Assert.Equal(ops.Count, host.Count);
+        Assert.True(host.Count > 0);
+        Assert.Equal(ops.Rows.data<long>().ToArray(), host.Rows.data<long>().ToArray());
+        Assert.Equal(ops.Columns.data<long>().ToArray(), host.Columns.data<long>().ToArray());
+        Assert.Equal(ops.Targets.data<float>().ToArray(), host.Targets.data<float>().ToArray());
+        Assert.Equal(ops.Weights.data<float>().ToArray(), host.Weights.data<float>().ToArray());
+        Assert.Equal(ops.Regression.data<bool>().ToArray(), host.Regression.data<bool>().ToArray());
+        Assert.Equal(0, labels.Batch([3, 10], tensor(new long[] { 3, 10 })).Count);
+    }
 }
