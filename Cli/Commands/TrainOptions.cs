@@ -58,6 +58,11 @@ public sealed class TrainOptions
     public Option<int> Radius { get; } = new("--radius") { Description = "ECFP radius (2 = ECFP4)", DefaultValueFactory = _ => 2 };
     public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
     public Option<bool> Counts { get; } = new("--counts") { Description = "count fingerprint instead of bits" };
+    public Option<string> CountScale { get; } = new("--count-scale")
+    {
+        Description = "with --counts: log (each feature log(1 + count)) or raw (the count itself)",
+        DefaultValueFactory = _ => "log",
+    };
     public Option<DirectoryInfo?> Out { get; } = new("--out") { Description = "output directory: metrics.json, report.html, checkpoint/ and checkpoints/" };
     public Option<bool> Overwrite { get; } = new("--overwrite") { Description = "let --out hold another run's outputs, and replace them" };
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "write a training checkpoint every N epochs (and at the end)", DefaultValueFactory = _ => 1 };
@@ -68,7 +73,7 @@ public sealed class TrainOptions
     {
         foreach (var option in new Option[] { Data, EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
-                     MinClassCount, TaskWeights, Precision, WirePrecision, Radius, Bits, Counts, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
+                     MinClassCount, TaskWeights, Precision, WirePrecision, Radius, Bits, Counts, CountScale, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
     }
 
@@ -137,6 +142,13 @@ public sealed class TrainOptions
     }
 
     /// <summary>Options that describe the model and its training; fixed for a run once started.</summary>
+    private static Training.CountScale ParseCountScale(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "log" => Training.CountScale.Log,
+        "raw" => Training.CountScale.Raw,
+        _ => throw new ArgumentException($"--count-scale must be log or raw (got '{text}')"),
+    };
+
     private static Training.WirePrecision ParseWire(string text) => text.Trim().ToLowerInvariant() switch
     {
         "fp32" => Training.WirePrecision.Fp32,
@@ -147,12 +159,14 @@ public sealed class TrainOptions
     private IEnumerable<Option> SpecOptions() =>
     [
         EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
-        Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts,
+        Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts, CountScale,
     ];
 
     public RunSpec ToSpec(ParseResult p)
     {
         var dataPaths = DataPaths(p) ?? throw new ArgumentException("--data is required");
+        if (p.GetResult(CountScale) is { Implicit: false } && !p.GetValue(Counts))
+            throw new ArgumentException("--count-scale applies to count fingerprints: add --counts, or remove --count-scale");
         var fractions = ParseList(p.GetValue(SplitFractions)!, "--split-fractions", double.Parse);
         if (fractions.Length != 3) throw new ArgumentException($"--split-fractions needs three numbers (got '{p.GetValue(SplitFractions)}')");
         var schedule = p.GetValue(Schedule)!.ToLowerInvariant() switch
@@ -171,7 +185,7 @@ public sealed class TrainOptions
             new DatasetSpec(dataPaths, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks)),
                 p.GetValue(LongFormat.TaskColumn), p.GetValue(LongFormat.LabelColumn), LongFormatOptions.ParseConflicts(p.GetValue(LongFormat.LabelConflicts)!),
                 p.GetResult(EvalDatasets) is { Implicit: false } ? Names(p.GetValue(EvalDatasets)) ?? [] : null),
-            new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts)),
+            new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts), ParseCountScale(p.GetValue(CountScale)!)),
             new SplitSpec(split, p.GetValue(SplitSeed) ?? p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),
             new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives), p.GetValue(TaskWeights)?.FullName),

@@ -44,6 +44,7 @@ public static class CheckpointCompatibility
         Check("featurizer radius", saved.Featurizer.Radius, run.Featurizer.Radius);
         Check("featurizer bits", saved.Featurizer.Bits, run.Featurizer.Bits);
         Check("featurizer counts", saved.Featurizer.Counts, run.Featurizer.Counts);
+        if (saved.Featurizer.Counts) Check("featurizer count scale", saved.Featurizer.CountScale, run.Featurizer.CountScale);
         Check("feature size", savedFeatureSize, featureSize);
         Check("layers", Show(saved.Model.Layers), Show(run.Model.Layers));
         Check("tasks", Show(savedTasks), Show(tasks.Select(t => t.Name)));

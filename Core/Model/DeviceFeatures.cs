@@ -7,48 +7,59 @@ namespace MtnnCluster.Model;
 /// <summary>
 /// The feature rows a worker trains on, resident on its device in a compact form and expanded to float32 one batch
 /// at a time on the device itself, so no batch crosses PCIe during an epoch. Fingerprint bits are packed 8 to a byte
-/// (2048 bits: 256 bytes a row, 1/32 of float32); small integer counts are one byte each; anything else stays float32.
+/// (2048 bits: 256 bytes a row, 1/32 of float32); features taking at most 255 distinct non-zero values (counts, or
+/// their logarithms) are one byte each, a code into a table of the values; anything else stays float32.
 /// </summary>
 public sealed class DeviceFeatures : IDisposable
 {
-    private enum Storage { Bits, Bytes, Floats }
+    private enum Storage { Bits, Codes, Floats }
 
     private readonly Storage _storage;
     private readonly Tensor _data;
-    /// <summary>For packed bits: row v of this [256 × 8] table is byte v's bits as floats (bit j is feature 8k + j of byte k).</summary>
+    /// <summary>
+    /// For packed bits: row v of this [256 × 8] table is byte v's bits as floats (bit j is feature 8k + j of byte k).
+    /// For codes: entry v [256] is code v's value (code 0: 0).
+    /// </summary>
     private readonly Tensor? _unpack;
+    /// <summary>For codes: each code's value, on the host (read by <see cref="NonZeroRows"/>).</summary>
+    private readonly float[]? _codeValues;
 
     public long RowCount { get; }
     public int Size { get; }
     /// <summary>Bytes held on the device.</summary>
     public long StoredBytes => _data.NumberOfElements * _data.ElementSize + (_unpack?.NumberOfElements * 4 ?? 0);
-    public string Layout => _storage switch { Storage.Bits => "packed bits", Storage.Bytes => "uint8", _ => "float32" };
+    public string Layout => _storage switch { Storage.Bits => "packed bits", Storage.Codes => "uint8 codes", _ => "float32" };
 
-    private DeviceFeatures(Storage storage, Tensor data, Tensor? unpack, long rows, int size)
+    private DeviceFeatures(Storage storage, Tensor data, Tensor? unpack, long rows, int size, float[]? codeValues = null)
     {
-        (_storage, _data, _unpack, RowCount, Size) = (storage, data, unpack, rows, size);
+        (_storage, _data, _unpack, RowCount, Size, _codeValues) = (storage, data, unpack, rows, size, codeValues);
     }
 
     /// <summary>Rows <paramref name="rows"/> of <paramref name="features"/>, in that order, on <paramref name="device"/>.</summary>
     public static DeviceFeatures Create(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, Device device)
     {
-        // the most compact storage every value fits: bits (all 1), bytes (small integers), or float32
-        var storage = Storage.Bits;
+        // the most compact storage every value fits: bits (all 1), codes (at most 255 distinct non-zero values), or float32
+        var distinct = new HashSet<float>();
         foreach (var row in rows)
         {
             foreach (var index in features[row].Indices)
                 if ((uint)index >= (uint)size) throw new ArgumentException($"feature index {index} is outside the feature size {size}");
-            foreach (var v in features[row].Values)
-                if (v != 1f) storage = (Storage)Math.Max((int)storage, (int)(v >= 0 && v <= byte.MaxValue && v == MathF.Floor(v) ? Storage.Bytes : Storage.Floats));
+            if (distinct.Count <= byte.MaxValue)
+                foreach (var v in features[row].Values)
+                    if (v != 0f && distinct.Add(v) && distinct.Count > byte.MaxValue) break;
         }
 
         var count = rows.Count;
-        return storage switch
-        {
-            Storage.Bits => PackBits(features, rows, size, device),
-            Storage.Bytes => new DeviceFeatures(storage, Upload(Fill<byte>(features, rows, size, v => (byte)v), [count, size], device), null, count, size),
-            _ => new DeviceFeatures(storage, Upload(Fill<float>(features, rows, size, v => v), [count, size], device), null, count, size),
-        };
+        if (distinct.Count == 0 || distinct.SetEquals([1f])) return PackBits(features, rows, size, device);
+        if (distinct.Count > byte.MaxValue)
+            return new DeviceFeatures(Storage.Floats, Upload(Fill<float>(features, rows, size, v => v), [count, size], device), null, count, size);
+        // codes 1.. in ascending order of value: the same table whatever the order of the rows
+        var values = new float[256];
+        var codeOf = new Dictionary<float, byte> { [0f] = 0 };
+        foreach (var (v, i) in distinct.Order().Select((v, i) => (v, i + 1)))
+            (values[i], codeOf[v]) = (v, (byte)i);
+        return new DeviceFeatures(Storage.Codes, Upload(Fill<byte>(features, rows, size, v => codeOf[v]), [count, size], device),
+            Upload(values, [256], device), count, size, values);
     }
 
     private static DeviceFeatures PackBits(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, Device device)
@@ -120,7 +131,7 @@ public sealed class DeviceFeatures : IDisposable
             foreach (var b in stored.Slice(checked((int)(row * width)), width))
                 count += _storage == Storage.Bits ? System.Numerics.BitOperations.PopCount(b) : b != 0 ? 1 : 0;
         var (indices, offsets) = (new long[count], new long[rows.Count]);
-        var values = _storage == Storage.Bytes ? new float[count] : null;
+        var values = _storage == Storage.Codes ? new float[count] : null;
         long next = 0;
         for (var i = 0; i < rows.Count; i++)
         {
@@ -132,7 +143,7 @@ public sealed class DeviceFeatures : IDisposable
                 if (b == 0) continue;
                 if (values is not null)
                 {
-                    values[next] = b;
+                    values[next] = _codeValues![b];
                     indices[next++] = k;
                     continue;
                 }
@@ -156,8 +167,11 @@ public sealed class DeviceFeatures : IDisposable
                     stored.Dispose();
                     return wide.shape[1] == Size ? wide.alias() : wide.narrow(1, 0, Size);
                 }
-            case Storage.Bytes:
-                using (stored) return stored.to(ScalarType.Float32);
+            case Storage.Codes:
+                using (stored)
+                using (var codes = stored.flatten().to(ScalarType.Int64))
+                using (var values = _unpack!.index_select(0, codes))
+                    return values.view(stored.shape[0], Size);
             default:
                 return stored;
         }

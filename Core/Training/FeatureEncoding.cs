@@ -30,14 +30,14 @@ public static class FeatureEncoding
                 errors[row] = error ?? "invalid SMILES";
                 return;
             }
-            features[row] = Encode(featurizer, molecule, spec.Counts);
+            features[row] = Encode(featurizer, molecule, spec.Counts, spec.CountScale);
             if (keys is not null) keys[row] = MurckoScaffold.Key(molecule);
             if (identities is not null) identities[row] = MoleculeKey.Of(molecule);
         });
         return new FeaturizedMolecules(features, errors, keys, identities);
     }
 
-    public static SparseFeatures Encode(EcfpFeaturizer featurizer, Molecule molecule, bool counts)
+    public static SparseFeatures Encode(EcfpFeaturizer featurizer, Molecule molecule, bool counts, CountScale scale = CountScale.Raw)
     {
         if (!counts)
         {
@@ -46,6 +46,6 @@ public static class FeatureEncoding
         }
         var perBit = featurizer.Counts(molecule);
         var indices = perBit.Keys.Order().ToArray();
-        return new SparseFeatures(indices, indices.Select(i => (float)perBit[i]).ToArray());
+        return new SparseFeatures(indices, indices.Select(i => scale == CountScale.Log ? MathF.Log(1 + perBit[i]) : perBit[i]).ToArray());
     }
 }

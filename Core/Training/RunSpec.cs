@@ -43,10 +43,19 @@ public sealed record DatasetSpec(
     }
 }
 
+/// <param name="CountScale">With <paramref name="Counts"/>: each count as it is, or as log(1 + count). Specs written
+/// before it existed read as <see cref="CountScale.Raw"/>, which is what they trained on.</param>
 public sealed record FeaturizerSpec(
     int Radius,
     int Bits,
-    bool Counts);
+    bool Counts,
+    CountScale CountScale = CountScale.Raw);
+
+/// <summary>
+/// How a count fingerprint's counts become feature values. Raw counts of tens (large molecules folded into few
+/// bits) drove a first layer's units dead on FS-Mol; log(1 + count) keeps one environment at 0.69 and fifty at 3.9.
+/// </summary>
+public enum CountScale { Raw, Log }
 
 /// <summary>How rows are split: at random, or by Bemis-Murcko scaffold (no scaffold in two splits).</summary>
 public enum SplitKind { Random, Scaffold }

@@ -42,4 +42,20 @@ public sealed class TrainDefaultsTests
     [InlineData(new[] { "--counts", "false" }, false)]
     public void Bits_by_default_and_counts_when_asked(string[] given, bool counts) =>
         Assert.Equal(counts, Spec(given).Featurizer.Counts);
+
+    [Theory]
+    [InlineData(new[] { "--counts" }, MtnnCluster.Training.CountScale.Log)]
+    [InlineData(new[] { "--counts", "--count-scale", "raw" }, MtnnCluster.Training.CountScale.Raw)]
+    [InlineData(new[] { "--counts", "--count-scale", "LOG" }, MtnnCluster.Training.CountScale.Log)]
+    public void Counts_are_scaled_by_their_logarithm_unless_asked_raw(string[] given, MtnnCluster.Training.CountScale scale) =>
+        Assert.Equal(scale, Spec(given).Featurizer.CountScale);
+
+    [Theory]
+    [InlineData("raw", "--count-scale applies to count fingerprints")]
+    [InlineData("sqrt", "--count-scale must be log or raw (got 'sqrt')")]
+    public void A_count_scale_without_counts_or_unknown_is_refused(string scale, string message)
+    {
+        string[] given = scale == "raw" ? ["--count-scale", scale] : ["--counts", "--count-scale", scale];
+        Assert.Contains(message, Assert.Throws<ArgumentException>(() => Spec(given)).Message);
+    }
 }

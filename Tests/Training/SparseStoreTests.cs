@@ -77,14 +77,16 @@ public sealed class SparseStoreTests
     [Theory]
     [InlineData(1021, "bits", "packed bits")] // not a multiple of 8: the last byte's spare bits are cut off
     [InlineData(2048, "bits", "packed bits")]
-    [InlineData(300, "counts", "uint8")]
-    [InlineData(300, "real", "float32")]
+    [InlineData(300, "counts", "uint8 codes")]
+    [InlineData(300, "log counts", "uint8 codes")]
+    [InlineData(3000, "real", "float32")] // over 255 distinct values in the rows stored
     public void Device_features_expand_to_the_dense_rows_they_were_made_from(int size, string kind, string layout)
     {
         Func<Random, float> value = kind switch
         {
             "bits" => _ => 1f,
             "counts" => r => r.Next(1, 200),
+            "log counts" => r => MathF.Log(1 + r.Next(1, 200)),
             _ => r => (float)r.NextDouble(),
         };
         var features = RandomFeatures(40, size, value, size);
@@ -99,6 +101,18 @@ public sealed class SparseStoreTests
         Assert.Equal(expected.Skip(5 * size).Take(size).Concat(expected.Take(size)).Concat(expected.Skip(2 * size).Take(size)), picked.data<float>().ToArray());
         using var slice = stored.Slice(1, 4);
         Assert.Equal(expected.Skip(size).Take(4 * size), slice.data<float>().ToArray());
+        if (kind == "real") return; // float32 storage: the device finds the non-zero features itself
+        // the same rows as an embedding bag's input, read from the packed or coded bytes
+        var sparse = stored.NonZeroRows([5, 0, 2])!;
+        var indices = sparse.Indices.data<long>().ToArray();
+        var offsets = sparse.Offsets.data<long>().Append(indices.Length).ToArray();
+        var values = sparse.Values?.data<float>().ToArray() ?? Enumerable.Repeat(1f, indices.Length).ToArray();
+        foreach (var (at, row) in new[] { (0, 5), (1, 0), (2, 2) })
+        {
+            var dense = new float[size];
+            for (var k = offsets[at]; k < offsets[at + 1]; k++) dense[indices[k]] = values[k];
+            Assert.Equal(expected.Skip(row * size).Take(size), dense);
+        }
     }
 
     [Fact]
