@@ -39,6 +39,7 @@ public sealed class TrainOptions
     public Option<int> Patience { get; } = new("--patience") { Description = "stop after this many epochs without a better validation score (0: never)", DefaultValueFactory = _ => 5 };
     public Option<string> Layers { get; } = new("--layers") { Description = "trunk hidden layer sizes", DefaultValueFactory = _ => "2000,100" };
     public Option<double> Dropout { get; } = new("--dropout") { Description = "dropout after each trunk layer", DefaultValueFactory = _ => 0.25 };
+    public Option<double> InputDropout { get; } = new("--input-dropout") { Description = "the fraction of each molecule's input features dropped in training", DefaultValueFactory = _ => 0 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1e-3 };
     public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "decoupled weight decay (AdamW)", DefaultValueFactory = _ => 1e-4 };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "rows per step", DefaultValueFactory = _ => 128 };
@@ -72,7 +73,7 @@ public sealed class TrainOptions
     public void AddTo(Command command)
     {
         foreach (var option in new Option[] { Data, EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule,
-                     Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
+                     Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
                      MinClassCount, TaskWeights, Precision, WirePrecision, Radius, Bits, Counts, CountScale, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
     }
@@ -159,7 +160,7 @@ public sealed class TrainOptions
     private IEnumerable<Option> SpecOptions() =>
     [
         EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
-        Patience, SyncEvery, Layers, Dropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts, CountScale,
+        Patience, SyncEvery, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts, CountScale,
     ];
 
     public RunSpec ToSpec(ParseResult p)
@@ -187,7 +188,7 @@ public sealed class TrainOptions
                 p.GetResult(EvalDatasets) is { Implicit: false } ? Names(p.GetValue(EvalDatasets)) ?? [] : null),
             new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts), ParseCountScale(p.GetValue(CountScale)!)),
             new SplitSpec(split, p.GetValue(SplitSeed) ?? p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
-            new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout)),
+            new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout), p.GetValue(InputDropout)),
             new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives), p.GetValue(TaskWeights)?.FullName),
             new ScheduleSpec(schedule, p.GetValue(Epochs), p.GetValue(TrunkEpochs), p.GetValue(HeadEpochs), p.GetValue(Patience), p.GetValue(SyncEvery)),
             p.GetValue(Seed),

@@ -67,9 +67,12 @@ public sealed record SplitSpec(
     double Valid,
     double Test);
 
+/// <param name="InputDropout">The fraction of each row's input features dropped in training (inverted dropout, as on
+/// the hidden layers); 0 in specs written before it existed.</param>
 public sealed record ModelSpec(
     int[] Layers,
-    double Dropout);
+    double Dropout,
+    double InputDropout = 0);
 
 /// <param name="TaskWeights">A CSV of <c>task,weight</c>: each task's loss is multiplied by its weight (unlisted tasks: 1); null: all 1.</param>
 public sealed record OptimizerSpec(
@@ -124,6 +127,7 @@ public sealed record RunSpec(
             $"--layers {string.Join(',', Model.Layers)} with --bits {Featurizer.Bits}: the trunk would take {trunkBytes / (1 << 20)} MiB, "
             + $"more than the {MaxTrunkBytes >> 20} MiB one message can carry");
         Require(Model.Dropout is >= 0 and < 1, $"--dropout must be in [0, 1) (got {Model.Dropout})");
+        Require(Model.InputDropout is >= 0 and < 1, $"--input-dropout must be in [0, 1) (got {Model.InputDropout})");
         Require(Featurizer.Radius is >= 0 and <= 6, $"--radius must be 0..6 (got {Featurizer.Radius})");
         Require(Optimizer.LearningRate > 0 && double.IsFinite(Optimizer.LearningRate), $"--lr must be a positive number (got {Optimizer.LearningRate})");
         Require(Optimizer.WeightDecay >= 0 && double.IsFinite(Optimizer.WeightDecay), $"--weight-decay must be a number ≥ 0 (got {Optimizer.WeightDecay})");

@@ -316,13 +316,19 @@ public sealed class ShardTrainer : IDisposable
         {
             _dropout.manual_seed(SeededInit.Mix(_spec.Seed, 0xD509, epoch, step));
             var rows = route.OwnRows == batch.Length ? null : tensor(route.OwnAt, device: _device); // alone: the whole batch
+            // the input's mask first, then the layers': with no input dropout the layers' masks are those of before it existed
+            var inputMask = Dropout.Masks(_spec.Model.InputDropout, _dropout, _device, batch.Length, [_trunk.InputSize], rows)?[0];
             var masks = Dropout.Masks(_spec.Model.Dropout, _dropout, _device, batch.Length, _spec.Model.Layers, rows);
             var stored = route.OwnAt.Select(at => batch[at] - train.Start).ToArray(); // positions in this worker's feature store
             // host-stored fingerprints: the first layer sums the weight rows of the set features (forward and backward)
             var sparse = _trunk.ComputeType == ScalarType.Float32 ? train.Features.NonZeroRows(stored) : null;
-            hidden = sparse is { Density: <= SparseFirstLayer.MaxDensity }
-                ? _trunk.Forward(sparse, masks)
-                : _trunk.Forward(train.Features.Rows(tensor(stored, device: _device)), masks);
+            if (sparse is { Density: <= SparseFirstLayer.MaxDensity })
+                hidden = _trunk.Forward(inputMask is null ? sparse : sparse.Masked(inputMask), masks);
+            else
+            {
+                var features = train.Features.Rows(tensor(stored, device: _device));
+                hidden = _trunk.Forward(inputMask is null ? features : features.mul(inputMask), masks);
+            }
         }
 
         // this worker's tasks: loss on the embeddings of the batch rows they label, from whichever worker computed them

@@ -95,17 +95,32 @@ public sealed class SparseFirstLayerTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void A_training_step_through_the_sparse_first_layer_gives_the_dense_gradients(bool counts)
+    [InlineData(false, 0.0)]
+    [InlineData(true, 0.0)]
+    [InlineData(false, 0.3)] // input dropout: the dense input times the mask against the entries' values times it
+    [InlineData(true, 0.3)]
+    public void A_training_step_through_the_sparse_first_layer_gives_the_dense_gradients(bool counts, double inputDropout)
     {
         var rows = Rows(97, 40, counts, 17);
         using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
         using var trunk = new Trunk(Bits, [300, 50], 5, CPU);
         long[] batch = [5, 90, 0, 41, 41, 7, 63]; // shuffled, one row twice, the empty row
         using var scope = NewDisposeScope();
-        var masks = Dropout.Masks(0.25, new Generator(9), CPU, batch.Length, trunk.Layers);
+        var generator = new Generator(9);
+        var inputMask = Dropout.Masks(inputDropout, generator, CPU, batch.Length, [Bits])?[0];
+        var masks = Dropout.Masks(0.25, generator, CPU, batch.Length, trunk.Layers);
         using var upstream = randn([batch.Length, 50], generator: new Generator(4));
+        if (inputMask is not null)
+        {
+            Assert.Contains(0f, inputMask.data<float>().ToArray());
+            var sparseRows = features.NonZeroRows(batch)!;
+            var masked = sparseRows.Masked(inputMask);
+            Assert.Contains(0f, masked.Values!.data<float>().ToArray()); // some set features dropped
+            if (!counts) // a set bit is dropped (0) or kept and scaled
+                Assert.All(masked.Values!.data<float>().ToArray(), v => Assert.True(v == 0 || Math.Abs(v - 1 / (1 - inputDropout)) < 1e-6, $"value {v}"));
+        }
+        Tensor Dense() => inputMask is null ? features.Rows(tensor(batch)) : features.Rows(tensor(batch)).mul(inputMask);
+        SparseRows Sparse() => inputMask is null ? features.NonZeroRows(batch)! : features.NonZeroRows(batch)!.Masked(inputMask);
 
         Tensor[] Gradients(Func<Tensor> forward)
         {
@@ -113,11 +128,11 @@ public sealed class SparseFirstLayerTests
             forward().backward([upstream]);
             return trunk.Parameters.Select(p => p.grad!.clone()).ToArray();
         }
-        var dense = Gradients(() => trunk.Forward(features.Rows(tensor(batch)), masks));
-        var sparse = Gradients(() => trunk.Forward(features.NonZeroRows(batch)!, masks));
+        var dense = Gradients(() => trunk.Forward(Dense(), masks));
+        var sparse = Gradients(() => trunk.Forward(Sparse(), masks));
         for (var i = 0; i < dense.Length; i++) AssertClose(dense[i], sparse[i]);
         using var _ = no_grad();
-        AssertClose(trunk.Forward(features.Rows(tensor(batch)), masks), trunk.Forward(features.NonZeroRows(batch)!, masks));
+        AssertClose(trunk.Forward(Dense(), masks), trunk.Forward(Sparse(), masks));
         Assert.All(trunk.Parameters, p => Assert.True(p.requires_grad));
     }
 
