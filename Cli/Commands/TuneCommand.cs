@@ -159,6 +159,7 @@ public static class TuneCommand
         if (Given(options.Layers)) space = space.PinLayers(options.ToSpec(parse).Model.Layers);
         if (Given(options.BatchSize)) space = space.PinBatchSize(parse.GetValue(options.BatchSize));
         if (Given(options.Bits)) space = space.PinBits(parse.GetValue(options.Bits));
+        if (Given(options.InputDropout)) space = space.PinInputDropout(parse.GetValue(options.InputDropout));
         return space;
     }
 
@@ -175,7 +176,7 @@ public static class TuneCommand
     /// <summary>The <c>mtnn train</c> that trains the trial again: the base options as given, the trial's settings, its epochs.</summary>
     private static string TrainCommandLine(ParseResult parse, Option[] baseOptions, TrialResult trial, string outDirectory)
     {
-        string[] searched = ["--lr", "--weight-decay", "--dropout", "--layers", "--batch-size", "--bits", "--out", "--overwrite", "--epochs"];
+        string[] searched = ["--lr", "--weight-decay", "--dropout", "--input-dropout", "--layers", "--batch-size", "--bits", "--out", "--overwrite", "--epochs"];
         var words = new List<string> { "mtnn", "train" };
         foreach (var option in baseOptions.Where(o => !searched.Contains(o.Name)))
         {
@@ -184,17 +185,17 @@ public static class TuneCommand
             foreach (var token in given.Tokens) words.AddRange([option.Name, Quote(token.Value)]);
         }
         var p = trial.Parameters;
-        words.AddRange(["--lr", Number(p.LearningRate), "--weight-decay", Number(p.WeightDecay), "--dropout", Number(p.Dropout),
+        words.AddRange(["--lr", Number(p.LearningRate), "--weight-decay", Number(p.WeightDecay), "--dropout", Number(p.Dropout), "--input-dropout", Number(p.InputDropout),
             "--layers", string.Join(',', p.Layers), "--batch-size", Number(p.BatchSize), "--bits", Number(p.Bits), "--epochs", Number(trial.Epochs), "--out", Quote(outDirectory)]);
         return string.Join(' ', words);
     }
 
     private static void WriteTable(string path, IEnumerable<TrialResult> results)
     {
-        var table = new StringBuilder("trial\tlr\tweight_decay\tdropout\tlayers\tbatch_size\tbits\trung\tepochs\tbest_epoch\tvalid_score\ttest_roc_auc\tdirectory\n");
+        var table = new StringBuilder("trial\tlr\tweight_decay\tdropout\tinput_dropout\tlayers\tbatch_size\tbits\trung\tepochs\tbest_epoch\tvalid_score\ttest_roc_auc\tdirectory\n");
         foreach (var r in results)
             table.AppendLine(string.Join('\t', Number(r.Trial), Number(r.Parameters.LearningRate), Number(r.Parameters.WeightDecay), Number(r.Parameters.Dropout),
-                string.Join(',', r.Parameters.Layers), Number(r.Parameters.BatchSize), Number(r.Parameters.Bits), Number(r.Rung), Number(r.Epochs), Number(r.BestEpoch),
+                Number(r.Parameters.InputDropout), string.Join(',', r.Parameters.Layers), Number(r.Parameters.BatchSize), Number(r.Parameters.Bits), Number(r.Rung), Number(r.Epochs), Number(r.BestEpoch),
                 Number(r.ValidScore), r.TestRocAuc is { } t ? Number(t) : "", r.Directory));
         File.WriteAllText(path, table.ToString());
     }
@@ -204,7 +205,7 @@ public static class TuneCommand
         object Row(TrialResult r) => new
         {
             trial = r.Trial, directory = r.Directory, lr = r.Parameters.LearningRate, weight_decay = r.Parameters.WeightDecay, dropout = r.Parameters.Dropout,
-            layers = r.Parameters.Layers, batch_size = r.Parameters.BatchSize, bits = r.Parameters.Bits, rung = r.Rung, epochs = r.Epochs, best_epoch = r.BestEpoch,
+            input_dropout = r.Parameters.InputDropout, layers = r.Parameters.Layers, batch_size = r.Parameters.BatchSize, bits = r.Parameters.Bits, rung = r.Rung, epochs = r.Epochs, best_epoch = r.BestEpoch,
             valid_score = double.IsNaN(r.ValidScore) ? (double?)null : r.ValidScore, test_roc_auc = r.TestRocAuc, rung_scores = r.RungScores,
         };
         var summary = new
@@ -236,9 +237,9 @@ public static class TuneCommand
             """);
         ReportWriter.Image(html, ReportPlots.SearchRungs(rungs.Select(r => r.Epochs).ToArray(),
             results.Select(r => (r.Directory, r.RungScores)).ToArray(), Array.IndexOf(results, best)), "validation score of each trial after each rung", ReportPlots.Width);
-        html.Append("<table><tr><th>trial</th><th>lr</th><th>weight decay</th><th>dropout</th><th>layers</th><th>batch</th><th>bits</th><th>rung</th><th>epochs</th><th>best epoch</th><th>validation</th><th>test ROC-AUC</th></tr>\n");
+        html.Append("<table><tr><th>trial</th><th>lr</th><th>weight decay</th><th>dropout</th><th>input dropout</th><th>layers</th><th>batch</th><th>bits</th><th>rung</th><th>epochs</th><th>best epoch</th><th>validation</th><th>test ROC-AUC</th></tr>\n");
         foreach (var r in results.OrderByDescending(r => r.Rung).ThenByDescending(r => double.IsNaN(r.ValidScore) ? double.MinValue : r.ValidScore))
-            html.Append($"<tr><td>{e(r.Directory)}</td><td>{Short(r.Parameters.LearningRate)}</td><td>{Short(r.Parameters.WeightDecay)}</td><td>{Short(r.Parameters.Dropout)}</td>" +
+            html.Append($"<tr><td>{e(r.Directory)}</td><td>{Short(r.Parameters.LearningRate)}</td><td>{Short(r.Parameters.WeightDecay)}</td><td>{Short(r.Parameters.Dropout)}</td><td>{Short(r.Parameters.InputDropout)}</td>" +
                         $"<td>{string.Join(',', r.Parameters.Layers)}</td><td>{r.Parameters.BatchSize}</td><td>{r.Parameters.Bits}</td><td>{r.Rung}</td><td>{r.Epochs}</td>" +
                         $"<td>{r.BestEpoch}</td><td>{Format(r.ValidScore)}</td><td>{Format(r.TestRocAuc)}</td></tr>\n");
         html.Append("</table>\n</body></html>\n");
@@ -246,7 +247,7 @@ public static class TuneCommand
     }
 
     private static string Describe(TrialParameters p) =>
-        $"--lr {Short(p.LearningRate)} --weight-decay {Short(p.WeightDecay)} --dropout {Short(p.Dropout)} --layers {string.Join(',', p.Layers)} --batch-size {p.BatchSize} --bits {p.Bits}";
+        $"--lr {Short(p.LearningRate)} --weight-decay {Short(p.WeightDecay)} --dropout {Short(p.Dropout)} --input-dropout {Short(p.InputDropout)} --layers {string.Join(',', p.Layers)} --batch-size {p.BatchSize} --bits {p.Bits}";
 
     /// <summary>For reading; the table, tune.json and the train command have the exact values.</summary>
     private static string Short(double value) => value.ToString("G3", CultureInfo.InvariantCulture);

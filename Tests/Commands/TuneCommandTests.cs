@@ -10,7 +10,7 @@ public sealed class TuneCommandTests : IDisposable
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"mtnn-tune-{Guid.NewGuid():N}");
     private readonly string _data;
 
-    // the model's size is pinned (given explicitly), so the search draws learning rate, weight decay and dropout only
+    // the model's size is pinned (given explicitly), so the search draws learning rate, weight decay and the dropouts only
     private static readonly string[] Tiny = ["--layers", "32", "--bits", "256", "--batch-size", "64", "--workers", "1"];
 
     public TuneCommandTests()
@@ -69,7 +69,8 @@ public sealed class TuneCommandTests : IDisposable
         // the same seed samples the same trials
         var (repeat, _, repeatError) = await CommandRun.Run(["tune", "--data", _data, "--out", Path.Combine(_directory, "again"), "--trials", "3", "--budget", "1", "--seed", "5", .. Tiny]);
         Assert.True(repeat == 0, repeatError);
-        string Settings(JsonElement t) => $"{t.GetProperty("lr").GetDouble()} {t.GetProperty("weight_decay").GetDouble()} {t.GetProperty("dropout").GetDouble()}";
+        string Settings(JsonElement t) =>
+            $"{t.GetProperty("lr").GetDouble()} {t.GetProperty("weight_decay").GetDouble()} {t.GetProperty("dropout").GetDouble()} {t.GetProperty("input_dropout").GetDouble()}";
         var repeated = JsonDocument.Parse(File.ReadAllText(Path.Combine(_directory, "again", "tune.json"))).RootElement.GetProperty("trials").EnumerateArray();
         Assert.Equal(trials.Select(Settings), repeated.Select(Settings));
     }

@@ -30,14 +30,16 @@ public sealed class HyperparameterSearchTests
             Assert.Contains(t.Layers, space.Layers);
             Assert.Contains(t.BatchSize, space.BatchSizes);
             Assert.Contains(t.Bits, space.Bits);
+            Assert.InRange(t.InputDropout, space.InputDropoutLow, space.InputDropoutHigh);
         });
+        Assert.True(space.InputDropoutHigh > space.InputDropoutLow, "input dropout is searched");
         Assert.Contains(trials, t => t.WeightDecay == 0);
         Assert.Equal(space.Layers.Length, trials.Select(t => string.Join(',', t.Layers)).Distinct().Count());
         // log-uniform: about as many trials below the range's geometric middle as above it
         Assert.InRange(trials.Count(t => t.LearningRate < Math.Sqrt(space.LearningRateLow * space.LearningRateHigh)), 70, 130);
 
-        var pinned = HyperparameterSearch.Sample(200, 1, space.PinLearningRate(3e-3).PinLayers([32]).PinWeightDecay(0));
-        Assert.All(pinned, t => Assert.Equal((3e-3, 0.0, "32"), (t.LearningRate, t.WeightDecay, string.Join(',', t.Layers))));
+        var pinned = HyperparameterSearch.Sample(200, 1, space.PinLearningRate(3e-3).PinLayers([32]).PinWeightDecay(0).PinInputDropout(0.1));
+        Assert.All(pinned, t => Assert.Equal((3e-3, 0.0, "32", 0.1), (t.LearningRate, t.WeightDecay, string.Join(',', t.Layers), t.InputDropout)));
         Assert.Equal(trials.Select(t => (t.Dropout, t.BatchSize, t.Bits)), pinned.Select(t => (t.Dropout, t.BatchSize, t.Bits)));
     }
 

@@ -1,13 +1,13 @@
 namespace MtnnCluster.Training.Run;
 
 /// <summary>One trial's configuration: what the search varies over the base run.</summary>
-public sealed record TrialParameters(double LearningRate, double WeightDecay, double Dropout, int[] Layers, int BatchSize, int Bits)
+public sealed record TrialParameters(double LearningRate, double WeightDecay, double Dropout, int[] Layers, int BatchSize, int Bits, double InputDropout = 0)
 {
     /// <summary>The base run with this trial's settings, trained for at most <paramref name="epochs"/>.</summary>
     public RunSpec Apply(RunSpec spec, int epochs) => spec with
     {
         Featurizer = spec.Featurizer with { Bits = Bits },
-        Model = spec.Model with { Layers = Layers, Dropout = Dropout },
+        Model = spec.Model with { Layers = Layers, Dropout = Dropout, InputDropout = InputDropout },
         Optimizer = spec.Optimizer with { LearningRate = LearningRate, WeightDecay = WeightDecay, BatchSize = BatchSize },
         Schedule = spec.Schedule with { Epochs = epochs },
     };
@@ -15,17 +15,18 @@ public sealed record TrialParameters(double LearningRate, double WeightDecay, do
 
 /// <summary>
 /// Where trials are drawn from. Learning rate and weight decay are log-uniform (weight decay is 0 with
-/// <see cref="WeightDecayZeroChance"/>); dropout uniform; the rest one of a list. A range whose ends are equal, or a
+/// <see cref="WeightDecayZeroChance"/>); dropout and input dropout uniform; the rest one of a list. A range whose ends are equal, or a
 /// list of one, pins that setting (an option given to <c>tune</c> explicitly).
 /// </summary>
 public sealed record SearchSpace(
     double LearningRateLow, double LearningRateHigh,
     double WeightDecayLow, double WeightDecayHigh, double WeightDecayZeroChance,
     double DropoutLow, double DropoutHigh,
-    int[][] Layers, int[] BatchSizes, int[] Bits)
+    int[][] Layers, int[] BatchSizes, int[] Bits,
+    double InputDropoutLow = 0, double InputDropoutHigh = 0)
 {
     public static readonly SearchSpace Default = new(1e-4, 3e-3, 1e-6, 1e-3, 0.25, 0.0, 0.5,
-        [[1000, 100], [2000, 100], [2000, 500, 100], [4000, 100]], [64, 128, 256], [1024, 2048]);
+        [[1000, 100], [2000, 100], [2000, 500, 100], [4000, 100]], [64, 128, 256], [1024, 2048], 0.0, 0.3);
 
     public SearchSpace PinLearningRate(double value) => this with { LearningRateLow = value, LearningRateHigh = value };
     public SearchSpace PinWeightDecay(double value) => this with { WeightDecayLow = value, WeightDecayHigh = value, WeightDecayZeroChance = 0 };
@@ -33,6 +34,7 @@ public sealed record SearchSpace(
     public SearchSpace PinLayers(int[] value) => this with { Layers = [value] };
     public SearchSpace PinBatchSize(int value) => this with { BatchSizes = [value] };
     public SearchSpace PinBits(int value) => this with { Bits = [value] };
+    public SearchSpace PinInputDropout(double value) => this with { InputDropoutLow = value, InputDropoutHigh = value };
 }
 
 /// <summary>A round of successive halving: <see cref="Trials"/> trials each trained for at most <see cref="Epochs"/>.</summary>
@@ -55,13 +57,14 @@ public static class HyperparameterSearch
         return Enumerable.Range(0, trials).Select(_ =>
         {
             // every setting takes its draws even when pinned, so pinning one does not change the others
-            var (lr, wdZero, wd, dropout, layers, batch, bits) = (random.NextDouble(), random.NextDouble(), random.NextDouble(), random.NextDouble(),
-                random.Next(space.Layers.Length), random.Next(space.BatchSizes.Length), random.Next(space.Bits.Length));
+            var (lr, wdZero, wd, dropout, layers, batch, bits, inputDropout) = (random.NextDouble(), random.NextDouble(), random.NextDouble(), random.NextDouble(),
+                random.Next(space.Layers.Length), random.Next(space.BatchSizes.Length), random.Next(space.Bits.Length), random.NextDouble());
             return new TrialParameters(
                 LogUniform(space.LearningRateLow, space.LearningRateHigh, lr),
                 wdZero < space.WeightDecayZeroChance ? 0 : LogUniform(space.WeightDecayLow, space.WeightDecayHigh, wd),
                 space.DropoutLow + (space.DropoutHigh - space.DropoutLow) * dropout,
-                space.Layers[layers], space.BatchSizes[batch], space.Bits[bits]);
+                space.Layers[layers], space.BatchSizes[batch], space.Bits[bits],
+                space.InputDropoutLow + (space.InputDropoutHigh - space.InputDropoutLow) * inputDropout);
         }).ToArray();
     }
 
