@@ -58,7 +58,11 @@ public sealed class TrainOptions
     public Option<bool> BalancePositives { get; } = new("--balance-positives") { Description = "weigh each task's positives by its negative/positive ratio" };
     public Option<int> Radius { get; } = new("--radius") { Description = "ECFP radius (2 = ECFP4)", DefaultValueFactory = _ => 2 };
     public Option<int> Bits { get; } = new("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
-    public Option<bool> Counts { get; } = new("--counts") { Description = "count fingerprint instead of bits" };
+    public Option<bool> Counts { get; } = new("--counts")
+    {
+        Description = "count fingerprint (each feature the number of environments folded into it, scaled by --count-scale); --counts false: bits",
+        DefaultValueFactory = _ => true,
+    };
     public Option<string> CountScale { get; } = new("--count-scale")
     {
         Description = "with --counts: log (each feature log(1 + count)) or raw (the count itself)",
@@ -167,7 +171,7 @@ public sealed class TrainOptions
     {
         var dataPaths = DataPaths(p) ?? throw new ArgumentException("--data is required");
         if (p.GetResult(CountScale) is { Implicit: false } && !p.GetValue(Counts))
-            throw new ArgumentException("--count-scale applies to count fingerprints: add --counts, or remove --count-scale");
+            throw new ArgumentException("--count-scale applies to count fingerprints: remove --counts false, or remove --count-scale");
         var fractions = ParseList(p.GetValue(SplitFractions)!, "--split-fractions", double.Parse);
         if (fractions.Length != 3) throw new ArgumentException($"--split-fractions needs three numbers (got '{p.GetValue(SplitFractions)}')");
         var schedule = p.GetValue(Schedule)!.ToLowerInvariant() switch

@@ -31,21 +31,22 @@ public sealed class TrainDefaultsTests
         Assert.Equal(128, spec.Optimizer.BatchSize);
         Assert.Equal(2, spec.Featurizer.Radius);
         Assert.Equal(2048, spec.Featurizer.Bits);
-        Assert.False(spec.Featurizer.Counts);
+        Assert.True(spec.Featurizer.Counts);
+        Assert.Equal(MtnnCluster.Training.CountScale.Log, spec.Featurizer.CountScale);
         Assert.Equal(40, spec.Schedule.Epochs);
         Assert.Equal(5, spec.Schedule.Patience);
     }
 
     [Theory]
-    [InlineData(new string[0], false)]
+    [InlineData(new string[0], true)]
     [InlineData(new[] { "--counts" }, true)]
     [InlineData(new[] { "--counts", "false" }, false)]
-    public void Bits_by_default_and_counts_when_asked(string[] given, bool counts) =>
+    public void Counts_by_default_and_bits_when_asked(string[] given, bool counts) =>
         Assert.Equal(counts, Spec(given).Featurizer.Counts);
 
     [Theory]
-    [InlineData(new[] { "--counts" }, MtnnCluster.Training.CountScale.Log)]
-    [InlineData(new[] { "--counts", "--count-scale", "raw" }, MtnnCluster.Training.CountScale.Raw)]
+    [InlineData(new string[0], MtnnCluster.Training.CountScale.Log)]
+    [InlineData(new[] { "--count-scale", "raw" }, MtnnCluster.Training.CountScale.Raw)]
     [InlineData(new[] { "--counts", "--count-scale", "LOG" }, MtnnCluster.Training.CountScale.Log)]
     public void Counts_are_scaled_by_their_logarithm_unless_asked_raw(string[] given, MtnnCluster.Training.CountScale scale) =>
         Assert.Equal(scale, Spec(given).Featurizer.CountScale);
@@ -55,7 +56,7 @@ public sealed class TrainDefaultsTests
     [InlineData("sqrt", "--count-scale must be log or raw (got 'sqrt')")]
     public void A_count_scale_without_counts_or_unknown_is_refused(string scale, string message)
     {
-        string[] given = scale == "raw" ? ["--count-scale", scale] : ["--counts", "--count-scale", scale];
+        string[] given = scale == "raw" ? ["--counts", "false", "--count-scale", scale] : ["--count-scale", scale];
         Assert.Contains(message, Assert.Throws<ArgumentException>(() => Spec(given)).Message);
     }
 }
