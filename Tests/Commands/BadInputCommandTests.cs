@@ -218,5 +218,13 @@ public sealed class OutputAndCheckpointRulesTests : IDisposable
 
         Assert.Equal(["kind of task 'b': checkpoint Regression, run Classification"],
             CheckpointCompatibility.Compare(model, Spec(), "aaaa", 64, [new("a", TaskKind.Classification), new("b", TaskKind.Classification)]).Select(d => d.ToString()));
+
+        // count fingerprints: the scale of the counts is part of what the checkpoint was trained on
+        var counts = Spec() with { Featurizer = new FeaturizerSpec(2, 64, true, CountScale.Log) };
+        var logModel = model with { Spec = counts };
+        Assert.Empty(CheckpointCompatibility.Compare(logModel, counts, "aaaa", 64, sameTasks));
+        Assert.Equal(["featurizer count scale: checkpoint Log, run Raw"],
+            CheckpointCompatibility.Compare(logModel, counts with { Featurizer = counts.Featurizer with { CountScale = CountScale.Raw } }, "aaaa", 64, sameTasks)
+                .Select(d => d.ToString()));
     }
 }

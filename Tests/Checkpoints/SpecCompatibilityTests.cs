@@ -1,0 +1,28 @@
+using System.Text.Json;
+using MtnnCluster.Checkpoints;
+using MtnnCluster.Training;
+using Xunit;
+
+namespace MtnnCluster.Tests.Checkpoints;
+
+/// <summary>Run specs written before a setting existed read as what those runs trained with.</summary>
+public sealed class SpecCompatibilityTests
+{
+    [Fact]
+    public void A_featurizer_written_before_the_count_scale_reads_as_raw_counts()
+    {
+        var old = JsonSerializer.Deserialize<FeaturizerSpec>("""{"radius": 2, "bits": 64, "counts": true}""", Checkpoint.Json)!;
+        Assert.Equal(new FeaturizerSpec(2, 64, true, CountScale.Raw), old);
+        var written = JsonSerializer.Serialize(new FeaturizerSpec(2, 64, true, CountScale.Log), Checkpoint.Json);
+        Assert.Contains("\"count_scale\": \"log\"", written.Replace(":\"", ": \""));
+        Assert.Equal(CountScale.Log, JsonSerializer.Deserialize<FeaturizerSpec>(written, Checkpoint.Json)!.CountScale);
+    }
+
+    [Fact]
+    public void A_model_written_before_input_dropout_reads_as_none()
+    {
+        var old = JsonSerializer.Deserialize<ModelSpec>("""{"layers": [8], "dropout": 0.25}""", Checkpoint.Json)!;
+        Assert.Equal(0, old.InputDropout);
+        Assert.Equal(0.25, old.Dropout);
+    }
+}
