@@ -52,13 +52,13 @@ public sealed class DeviceFeatures : IDisposable
         var count = rows.Count;
         if (distinct.Count == 0 || distinct.SetEquals([1f])) return PackBits(features, rows, size, device);
         if (distinct.Count > byte.MaxValue)
-            return new DeviceFeatures(Storage.Floats, Upload(Fill<float>(features, rows, size, v => v), [count, size], device), null, count, size);
+            return new DeviceFeatures(Storage.Floats, Filled<float>(features, rows, size, ScalarType.Float32, v => v, device), null, count, size);
         // codes 1.. in ascending order of value: the same table whatever the order of the rows
         var values = new float[256];
         var codeOf = new Dictionary<float, byte> { [0f] = 0 };
         foreach (var (v, i) in distinct.Order().Select((v, i) => (v, i + 1)))
             (values[i], codeOf[v]) = (v, (byte)i);
-        return new DeviceFeatures(Storage.Codes, Upload(Fill<byte>(features, rows, size, v => codeOf[v]), [count, size], device),
+        return new DeviceFeatures(Storage.Codes, Filled<byte>(features, rows, size, ScalarType.Byte, v => codeOf[v], device),
             Upload(values, [256], device), count, size, values);
     }
 
@@ -78,15 +78,22 @@ public sealed class DeviceFeatures : IDisposable
         return new DeviceFeatures(Storage.Bits, Upload(packed, [rows.Count, rowBytes], device), unpack, rows.Count, size);
     }
 
-    private static T[] Fill<T>(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, Func<float, T> convert)
+    /// <summary>
+    /// The rows as a dense [rows × size] tensor of <typeparamref name="T"/>, written straight into the tensor's
+    /// memory (a managed copy first doubled the peak memory of a large set's features).
+    /// </summary>
+    private static unsafe Tensor Filled<T>(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, ScalarType type, Func<float, T> convert,
+        Device device) where T : unmanaged
     {
-        var values = new T[(long)rows.Count * size];
+        var cpu = zeros([rows.Count, size], type);
+        var values = (T*)HostMemory.Address(cpu);
         for (var i = 0; i < rows.Count; i++)
         {
             var row = features[rows[i]];
             for (var k = 0; k < row.Indices.Length; k++) values[(long)i * size + row.Indices[k]] = convert(row.Values[k]);
         }
-        return values;
+        if (device.type == DeviceType.CPU) return cpu;
+        using (cpu) return cpu.to(device);
     }
 
     private static Tensor Upload<T>(T[] values, long[] shape, Device device) where T : unmanaged
