@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MtnnCluster.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,32 +8,44 @@ namespace MtnnCluster.Model;
 /// <summary>
 /// The feature rows a worker trains on, resident on its device in a compact form and expanded to float32 one batch
 /// at a time on the device itself, so no batch crosses PCIe during an epoch. Fingerprint bits are packed 8 to a byte
-/// (2048 bits: 256 bytes a row, 1/32 of float32); features taking at most 255 distinct non-zero values (counts, or
-/// their logarithms) are one byte each, a code into a table of the values; anything else stays float32.
+/// (2048 bits: 256 bytes a row, 1/32 of float32). Features taking at most 255 distinct non-zero values (counts, or
+/// their logarithms) are kept as compressed sparse rows: each set feature's index (4 bytes) and a one-byte code
+/// into a table of the values, about as compact as packed bits for an ECFP. Anything else stays dense float32.
 /// </summary>
 public sealed class DeviceFeatures : IDisposable
 {
-    private enum Storage { Bits, Codes, Floats }
+    private enum Storage { Bits, SparseCodes, Floats }
 
     private readonly Storage _storage;
+    /// <summary>Packed bits [rows × bytes], codes [set features] (uint8), or floats [rows × size].</summary>
     private readonly Tensor _data;
     /// <summary>
     /// For packed bits: row v of this [256 × 8] table is byte v's bits as floats (bit j is feature 8k + j of byte k).
-    /// For codes: entry v [256] is code v's value (code 0: 0).
+    /// For codes: entry v [256] is code v's value.
     /// </summary>
     private readonly Tensor? _unpack;
     /// <summary>For codes: each code's value, on the host (read by <see cref="NonZeroRows"/>).</summary>
     private readonly float[]? _codeValues;
+    /// <summary>For codes: each set feature's index (int32), row after row, and where each row starts (rows + 1, host and device).</summary>
+    private readonly Tensor? _indices, _rowStartOnDevice;
+    private readonly long[]? _rowStart;
 
     public long RowCount { get; }
     public int Size { get; }
     /// <summary>Bytes held on the device.</summary>
-    public long StoredBytes => _data.NumberOfElements * _data.ElementSize + (_unpack?.NumberOfElements * 4 ?? 0);
-    public string Layout => _storage switch { Storage.Bits => "packed bits", Storage.Codes => "uint8 codes", _ => "float32" };
+    public long StoredBytes => new[] { _data, _unpack, _indices, _rowStartOnDevice }.Sum(t => t is null ? 0 : t.NumberOfElements * t.ElementSize);
+    public string Layout => _storage switch { Storage.Bits => "packed bits", Storage.SparseCodes => "sparse uint8 codes", _ => "float32" };
 
-    private DeviceFeatures(Storage storage, Tensor data, Tensor? unpack, long rows, int size, float[]? codeValues = null)
+    private DeviceFeatures(Storage storage, Tensor data, Tensor? unpack, long rows, int size)
     {
-        (_storage, _data, _unpack, RowCount, Size, _codeValues) = (storage, data, unpack, rows, size, codeValues);
+        (_storage, _data, _unpack, RowCount, Size) = (storage, data, unpack, rows, size);
+    }
+
+    private DeviceFeatures(Tensor codes, Tensor indices, long[] rowStart, float[] codeValues, int size, Device device)
+        : this(Storage.SparseCodes, codes, Upload(codeValues, [codeValues.Length], device), rowStart.Length - 1, size)
+    {
+        (_indices, _rowStart, _codeValues) = (indices, rowStart, codeValues);
+        _rowStartOnDevice = Upload(rowStart, [rowStart.Length], device);
     }
 
     /// <summary>Rows <paramref name="rows"/> of <paramref name="features"/>, in that order, on <paramref name="device"/>.</summary>
@@ -40,26 +53,58 @@ public sealed class DeviceFeatures : IDisposable
     {
         // the most compact storage every value fits: bits (all 1), codes (at most 255 distinct non-zero values), or float32
         var distinct = new HashSet<float>();
+        long set = 0;
         foreach (var row in rows)
         {
             foreach (var index in features[row].Indices)
                 if ((uint)index >= (uint)size) throw new ArgumentException($"feature index {index} is outside the feature size {size}");
-            if (distinct.Count <= byte.MaxValue)
-                foreach (var v in features[row].Values)
-                    if (v != 0f && distinct.Add(v) && distinct.Count > byte.MaxValue) break;
+            foreach (var v in features[row].Values)
+                if (v != 0f)
+                {
+                    set++;
+                    if (distinct.Count <= byte.MaxValue) distinct.Add(v);
+                }
         }
 
-        var count = rows.Count;
         if (distinct.Count == 0 || distinct.SetEquals([1f])) return PackBits(features, rows, size, device);
         if (distinct.Count > byte.MaxValue)
-            return new DeviceFeatures(Storage.Floats, Filled<float>(features, rows, size, ScalarType.Float32, v => v, device), null, count, size);
+            return new DeviceFeatures(Storage.Floats, Filled(features, rows, size, device), null, rows.Count, size);
         // codes 1.. in ascending order of value: the same table whatever the order of the rows
         var values = new float[256];
-        var codeOf = new Dictionary<float, byte> { [0f] = 0 };
+        var codeOf = new Dictionary<float, byte>();
         foreach (var (v, i) in distinct.Order().Select((v, i) => (v, i + 1)))
             (values[i], codeOf[v]) = (v, (byte)i);
-        return new DeviceFeatures(Storage.Codes, Filled<byte>(features, rows, size, ScalarType.Byte, v => codeOf[v], device),
-            Upload(values, [256], device), count, size, values);
+        return SparseCodes(features, rows, size, set, codeOf, values, device);
+    }
+
+    /// <summary>Compressed sparse rows of codes, written straight into the tensors' memory.</summary>
+    private static unsafe DeviceFeatures SparseCodes(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, long set,
+        Dictionary<float, byte> codeOf, float[] values, Device device)
+    {
+        var rowStart = new long[rows.Count + 1];
+        var codes = empty([set], ScalarType.Byte);
+        var indices = empty([set], ScalarType.Int32);
+        var code = (byte*)HostMemory.Address(codes);
+        var index = (int*)HostMemory.Address(indices);
+        long next = 0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = features[rows[i]];
+            for (var k = 0; k < row.Indices.Length; k++)
+            {
+                if (row.Values[k] == 0f) continue;
+                index[next] = row.Indices[k];
+                code[next++] = codeOf[row.Values[k]];
+            }
+            rowStart[i + 1] = next;
+        }
+        return new DeviceFeatures(OnDevice(codes, device), OnDevice(indices, device), rowStart, values, size, device);
+    }
+
+    private static Tensor OnDevice(Tensor cpu, Device device)
+    {
+        if (device.type == DeviceType.CPU) return cpu;
+        using (cpu) return cpu.to(device);
     }
 
     private static DeviceFeatures PackBits(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, Device device)
@@ -78,22 +123,17 @@ public sealed class DeviceFeatures : IDisposable
         return new DeviceFeatures(Storage.Bits, Upload(packed, [rows.Count, rowBytes], device), unpack, rows.Count, size);
     }
 
-    /// <summary>
-    /// The rows as a dense [rows × size] tensor of <typeparamref name="T"/>, written straight into the tensor's
-    /// memory (a managed copy first doubled the peak memory of a large set's features).
-    /// </summary>
-    private static unsafe Tensor Filled<T>(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, ScalarType type, Func<float, T> convert,
-        Device device) where T : unmanaged
+    /// <summary>The rows as a dense float32 [rows × size] tensor, written straight into the tensor's memory.</summary>
+    private static unsafe Tensor Filled(IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, int size, Device device)
     {
-        var cpu = zeros([rows.Count, size], type);
-        var values = (T*)HostMemory.Address(cpu);
+        var cpu = zeros([rows.Count, size], ScalarType.Float32);
+        var values = (float*)HostMemory.Address(cpu);
         for (var i = 0; i < rows.Count; i++)
         {
             var row = features[rows[i]];
-            for (var k = 0; k < row.Indices.Length; k++) values[(long)i * size + row.Indices[k]] = convert(row.Values[k]);
+            for (var k = 0; k < row.Indices.Length; k++) values[(long)i * size + row.Indices[k]] = row.Values[k];
         }
-        if (device.type == DeviceType.CPU) return cpu;
-        using (cpu) return cpu.to(device);
+        return OnDevice(cpu, device);
     }
 
     private static Tensor Upload<T>(T[] values, long[] shape, Device device) where T : unmanaged
@@ -102,6 +142,7 @@ public sealed class DeviceFeatures : IDisposable
         {
             byte[] b => tensor(b, shape),
             float[] f => tensor(f, shape),
+            long[] l => tensor(l, shape),
             _ => throw new NotSupportedException(typeof(T).Name),
         };
         if (device.type == DeviceType.CPU) return cpu;
@@ -109,10 +150,34 @@ public sealed class DeviceFeatures : IDisposable
     }
 
     /// <summary>Float32 features [rows × size] of the rows at <paramref name="index"/> (int64, on the device).</summary>
-    public Tensor Rows(Tensor index) => Expand(_data.index_select(0, index));
+    public Tensor Rows(Tensor index) => _storage == Storage.SparseCodes ? ExpandRows(index) : Expand(_data.index_select(0, index));
 
     /// <summary>Float32 features of rows [start, start + length).</summary>
-    public Tensor Slice(long start, long length) => Expand(_data.narrow(0, start, length));
+    public Tensor Slice(long start, long length)
+    {
+        if (_storage != Storage.SparseCodes) return Expand(_data.narrow(0, start, length));
+        using var index = arange(start, start + length, ScalarType.Int64, _data.device);
+        return ExpandRows(index);
+    }
+
+    /// <summary>
+    /// Sparse rows expanded on the device: each selected row's run of set features found from the row offsets
+    /// (as <see cref="DeviceLabels"/> finds a batch's cells), their values looked up by code and written into zeros.
+    /// </summary>
+    private Tensor ExpandRows(Tensor index)
+    {
+        using var scope = NewDisposeScope();
+        var rows = index.shape[0];
+        var starts = _rowStartOnDevice!.index_select(0, index);
+        var counts = _rowStartOnDevice.index_select(0, index.add(1L)).sub(starts);
+        var rowOf = arange(rows, ScalarType.Int64, index.device).repeat_interleave(counts);
+        var firstOfRow = counts.cumsum(0).sub(counts);
+        var at = arange(rowOf.shape[0], ScalarType.Int64, index.device).sub(firstOfRow.index_select(0, rowOf)).add(starts.index_select(0, rowOf));
+        var values = _unpack!.index_select(0, _data.index_select(0, at).to(ScalarType.Int64));
+        var cells = rowOf.mul(Size).add(_indices!.index_select(0, at).to(ScalarType.Int64));
+        var dense = zeros([rows * Size], ScalarType.Float32, index.device).index_copy_(0, cells, values);
+        return dense.view(rows, Size).MoveToOuterDisposeScope();
+    }
 
     /// <summary>
     /// The non-zero features of rows [start, start + length) as an embedding bag takes them: feature indices row
@@ -131,14 +196,38 @@ public sealed class DeviceFeatures : IDisposable
     public SparseRows? NonZeroRows(IReadOnlyList<long> rows)
     {
         if (_data.device_type != DeviceType.CPU || _storage == Storage.Floats || !_data.is_contiguous()) return null;
+        return _storage == Storage.SparseCodes ? NonZeroOfSparse(rows) : NonZeroOfBits(rows);
+    }
+
+    /// <summary>Each row's run of the compressed rows, copied out, codes looked up.</summary>
+    private SparseRows NonZeroOfSparse(IReadOnlyList<long> rows)
+    {
+        var rowStart = _rowStart!;
+        long count = 0;
+        foreach (var row in rows) count += rowStart[row + 1] - rowStart[row];
+        var (indices, offsets, values) = (new long[count], new long[rows.Count], new float[count]);
+        ReadOnlySpan<int> stored = MemoryMarshal.Cast<byte, int>(_indices!.bytes);
+        ReadOnlySpan<byte> codes = _data.bytes;
+        long next = 0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            offsets[i] = next;
+            for (var k = rowStart[rows[i]]; k < rowStart[rows[i] + 1]; k++, next++)
+                (indices[next], values[next]) = (stored[(int)k], _codeValues![codes[(int)k]]);
+        }
+        return new SparseRows(tensor(indices), tensor(offsets), tensor(values), rows.Count, Size);
+    }
+
+    /// <summary>The set bits of each row, found in its packed bytes.</summary>
+    private SparseRows NonZeroOfBits(IReadOnlyList<long> rows)
+    {
         var width = (int)_data.shape[1];
         ReadOnlySpan<byte> stored = _data.bytes;
         long count = 0;
         foreach (var row in rows)
             foreach (var b in stored.Slice(checked((int)(row * width)), width))
-                count += _storage == Storage.Bits ? System.Numerics.BitOperations.PopCount(b) : b != 0 ? 1 : 0;
+                count += System.Numerics.BitOperations.PopCount(b);
         var (indices, offsets) = (new long[count], new long[rows.Count]);
-        var values = _storage == Storage.Codes ? new float[count] : null;
         long next = 0;
         for (var i = 0; i < rows.Count; i++)
         {
@@ -148,17 +237,11 @@ public sealed class DeviceFeatures : IDisposable
             {
                 var b = bytes[k];
                 if (b == 0) continue;
-                if (values is not null)
-                {
-                    values[next] = _codeValues![b];
-                    indices[next++] = k;
-                    continue;
-                }
                 for (var bit = 0; bit < 8; bit++)
                     if ((b >> bit & 1) != 0) indices[next++] = 8 * k + bit;
             }
         }
-        return new SparseRows(tensor(indices), tensor(offsets), values is null ? null : tensor(values), rows.Count, Size);
+        return new SparseRows(tensor(indices), tensor(offsets), null, rows.Count, Size);
     }
 
     private Tensor Expand(Tensor stored)
@@ -174,11 +257,6 @@ public sealed class DeviceFeatures : IDisposable
                     stored.Dispose();
                     return wide.shape[1] == Size ? wide.alias() : wide.narrow(1, 0, Size);
                 }
-            case Storage.Codes:
-                using (stored)
-                using (var codes = stored.flatten().to(ScalarType.Int64))
-                using (var values = _unpack!.index_select(0, codes))
-                    return values.view(stored.shape[0], Size);
             default:
                 return stored;
         }
@@ -188,6 +266,8 @@ public sealed class DeviceFeatures : IDisposable
     {
         _data.Dispose();
         _unpack?.Dispose();
+        _indices?.Dispose();
+        _rowStartOnDevice?.Dispose();
     }
 }
 

@@ -34,7 +34,7 @@ public sealed class SparseFirstLayerTests
     {
         var rows = Rows(300, 40, counts, 7);
         using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
-        Assert.Equal(counts ? "uint8 codes" : "packed bits", features.Layout);
+        Assert.Equal(counts ? "sparse uint8 codes" : "packed bits", features.Layout);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var generator = new Generator(3);

@@ -77,8 +77,8 @@ public sealed class SparseStoreTests
     [Theory]
     [InlineData(1021, "bits", "packed bits")] // not a multiple of 8: the last byte's spare bits are cut off
     [InlineData(2048, "bits", "packed bits")]
-    [InlineData(300, "counts", "uint8 codes")]
-    [InlineData(300, "log counts", "uint8 codes")]
+    [InlineData(300, "counts", "sparse uint8 codes")]
+    [InlineData(300, "log counts", "sparse uint8 codes")]
     [InlineData(3000, "real", "float32")] // over 255 distinct values in the rows stored
     public void Device_features_expand_to_the_dense_rows_they_were_made_from(int size, string kind, string layout)
     {
@@ -94,6 +94,8 @@ public sealed class SparseStoreTests
         using var stored = DeviceFeatures.Create(features, rows, size, CPU);
         Assert.Equal(layout, stored.Layout);
         if (kind == "bits") Assert.Equal(rows.Length * ((size + 7) / 8) + 256 * 8 * 4, stored.StoredBytes); // 1/32 of float32
+        if (kind.EndsWith("counts")) // 5 bytes a set feature, 8 a row offset, the table of values
+            Assert.Equal(rows.Sum(r => features[r].Indices.Length) * 5 + (rows.Length + 1) * 8 + 256 * 4, stored.StoredBytes);
         var expected = Dense(features, rows, size);
         using var index = tensor(new long[] { 5, 0, 2 });
         using var picked = stored.Rows(index);
