@@ -168,11 +168,8 @@ public sealed class DeviceFeatures : IDisposable
     {
         using var scope = NewDisposeScope();
         var rows = index.shape[0];
-        var starts = _rowStartOnDevice!.index_select(0, index);
-        var counts = _rowStartOnDevice.index_select(0, index.add(1L)).sub(starts);
-        var rowOf = arange(rows, ScalarType.Int64, index.device).repeat_interleave(counts);
-        var firstOfRow = counts.cumsum(0).sub(counts);
-        var at = arange(rowOf.shape[0], ScalarType.Int64, index.device).sub(firstOfRow.index_select(0, rowOf)).add(starts.index_select(0, rowOf));
+        var total = _rowStartOnDevice!.index_select(0, index.add(1L)).sub(_rowStartOnDevice.index_select(0, index)).sum().item<long>();
+        var (rowOf, at) = CompressedRows.Runs(_rowStartOnDevice, index, total);
         var values = _unpack!.index_select(0, _data.index_select(0, at).to(ScalarType.Int64));
         var cells = rowOf.mul(Size).add(_indices!.index_select(0, at).to(ScalarType.Int64));
         var dense = zeros([rows * Size], ScalarType.Float32, index.device).index_copy_(0, cells, values);

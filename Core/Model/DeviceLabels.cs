@@ -75,12 +75,10 @@ public sealed class DeviceLabels : IDisposable
     /// The labelled cells of <paramref name="rows"/> (positions into this block; the same values as
     /// <paramref name="index"/>, which is on the device), in row order. Call inside a dispose scope.
     /// </summary>
-    public LabelCells Batch(ReadOnlySpan<long> rows, Tensor index)
-    {
-        return _targets.device_type == DeviceType.CPU && Count < int.MaxValue / sizeof(float) // spans index with int
+    public LabelCells Batch(ReadOnlySpan<long> rows, Tensor index) =>
+        _targets.device_type == DeviceType.CPU && Count < int.MaxValue / sizeof(float) // spans index with int
             ? BatchOnHost(rows)
             : BatchWithTensorOps(rows, index);
-    }
 
     /// <summary><see cref="Batch"/> as tensor ops on the labels' device (a GPU's form).</summary>
     internal LabelCells BatchWithTensorOps(ReadOnlySpan<long> rows, Tensor index)
@@ -129,14 +127,7 @@ public sealed class DeviceLabels : IDisposable
     {
         long total = 0;
         foreach (var row in rows) total += _rowStart[row + 1] - _rowStart[row];
-        var device = _targets.device;
-        var starts = _rowStartOnDevice.index_select(0, index);
-        var counts = _rowStartOnDevice.index_select(0, index.add(1L)).sub(starts);
-        var cellRow = arange(rows.Length, ScalarType.Int64, device).repeat_interleave(counts, output_size: total);
-        var firstCellOfRow = counts.cumsum(0).sub(counts);
-        var cell = arange(total, ScalarType.Int64, device)
-            .sub(firstCellOfRow.index_select(0, cellRow))
-            .add(starts.index_select(0, cellRow));
+        var (cellRow, cell) = CompressedRows.Runs(_rowStartOnDevice, index, total);
         return (cellRow, cell, total);
     }
 

@@ -42,7 +42,7 @@ public sealed class HeadAdamW : IDisposable
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        if (OnHost(slice) && OnHost() is { } heads)
+        if (OnHost(slice) && BeginHostStep() is { } heads)
         {
             StepOnHost(slice, heads);
             return;
@@ -109,8 +109,11 @@ public sealed class HeadAdamW : IDisposable
 
     private const int CoefficientsKept = 1 << 16;
 
-    /// <summary>The host addresses for <see cref="StepHead"/>; null where the heads or moments are not float32 on host memory.</summary>
-    public unsafe HostHeads? OnHost()
+    /// <summary>
+    /// Begins a step on host memory: counts it (for the coefficients kept) and returns the addresses for
+    /// <see cref="StepHead"/>; null, counting nothing, where the heads or moments are not float32 on host memory.
+    /// </summary>
+    public unsafe HostHeads? BeginHostStep()
     {
         if (!_steps.is_contiguous() || _steps.device_type != DeviceType.CPU
             || !new[] { _heads.Rows, _heads.Bias, _weightFirst, _weightSecond, _biasFirst, _biasSecond }.All(IsHostFloat))

@@ -68,7 +68,7 @@ public static class HeadLoss
     {
         if (!Applies(hidden, heads.Rows, heads.Bias, cells)) return null;
         HeadAdamW.HostHeads? update = null;
-        if (optimizer is not null && (update = optimizer.OnHost()) is null) return null;
+        if (optimizer is not null && (update = optimizer.BeginHostStep()) is null) return null;
         return OnHost(hidden, heads.Rows, heads.Bias, cells, scale, update is { } u ? new StepInPlace(optimizer!, u) : null, hiddenGradient);
     }
 
