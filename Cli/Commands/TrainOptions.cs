@@ -68,6 +68,11 @@ public sealed class TrainOptions
         Description = "with --counts: log (each feature log(1 + count)) or raw (the count itself)",
         DefaultValueFactory = _ => "log",
     };
+    public Option<bool> Descriptors { get; } = new("--descriptors")
+    {
+        Description = "append whole-molecule counts (atoms by element, rings, rotatable bonds, donors, acceptors, charges; log(1 + count)) to the fingerprint; --descriptors false: the fingerprint alone",
+        DefaultValueFactory = _ => true,
+    };
     public Option<DirectoryInfo?> Out { get; } = new("--out") { Description = "output directory: metrics.json, report.html, checkpoint/ and checkpoints/" };
     public Option<bool> Overwrite { get; } = new("--overwrite") { Description = "let --out hold another run's outputs, and replace them" };
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "write a training checkpoint every N epochs (and at the end)", DefaultValueFactory = _ => 1 };
@@ -78,7 +83,7 @@ public sealed class TrainOptions
     {
         foreach (var option in new Option[] { Data, EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
-                     MinClassCount, TaskWeights, Precision, WirePrecision, Radius, Bits, Counts, CountScale, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
+                     MinClassCount, TaskWeights, Precision, WirePrecision, Radius, Bits, Counts, CountScale, Descriptors, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
     }
 
@@ -164,7 +169,7 @@ public sealed class TrainOptions
     private IEnumerable<Option> SpecOptions() =>
     [
         EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
-        Patience, SyncEvery, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts, CountScale,
+        Patience, SyncEvery, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts, CountScale, Descriptors,
     ];
 
     public RunSpec ToSpec(ParseResult p)
@@ -172,6 +177,11 @@ public sealed class TrainOptions
         var dataPaths = DataPaths(p) ?? throw new ArgumentException("--data is required");
         if (p.GetResult(CountScale) is { Implicit: false } && !p.GetValue(Counts))
             throw new ArgumentException("--count-scale applies to count fingerprints: remove --counts false, or remove --count-scale");
+        // synthetic rows have no molecules to count: the default leaves the descriptors out there, asking is refused
+        var synthetic = dataPaths.Any(MtnnCluster.Data.SyntheticDataset.IsDescriptor);
+        var descriptors = p.GetValue(Descriptors) && !synthetic;
+        if (synthetic && p.GetResult(Descriptors) is { Implicit: false } && p.GetValue(Descriptors))
+            throw new ArgumentException("--descriptors: a synthetic dataset has no molecules to count atoms of; remove --descriptors");
         var fractions = ParseList(p.GetValue(SplitFractions)!, "--split-fractions", double.Parse);
         if (fractions.Length != 3) throw new ArgumentException($"--split-fractions needs three numbers (got '{p.GetValue(SplitFractions)}')");
         var schedule = p.GetValue(Schedule)!.ToLowerInvariant() switch
@@ -190,7 +200,7 @@ public sealed class TrainOptions
             new DatasetSpec(dataPaths, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks)),
                 p.GetValue(LongFormat.TaskColumn), p.GetValue(LongFormat.LabelColumn), LongFormatOptions.ParseConflicts(p.GetValue(LongFormat.LabelConflicts)!),
                 p.GetResult(EvalDatasets) is { Implicit: false } ? Names(p.GetValue(EvalDatasets)) ?? [] : null),
-            new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts), ParseCountScale(p.GetValue(CountScale)!)),
+            new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts), ParseCountScale(p.GetValue(CountScale)!), descriptors),
             new SplitSpec(split, p.GetValue(SplitSeed) ?? p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout), p.GetValue(InputDropout)),
             new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives), p.GetValue(TaskWeights)?.FullName),

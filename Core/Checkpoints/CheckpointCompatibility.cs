@@ -45,6 +45,7 @@ public static class CheckpointCompatibility
         Check("featurizer bits", saved.Featurizer.Bits, run.Featurizer.Bits);
         Check("featurizer counts", saved.Featurizer.Counts, run.Featurizer.Counts);
         if (saved.Featurizer.Counts) Check("featurizer count scale", saved.Featurizer.CountScale, run.Featurizer.CountScale);
+        Check("featurizer descriptors", saved.Featurizer.Descriptors, run.Featurizer.Descriptors);
         Check("feature size", savedFeatureSize, featureSize);
         Check("layers", Show(saved.Model.Layers), Show(run.Model.Layers));
         Check("tasks", Show(savedTasks), Show(tasks.Select(t => t.Name)));
@@ -59,8 +60,8 @@ public static class CheckpointCompatibility
     {
         var model = checkpoint.Model;
         var differences = new List<CheckpointDifference>();
-        if (model.FeatureSize != model.Spec.Featurizer.Bits)
-            differences.Add(new("feature size", Show(model.FeatureSize), $"{model.Spec.Featurizer.Bits} (featurizer bits)"));
+        if (model.FeatureSize != model.Spec.Featurizer.FeatureSize)
+            differences.Add(new("feature size", Show(model.FeatureSize), $"{model.Spec.Featurizer.FeatureSize} (featurizer bits{(model.Spec.Featurizer.Descriptors ? " and descriptors" : "")})"));
         var layers = model.Spec.Model.Layers;
         if (checkpoint.Trunk.Length != 2 * layers.Length)
         {

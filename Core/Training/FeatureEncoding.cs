@@ -30,14 +30,26 @@ public static class FeatureEncoding
                 errors[row] = error ?? "invalid SMILES";
                 return;
             }
-            features[row] = Encode(featurizer, molecule, spec.Counts, spec.CountScale);
+            features[row] = Encode(featurizer, molecule, spec);
             if (keys is not null) keys[row] = MurckoScaffold.Key(molecule);
             if (identities is not null) identities[row] = MoleculeKey.Of(molecule);
         });
         return new FeaturizedMolecules(features, errors, keys, identities);
     }
 
-    public static SparseFeatures Encode(EcfpFeaturizer featurizer, Molecule molecule, bool counts, CountScale scale = CountScale.Raw)
+    public static SparseFeatures Encode(EcfpFeaturizer featurizer, Molecule molecule, FeaturizerSpec spec)
+    {
+        var fingerprint = Fingerprint(featurizer, molecule, spec.Counts, spec.CountScale);
+        if (!spec.Descriptors) return fingerprint;
+        // the descriptors' non-zero counts follow the fingerprint's bits, on the log scale whatever --count-scale says
+        // (raw heavy-atom counts of 30-100 beside bits of 1 would dominate the first layer's input)
+        var counts = MoleculeDescriptors.Counts(molecule);
+        var set = Enumerable.Range(0, counts.Length).Where(d => counts[d] > 0).ToArray();
+        return new SparseFeatures([.. fingerprint.Indices, .. set.Select(d => spec.Bits + d)],
+            [.. fingerprint.Values, .. set.Select(d => MathF.Log(1 + counts[d]))]);
+    }
+
+    private static SparseFeatures Fingerprint(EcfpFeaturizer featurizer, Molecule molecule, bool counts, CountScale scale)
     {
         if (!counts)
         {

@@ -153,7 +153,7 @@ public sealed class PreparedDataset
             Split = split,
             Scales = ComputeScales(merged.Tasks, merged.Labels, split.Train),
             TaskWeights = ReadTaskWeights(spec, merged.Tasks),
-            FeatureSize = spec.Featurizer.Bits,
+            FeatureSize = spec.Featurizer.FeatureSize,
             InvalidSmiles = invalid,
             Warnings = warnings,
             Fingerprint = FingerprintOf(paths),
@@ -171,6 +171,7 @@ public sealed class PreparedDataset
     {
         var synthetic = SyntheticDataset.Parse(spec.Dataset.Paths[0], spec.Featurizer.Bits, "--data");
         if (spec.Split.Kind != SplitKind.Random) throw new ArgumentException($"--split {spec.Split.Kind.ToString().ToLowerInvariant()}: a synthetic dataset has no scaffolds; use --split random");
+        if (spec.Featurizer.Descriptors) throw new ArgumentException("--descriptors: a synthetic dataset has no molecules to count atoms of; remove --descriptors");
         var (rows, taskCount) = (synthetic.Rows, synthetic.Tasks);
         if (rows * (double)taskCount * synthetic.Density > Array.MaxLength * 0.95)
             throw new ArgumentException($"--data {synthetic.Descriptor}: about {rows * (double)taskCount * synthetic.Density:0} labelled cells expected, more than one label store holds ({Array.MaxLength})");

@@ -45,11 +45,19 @@ public sealed record DatasetSpec(
 
 /// <param name="CountScale">With <paramref name="Counts"/>: each count as it is, or as log(1 + count). Specs written
 /// before it existed read as <see cref="CountScale.Raw"/>, which is what they trained on.</param>
+/// <param name="Descriptors">Whole-molecule counts (<see cref="Chem.MoleculeDescriptors"/>) as log(1 + count),
+/// after the fingerprint's bits; false in specs written before they existed.</param>
 public sealed record FeaturizerSpec(
     int Radius,
     int Bits,
     bool Counts,
-    CountScale CountScale = CountScale.Raw);
+    CountScale CountScale = CountScale.Raw,
+    bool Descriptors = false)
+{
+    /// <summary>The trunk's input width: the fingerprint's bits, then the descriptors when asked for.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int FeatureSize => Bits + (Descriptors ? Chem.MoleculeDescriptors.Count : 0);
+}
 
 /// <summary>
 /// How a count fingerprint's counts become feature values. Raw counts of tens (large molecules folded into few
@@ -122,9 +130,9 @@ public sealed record RunSpec(
         Require(Model.Layers.Length > 0, "--layers: at least one hidden layer is needed");
         Require(Model.Layers.All(n => n is > 0 and <= MaxLayerWidth), $"--layers: every size must be 1..{MaxLayerWidth} (got {string.Join(',', Model.Layers)})");
         Require(Featurizer.Bits is >= 8 and <= 1 << 20, $"--bits must be 8..1048576 (got {Featurizer.Bits})");
-        var trunkBytes = TrunkParameterCount(Featurizer.Bits, Model.Layers) * sizeof(float);
+        var trunkBytes = TrunkParameterCount(Featurizer.FeatureSize, Model.Layers) * sizeof(float);
         Require(trunkBytes <= MaxTrunkBytes,
-            $"--layers {string.Join(',', Model.Layers)} with --bits {Featurizer.Bits}: the trunk would take {trunkBytes / (1 << 20)} MiB, "
+            $"--layers {string.Join(',', Model.Layers)} with --bits {Featurizer.Bits}{(Featurizer.Descriptors ? $" and {Chem.MoleculeDescriptors.Count} descriptors" : "")}: the trunk would take {trunkBytes / (1 << 20)} MiB, "
             + $"more than the {MaxTrunkBytes >> 20} MiB one message can carry");
         Require(Model.Dropout is >= 0 and < 1, $"--dropout must be in [0, 1) (got {Model.Dropout})");
         Require(Model.InputDropout is >= 0 and < 1, $"--input-dropout must be in [0, 1) (got {Model.InputDropout})");

@@ -13,9 +13,21 @@ public sealed class SpecCompatibilityTests
     {
         var old = JsonSerializer.Deserialize<FeaturizerSpec>("""{"radius": 2, "bits": 64, "counts": true}""", Checkpoint.Json)!;
         Assert.Equal(new FeaturizerSpec(2, 64, true, CountScale.Raw), old);
+        Assert.False(old.Descriptors);
+        Assert.Equal(64, old.FeatureSize);
         var written = JsonSerializer.Serialize(new FeaturizerSpec(2, 64, true, CountScale.Log), Checkpoint.Json);
         Assert.Contains("\"count_scale\": \"log\"", written.Replace(":\"", ": \""));
         Assert.Equal(CountScale.Log, JsonSerializer.Deserialize<FeaturizerSpec>(written, Checkpoint.Json)!.CountScale);
+    }
+
+    [Fact]
+    public void Descriptors_are_written_and_read_and_widen_the_input_but_not_the_json()
+    {
+        var written = JsonSerializer.Serialize(new FeaturizerSpec(2, 64, true, CountScale.Log, Descriptors: true), Checkpoint.Json);
+        Assert.DoesNotContain("feature_size", written);
+        var read = JsonSerializer.Deserialize<FeaturizerSpec>(written, Checkpoint.Json)!;
+        Assert.True(read.Descriptors);
+        Assert.Equal(64 + MtnnCluster.Chem.MoleculeDescriptors.Count, read.FeatureSize);
     }
 
     [Fact]

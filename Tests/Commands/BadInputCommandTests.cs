@@ -70,7 +70,7 @@ public sealed class BadInputCommandTests(ITestOutputHelper output) : IDisposable
 
     [Theory]
     [InlineData("--seed", "-1", "--seed must be ≥ 0")]
-    [InlineData("--layers", "60000,60000", "--layers 60000,60000 with --bits 2048: the trunk would take 14202 MiB")]
+    [InlineData("--layers", "60000,60000", "--layers 60000,60000 with --bits 2048 and 44 descriptors: the trunk would take 14212 MiB")]
     [InlineData("--lr", "Infinity", "--lr must be a positive number")]
     [InlineData("--tasks", ",", "--tasks: the list names no task")]
     public async Task Impossible_configuration_exits_2_naming_the_option(string option, string value, string expected)
@@ -93,6 +93,11 @@ public sealed class BadInputCommandTests(ITestOutputHelper output) : IDisposable
         (code, text) = await Mtnn(["train", "--data", "synthetic:1500,300", "--split", "random", "--out", Path.Combine(_dir.Root, "out-s2")]);
         Assert.Equal(2, code);
         Assert.Contains("error: --data: 'synthetic:1500,300' is not ROWS,TASKS,DENSITY[,SEED]", text);
+
+        // descriptors are on by default, off for synthetic rows, and refused where asked for on them
+        (code, text) = await Mtnn(["train", "--data", "synthetic:1500,300,0.02,5", "--split", "random", "--out", Path.Combine(_dir.Root, "out-s3"), "--descriptors"]);
+        Assert.Equal(2, code);
+        Assert.Contains("--descriptors: a synthetic dataset has no molecules", text);
     }
 
     [Fact]

@@ -34,6 +34,8 @@ public sealed class TrainDefaultsTests
         Assert.Equal(2048, spec.Featurizer.Bits);
         Assert.True(spec.Featurizer.Counts);
         Assert.Equal(MtnnCluster.Training.CountScale.Log, spec.Featurizer.CountScale);
+        Assert.True(spec.Featurizer.Descriptors);
+        Assert.Equal(2048 + MtnnCluster.Chem.MoleculeDescriptors.Count, spec.Featurizer.FeatureSize);
         Assert.Equal(40, spec.Schedule.Epochs);
         Assert.Equal(5, spec.Schedule.Patience);
     }
@@ -44,6 +46,13 @@ public sealed class TrainDefaultsTests
     [InlineData(new[] { "--counts", "false" }, false)]
     public void Counts_by_default_and_bits_when_asked(string[] given, bool counts) =>
         Assert.Equal(counts, Spec(given).Featurizer.Counts);
+
+    [Theory]
+    [InlineData(new string[0], true)]
+    [InlineData(new[] { "--descriptors", "false" }, false)]
+    [InlineData(new[] { "--counts", "false" }, true)]
+    public void Descriptors_by_default_and_the_fingerprint_alone_when_asked(string[] given, bool descriptors) =>
+        Assert.Equal(descriptors, Spec(given).Featurizer.Descriptors);
 
     [Theory]
     [InlineData(new string[0], MtnnCluster.Training.CountScale.Log)]
