@@ -101,7 +101,16 @@ public sealed class DeviceLabels : IDisposable
         long total = 0;
         foreach (var row in rows) total += _rowStart[row + 1] - _rowStart[row];
         var count = checked((int)total);
-        var (cellRow, columns, targets, weights, regression) = (new long[count], new long[count], new float[count], new float[count], new bool[count]);
+        // written straight into the tensors: managed arrays of a batch's 10,000+ cells were large-object-heap
+        // allocations on every step, and a copy each
+        var cells = new LabelCells(empty(count, ScalarType.Int64), empty(count, ScalarType.Int64), empty(count, ScalarType.Float32),
+            empty(count, ScalarType.Float32), empty(count, ScalarType.Bool), total);
+        if (count == 0) return cells;
+        var cellRow = MemoryMarshal.Cast<byte, long>(cells.Rows.bytes);
+        var columns = MemoryMarshal.Cast<byte, long>(cells.Columns.bytes);
+        var targets = MemoryMarshal.Cast<byte, float>(cells.Targets.bytes);
+        var weights = MemoryMarshal.Cast<byte, float>(cells.Weights.bytes);
+        var regression = MemoryMarshal.Cast<byte, bool>(cells.Regression.bytes);
         ReadOnlySpan<int> allColumns = MemoryMarshal.Cast<byte, int>(_columns.bytes);
         ReadOnlySpan<float> allTargets = MemoryMarshal.Cast<byte, float>(_targets.bytes), boost = MemoryMarshal.Cast<byte, float>(_positiveBoost.bytes);
         ReadOnlySpan<float> taskWeights = _taskWeights is null ? default : MemoryMarshal.Cast<byte, float>(_taskWeights.bytes);
@@ -112,11 +121,14 @@ public sealed class DeviceLabels : IDisposable
             {
                 var column = allColumns[(int)cell];
                 var target = allTargets[(int)cell];
-                (cellRow[k], columns[k], targets[k], regression[k]) = (i, column, target, regressionColumns[column]);
+                cellRow[k] = i;
+                columns[k] = column;
+                targets[k] = target;
+                regression[k] = regressionColumns[column];
                 var weight = target * boost[column] + 1f;
                 weights[k] = _taskWeights is null ? weight : weight * taskWeights[column];
             }
-        return new LabelCells(tensor(cellRow), tensor(columns), tensor(targets), tensor(weights), tensor(regression), total);
+        return cells;
     }
 
     /// <summary>
