@@ -3,7 +3,7 @@ namespace MtnnCluster.Chem;
 /// <summary>
 /// Whole-molecule counts that a hashed circular fingerprint only spreads over many bits: size, composition, rings,
 /// flexibility, hydrogen-bond donors and acceptors, charges. All are whole numbers, so they share the fingerprint's
-/// log(1 + count) scale; they are the counting subset of the 2D descriptors chemprop adds to its graphs.
+/// log(1 + count) scale. Counts of the kind found among the RDKit 2D descriptors chemprop can add to its graphs.
 /// </summary>
 public static class MoleculeDescriptors
 {
