@@ -181,7 +181,7 @@ public sealed class TrainOptions
         var synthetic = dataPaths.Any(MtnnCluster.Data.SyntheticDataset.IsDescriptor);
         var descriptors = p.GetValue(Descriptors) && !synthetic;
         if (synthetic && p.GetResult(Descriptors) is { Implicit: false } && p.GetValue(Descriptors))
-            throw new ArgumentException("--descriptors: a synthetic dataset has no molecules to count atoms of; remove --descriptors");
+            throw new ArgumentException(PreparedDataset.NoMoleculesToDescribe);
         var fractions = ParseList(p.GetValue(SplitFractions)!, "--split-fractions", double.Parse);
         if (fractions.Length != 3) throw new ArgumentException($"--split-fractions needs three numbers (got '{p.GetValue(SplitFractions)}')");
         var schedule = p.GetValue(Schedule)!.ToLowerInvariant() switch

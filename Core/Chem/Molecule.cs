@@ -83,7 +83,10 @@ public sealed class Molecule
     public int RingCount => _rings.AtomRings.Count;
 
     /// <summary>Rings whose bonds are all aromatic, counted as RDKit's CalcNumAromaticRings does.</summary>
-    public int AromaticRingCount => _rings.BondRings.Count(ring => ring.All(b => Bonds[b].IsAromatic));
+    public int AromaticRingCount => Enumerable.Range(0, RingCount).Count(IsAromaticRing);
+
+    /// <summary>Whether every bond of ring <paramref name="ring"/> (an index into <see cref="Rings"/>) is aromatic.</summary>
+    public bool IsAromaticRing(int ring) => _rings.BondRings[ring].All(b => Bonds[b].IsAromatic);
 
     public bool IsRingAtom(int atom) => _inRing[atom];
 

@@ -45,7 +45,7 @@ public static class MoleculeDescriptors
         Add(heavy.Count(m.IsRingAtom));
         Add(heavy.Count(i => m.IsRingAtom(i) && m.Atoms[i].AtomicNumber != 6));
         Add(m.RingCount);
-        var aromaticRings = Enumerable.Range(0, m.RingCount).Where(r => m.RingBonds[r].All(b => m.Bonds[b].IsAromatic)).ToArray();
+        var aromaticRings = Enumerable.Range(0, m.RingCount).Where(m.IsAromaticRing).ToArray();
         Add(aromaticRings.Length);
         Add(aromaticRings.Count(r => m.Rings[r].Any(a => m.Atoms[a].AtomicNumber != 6)));
         Add(Enumerable.Range(0, m.RingCount).Count(r => m.RingBonds[r].All(b => m.Bonds[b].Order == BondOrder.Single && !m.Bonds[b].IsAromatic)));

@@ -168,8 +168,7 @@ public sealed class DeviceFeatures : IDisposable
     {
         using var scope = NewDisposeScope();
         var rows = index.shape[0];
-        var total = _rowStartOnDevice!.index_select(0, index.add(1L)).sub(_rowStartOnDevice.index_select(0, index)).sum().item<long>();
-        var (rowOf, at) = CompressedRows.Runs(_rowStartOnDevice, index, total);
+        var (rowOf, at) = CompressedRows.Runs(_rowStartOnDevice!, index, total: null);
         var values = _unpack!.index_select(0, _data.index_select(0, at).to(ScalarType.Int64));
         var cells = rowOf.mul(Size).add(_indices!.index_select(0, at).to(ScalarType.Int64));
         var dense = zeros([rows * Size], ScalarType.Float32, index.device).index_copy_(0, cells, values);

@@ -98,8 +98,7 @@ public sealed class DeviceLabels : IDisposable
     /// </summary>
     private LabelCells BatchOnHost(ReadOnlySpan<long> rows)
     {
-        long total = 0;
-        foreach (var row in rows) total += _rowStart[row + 1] - _rowStart[row];
+        var total = CellCount(rows);
         var count = checked((int)total);
         // written straight into the tensors: managed arrays of a batch's 10,000+ cells were large-object-heap
         // allocations on every step, and a copy each
@@ -131,14 +130,21 @@ public sealed class DeviceLabels : IDisposable
         return cells;
     }
 
+    /// <summary>How many labelled cells the given rows hold, from the host's row offsets.</summary>
+    private long CellCount(ReadOnlySpan<long> rows)
+    {
+        long total = 0;
+        foreach (var row in rows) total += _rowStart[row + 1] - _rowStart[row];
+        return total;
+    }
+
     /// <summary>
     /// For the cells of the given rows: which batch row each belongs to, and its index in this store. Computed on
     /// the device from the row offsets; only the cell count comes from the host.
     /// </summary>
     private (Tensor CellRow, Tensor Cell, long Count) Cells(ReadOnlySpan<long> rows, Tensor index)
     {
-        long total = 0;
-        foreach (var row in rows) total += _rowStart[row + 1] - _rowStart[row];
+        var total = CellCount(rows);
         var (cellRow, cell) = CompressedRows.Runs(_rowStartOnDevice, index, total);
         return (cellRow, cell, total);
     }

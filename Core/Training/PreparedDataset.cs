@@ -162,6 +162,9 @@ public sealed class PreparedDataset
 
     private static bool IsSynthetic(RunSpec spec) => spec.Dataset.Paths is [var only] && SyntheticDataset.IsDescriptor(only);
 
+    /// <summary>Why --descriptors is refused on synthetic data (its rows are feature bits, not molecules).</summary>
+    public const string NoMoleculesToDescribe = "--descriptors: a synthetic dataset has no molecules to count atoms of; remove --descriptors";
+
     /// <summary>
     /// A <see cref="SyntheticDataset"/> named by its descriptor as the data path: rows generated in parallel, all
     /// tasks classification, random split. Labels are kept sparse, so the size is bounded by labelled cells
@@ -171,7 +174,7 @@ public sealed class PreparedDataset
     {
         var synthetic = SyntheticDataset.Parse(spec.Dataset.Paths[0], spec.Featurizer.Bits, "--data");
         if (spec.Split.Kind != SplitKind.Random) throw new ArgumentException($"--split {spec.Split.Kind.ToString().ToLowerInvariant()}: a synthetic dataset has no scaffolds; use --split random");
-        if (spec.Featurizer.Descriptors) throw new ArgumentException("--descriptors: a synthetic dataset has no molecules to count atoms of; remove --descriptors");
+        if (spec.Featurizer.Descriptors) throw new ArgumentException(NoMoleculesToDescribe);
         var (rows, taskCount) = (synthetic.Rows, synthetic.Tasks);
         if (rows * (double)taskCount * synthetic.Density > Array.MaxLength * 0.95)
             throw new ArgumentException($"--data {synthetic.Descriptor}: about {rows * (double)taskCount * synthetic.Density:0} labelled cells expected, more than one label store holds ({Array.MaxLength})");
