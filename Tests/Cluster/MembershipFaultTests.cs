@@ -14,6 +14,13 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);
 
+    /// <summary>
+    /// Epochs of a run a fault is injected into after its first epoch. An epoch of the slice takes about 0.3 s, and
+    /// on two busy cores the test may read the first epoch's line a second late: with 3 or 4 epochs a run could end
+    /// before its workers were killed or paused (a CI run saw the coordinator exit 0 instead of 1).
+    /// </summary>
+    private const int LongRun = 15;
+
     private string[] Coordinator(int port, string outDirectory, int epochs, params string[] extra) => Coordinator(port, outDirectory, epochs, 2, extra);
 
     private string[] Coordinator(int port, string outDirectory, int epochs, int minWorkers, params string[] extra) =>
@@ -41,7 +48,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         var port = MultiProcessTrainingTests.FreePort();
         var outDirectory = Path.Combine(slice.Directory, "all-workers-lost");
         using var processes = new ProcessGroup(output);
-        var (coordinator, first) = await Training(processes, port, outDirectory, 4);
+        var (coordinator, first) = await Training(processes, port, outDirectory, LongRun);
         foreach (var worker in first) ProcessGroup.Signal(worker, "KILL");
 
         await Task.Delay(TimeSpan.FromSeconds(10)); // a drain: the replacements come a while later
@@ -59,7 +66,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         var port = MultiProcessTrainingTests.FreePort();
         var outDirectory = Path.Combine(slice.Directory, "paused-worker");
         using var processes = new ProcessGroup(output);
-        var coordinator = processes.Start(Coordinator(port, outDirectory, 4));
+        var coordinator = processes.Start(Coordinator(port, outDirectory, LongRun));
         var workers = new[] { "worker-a", "worker-b" }.Select(id => processes.Start(Worker(port, id))).ToArray();
         await processes.WaitForLine(coordinator, l => EpochLine(l, 1), Limit);
         var atStart = new[] { "worker-a", "worker-b" }.ToDictionary(id => id, id =>
@@ -80,7 +87,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         Assert.DoesNotContain("task(s) moved", processes.Output(coordinator));
         var atEnd = root.GetProperty("workers").EnumerateArray().ToDictionary(w => w.GetProperty("id").GetString()!, w => w.GetProperty("tasks").GetArrayLength());
         Assert.Equal(atStart, atEnd);
-        Assert.Equal(4, root.GetProperty("history").GetArrayLength());
+        Assert.Equal(LongRun, root.GetProperty("history").GetArrayLength());
     }
 
     [Fact]
@@ -89,7 +96,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         var port = MultiProcessTrainingTests.FreePort();
         var outDirectory = Path.Combine(slice.Directory, "worker-wait");
         using var processes = new ProcessGroup(output);
-        var (coordinator, workers) = await Training(processes, port, outDirectory, 3, "--worker-wait", "20s", "--resume", "auto");
+        var (coordinator, workers) = await Training(processes, port, outDirectory, LongRun, "--worker-wait", "20s", "--resume", "auto");
         var killedAt = Stopwatch.StartNew();
         foreach (var worker in workers) ProcessGroup.Signal(worker, "KILL");
 
@@ -98,7 +105,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         await processes.WaitForLine(coordinator, l => l.Contains("no worker reachable for 20 s (--worker-wait)", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
 
         // what a restarted pod runs: the same command, continuing from the checkpoint
-        var restarted = processes.Start(Coordinator(port, outDirectory, 3, "--worker-wait", "20s", "--resume", "auto"));
+        var restarted = processes.Start(Coordinator(port, outDirectory, LongRun, "--worker-wait", "20s", "--resume", "auto"));
         var again = Workers(processes, port, "worker-a", "worker-b");
         Assert.Equal(0, await processes.WaitForExit(restarted, Limit));
         await processes.WaitForLine(restarted, l => l.StartsWith("resuming run", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
@@ -111,7 +118,7 @@ public sealed class MembershipFaultTests(Tox21Slice slice, ITestOutputHelper out
         var port = MultiProcessTrainingTests.FreePort();
         var outDirectory = Path.Combine(slice.Directory, "frozen-coordinator");
         using var processes = new ProcessGroup(output);
-        var (coordinator, workers) = await Training(processes, port, outDirectory, 4);
+        var (coordinator, workers) = await Training(processes, port, outDirectory, LongRun);
 
         ProcessGroup.Signal(coordinator, "STOP"); // a long GC pause, a VM migration
         await Task.Delay(TimeSpan.FromSeconds(20));
