@@ -30,13 +30,15 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
     {
         var port = HealthEndpointTests.FreePort();
         var outDirectory = Path.Combine(Path.GetTempPath(), $"mtnn-metrics-{Guid.NewGuid():N}");
-        using var processes = new ProcessGroup(output);
-        // a small model on the whole Tox21 file, with more epochs than the test waits for: the run outlives the
-        // scrapes however fast the machine, and is stopped (killed with the group) once they have seen everything
-        var train = processes.Start(["train", "--data", RepoPaths.File("examples/tox21.csv"), "--tasks", "NR-AR,SR-ARE", "--epochs", "200",
-            "--patience", "0", "--layers", "64,32", "--bits", "1024", "--out", outDirectory, "--metrics-port", $"{port}"]);
+        // the processes are stopped (the group disposed, at the end of the try block) before their directory is deleted:
+        // a run still writing its checkpoints made the delete fail with "Directory not empty"
         try
         {
+            using var processes = new ProcessGroup(output);
+            // a small model on the whole Tox21 file, with more epochs than the test waits for: the run outlives the
+            // scrapes however fast the machine, and is stopped (killed with the group) once they have seen everything
+            var train = processes.Start(["train", "--data", RepoPaths.File("examples/tox21.csv"), "--tasks", "NR-AR,SR-ARE", "--epochs", "200",
+                "--patience", "0", "--layers", "64,32", "--bits", "1024", "--out", outDirectory, "--metrics-port", $"{port}"]);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
             var url = $"http://127.0.0.1:{port}{TelemetryExport.ScrapePath}";
             var clock = Stopwatch.StartNew();
