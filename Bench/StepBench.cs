@@ -62,6 +62,20 @@ public static class StepBench
                     output.sum().backward();
                 }));
             }
+            // an evaluation chunk (Inference.ChunkRows rows, no_grad): the first layer by libtorch's embedding bag
+            // (then relu), by the host kernel that sums a tile of columns in registers (relu included), and the whole embedding
+            using (no_grad())
+            {
+                var chunk = Inference.ChunkRows;
+                using var input = Fingerprints(chunk, width, 2);
+                using var features = DeviceFeatures.Create(SparseOf(input), Enumerable.Range(0, chunk).ToArray(), width, device);
+                using var layer = new SparseFirstLayer(trunk.Parameters[0], trunk.Parameters[1]);
+                var rowsOf = features.NonZeroSlice(0, chunk)!;
+                report.Add("eval_chunk_nonzero_rows_ms", Median(count, () => { using var scope = NewDisposeScope(); features.NonZeroSlice(0, chunk); }));
+                report.Add("eval_chunk_first_layer_bag_ms", Median(count, () => { using var scope = NewDisposeScope(); layer.Apply(rowsOf).relu_(); }));
+                report.Add("eval_chunk_first_layer_host_ms", Median(count, () => { using var scope = NewDisposeScope(); layer.TryEvaluateOnHost(rowsOf); }));
+                report.Add("eval_chunk_embed_ms", Median(count, () => { using var scope = NewDisposeScope(); Inference.Embed(trunk, features); }));
+            }
             var gradients = trunk.Parameters.Select(p => p.grad!).ToArray();
             report.Add("adamw_step_ms", Median(count, () => optimizer.Step(gradients)));
             report.Add("copy_to_and_from_buffer_ms", Median(count, () =>

@@ -214,30 +214,42 @@ public sealed class DeviceFeatures : IDisposable
         return new SparseRows(tensor(indices), tensor(offsets), tensor(values), rows.Count, Size);
     }
 
-    /// <summary>The set bits of each row, found in its packed bytes.</summary>
+    /// <summary>The set bits of each row, found in its packed bytes eight at a time (bit k of byte j is feature 8j + k).</summary>
     private SparseRows NonZeroOfBits(IReadOnlyList<long> rows)
     {
         var width = (int)_data.shape[1];
         ReadOnlySpan<byte> stored = _data.bytes;
         long count = 0;
-        foreach (var row in rows)
-            foreach (var b in stored.Slice(checked((int)(row * width)), width))
-                count += System.Numerics.BitOperations.PopCount(b);
+        foreach (var row in rows) count += SetBits(stored.Slice(checked((int)(row * width)), width), []);
         var (indices, offsets) = (new long[count], new long[rows.Count]);
         long next = 0;
         for (var i = 0; i < rows.Count; i++)
         {
             offsets[i] = next;
-            var bytes = stored.Slice(checked((int)(rows[i] * width)), width);
-            for (var k = 0; k < width; k++)
-            {
-                var b = bytes[k];
-                if (b == 0) continue;
-                for (var bit = 0; bit < 8; bit++)
-                    if ((b >> bit & 1) != 0) indices[next++] = 8 * k + bit;
-            }
+            next += SetBits(stored.Slice(checked((int)(rows[i] * width)), width), indices.AsSpan((int)next));
         }
         return new SparseRows(tensor(indices), tensor(offsets), null, rows.Count, Size);
+    }
+
+    /// <summary>The indices of the set bits of <paramref name="bytes"/>, in order, into <paramref name="into"/> unless it is empty; returns how many.</summary>
+    private static int SetBits(ReadOnlySpan<byte> bytes, Span<long> into)
+    {
+        var (found, write) = (0, !into.IsEmpty);
+        var words = MemoryMarshal.Cast<byte, ulong>(bytes[..(bytes.Length / 8 * 8)]);
+        for (var j = 0; j < words.Length; j++)
+        {
+            var word = BitConverter.IsLittleEndian ? words[j] : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(words[j]);
+            if (!write) { found += System.Numerics.BitOperations.PopCount(word); continue; }
+            for (; word != 0; word &= word - 1) into[found++] = 64L * j + System.Numerics.BitOperations.TrailingZeroCount(word);
+        }
+        for (var k = words.Length * 8; k < bytes.Length; k++)
+            for (var bit = 0; bit < 8; bit++)
+                if ((bytes[k] >> bit & 1) != 0)
+                {
+                    if (write) into[found] = 8L * k + bit;
+                    found++;
+                }
+        return found;
     }
 
     private Tensor Expand(Tensor stored)

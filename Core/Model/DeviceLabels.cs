@@ -124,10 +124,63 @@ public sealed class DeviceLabels : IDisposable
                 columns[k] = column;
                 targets[k] = target;
                 regression[k] = regressionColumns[column];
-                var weight = target * boost[column] + 1f;
-                weights[k] = _taskWeights is null ? weight : weight * taskWeights[column];
+                weights[k] = WeightOf(column, target, boost, taskWeights);
             }
         return cells;
+    }
+
+    /// <summary>
+    /// The cells of <paramref name="steps"/>' rows grouped by head, for a head-major epoch on the host (the same
+    /// targets and weights as <see cref="Batch"/>); null where the labels are not on host memory. A step with no
+    /// cells is left out.
+    /// </summary>
+    public HeadEpochCells? EpochCellsOnHost(IReadOnlyList<HeadEpochCells.StepRows> steps)
+    {
+        if (_targets.device_type != DeviceType.CPU || Count >= int.MaxValue / sizeof(float)) return null; // spans index with int
+        ReadOnlySpan<int> allColumns = MemoryMarshal.Cast<byte, int>(_columns.bytes);
+        ReadOnlySpan<float> allTargets = MemoryMarshal.Cast<byte, float>(_targets.bytes), boost = MemoryMarshal.Cast<byte, float>(_positiveBoost.bytes);
+        ReadOnlySpan<float> taskWeights = _taskWeights is null ? default : MemoryMarshal.Cast<byte, float>(_taskWeights.bytes);
+        // counted first: each head's cells, each kept step's cells and rows
+        var first = new int[Tasks + 1];
+        var (stepCells, stepRows, scales) = (new List<long>(), new List<long>(), new List<float>());
+        long total = 0;
+        foreach (var step in steps)
+        {
+            var cells = CellCount(step.Positions);
+            if (cells == 0) continue;
+            total = checked(total + cells);
+            stepCells.Add(cells);
+            stepRows.Add(step.Positions.Length);
+            scales.Add((float)step.Scale);
+            foreach (var row in step.Positions)
+                for (var cell = _rowStart[row]; cell < _rowStart[row + 1]; cell++) first[allColumns[(int)cell] + 1]++;
+        }
+        for (var c = 0; c < Tasks; c++) first[c + 1] += first[c];
+        var count = checked((int)total);
+        var grouped = new HeadEpochCells.Cell[count];
+        var next = first[..^1];
+        var kept = 0;
+        foreach (var step in steps)
+        {
+            if (CellCount(step.Positions) == 0) continue;
+            for (var i = 0; i < step.Positions.Length; i++)
+                for (var cell = _rowStart[step.Positions[i]]; cell < _rowStart[step.Positions[i] + 1]; cell++)
+                {
+                    var column = allColumns[(int)cell];
+                    var target = allTargets[(int)cell];
+                    grouped[next[column]++] = new(kept, step.EmbeddingRows[i], target, WeightOf(column, target, boost, taskWeights));
+                }
+            kept++;
+        }
+        var regression = MemoryMarshal.Cast<byte, bool>(_regression.bytes).ToArray();
+        return new HeadEpochCells(first, grouped, regression, [.. scales], [.. stepCells], [.. stepRows]);
+    }
+
+    /// <summary>A cell's loss weight: (target × positive boost + 1) × task weight (none: 1), in float32 as the device form computes it.</summary>
+    private static float WeightOf(int column, float target, ReadOnlySpan<float> boost, ReadOnlySpan<float> taskWeights)
+    {
+        var weight = target * boost[column] + 1f;
+        return taskWeights.IsEmpty ? weight : weight * taskWeights[column];
     }
 
     /// <summary>How many labelled cells the given rows hold, from the host's row offsets.</summary>

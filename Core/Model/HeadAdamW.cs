@@ -113,12 +113,15 @@ public sealed class HeadAdamW : IDisposable
     /// Begins a step on host memory: counts it (for the coefficients kept) and returns the addresses for
     /// <see cref="StepHead"/>; null, counting nothing, where the heads or moments are not float32 on host memory.
     /// </summary>
-    public unsafe HostHeads? BeginHostStep()
+    public HostHeads? BeginHostStep() => BeginHostSteps(1);
+
+    /// <summary><see cref="BeginHostStep"/> for <paramref name="steps"/> steps to come (a head-major epoch: each head steps at most once in each).</summary>
+    public unsafe HostHeads? BeginHostSteps(int steps)
     {
         if (!_steps.is_contiguous() || _steps.device_type != DeviceType.CPU
             || !new[] { _heads.Rows, _heads.Bias, _weightFirst, _weightSecond, _biasFirst, _biasSecond }.All(IsHostFloat))
             return null;
-        _stepBound++; // a step follows: each head steps at most once in it
+        _stepBound += steps;
         var kept = (int)Math.Min(_stepBound, CoefficientsKept);
         if (_byStep.Length < kept)
         {

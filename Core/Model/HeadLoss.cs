@@ -175,28 +175,111 @@ public static class HeadLoss
                 var r = rows[i];
                 var embedding = new ReadOnlySpan<float>(h + r * width, width);
                 var z = Dot(embedding, head) + b[c];
-                float g; // d(scale × Σ loss) / d logit
-                if (regression[i])
-                {
-                    var d = z - y[i];
-                    loss[i] = w[i] * d * d;
-                    g = scale * w[i] * 2 * d;
-                }
-                else
-                {
-                    // binary cross-entropy on the logit, in its stable form: max(z, 0) − z·y + log(1 + e^−|z|); the
-                    // sigmoid from the same exponential
-                    var e = MathF.Exp(-MathF.Abs(z));
-                    loss[i] = w[i] * (MathF.Max(z, 0) - z * y[i] + MathF.Log(1 + e));
-                    var sigmoid = z >= 0 ? 1 / (1 + e) : e / (1 + e);
-                    g = scale * w[i] * (sigmoid - y[i]);
-                }
+                var g = CellGradient(z, y[i], w[i], regression[i], scale, out loss[i]);
                 if (sink is not null) AddScaled(headGradient, g, embedding);
                 biasSum += g;
                 if (gh != null) AddScaled(new Span<float>(gh + r * width, width), g, head);
             }
             sink?.Take(c, headGradient, biasSum);
         }
+    }
+
+    /// <summary>
+    /// One cell's weighted loss on logit <paramref name="z"/> and d(<paramref name="scale"/> × loss) / dz: squared
+    /// error for regression, else binary cross-entropy on the logit in its stable form, max(z, 0) − z·y +
+    /// log(1 + e^−|z|), with the sigmoid from the same exponential.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static float CellGradient(float z, float y, float w, bool regression, float scale, out float loss)
+    {
+        if (regression)
+        {
+            var d = z - y;
+            loss = w * d * d;
+            return scale * w * 2 * d;
+        }
+        var e = MathF.Exp(-MathF.Abs(z));
+        loss = w * (MathF.Max(z, 0) - z * y + MathF.Log(1 + e));
+        var sigmoid = z >= 0 ? 1 / (1 + e) : e / (1 + e);
+        return scale * w * (sigmoid - y);
+    }
+
+    /// <summary>
+    /// A head-only epoch (ATE-SG's head phase) on host memory, head by head instead of step by step: the trunk is
+    /// frozen, so a head's steps depend only on its own cells, and running all of one head's steps before the next
+    /// head's gives the same heads as running the steps in turn, to the bit. Each head's weights and AdamW moments
+    /// are then read and written once per epoch from the core's cache, where step by step every step streamed the
+    /// touched heads' state (three floats per weight) through memory. <paramref name="embeddings"/>: the rows
+    /// <paramref name="cells"/> name. Returns each head's summed loss and labelled cells. Null where it does not
+    /// apply (tensors off the host, or a step's cells dense enough for the matrix-product path).
+    /// </summary>
+    public static unsafe (double[] Loss, long[] Cells)? TryEpochOnHost(Tensor embeddings, HeadBlock heads, HeadEpochCells cells, HeadAdamW optimizer)
+    {
+        if (!IsHostFloat(embeddings) || !IsHostFloat(heads.Rows) || !IsHostFloat(heads.Bias) || heads.Rows.shape[0] != cells.Heads) return null;
+        if (!cells.EveryStepPerCell(heads.Rows.shape[0])) return null;
+        if (optimizer.BeginHostSteps(cells.Steps) is not { } update) return null;
+        var (count, width) = ((int)heads.Rows.shape[0], (int)embeddings.shape[1]);
+        var (loss, labelled) = (new double[count], new long[count]);
+        var blocks = (count + EpochHeadsPerBlock - 1) / EpochHeadsPerBlock;
+        fixed (float* h = Floats(embeddings), s = Floats(heads.Rows), b = Floats(heads.Bias))
+        {
+            var at = ((nint)h, (nint)s, (nint)b);
+            void Block(int block)
+            {
+                Span<float> headGradient = stackalloc float[width];
+                for (var c = block * EpochHeadsPerBlock; c < Math.Min(count, (block + 1) * EpochHeadsPerBlock); c++)
+                    (loss[c], labelled[c]) = TrainHead(at.Item1, at.Item2, at.Item3, width, c, cells, optimizer, update, headGradient);
+            }
+            var threads = Math.Min(get_num_threads(), blocks);
+            if (threads <= 1)
+                for (var block = 0; block < blocks; block++) Block(block);
+            else
+                Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, Block);
+        }
+        return (loss, labelled);
+    }
+
+    /// <summary>Heads a thread trains at a time in a head-major epoch: their weights and moments, ~1.2 KB a head, fit a core's L2.</summary>
+    private const int EpochHeadsPerBlock = 256;
+
+    /// <summary>Every step of head <paramref name="c"/> in turn: its cells of a step summed into one gradient, then one AdamW step.</summary>
+    private static unsafe (double Loss, long Cells) TrainHead(nint hiddenAt, nint headsAt, nint biasAt, int width, int c, HeadEpochCells cells,
+        HeadAdamW optimizer, HeadAdamW.HostHeads update, Span<float> headGradient)
+    {
+        float* h = (float*)hiddenAt, b = (float*)biasAt;
+        var head = new ReadOnlySpan<float>((float*)headsAt + (long)c * width, width);
+        var regression = cells.Regression[c];
+        var (first, last) = (cells.First[c], cells.First[c + 1]);
+        double lossSum = 0;
+        var all = cells.Cells;
+        for (var k = first; k < last;)
+        {
+            var step = all[k].Step;
+            var scale = cells.StepScale[step];
+            headGradient.Clear();
+            var biasSum = 0f;
+            for (; k < last && all[k].Step == step; k++)
+            {
+                var cell = all[k];
+                var embedding = new ReadOnlySpan<float>(h + (long)cell.Row * width, width);
+                // the embedding a few cells on, asked for now: rows are scattered over megabytes, and waiting for each cost more than its arithmetic
+                if (k + PrefetchAhead < last && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+                    PrefetchRow(h + (long)all[k + PrefetchAhead].Row * width, width);
+                var g = CellGradient(Dot(embedding, head) + b[c], cell.Target, cell.Weight, regression, scale, out var cellLoss);
+                lossSum += cellLoss;
+                AddScaled(headGradient, g, embedding);
+                biasSum += g;
+            }
+            optimizer.StepHead(update, c, headGradient, biasSum);
+        }
+        return (lossSum, last - first);
+    }
+
+    private const int PrefetchAhead = 4;
+
+    private static unsafe void PrefetchRow(float* row, int width)
+    {
+        for (var offset = 0; offset < width; offset += 16) System.Runtime.Intrinsics.X86.Sse.Prefetch0(row + offset); // a 64-byte line each
     }
 
     private static bool IsHostFloat(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous();

@@ -83,7 +83,7 @@ public sealed class Trunk : IDisposable
     {
         if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
         var first = ComputeType == ScalarType.Float32 ? FirstLayer.TryApply(input) : null;
-        return first is null ? Forward(input) : Above(first);
+        return first is null ? Forward(input) : Above(first.relu_());
     }
 
     /// <summary><see cref="Evaluate(Tensor)"/> of rows given by their non-zero features (<see cref="DeviceFeatures.NonZeroSlice"/>).</summary>
@@ -91,16 +91,16 @@ public sealed class Trunk : IDisposable
     {
         if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
         if (rows.Size != InputSize) throw new ArgumentException($"rows of {rows.Size} features for a trunk of {InputSize} inputs");
-        return Above(FirstLayer.Apply(rows));
+        return Above(FirstLayer.TryEvaluateOnHost(rows) ?? FirstLayer.Apply(rows).relu_());
     }
 
     /// <summary>
-    /// The layers above the first, from the first layer's pre-activation output (a tensor of its own: under no_grad
-    /// the activations are applied in place, sparing a pass and an allocation of [rows × width] per layer).
+    /// The layers above the first, from the first layer's activations (under no_grad the activations are applied in
+    /// place, sparing a pass and an allocation of [rows × width] per layer).
     /// </summary>
     private Tensor Above(Tensor first)
     {
-        var x = first.relu_();
+        var x = first;
         for (var layer = 1; layer < Layers.Length; layer++)
             x = addmm(_parameters[2 * layer + 1], x, _parameters[2 * layer], 1, 1).relu_();
         return x;

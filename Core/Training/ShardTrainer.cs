@@ -531,7 +531,8 @@ public sealed class ShardTrainer : IDisposable
     /// <summary>
     /// One head-only epoch (ATE-SG) of <paramref name="steps"/> batches, as many as a trunk-updating epoch takes:
     /// the trunk is frozen, so the embeddings of the rows labelled here are computed (data-parallel) and sent once
-    /// per trunk version; then only this worker's heads train, with no traffic.
+    /// per trunk version; then only this worker's heads train, with no traffic. On host memory the heads train head
+    /// by head (<see cref="HeadLoss.TryEpochOnHost"/>), which gives the heads a step-by-step loop gives.
     /// </summary>
     public ShardLoss HeadEpoch(int epoch, int steps)
     {
@@ -551,14 +552,12 @@ public sealed class ShardTrainer : IDisposable
             _headInputsVersion = Version;
             trunkRows = route.OwnRows;
         }
-        using var lossSum = zeros(1, ScalarType.Float64, _device);
-        long labelSum = 0;
+        var batches = new HeadEpochCells.StepRows[steps];
         for (var step = 0; step < steps; step++)
         {
-            using var scope = NewDisposeScope();
             var batch = BatchPositions(epoch, step, steps);
             long batchCells = 0;
-            var (at, positions) = (new List<long>(), new List<long>());
+            var (at, positions) = (new List<int>(), new List<long>());
             foreach (var p in batch)
             {
                 batchCells += train.Cells[p];
@@ -566,16 +565,52 @@ public sealed class ShardTrainer : IDisposable
                 at.Add(_headInputRow[p]);
                 positions.Add(p);
             }
-            var cells = train.Labels.Batch(positions.ToArray(), tensor(positions.ToArray(), device: _device));
+            batches[step] = new(positions.ToArray(), at.ToArray(), batchCells);
+        }
+        double lossSum = 0;
+        long labelSum = 0;
+        // windows of steps of boundedly many cells, each head-major where it can be, else step by step: either way
+        // each head takes its steps in order, so the heads come out the same
+        foreach (var (from, to) in HeadEpochCells.Windows(batches, MaxWindowCells))
+        {
+            var window = batches[from..to];
+            var (loss, labels) = HeadsHeadMajor(window) ?? HeadsStepByStep(window);
+            (lossSum, labelSum) = (lossSum + loss, labelSum + labels);
+        }
+        MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(EpochPhase.Heads), trunkRows, started);
+        return new ShardLoss(lossSum, labelSum, trunkRows, _group.BytesSent - bytesBefore);
+    }
+
+    /// <summary>A head-major window's most cells (~17 bytes each while it trains).</summary>
+    private const long MaxWindowCells = 1 << 22;
+
+    /// <summary>Head-only steps on the host, head by head (<see cref="HeadLoss.TryEpochOnHost"/>); null where that does not apply.</summary>
+    private (double Loss, long Labels)? HeadsHeadMajor(HeadEpochCells.StepRows[] batches)
+    {
+        if (_headInputs is null || _splits[Split.Train].Labels.EpochCellsOnHost(batches) is not { } cells) return null;
+        if (HeadLoss.TryEpochOnHost(_headInputs, _heads, cells, _headOptimizer) is not { } trained) return null;
+        _taskLoss.AddSums(trained.Loss, trained.Cells);
+        return (trained.Loss.Sum(), cells.Count);
+    }
+
+    /// <summary>Head-only steps one after another, each a <see cref="HeadStep"/> on the batch's cells.</summary>
+    private (double Loss, long Labels) HeadsStepByStep(HeadEpochCells.StepRows[] batches)
+    {
+        var train = _splits[Split.Train];
+        using var lossSum = zeros(1, ScalarType.Float64, _device);
+        long labelSum = 0;
+        foreach (var batch in batches)
+        {
+            using var scope = NewDisposeScope();
+            var cells = train.Labels.Batch(batch.Positions, tensor(batch.Positions, device: _device));
             if (cells.Count == 0) continue;
-            var inputs = _headInputs.index_select(0, tensor(at.ToArray(), device: _device));
-            var perCell = HeadStep(inputs, cells, 1.0 / batchCells, stepHeads: true).PerCell; // the batch's mean over all tasks' cells
+            var inputs = _headInputs!.index_select(0, tensor(batch.EmbeddingRows, device: _device).to(ScalarType.Int64));
+            var perCell = HeadStep(inputs, cells, batch.Scale, stepHeads: true).PerCell;
             _taskLoss.Add(perCell, cells.Columns);
             using (no_grad()) lossSum.add_(perCell.sum());
             labelSum += cells.Count;
         }
-        MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(EpochPhase.Heads), trunkRows, started);
-        return new ShardLoss(lossSum.item<double>(), labelSum, trunkRows, _group.BytesSent - bytesBefore);
+        return (lossSum.item<double>(), labelSum);
     }
 
     /// <summary>

@@ -22,6 +22,15 @@ public sealed class TaskLossTally(int tasks, Device device) : IDisposable
         _labels.index_add_(0, columns, ones_like(perCell), Scalars.One);
     }
 
+    /// <summary>Adds each task's summed loss and labelled cells (a head-major epoch's, counted on the host).</summary>
+    public void AddSums(double[] loss, long[] cells)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        _loss.add_(tensor(loss.Select(l => (float)l).ToArray()).to(_loss.device), Scalars.One);
+        _labels.add_(tensor(cells.Select(c => (float)c).ToArray()).to(_labels.device), Scalars.One);
+    }
+
     /// <summary>Publishes the loss per labelled entry of every task that saw labels since the last call, then starts over.</summary>
     public void Publish(IReadOnlyList<string> taskNames)
     {

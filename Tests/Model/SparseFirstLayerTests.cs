@@ -81,6 +81,51 @@ public sealed class SparseFirstLayerTests
     }
 
     [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 1)]
+    [InlineData(false, 2)]
+    [InlineData(true, 2)]
+    public void The_host_evaluation_is_the_bag_then_relu_on_any_number_of_threads(bool counts, int threads)
+    {
+        var rows = Rows(1100, 40, counts, 21); // three blocks of rows, the first row empty
+        using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
+        using var scope = NewDisposeScope();
+        var generator = new Generator(4);
+        var weight = randn([Bits, 150], generator: generator).mul(0.05).requires_grad_(); // two whole tiles of 64 columns and a narrower one
+        var bias = randn([150], generator: generator);
+        using var layer = new SparseFirstLayer(weight, bias);
+        var sparse = features.NonZeroSlice(0, rows.Length)!;
+        Assert.Null(layer.TryEvaluateOnHost(sparse)); // with autograd on, the bag's graph is wanted
+        var previous = get_num_threads();
+        set_num_threads(threads);
+        try
+        {
+            using var _ = no_grad();
+            var host = layer.TryEvaluateOnHost(sparse);
+            Assert.NotNull(host);
+            AssertClose(layer.Apply(sparse).relu(), host!);
+            AssertClose(bias.relu().unsqueeze(0), host!.narrow(0, 0, 1));
+        }
+        finally
+        {
+            set_num_threads(previous);
+        }
+    }
+
+    [Fact]
+    public void Set_bits_are_found_past_the_last_whole_eight_bytes_of_a_row()
+    {
+        const int size = 100; // 13 bytes a row: one 8-byte word, then 5 bytes one at a time
+        var rows = new[] { new[] { 0, 7, 8, 63, 64, 65, 99 }, new int[0], new[] { 1, 70, 98 } }
+            .Select(i => new SparseFeatures(i, i.Select(_ => 1f).ToArray())).ToArray();
+        using var features = DeviceFeatures.Create(rows, [2, 0, 1], size, CPU);
+        Assert.Equal("packed bits", features.Layout);
+        var sparse = features.NonZeroSlice(0, 3)!;
+        Assert.Equal(new long[] { 1, 70, 98, 0, 7, 8, 63, 64, 65, 99 }, sparse.Indices.data<long>().ToArray());
+        Assert.Equal(new long[] { 0, 3, 10 }, sparse.Offsets.data<long>().ToArray());
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void Evaluation_embeddings_match_the_dense_forward(bool counts)
