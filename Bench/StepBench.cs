@@ -62,8 +62,8 @@ public static class StepBench
                     output.sum().backward();
                 }));
             }
-            // an evaluation chunk (Inference.ChunkRows rows, no_grad): the first layer by libtorch's embedding bag
-            // (then relu), by the host kernel that sums a tile of columns in registers (relu included), and the whole embedding
+            // an evaluation chunk (Inference.ChunkRows rows, no_grad): its set features read from the packed rows, the
+            // first layer by libtorch's embedding bag (then relu), and the whole embedding
             using (no_grad())
             {
                 var chunk = Inference.ChunkRows;
@@ -73,7 +73,6 @@ public static class StepBench
                 var rowsOf = features.NonZeroSlice(0, chunk)!;
                 report.Add("eval_chunk_nonzero_rows_ms", Median(count, () => { using var scope = NewDisposeScope(); features.NonZeroSlice(0, chunk); }));
                 report.Add("eval_chunk_first_layer_bag_ms", Median(count, () => { using var scope = NewDisposeScope(); layer.Apply(rowsOf).relu_(); }));
-                report.Add("eval_chunk_first_layer_host_ms", Median(count, () => { using var scope = NewDisposeScope(); layer.TryEvaluateOnHost(rowsOf); }));
                 report.Add("eval_chunk_embed_ms", Median(count, () => { using var scope = NewDisposeScope(); Inference.Embed(trunk, features); }));
             }
             var gradients = trunk.Parameters.Select(p => p.grad!).ToArray();

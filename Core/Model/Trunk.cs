@@ -82,8 +82,10 @@ public sealed class Trunk : IDisposable
     public Tensor Evaluate(Tensor input)
     {
         if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
-        var first = ComputeType == ScalarType.Float32 ? FirstLayer.TryApply(input) : null;
-        return first is null ? Forward(input) : Above(first.relu_());
+        // dense rows sparse enough take the path of stored sparse rows: a row's embedding does not depend on the form
+        // its worker keeps the features in (codes, or float32 when a worker's rows hold too many distinct values)
+        var sparse = ComputeType == ScalarType.Float32 ? SparseFirstLayer.NonZeroRowsOf(input) : null;
+        return sparse is null ? Forward(input) : Evaluate(sparse);
     }
 
     /// <summary><see cref="Evaluate(Tensor)"/> of rows given by their non-zero features (<see cref="DeviceFeatures.NonZeroSlice"/>).</summary>
@@ -91,7 +93,7 @@ public sealed class Trunk : IDisposable
     {
         if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
         if (rows.Size != InputSize) throw new ArgumentException($"rows of {rows.Size} features for a trunk of {InputSize} inputs");
-        return Above(FirstLayer.TryEvaluateOnHost(rows) ?? FirstLayer.Apply(rows).relu_());
+        return Above(FirstLayer.Apply(rows).relu_());
     }
 
     /// <summary>

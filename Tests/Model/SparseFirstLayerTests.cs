@@ -80,36 +80,22 @@ public sealed class SparseFirstLayerTests
         Assert.Equal(rows.Skip(10).Take(30).Sum(x => x.Indices.Length), indices.Length);
     }
 
-    [Theory]
-    [InlineData(false, 1)]
-    [InlineData(true, 1)]
-    [InlineData(false, 2)]
-    [InlineData(true, 2)]
-    public void The_host_evaluation_is_the_bag_then_relu_on_any_number_of_threads(bool counts, int threads)
+    [Fact]
+    public void A_row_s_embedding_does_not_depend_on_the_other_rows_stored_with_it()
     {
-        var rows = Rows(1100, 40, counts, 21); // three blocks of rows, the first row empty
-        using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
+        // the even rows' values fit one-byte codes; with the odd rows' there are more than 255 distinct values, kept as float32
+        var rows = Rows(600, 40, counts: false, 31).Select((r, i) => new SparseFeatures(r.Indices,
+            r.Values.Select((_, k) => i % 2 == 0 ? 1f + k % 50 / 7f : 1.001f + (i * 41 + k) % 997 / 100f).ToArray())).ToArray();
+        var half = Enumerable.Range(0, 600).Where(i => i % 2 == 0).ToArray();
+        using var all = DeviceFeatures.Create(rows, Enumerable.Range(0, 600).ToArray(), Bits, CPU);
+        using var some = DeviceFeatures.Create(rows, half, Bits, CPU);
+        Assert.Equal("float32", all.Layout);
+        Assert.Equal("sparse uint8 codes", some.Layout);
+        using var trunk = new Trunk(Bits, [150, 30], 5, CPU);
+        using var everyRow = Inference.Embed(trunk, all);
+        using var everyOther = Inference.Embed(trunk, some);
         using var scope = NewDisposeScope();
-        var generator = new Generator(4);
-        var weight = randn([Bits, 150], generator: generator).mul(0.05).requires_grad_(); // two whole tiles of 64 columns and a narrower one
-        var bias = randn([150], generator: generator);
-        using var layer = new SparseFirstLayer(weight, bias);
-        var sparse = features.NonZeroSlice(0, rows.Length)!;
-        Assert.Null(layer.TryEvaluateOnHost(sparse)); // with autograd on, the bag's graph is wanted
-        var previous = get_num_threads();
-        set_num_threads(threads);
-        try
-        {
-            using var _ = no_grad();
-            var host = layer.TryEvaluateOnHost(sparse);
-            Assert.NotNull(host);
-            AssertClose(layer.Apply(sparse).relu(), host!);
-            AssertClose(bias.relu().unsqueeze(0), host!.narrow(0, 0, 1));
-        }
-        finally
-        {
-            set_num_threads(previous);
-        }
+        Assert.Equal(everyRow.index_select(0, tensor(half.Select(i => (long)i).ToArray())).data<float>().ToArray(), everyOther.data<float>().ToArray());
     }
 
     [Fact]
