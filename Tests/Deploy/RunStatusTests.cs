@@ -92,6 +92,7 @@ public sealed class RunStatusTests(ITestOutputHelper output)
         }
         finally
         {
+            processes.Dispose(); // a run that failed the test may still be writing checkpoints: stop it before the delete
             if (Directory.Exists(outDirectory)) Directory.Delete(outDirectory, recursive: true);
         }
     }
