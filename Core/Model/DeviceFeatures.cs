@@ -179,7 +179,7 @@ public sealed class DeviceFeatures : IDisposable
     /// The non-zero features of rows [start, start + length) as an embedding bag takes them: feature indices row
     /// after row, each row's offset into them, and their values (null: all 1). Read straight from packed bits or
     /// bytes in host memory, without expanding a [rows × size] float block to find them; null on a GPU or for
-    /// float32 storage, where <see cref="Slice"/> and <see cref="SparseFirstLayer.TryApply"/> do it on the device.
+    /// float32 storage, where <see cref="Slice"/> and <see cref="SparseFirstLayer.NonZeroRowsOf"/> do it on the device.
     /// </summary>
     public SparseRows? NonZeroSlice(long start, long length)
     {

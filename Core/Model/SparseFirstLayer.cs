@@ -35,12 +35,6 @@ public sealed class SparseFirstLayer : IDisposable
     }
 
     /// <summary>
-    /// <paramref name="input"/> [rows × in] · weight + bias, summed over the non-zero inputs only; null when the
-    /// input is too dense for that to pay. Call inside a dispose scope.
-    /// </summary>
-    public Tensor? TryApply(Tensor input) => NonZeroRowsOf(input) is { } rows ? Apply(rows) : null;
-
-    /// <summary>
     /// The non-zero entries of dense rows <paramref name="input"/> [rows × in], row by row in feature order (as the
     /// stored rows give them: the sums come out the same whichever form the features were kept in); null when more
     /// than <see cref="MaxDensity"/> of them are non-zero. Call inside a dispose scope.
