@@ -143,10 +143,11 @@ public sealed class DeviceLabels : IDisposable
         // counted first: each head's cells, each kept step's cells and rows
         var first = new int[Tasks + 1];
         var (stepCells, stepRows, scales) = (new List<long>(), new List<long>(), new List<float>());
+        var cellsOf = steps.Select(s => CellCount(s.Positions)).ToArray();
         long total = 0;
-        foreach (var step in steps)
+        for (var s = 0; s < steps.Count; s++)
         {
-            var cells = CellCount(step.Positions);
+            var (step, cells) = (steps[s], cellsOf[s]);
             if (cells == 0) continue;
             total = checked(total + cells);
             stepCells.Add(cells);
@@ -160,9 +161,10 @@ public sealed class DeviceLabels : IDisposable
         var grouped = new HeadEpochCells.Cell[count];
         var next = first[..^1];
         var kept = 0;
-        foreach (var step in steps)
+        for (var s = 0; s < steps.Count; s++)
         {
-            if (CellCount(step.Positions) == 0) continue;
+            var step = steps[s];
+            if (cellsOf[s] == 0) continue;
             for (var i = 0; i < step.Positions.Length; i++)
                 for (var cell = _rowStart[step.Positions[i]]; cell < _rowStart[step.Positions[i] + 1]; cell++)
                 {
