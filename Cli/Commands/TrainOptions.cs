@@ -70,8 +70,13 @@ public sealed class TrainOptions
     };
     public Option<bool> Descriptors { get; } = new("--descriptors")
     {
-        Description = "append whole-molecule counts (atoms by element, rings, rotatable bonds, donors, acceptors, charges; log(1 + count)) to the fingerprint; --descriptors false: the fingerprint alone",
+        Description = "append whole-molecule counts (atoms by element, rings, rotatable bonds, donors, acceptors, charges, the graph's shape, functional groups, polar surface area; log(1 + count)) to the fingerprint; --descriptors false: the fingerprint alone",
         DefaultValueFactory = _ => true,
+    };
+    public Option<int> DescriptorSet { get; } = new("--descriptor-set")
+    {
+        Description = $"with --descriptors: which counts, 1 (44: size, elements, rings, bonds, donors, acceptors, charges; the builds before 2026-12-02) or 2 (those and 39 more: graph shape, functional groups, polar surface area)",
+        DefaultValueFactory = _ => MtnnCluster.Chem.MoleculeDescriptors.LatestSet,
     };
     public Option<DirectoryInfo?> Out { get; } = new("--out") { Description = "output directory: metrics.json, report.html, checkpoint/ and checkpoints/" };
     public Option<bool> Overwrite { get; } = new("--overwrite") { Description = "let --out hold another run's outputs, and replace them" };
@@ -83,7 +88,7 @@ public sealed class TrainOptions
     {
         foreach (var option in new Option[] { Data, EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule,
                      Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
-                     MinClassCount, TaskWeights, Precision, WirePrecision, Radius, Bits, Counts, CountScale, Descriptors, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
+                     MinClassCount, TaskWeights, Precision, WirePrecision, Radius, Bits, Counts, CountScale, Descriptors, DescriptorSet, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
     }
 
@@ -169,7 +174,7 @@ public sealed class TrainOptions
     private IEnumerable<Option> SpecOptions() =>
     [
         EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
-        Patience, SyncEvery, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts, CountScale, Descriptors,
+        Patience, SyncEvery, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts, CountScale, Descriptors, DescriptorSet,
     ];
 
     public RunSpec ToSpec(ParseResult p)
@@ -182,6 +187,11 @@ public sealed class TrainOptions
         var descriptors = p.GetValue(Descriptors) && !synthetic;
         if (synthetic && p.GetResult(Descriptors) is { Implicit: false } && p.GetValue(Descriptors))
             throw new ArgumentException(PreparedDataset.NoMoleculesToDescribe);
+        var descriptorSet = p.GetValue(DescriptorSet);
+        if (descriptorSet is < 1 or > MtnnCluster.Chem.MoleculeDescriptors.LatestSet)
+            throw new ArgumentException($"--descriptor-set must be 1 to {MtnnCluster.Chem.MoleculeDescriptors.LatestSet} (got {descriptorSet})");
+        if (p.GetResult(DescriptorSet) is { Implicit: false } && !descriptors)
+            throw new ArgumentException("--descriptor-set applies with descriptors: remove --descriptors false, or remove --descriptor-set");
         var fractions = ParseList(p.GetValue(SplitFractions)!, "--split-fractions", double.Parse);
         if (fractions.Length != 3) throw new ArgumentException($"--split-fractions needs three numbers (got '{p.GetValue(SplitFractions)}')");
         var schedule = p.GetValue(Schedule)!.ToLowerInvariant() switch
@@ -200,7 +210,7 @@ public sealed class TrainOptions
             new DatasetSpec(dataPaths, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks)),
                 p.GetValue(LongFormat.TaskColumn), p.GetValue(LongFormat.LabelColumn), LongFormatOptions.ParseConflicts(p.GetValue(LongFormat.LabelConflicts)!),
                 p.GetResult(EvalDatasets) is { Implicit: false } ? Names(p.GetValue(EvalDatasets)) ?? [] : null),
-            new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts), ParseCountScale(p.GetValue(CountScale)!), descriptors),
+            new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts), ParseCountScale(p.GetValue(CountScale)!), descriptors, descriptorSet),
             new SplitSpec(split, p.GetValue(SplitSeed) ?? p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
             new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout), p.GetValue(InputDropout)),
             new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives), p.GetValue(TaskWeights)?.FullName),

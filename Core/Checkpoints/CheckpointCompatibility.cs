@@ -46,6 +46,7 @@ public static class CheckpointCompatibility
         Check("featurizer counts", saved.Featurizer.Counts, run.Featurizer.Counts);
         if (saved.Featurizer.Counts) Check("featurizer count scale", saved.Featurizer.CountScale, run.Featurizer.CountScale);
         Check("featurizer descriptors", saved.Featurizer.Descriptors, run.Featurizer.Descriptors);
+        if (saved.Featurizer.Descriptors) Check("featurizer descriptor set", saved.Featurizer.DescriptorSet, run.Featurizer.DescriptorSet);
         Check("feature size", savedFeatureSize, featureSize);
         Check("layers", Show(saved.Model.Layers), Show(run.Model.Layers));
         Check("tasks", Show(savedTasks), Show(tasks.Select(t => t.Name)));

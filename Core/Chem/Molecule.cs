@@ -46,6 +46,16 @@ public sealed class Molecule
 
     public int Degree(int atom) => _bondsOf[atom].Length;
 
+    /// <summary>The atom's neighbours other than explicit hydrogen atoms.</summary>
+    public IEnumerable<int> HeavyNeighbours(int atom)
+    {
+        foreach (var b in _bondsOf[atom])
+        {
+            var other = Bonds[b].OtherAtom(atom);
+            if (Atoms[other].AtomicNumber > 1) yield return other;
+        }
+    }
+
     /// <summary>Neighbours including the hydrogens counted on the atom (RDKit's total degree).</summary>
     public int TotalDegree(int atom) => _bondsOf[atom].Length + Atoms[atom].TotalHydrogens;
 

@@ -2,13 +2,22 @@ namespace MtnnCluster.Chem;
 
 /// <summary>
 /// Whole-molecule counts that a hashed circular fingerprint only spreads over many bits: size, composition, rings,
-/// flexibility, hydrogen-bond donors and acceptors, charges. All are whole numbers, so they share the fingerprint's
-/// log(1 + count) scale. Counts of the kind found among the RDKit 2D descriptors chemprop can add to its graphs.
+/// flexibility, hydrogen-bond donors and acceptors, charges; from set 2 also the graph's shape
+/// (<see cref="GraphShape"/>), functional groups (<see cref="FunctionalGroups"/>) and the polar surface area
+/// (<see cref="PolarSurfaceArea"/>). All are whole numbers, so they share the fingerprint's log(1 + count) scale.
+/// Counts of the kind found among the RDKit 2D descriptors chemprop can add to its graphs.
 /// </summary>
+/// <remarks>
+/// A set is what a model was trained on, so it never changes once released: a new descriptor makes a new set, which
+/// starts with the last one's counts. A checkpoint names its set (<c>FeaturizerSpec.DescriptorSet</c>).
+/// </remarks>
 public static class MoleculeDescriptors
 {
-    /// <summary>The descriptors' names, in the order <see cref="Counts"/> returns them.</summary>
-    public static IReadOnlyList<string> Names { get; } =
+    /// <summary>The set new runs use.</summary>
+    public const int LatestSet = 2;
+
+    // set 1: the 44 counts below; set 2 adds the graph's shape, functional groups and the polar surface area
+    private static readonly string[] FirstSet =
     [
         "heavy_atoms", "weight_tens_of_daltons", "hydrogens",
         "carbon", "nitrogen", "oxygen", "fluorine", "phosphorus", "sulfur", "chlorine", "bromine", "iodine", "boron",
@@ -20,12 +29,25 @@ public static class MoleculeDescriptors
         "terminal_atoms", "branch_atoms", "quaternary_atoms", "components",
     ];
 
-    public static int Count => Names.Count;
+    private static readonly string[] SecondSet = [.. FirstSet, .. GraphShape.Names, .. FunctionalGroups.Names, .. PolarSurfaceArea.Names];
 
-    /// <summary>The counts of <paramref name="m"/>, one per name in <see cref="Names"/>.</summary>
-    public static int[] Counts(Molecule m)
+    /// <summary>The largest value a count of set 2 on takes: larger ones are cut to it, so the device keeps one-byte codes.</summary>
+    public const int MaxCount = 250;
+
+    /// <summary>The descriptors' names in set <paramref name="set"/>, in the order <see cref="Counts"/> returns them.</summary>
+    public static IReadOnlyList<string> Names(int set) => set switch
     {
-        var counts = new int[Count];
+        1 => FirstSet,
+        2 => SecondSet,
+        _ => throw new ArgumentOutOfRangeException(nameof(set), set, $"descriptor set {set} is not known to this build (1-{LatestSet})"),
+    };
+
+    public static int Count(int set) => Names(set).Count;
+
+    /// <summary>The counts of <paramref name="m"/> in set <paramref name="set"/>, one per name in <see cref="Names"/>.</summary>
+    public static int[] Counts(Molecule m, int set)
+    {
+        var counts = new int[Count(set)];
         var next = 0;
         void Add(int value) => counts[next++] = value;
 
@@ -71,10 +93,15 @@ public static class MoleculeDescriptors
         Add(heavy.Count(i => HeavyDegree(m, i) >= 3));
         Add(heavy.Count(i => HeavyDegree(m, i) >= 4));
         Add(m.ComponentCount);
+        if (set == 1) return counts;
+
+        foreach (var value in GraphShape.Counts(m)) Add(Math.Min(value, MaxCount));
+        foreach (var value in FunctionalGroups.Counts(m)) Add(Math.Min(value, MaxCount));
+        foreach (var value in PolarSurfaceArea.Counts(m)) Add(Math.Min(value, MaxCount));
         return counts;
     }
 
-    private static int HeavyDegree(Molecule m, int atom) => m.BondsOf(atom).Count(b => m.Atoms[m.Bonds[b].OtherAtom(atom)].AtomicNumber > 1);
+    private static int HeavyDegree(Molecule m, int atom) => m.HeavyNeighbours(atom).Count();
 
     /// <summary>
     /// A single, non-ring bond between two heavy atoms that each have another heavy neighbour and no triple bond

@@ -43,7 +43,7 @@ public static class FeatureEncoding
         if (!spec.Descriptors) return fingerprint;
         // the descriptors' non-zero counts follow the fingerprint's bits, on the log scale whatever --count-scale says
         // (raw heavy-atom counts of 30-100 beside bits of 1 would dominate the first layer's input)
-        var counts = MoleculeDescriptors.Counts(molecule);
+        var counts = MoleculeDescriptors.Counts(molecule, spec.DescriptorSet);
         var set = Enumerable.Range(0, counts.Length).Where(d => counts[d] > 0).ToArray();
         return new SparseFeatures([.. fingerprint.Indices, .. set.Select(d => spec.Bits + d)],
             [.. fingerprint.Values, .. set.Select(d => MathF.Log(1 + counts[d]))]);

@@ -47,16 +47,19 @@ public sealed record DatasetSpec(
 /// before it existed read as <see cref="CountScale.Raw"/>, which is what they trained on.</param>
 /// <param name="Descriptors">Whole-molecule counts (<see cref="Chem.MoleculeDescriptors"/>) as log(1 + count),
 /// after the fingerprint's bits; false in specs written before they existed.</param>
+/// <param name="DescriptorSet">Which counts (<see cref="Chem.MoleculeDescriptors.Names"/>): 1 in specs written before
+/// sets were named, which is what those runs trained on; new runs take <see cref="Chem.MoleculeDescriptors.LatestSet"/>.</param>
 public sealed record FeaturizerSpec(
     int Radius,
     int Bits,
     bool Counts,
     CountScale CountScale = CountScale.Raw,
-    bool Descriptors = false)
+    bool Descriptors = false,
+    int DescriptorSet = 1)
 {
     /// <summary>The trunk's input width: the fingerprint's bits, then the descriptors when asked for.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public int FeatureSize => Bits + (Descriptors ? Chem.MoleculeDescriptors.Count : 0);
+    public int FeatureSize => Bits + (Descriptors ? Chem.MoleculeDescriptors.Count(DescriptorSet) : 0);
 }
 
 /// <summary>
@@ -132,7 +135,7 @@ public sealed record RunSpec(
         Require(Featurizer.Bits is >= 8 and <= 1 << 20, $"--bits must be 8..1048576 (got {Featurizer.Bits})");
         var trunkBytes = TrunkParameterCount(Featurizer.FeatureSize, Model.Layers) * sizeof(float);
         Require(trunkBytes <= MaxTrunkBytes,
-            $"--layers {string.Join(',', Model.Layers)} with --bits {Featurizer.Bits}{(Featurizer.Descriptors ? $" and {Chem.MoleculeDescriptors.Count} descriptors" : "")}: the trunk would take {trunkBytes / (1 << 20)} MiB, "
+            $"--layers {string.Join(',', Model.Layers)} with --bits {Featurizer.Bits}{(Featurizer.Descriptors ? $" and {Chem.MoleculeDescriptors.Count(Featurizer.DescriptorSet)} descriptors" : "")}: the trunk would take {trunkBytes / (1 << 20)} MiB, "
             + $"more than the {MaxTrunkBytes >> 20} MiB one message can carry");
         Require(Model.Dropout is >= 0 and < 1, $"--dropout must be in [0, 1) (got {Model.Dropout})");
         Require(Model.InputDropout is >= 0 and < 1, $"--input-dropout must be in [0, 1) (got {Model.InputDropout})");

@@ -17,8 +17,9 @@ public static class ProtocolRegistry
     /// per step; workers exchange embeddings and gradients among themselves.
     /// 5: a run's end may keep its workers for the next job of a group (<see cref="EndRun.KeepWorker"/>), and
     /// add-tasks' messages (<see cref="FitHeads"/>, <see cref="HeadsFitted"/>).
+    /// 6: the run spec names its descriptor set; a worker of version 5 would read it as set 1 and featurize other counts.
     /// </summary>
-    public const int ProtocolVersion = 5;
+    public const int ProtocolVersion = 6;
 
     private static readonly (string Code, Type Type)[] Entries =
     [

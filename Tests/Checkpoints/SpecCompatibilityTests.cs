@@ -23,11 +23,20 @@ public sealed class SpecCompatibilityTests
     [Fact]
     public void Descriptors_are_written_and_read_and_widen_the_input_but_not_the_json()
     {
-        var written = JsonSerializer.Serialize(new FeaturizerSpec(2, 64, true, CountScale.Log, Descriptors: true), Checkpoint.Json);
+        var written = JsonSerializer.Serialize(new FeaturizerSpec(2, 64, true, CountScale.Log, Descriptors: true, DescriptorSet: 2), Checkpoint.Json);
         Assert.DoesNotContain("feature_size", written);
         var read = JsonSerializer.Deserialize<FeaturizerSpec>(written, Checkpoint.Json)!;
         Assert.True(read.Descriptors);
-        Assert.Equal(64 + MtnnCluster.Chem.MoleculeDescriptors.Count, read.FeatureSize);
+        Assert.Equal(2, read.DescriptorSet);
+        Assert.Equal(64 + MtnnCluster.Chem.MoleculeDescriptors.Count(2), read.FeatureSize);
+    }
+
+    [Fact]
+    public void Descriptors_written_before_sets_were_named_read_as_the_first_set()
+    {
+        var old = JsonSerializer.Deserialize<FeaturizerSpec>("""{"radius": 2, "bits": 64, "counts": true, "count_scale": "log", "descriptors": true}""", Checkpoint.Json)!;
+        Assert.Equal(1, old.DescriptorSet);
+        Assert.Equal(64 + 44, old.FeatureSize);
     }
 
     [Fact]

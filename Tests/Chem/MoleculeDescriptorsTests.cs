@@ -13,9 +13,9 @@ public sealed class MoleculeDescriptorsTests
 {
     private static Dictionary<string, int> Of(string smiles)
     {
-        var counts = MoleculeDescriptors.Counts(SmilesParser.Parse(smiles));
-        Assert.Equal(MoleculeDescriptors.Count, counts.Length);
-        return MoleculeDescriptors.Names.Zip(counts).ToDictionary(p => p.First, p => p.Second);
+        var counts = MoleculeDescriptors.Counts(SmilesParser.Parse(smiles), MoleculeDescriptors.LatestSet);
+        Assert.Equal(MoleculeDescriptors.Count(MoleculeDescriptors.LatestSet), counts.Length);
+        return MoleculeDescriptors.Names(MoleculeDescriptors.LatestSet).Zip(counts).ToDictionary(p => p.First, p => p.Second);
     }
 
     private static void Expect(Dictionary<string, int> counts, params (string Name, int Value)[] expected)
@@ -67,6 +67,29 @@ public sealed class MoleculeDescriptorsTests
     }
 
     [Fact]
+    public void Each_set_starts_with_the_one_before_so_a_checkpoint_s_set_still_means_its_counts()
+    {
+        Assert.Equal(44, MoleculeDescriptors.Count(1));
+        Assert.Equal(44 + GraphShape.Names.Count + FunctionalGroups.Names.Count + PolarSurfaceArea.Names.Count, MoleculeDescriptors.Count(2));
+        Assert.Equal(MoleculeDescriptors.Names(1), MoleculeDescriptors.Names(2).Take(44));
+        Assert.Equal(MoleculeDescriptors.Count(2), MoleculeDescriptors.Names(2).Distinct().Count());
+        var aspirin = SmilesParser.Parse("CC(=O)Oc1ccccc1C(=O)O");
+        Assert.Equal(MoleculeDescriptors.Counts(aspirin, 1), MoleculeDescriptors.Counts(aspirin, 2).Take(44));
+        Assert.Contains("descriptor set 3", Assert.Throws<ArgumentOutOfRangeException>(() => MoleculeDescriptors.Count(3)).Message);
+    }
+
+    [Fact]
+    public void Counts_past_the_device_s_codes_are_cut_to_the_largest()
+    {
+        // a 300-carbon chain: its heavy atoms are counted in set 1 as they are; set 2's diameter and chain are cut
+        var chain = SmilesParser.Parse(new string('C', 300));
+        var counts = MoleculeDescriptors.Names(2).Zip(MoleculeDescriptors.Counts(chain, 2)).ToDictionary(p => p.First, p => p.Second);
+        Assert.Equal(300, counts["heavy_atoms"]);
+        Assert.Equal(MoleculeDescriptors.MaxCount, counts["diameter"]);
+        Assert.Equal(MoleculeDescriptors.MaxCount, counts["longest_carbon_chain"]);
+    }
+
+    [Fact]
     public void Features_with_descriptors_follow_the_fingerprint_on_the_log_scale()
     {
         var molecule = SmilesParser.Parse("CC(=O)Oc1ccccc1C(=O)O");
@@ -74,15 +97,16 @@ public sealed class MoleculeDescriptorsTests
         foreach (var counts in new[] { false, true })
         {
             var plain = FeatureEncoding.Encode(featurizer, molecule, new FeaturizerSpec(2, 256, counts, CountScale.Log));
-            var spec = new FeaturizerSpec(2, 256, counts, CountScale.Log, Descriptors: true);
+            var spec = new FeaturizerSpec(2, 256, counts, CountScale.Log, Descriptors: true, DescriptorSet: 2);
             var with = FeatureEncoding.Encode(featurizer, molecule, spec);
             Assert.Equal(plain.Indices, with.Indices.Take(plain.Indices.Length));
             Assert.Equal(plain.Values, with.Values.Take(plain.Values.Length));
-            var descriptors = MoleculeDescriptors.Counts(molecule);
+            var descriptors = MoleculeDescriptors.Counts(molecule, 2);
             var expected = Enumerable.Range(0, descriptors.Length).Where(d => descriptors[d] > 0).ToArray();
             Assert.Equal(expected.Select(d => 256 + d), with.Indices.Skip(plain.Indices.Length));
             Assert.Equal(expected.Select(d => MathF.Log(1 + descriptors[d])), with.Values.Skip(plain.Values.Length));
             Assert.All(with.Indices, i => Assert.InRange(i, 0, spec.FeatureSize - 1));
+            Assert.Equal(256 + 44, (spec with { DescriptorSet = 1 }).FeatureSize);
         }
     }
 }

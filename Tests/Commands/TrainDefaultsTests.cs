@@ -36,7 +36,8 @@ public sealed class TrainDefaultsTests
         Assert.True(spec.Featurizer.Counts);
         Assert.Equal(MtnnCluster.Training.CountScale.Log, spec.Featurizer.CountScale);
         Assert.True(spec.Featurizer.Descriptors);
-        Assert.Equal(2048 + MtnnCluster.Chem.MoleculeDescriptors.Count, spec.Featurizer.FeatureSize);
+        Assert.Equal(MtnnCluster.Chem.MoleculeDescriptors.LatestSet, spec.Featurizer.DescriptorSet);
+        Assert.Equal(2048 + MtnnCluster.Chem.MoleculeDescriptors.Count(2), spec.Featurizer.FeatureSize);
         Assert.Equal(40, spec.Schedule.Epochs);
         Assert.Equal(5, spec.Schedule.Patience);
     }
@@ -56,6 +57,12 @@ public sealed class TrainDefaultsTests
         Assert.Equal(descriptors, Spec(given).Featurizer.Descriptors);
 
     [Theory]
+    [InlineData(new[] { "--descriptor-set", "1" }, 1)]
+    [InlineData(new[] { "--descriptor-set", "2" }, 2)]
+    public void An_earlier_descriptor_set_can_be_asked_for(string[] given, int set) =>
+        Assert.Equal(set, Spec(given).Featurizer.DescriptorSet);
+
+    [Theory]
     [InlineData(new string[0], MtnnCluster.Training.CountScale.Log)]
     [InlineData(new[] { "--count-scale", "raw" }, MtnnCluster.Training.CountScale.Raw)]
     [InlineData(new[] { "--counts", "--count-scale", "LOG" }, MtnnCluster.Training.CountScale.Log)]
@@ -70,4 +77,11 @@ public sealed class TrainDefaultsTests
         string[] given = scale == "raw" ? ["--counts", "false", "--count-scale", scale] : ["--count-scale", scale];
         Assert.Contains(message, Assert.Throws<ArgumentException>(() => Spec(given)).Message);
     }
+
+    [Theory]
+    [InlineData(new[] { "--descriptor-set", "3" }, "--descriptor-set must be 1 to 2 (got 3)")]
+    [InlineData(new[] { "--descriptor-set", "0" }, "--descriptor-set must be 1 to 2 (got 0)")]
+    [InlineData(new[] { "--descriptors", "false", "--descriptor-set", "1" }, "--descriptor-set applies with descriptors")]
+    public void A_descriptor_set_unknown_or_without_descriptors_is_refused(string[] given, string message) =>
+        Assert.Contains(message, Assert.Throws<ArgumentException>(() => Spec(given)).Message);
 }

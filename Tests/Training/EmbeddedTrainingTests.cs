@@ -122,13 +122,14 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Predict_from_the_checkpoint_gives_the_probabilities_of_the_trained_model(bool descriptors)
+    [InlineData(false, 1)]
+    [InlineData(true, 1)]
+    [InlineData(true, 2)]
+    public async Task Predict_from_the_checkpoint_gives_the_probabilities_of_the_trained_model(bool descriptors, int descriptorSet)
     {
         var spec = Spec(ScheduleKind.Joint);
-        var (outcome, outDirectory) = await Train(spec with { Featurizer = spec.Featurizer with { Descriptors = descriptors } });
-        Assert.Equal(1024 + (descriptors ? MtnnCluster.Chem.MoleculeDescriptors.Count : 0), outcome.Data.FeatureSize);
+        var (outcome, outDirectory) = await Train(spec with { Featurizer = spec.Featurizer with { Descriptors = descriptors, DescriptorSet = descriptorSet } });
+        Assert.Equal(1024 + (descriptors ? MtnnCluster.Chem.MoleculeDescriptors.Count(descriptorSet) : 0), outcome.Data.FeatureSize);
         var checkpoint = Checkpoint.Read(Path.Combine(outDirectory, "checkpoint"));
         var rows = Predictor.Predict(checkpoint, slice.Csv, null, CPU);
 
