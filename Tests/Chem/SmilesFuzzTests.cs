@@ -30,6 +30,7 @@ public sealed class SmilesFuzzTests
                 var molecule = SmilesParser.Parse(smiles);
                 _ = new EcfpFeaturizer().SetBits(molecule);
                 _ = MurckoScaffold.Key(molecule);
+                _ = MoleculeDescriptors.Counts(molecule, MoleculeDescriptors.LatestSet);
                 accepted = true;
                 parsed++;
             }
