@@ -59,13 +59,30 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
 
         // exact recovery: the run went back to the last snapshot (trunk, optimizer, heads with their moments) and
         // the survivor, now computing the trunk on every row, takes the same global batches with the same dropout as
-        // the two workers did, so it trains the undisturbed run's model up to float summation order
+        // the two workers did, so up to the epoch it redid it trains the undisturbed run's model up to float
+        // summation order (equal in the 8 digits printed, when measured)
         var reference = await Undisturbed(schedule);
+        var history = root.GetProperty("history");
+        var undisturbed = reference.GetProperty("history");
+        for (var e = 0; e < epoch; e++)
+        {
+            double Of(JsonElement h, string field) => h[e].GetProperty(field).GetDouble();
+            output.WriteLine($"epoch {e + 1}: loss {Of(history, "train_loss"):F8} against {Of(undisturbed, "train_loss"):F8}, " +
+                             $"valid {Of(history, "mean_valid_roc_auc"):F8} against {Of(undisturbed, "mean_valid_roc_auc"):F8}");
+            Assert.Equal(Of(undisturbed, "train_loss"), Of(history, "train_loss"), 1e-5);
+            // 1e-4 leaves room for a rank swap of two near-tied predictions
+            Assert.InRange(Of(history, "mean_valid_roc_auc") - Of(undisturbed, "mean_valid_roc_auc"), -1e-4, 1e-4);
+        }
+        // After it the summation order's differences may grow: in the alternate schedule the next epoch is the run's
+        // first trunk epoch, whose AdamW starts from zero moments and so moves every weight with a gradient by about
+        // the learning rate, however near zero (and whatever the sign of) that gradient. Measured: the final train
+        // ROC-AUC 1.4e-4 and 4.2e-4 apart (two featurizations). A recovery that lost heads, moments or rows fails the
+        // epochs above, or lands much further off than this.
+        var finalTolerance = schedule == "alternate" ? 2e-3 : 1e-4;
         foreach (var metric in new[] { "mean_train_roc_auc", "mean_test_roc_auc" })
         {
             output.WriteLine($"{metric}: after the loss {root.GetProperty(metric).GetDouble():F8}, undisturbed {reference.GetProperty(metric).GetDouble():F8}");
-            // equal to 8 digits when measured; 1e-4 leaves room for a rank swap of two near-tied predictions
-            Assert.InRange(root.GetProperty(metric).GetDouble() - reference.GetProperty(metric).GetDouble(), -1e-4, 1e-4);
+            Assert.InRange(root.GetProperty(metric).GetDouble() - reference.GetProperty(metric).GetDouble(), -finalTolerance, finalTolerance);
         }
     }
 
