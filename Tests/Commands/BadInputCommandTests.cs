@@ -70,7 +70,7 @@ public sealed class BadInputCommandTests(ITestOutputHelper output) : IDisposable
 
     [Theory]
     [InlineData("--seed", "-1", "--seed must be ≥ 0")]
-    [InlineData("--layers", "60000,60000", "--layers 60000,60000 with --bits 2048 and 44 descriptors: the trunk would take 14212 MiB")]
+    [InlineData("--layers", "60000,60000", "--layers 60000,60000 with --bits 2048 and 83 descriptors: the trunk would take 14221 MiB")]
     [InlineData("--lr", "Infinity", "--lr must be a positive number")]
     [InlineData("--tasks", ",", "--tasks: the list names no task")]
     public async Task Impossible_configuration_exits_2_naming_the_option(string option, string value, string expected)
