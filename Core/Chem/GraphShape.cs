@@ -15,7 +15,8 @@ public static class GraphShape
 
     public static int[] Counts(Molecule m)
     {
-        var (diameter, meanDistanceHalves) = Distances(m);
+        var neighbours = HeavyNeighbours(m);
+        var (diameter, meanDistanceHalves) = Distances(m, neighbours);
         var systems = RingSystemSizes(m);
         var ringBondsAt = new int[m.Atoms.Count];
         foreach (var bond in m.Bonds)
@@ -24,20 +25,25 @@ public static class GraphShape
             ringBondsAt[bond.Begin]++;
             ringBondsAt[bond.End]++;
         }
+        var chain = Enumerable.Range(0, m.Atoms.Count).Select(a => m.Atoms[a].AtomicNumber == 6 && !m.IsRingAtom(a)).ToArray();
         return
         [
             diameter, meanDistanceHalves, systems.Length, systems.Length == 0 ? 0 : systems.Max(),
             ringBondsAt.Count(b => b >= 3),
             Enumerable.Range(0, m.Atoms.Count).Count(a => ringBondsAt[a] == 4 && IsSpiro(m, a)),
-            LongestPath(m, a => m.Atoms[a].AtomicNumber == 6 && !m.IsRingAtom(a)),
+            LongestPath(neighbours, chain),
         ];
     }
 
+    // breadth-first searches from every atom are quadratic: they walk arrays, not the molecule's enumerators
+    private static int[][] HeavyNeighbours(Molecule m) =>
+        Enumerable.Range(0, m.Atoms.Count).Select(a => m.Atoms[a].AtomicNumber > 1 ? m.HeavyNeighbours(a).ToArray() : []).ToArray();
+
     /// <summary>The longest shortest path between two heavy atoms, and twice the mean over connected pairs, rounded.</summary>
-    private static (int Diameter, int MeanDistanceHalves) Distances(Molecule m)
+    private static (int Diameter, int MeanDistanceHalves) Distances(Molecule m, int[][] neighbours)
     {
         var distance = new int[m.Atoms.Count];
-        var queue = new Queue<int>();
+        var queue = new int[m.Atoms.Count];
         int diameter = 0;
         long sum = 0, pairs = 0;
         for (var from = 0; from < m.Atoms.Count; from++)
@@ -45,15 +51,16 @@ public static class GraphShape
             if (m.Atoms[from].AtomicNumber <= 1) continue;
             Array.Fill(distance, -1);
             distance[from] = 0;
-            queue.Enqueue(from);
-            while (queue.Count > 0)
+            int head = 0, tail = 0;
+            queue[tail++] = from;
+            while (head < tail)
             {
-                var atom = queue.Dequeue();
-                foreach (var next in m.HeavyNeighbours(atom))
+                var atom = queue[head++];
+                foreach (var next in neighbours[atom])
                 {
                     if (distance[next] >= 0) continue;
                     distance[next] = distance[atom] + 1;
-                    queue.Enqueue(next);
+                    queue[tail++] = next;
                     if (next > from)
                     {
                         sum += distance[next];
@@ -97,27 +104,28 @@ public static class GraphShape
         return false;
     }
 
-    /// <summary>The most atoms on a path through the atoms <paramref name="inChain"/> admits (a forest: no ring atoms).</summary>
-    private static int LongestPath(Molecule m, Func<int, bool> inChain)
+    /// <summary>The most atoms on a path through the atoms <paramref name="inChain"/> marks (a forest: no ring atoms).</summary>
+    private static int LongestPath(int[][] neighbours, bool[] inChain)
     {
-        var length = new int[m.Atoms.Count];
-        var queue = new Queue<int>();
+        var length = new int[inChain.Length];
+        var queue = new int[inChain.Length];
         var longest = 0;
-        for (var from = 0; from < m.Atoms.Count; from++)
+        for (var from = 0; from < inChain.Length; from++)
         {
-            if (!inChain(from)) continue;
+            if (!inChain[from]) continue;
             Array.Clear(length);
             length[from] = 1;
-            queue.Enqueue(from);
-            while (queue.Count > 0)
+            int head = 0, tail = 0;
+            queue[tail++] = from;
+            while (head < tail)
             {
-                var atom = queue.Dequeue();
+                var atom = queue[head++];
                 longest = Math.Max(longest, length[atom]);
-                foreach (var next in m.HeavyNeighbours(atom))
+                foreach (var next in neighbours[atom])
                 {
-                    if (length[next] > 0 || !inChain(next)) continue;
+                    if (length[next] > 0 || !inChain[next]) continue;
                     length[next] = length[atom] + 1;
-                    queue.Enqueue(next);
+                    queue[tail++] = next;
                 }
             }
         }
