@@ -75,7 +75,7 @@ public sealed class TrainOptions
     };
     public Option<int> DescriptorSet { get; } = new("--descriptor-set")
     {
-        Description = $"with --descriptors: which counts, 1 (44: size, elements, rings, bonds, donors, acceptors, charges; the builds before 2026-12-02) or 2 (those and 39 more: graph shape, functional groups, polar surface area)",
+        Description = "with --descriptors: which counts, 1 (44: size, elements, rings, bonds, donors, acceptors, charges; the builds before 2026-12-02) or 2 (those and 39 more: graph shape, functional groups, polar surface area)",
         DefaultValueFactory = _ => MtnnCluster.Chem.MoleculeDescriptors.LatestSet,
     };
     public Option<DirectoryInfo?> Out { get; } = new("--out") { Description = "output directory: metrics.json, report.html, checkpoint/ and checkpoints/" };

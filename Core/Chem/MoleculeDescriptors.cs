@@ -31,7 +31,7 @@ public static class MoleculeDescriptors
 
     private static readonly string[] SecondSet = [.. FirstSet, .. GraphShape.Names, .. FunctionalGroups.Names, .. PolarSurfaceArea.Names];
 
-    /// <summary>The largest value a count of set 2 on takes: larger ones are cut to it, so the device keeps one-byte codes.</summary>
+    /// <summary>Where the counts set 2 adds are cut, so that a dataset's values fit the device's one-byte codes (set 1's are as they were).</summary>
     public const int MaxCount = 250;
 
     /// <summary>The descriptors' names in set <paramref name="set"/>, in the order <see cref="Counts"/> returns them.</summary>
