@@ -24,7 +24,6 @@ public static class FunctionalGroups
         int Z(int a) => m.Atoms[a].AtomicNumber;
         int H(int a) => m.Atoms[a].TotalHydrogens;
         bool Aromatic(int a) => m.Atoms[a].IsAromatic;
-        int HeavyDegree(int a) => m.HeavyNeighbours(a).Count();
         BondOrder Order(int b) => m.Bonds[b].IsAromatic ? BondOrder.Aromatic : m.Bonds[b].Order;
         IEnumerable<int> Bonded(int a, BondOrder order) =>
             m.BondsOf(a).Where(b => Order(b) == order).Select(b => m.Bonds[b].OtherAtom(a));
@@ -44,7 +43,7 @@ public static class FunctionalGroups
             var nitrogens = singles.Count(x => Z(x) == 7);
             var carbons = singles.Count(x => Z(x) == 6);
             if (oxygens.Any(o => H(o) > 0 || m.Atoms[o].FormalCharge < 0)) acids++;
-            else if (oxygens.Any(o => HeavyDegree(o) == 2)) esters++;
+            else if (oxygens.Any(o => m.HeavyDegree(o) == 2)) esters++;
             if (nitrogens > 0) amides++;
             if (nitrogens + oxygens.Length >= 2) carbamatesUreas++;
             if (carbons == 2) ketones++;
@@ -52,10 +51,10 @@ public static class FunctionalGroups
         }
 
         var o8 = atoms.Where(a => Z(a) == 8).ToArray();
-        var aliphaticHydroxyls = o8.Count(o => H(o) == 1 && HeavyDegree(o) == 1
+        var aliphaticHydroxyls = o8.Count(o => H(o) == 1 && m.HeavyDegree(o) == 1
             && m.HeavyNeighbours(o).All(c => Z(c) == 6 && !Aromatic(c) && !Carbonyl(c)));
         var phenols = o8.Count(o => H(o) == 1 && m.HeavyNeighbours(o).Any(Aromatic));
-        var ethers = o8.Count(o => !Aromatic(o) && HeavyDegree(o) == 2 && !Acyl(o) && m.HeavyNeighbours(o).All(c => Z(c) == 6));
+        var ethers = o8.Count(o => !Aromatic(o) && m.HeavyDegree(o) == 2 && !Acyl(o) && m.HeavyNeighbours(o).All(c => Z(c) == 6));
 
         // amines: neutral, non-aromatic, single-bonded N on carbons only, not acylated (amides and sulfonamides are not)
         var n7 = atoms.Where(a => Z(a) == 7).ToArray();
@@ -66,7 +65,7 @@ public static class FunctionalGroups
         var arylAmines = n7.Count(n => Amine(n) && m.HeavyNeighbours(n).Any(Aromatic));
         var pyridineLike = n7.Count(n => Aromatic(n) && H(n) == 0 && m.Degree(n) == 2);
         var pyrroleLike = n7.Count(n => Aromatic(n) && (H(n) > 0 || m.Degree(n) == 3));
-        var nitro = n7.Count(n => m.HeavyNeighbours(n).Count(o => Z(o) == 8 && HeavyDegree(o) == 1) == 2);
+        var nitro = n7.Count(n => m.HeavyNeighbours(n).Count(o => Z(o) == 8 && m.HeavyDegree(o) == 1) == 2);
         var nitriles = atoms.Count(c => Z(c) == 6 && Bonded(c, BondOrder.Triple).Any(x => Z(x) == 7));
         var nnBonds = m.Bonds.Count(b => Z(b.Begin) == 7 && Z(b.End) == 7 && !b.IsAromatic);
         var cnDoubleBonds = m.Bonds.Count(b => Order(b.Index) == BondOrder.Double && Z(b.Begin) + Z(b.End) == 13);
@@ -76,7 +75,7 @@ public static class FunctionalGroups
         var s16 = atoms.Where(a => Z(a) == 16).ToArray();
         var sulfonyls = s16.Count(s => Bonded(s, BondOrder.Double).Count(o => Z(o) == 8) >= 2);
         var thiols = s16.Count(s => H(s) > 0);
-        var thioethers = s16.Count(s => !Aromatic(s) && AllSingle(s) && HeavyDegree(s) == 2);
+        var thioethers = s16.Count(s => !Aromatic(s) && AllSingle(s) && m.HeavyDegree(s) == 2);
         var thiocarbonyls = s16.Count(s => DoubleTo(s, 6));
         var phosphoryls = atoms.Count(p => Z(p) == 15 && Bonded(p, BondOrder.Double).Any(x => Z(x) is 8 or 16));
 
@@ -85,7 +84,7 @@ public static class FunctionalGroups
         bool Activates(int end, int other) => m.HeavyNeighbours(end).Any(x => x != other && Withdrawing(x));
         var michaelAcceptors = m.Bonds.Count(b => Order(b.Index) == BondOrder.Double && Z(b.Begin) == 6 && Z(b.End) == 6
             && (Activates(b.Begin, b.End) || Activates(b.End, b.Begin)));
-        var quaternaryNitrogens = n7.Count(n => m.Atoms[n].FormalCharge > 0 && HeavyDegree(n) == 4);
+        var quaternaryNitrogens = n7.Count(n => m.Atoms[n].FormalCharge > 0 && m.HeavyDegree(n) == 4);
         var threeMemberedHeterocycles = m.Rings.Count(r => r.Count == 3 && r.Any(a => Z(a) is 7 or 8));
         var biarylBonds = m.Bonds.Count(b => !m.IsRingBond(b.Index) && Aromatic(b.Begin) && Aromatic(b.End));
 

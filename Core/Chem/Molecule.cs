@@ -56,6 +56,9 @@ public sealed class Molecule
         }
     }
 
+    /// <summary>How many of the atom's neighbours are not explicit hydrogen atoms.</summary>
+    public int HeavyDegree(int atom) => HeavyNeighbours(atom).Count();
+
     /// <summary>Neighbours including the hydrogens counted on the atom (RDKit's total degree).</summary>
     public int TotalDegree(int atom) => _bondsOf[atom].Length + Atoms[atom].TotalHydrogens;
 

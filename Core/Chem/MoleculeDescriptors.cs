@@ -89,9 +89,9 @@ public static class MoleculeDescriptors
         Add(heavy.Count(i => m.Atoms[i].FormalCharge > 0));
         Add(heavy.Count(i => m.Atoms[i].FormalCharge < 0));
 
-        Add(heavy.Count(i => HeavyDegree(m, i) == 1));
-        Add(heavy.Count(i => HeavyDegree(m, i) >= 3));
-        Add(heavy.Count(i => HeavyDegree(m, i) >= 4));
+        Add(heavy.Count(i => m.HeavyDegree(i) == 1));
+        Add(heavy.Count(i => m.HeavyDegree(i) >= 3));
+        Add(heavy.Count(i => m.HeavyDegree(i) >= 4));
         Add(m.ComponentCount);
         if (set == 1) return counts;
 
@@ -101,8 +101,6 @@ public static class MoleculeDescriptors
         return counts;
     }
 
-    private static int HeavyDegree(Molecule m, int atom) => m.HeavyNeighbours(atom).Count();
-
     /// <summary>
     /// A single, non-ring bond between two heavy atoms that each have another heavy neighbour and no triple bond
     /// (turning about an sp atom's axis changes nothing). Close to RDKit's non-strict rule, not its strict one.
@@ -110,7 +108,7 @@ public static class MoleculeDescriptors
     private static bool IsRotatable(Molecule m, Bond b) =>
         b.Order == BondOrder.Single && !b.IsAromatic && !m.IsRingBond(b.Index)
         && m.Atoms[b.Begin].AtomicNumber > 1 && m.Atoms[b.End].AtomicNumber > 1
-        && HeavyDegree(m, b.Begin) >= 2 && HeavyDegree(m, b.End) >= 2
+        && m.HeavyDegree(b.Begin) >= 2 && m.HeavyDegree(b.End) >= 2
         && !HasTripleBond(m, b.Begin) && !HasTripleBond(m, b.End);
 
     private static bool HasTripleBond(Molecule m, int atom) => m.BondsOf(atom).Any(b => m.Bonds[b].Order == BondOrder.Triple);
