@@ -54,10 +54,10 @@ public static class FewShotBench
             report.Add("tasks", prepared.TaskCount);
             report.Add("molecules", prepared.RowCount);
             if (featureSize != prepared.FeatureSize) throw new ArgumentException($"{prepared.Path}: {prepared.FeatureSize} features, the trunk takes {featureSize}");
-            using var trunk = new Trunk(featureSize, runSpec.Model.Layers, runSpec.Seed, onDevice) { ComputeType = runSpec.Precision.TrunkComputeType() };
+            using var trunk = new FingerprintTrunk(featureSize, runSpec.Model.Layers, runSpec.Seed, onDevice) { ComputeType = runSpec.Precision.TrunkComputeType() };
             trunk.Load(trunkParameters);
             using (var features = DeviceFeatures.Create(prepared.Features, Enumerable.Range(0, prepared.RowCount).ToArray(), prepared.FeatureSize, onDevice))
-            using (var embeddings = Inference.Embed(trunk, features))
+            using (var embeddings = trunk.Embed(features))
             using (var cpuEmbeddings = embeddings.cpu())
             {
                 var hidden = (int)embeddings.shape[1];

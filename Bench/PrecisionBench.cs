@@ -55,7 +55,7 @@ public static class PrecisionBench
                 foreach (var precision in round % 2 == 0 ? precisions : precisions.Reverse())
                 {
                     PrecisionMode.Apply(precision, onDevice);
-                    using var trunk = new Trunk(width, sizes, 0, onDevice) { ComputeType = precision.TrunkComputeType() };
+                    using var trunk = new FingerprintTrunk(width, sizes, 0, onDevice) { ComputeType = precision.TrunkComputeType() };
                     using var heads = new HeadBlock(sizes[^1], Enumerable.Range(0, parse.GetValue(tasks)).ToArray(), 0, onDevice);
                     var (stepWall, stepCpu) = Timed(onDevice, () =>
                     {
@@ -69,7 +69,7 @@ public static class PrecisionBench
                     var (embedWall, embedCpu) = Timed(onDevice, () =>
                     {
                         using var scope = NewDisposeScope();
-                        Inference.Embed(trunk, many);
+                        trunk.Embed(many);
                     });
                     if (round == 0) continue; // kernels, caches and the allocator warm up
                     var t = times[precision];

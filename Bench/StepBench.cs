@@ -35,7 +35,7 @@ public static class StepBench
             report.Note(BenchReport.Machine);
             report.Note($"threads {get_num_threads()}, layers {width},{string.Join(',', sizes)}, batch {rows}");
             var device = CPU;
-            using var trunk = new Trunk(width, sizes, 0, device);
+            using var trunk = new FingerprintTrunk(width, sizes, 0, device);
             using var optimizer = new AdamW(trunk.Parameters, 1e-3, 1e-4);
             using var dropout = new Generator(7, device);
             var total = trunk.Parameters.Sum(p => p.numel());
@@ -73,7 +73,7 @@ public static class StepBench
                 var rowsOf = features.NonZeroSlice(0, chunk)!;
                 report.Add("eval_chunk_nonzero_rows_ms", Median(count, () => { using var scope = NewDisposeScope(); features.NonZeroSlice(0, chunk); }));
                 report.Add("eval_chunk_first_layer_bag_ms", Median(count, () => { using var scope = NewDisposeScope(); layer.Apply(rowsOf).relu_(); }));
-                report.Add("eval_chunk_embed_ms", Median(count, () => { using var scope = NewDisposeScope(); Inference.Embed(trunk, features); }));
+                report.Add("eval_chunk_embed_ms", Median(count, () => { using var scope = NewDisposeScope(); trunk.Embed(features); }));
             }
             var gradients = trunk.Parameters.Select(p => p.grad!).ToArray();
             report.Add("adamw_step_ms", Median(count, () => optimizer.Step(gradients)));

@@ -195,7 +195,7 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             PrecisionMode.Require(request.Spec.Precision, device);
             var data = PreparedDataset.Load(request.Spec, w => _log.Warning(w));
             data.RequireFingerprint(request.ExpectedFingerprint, "the coordinator's");
-            using var trunk = new Trunk(data.FeatureSize, request.Spec.Model.Layers, request.Spec.Seed, device) { ComputeType = request.Spec.Precision.TrunkComputeType() };
+            using var trunk = Trunks.Create(request.Spec, data.FeatureSize, device);
             trunk.Load(request.Trunk);
             var fitted = TaskAdder.Fit(trunk, data, request.Tasks, request.Spec.Seed, device);
             _log.Info($"worker {_options.WorkerId}: heads of {fitted.Tasks.Length} new task(s) fitted for {request.RunId}");

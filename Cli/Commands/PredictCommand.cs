@@ -83,7 +83,7 @@ public static class Predictor
         var molecules = FeatureEncoding.Featurize(table.Smiles, spec.Featurizer);
         var (features, valid) = (molecules.Features, molecules.Valid());
         var columns = taskColumns?.Length ?? models[0].Model.Tasks.Length;
-        var predictions = Ensemble.Predict(models, features.Select(f => f ?? new SparseFeatures([], [])).ToArray(), valid, device, taskColumns);
+        var predictions = Ensemble.Predict(models, molecules.Inputs(models[0].Model.FeatureSize), valid, device, taskColumns);
         var result = new PredictionRow[table.RowCount];
         for (var row = 0; row < table.RowCount; row++) result[row] = new PredictionRow(table.Smiles[row], table.LineNumbers[row], null);
         for (var i = 0; i < valid.Length; i++)

@@ -37,8 +37,33 @@ public sealed class TrainOptions
     public Option<int> HeadEpochs { get; } = new("--head-epochs") { Description = "alternate schedule: head-only epochs per cycle", DefaultValueFactory = _ => 1 };
     public Option<int> SyncEvery { get; } = new("--sync-every") { Description = "1: one reduced trunk step per batch; K: K local trunk steps per worker, then the trunks are averaged", DefaultValueFactory = _ => 1 };
     public Option<int> Patience { get; } = new("--patience") { Description = "stop after this many epochs without a better validation score (0: never)", DefaultValueFactory = _ => 5 };
-    public Option<string> Layers { get; } = new("--layers") { Description = "trunk hidden layer sizes", DefaultValueFactory = _ => "2000,100" };
-    public Option<double> Dropout { get; } = new("--dropout") { Description = "dropout after each trunk layer", DefaultValueFactory = _ => 0.25 };
+    public Option<string> Trunk { get; } = new("--trunk")
+    {
+        Description = "fingerprint (an MLP on the count fingerprint and descriptors) or graph (chemprop's D-MPNN: directed-bond message passing on the molecular graph)",
+        DefaultValueFactory = _ => "fingerprint",
+    };
+    public Option<int> Depth { get; } = new("--depth") { Description = "--trunk graph: message-passing steps", DefaultValueFactory = _ => new GraphSpec().Depth };
+    public Option<int> HiddenSize { get; } = new("--hidden-size") { Description = "--trunk graph: width of the bond and atom states", DefaultValueFactory = _ => new GraphSpec().Hidden };
+    public Option<string> Readout { get; } = new("--readout") { Description = "--trunk graph: mean, sum or norm (sum / 100) of the atom states", DefaultValueFactory = _ => "mean" };
+    public Option<string> MoleculeFeatures { get; } = new("--molecule-features")
+    {
+        Description = "--trunk graph: molecule-level features beside the graph, comma-separated: descriptors, fingerprint (the --radius/--bits count fingerprint), or none",
+        DefaultValueFactory = _ => "none",
+    };
+    public Option<string> Layers { get; } = new("--layers")
+    {
+        Description = $"trunk hidden layer sizes (fingerprint: {FingerprintLayers}); with --trunk graph the layers after the readout ({GraphLayers})",
+        DefaultValueFactory = _ => FingerprintLayers,
+    };
+    public Option<double> Dropout { get; } = new("--dropout")
+    {
+        Description = $"dropout after each trunk layer (fingerprint: {FingerprintDropout}; graph: {GraphDropout}, after the layers that follow the readout)",
+        DefaultValueFactory = _ => FingerprintDropout,
+    };
+
+    /// <summary>The trunks' defaults where they differ (the graph's are chemprop's: one 300-wide layer after the readout, no dropout).</summary>
+    private const string FingerprintLayers = "2000,100", GraphLayers = "300";
+    private const double FingerprintDropout = 0.25, GraphDropout = 0;
     public Option<double> InputDropout { get; } = new("--input-dropout") { Description = "the fraction of each molecule's input features dropped in training", DefaultValueFactory = _ => 0 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 1e-3 };
     public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "decoupled weight decay (AdamW)", DefaultValueFactory = _ => 1e-4 };
@@ -87,7 +112,7 @@ public sealed class TrainOptions
     public void AddTo(Command command)
     {
         foreach (var option in new Option[] { Data, EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule,
-                     Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
+                     Epochs, TrunkEpochs, HeadEpochs, Patience, SyncEvery, Trunk, Depth, HiddenSize, Readout, MoleculeFeatures, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives,
                      MinClassCount, TaskWeights, Precision, WirePrecision, Radius, Bits, Counts, CountScale, Descriptors, DescriptorSet, Out, Overwrite, CheckpointEvery, KeepCheckpoints, Resume })
             command.Options.Add(option);
     }
@@ -174,7 +199,7 @@ public sealed class TrainOptions
     private IEnumerable<Option> SpecOptions() =>
     [
         EvalDatasets, SmilesColumn, LongFormat.TaskColumn, LongFormat.LabelColumn, LongFormat.LabelConflicts, Tasks, RegressionTasks, ClassificationTasks, Split, SplitFractions, Seed, SplitSeed, Schedule, Epochs, TrunkEpochs, HeadEpochs,
-        Patience, SyncEvery, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts, CountScale, Descriptors, DescriptorSet,
+        Patience, SyncEvery, Trunk, Depth, HiddenSize, Readout, MoleculeFeatures, Layers, Dropout, InputDropout, LearningRate, WeightDecay, BatchSize, BalancePositives, MinClassCount, TaskWeights, Radius, Bits, Counts, CountScale, Descriptors, DescriptorSet,
     ];
 
     public RunSpec ToSpec(ParseResult p)
@@ -192,6 +217,7 @@ public sealed class TrainOptions
             throw new ArgumentException($"--descriptor-set must be 1 to {MtnnCluster.Chem.MoleculeDescriptors.LatestSet} (got {descriptorSet})");
         if (p.GetResult(DescriptorSet) is { Implicit: false } && !descriptors)
             throw new ArgumentException("--descriptor-set applies with descriptors: remove --descriptors false, or remove --descriptor-set");
+        var (model, featurizer) = ModelOf(p, new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts), ParseCountScale(p.GetValue(CountScale)!), descriptors, descriptorSet));
         var fractions = ParseList(p.GetValue(SplitFractions)!, "--split-fractions", double.Parse);
         if (fractions.Length != 3) throw new ArgumentException($"--split-fractions needs three numbers (got '{p.GetValue(SplitFractions)}')");
         var schedule = p.GetValue(Schedule)!.ToLowerInvariant() switch
@@ -210,9 +236,9 @@ public sealed class TrainOptions
             new DatasetSpec(dataPaths, p.GetValue(SmilesColumn)!, Names(p.GetValue(Tasks)), Names(p.GetValue(RegressionTasks)), Names(p.GetValue(ClassificationTasks)),
                 p.GetValue(LongFormat.TaskColumn), p.GetValue(LongFormat.LabelColumn), LongFormatOptions.ParseConflicts(p.GetValue(LongFormat.LabelConflicts)!),
                 p.GetResult(EvalDatasets) is { Implicit: false } ? Names(p.GetValue(EvalDatasets)) ?? [] : null),
-            new FeaturizerSpec(p.GetValue(Radius), p.GetValue(Bits), p.GetValue(Counts), ParseCountScale(p.GetValue(CountScale)!), descriptors, descriptorSet),
+            featurizer,
             new SplitSpec(split, p.GetValue(SplitSeed) ?? p.GetValue(Seed), fractions[0], fractions[1], fractions[2]),
-            new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout), p.GetValue(InputDropout)),
+            model,
             new OptimizerSpec(p.GetValue(LearningRate), p.GetValue(WeightDecay), p.GetValue(BatchSize), p.GetValue(BalancePositives), p.GetValue(TaskWeights)?.FullName),
             new ScheduleSpec(schedule, p.GetValue(Epochs), p.GetValue(TrunkEpochs), p.GetValue(HeadEpochs), p.GetValue(Patience), p.GetValue(SyncEvery)),
             p.GetValue(Seed),
@@ -223,6 +249,54 @@ public sealed class TrainOptions
         foreach (var path in spec.Dataset.Paths) RequireReadable(path);
         if (spec.Optimizer.TaskWeights is { } weights) InputFile.RequireRegularFile(weights, "--task-weights");
         return spec;
+    }
+
+    /// <summary>
+    /// The trunk the options describe, and the features it reads: the fingerprint trunk reads the ECFP and (by
+    /// default) the descriptors; the graph trunk reads the graph and, beside it, the molecule features asked for.
+    /// Options of the other trunk are refused, naming them.
+    /// </summary>
+    private (ModelSpec Model, FeaturizerSpec Featurizer) ModelOf(ParseResult p, FeaturizerSpec featurizer)
+    {
+        bool Given(Option option) => p.GetResult(option) is { Implicit: false };
+        var kind = p.GetValue(Trunk)!.Trim().ToLowerInvariant() switch
+        {
+            "fingerprint" => MtnnCluster.Model.TrunkKind.Fingerprint,
+            "graph" => MtnnCluster.Model.TrunkKind.Graph,
+            var other => throw new ArgumentException($"--trunk must be fingerprint or graph (got '{other}')"),
+        };
+        var graphOnly = new Option[] { Depth, HiddenSize, Readout, MoleculeFeatures }.Where(Given).Select(o => o.Name).ToArray();
+        if (kind == MtnnCluster.Model.TrunkKind.Fingerprint)
+        {
+            if (graphOnly.Length > 0) throw new ArgumentException($"{string.Join(", ", graphOnly)} appl{(graphOnly.Length > 1 ? "y" : "ies")} to --trunk graph");
+            return (new ModelSpec(ParseList(p.GetValue(Layers)!, "--layers", int.Parse), p.GetValue(Dropout), p.GetValue(InputDropout)), featurizer);
+        }
+        if (Given(Descriptors)) throw new ArgumentException("--descriptors applies to --trunk fingerprint; with --trunk graph, --molecule-features descriptors puts them beside the graph");
+        if (Given(InputDropout)) throw new ArgumentException("--input-dropout applies to --trunk fingerprint");
+        var wanted = ParseMoleculeFeatures(p.GetValue(MoleculeFeatures)!);
+        var fingerprint = wanted.Contains("fingerprint");
+        foreach (var option in new Option[] { Radius, Bits, Counts, CountScale })
+            if (Given(option) && !fingerprint) throw new ArgumentException($"{option.Name} describes the fingerprint: with --trunk graph add --molecule-features fingerprint");
+        var readout = p.GetValue(Readout)!.Trim().ToLowerInvariant() switch
+        {
+            "mean" => MtnnCluster.Model.GraphReadout.Mean,
+            "sum" => MtnnCluster.Model.GraphReadout.Sum,
+            "norm" => MtnnCluster.Model.GraphReadout.Norm,
+            var other => throw new ArgumentException($"--readout must be mean, sum or norm (got '{other}')"),
+        };
+        return (new ModelSpec(ParseList(Given(Layers) ? p.GetValue(Layers)! : GraphLayers, "--layers", int.Parse), Given(Dropout) ? p.GetValue(Dropout) : GraphDropout, 0,
+                MtnnCluster.Model.TrunkKind.Graph, new GraphSpec(p.GetValue(Depth), p.GetValue(HiddenSize), readout)),
+            featurizer with { Fingerprint = fingerprint, Descriptors = wanted.Contains("descriptors"), GraphFeatures = MtnnCluster.Chem.GraphFeatures.Version });
+    }
+
+    private static HashSet<string> ParseMoleculeFeatures(string text)
+    {
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToHashSet();
+        var unknown = names.Except(["descriptors", "fingerprint", "none"]).ToArray();
+        if (unknown.Length > 0 || names.Count == 0 || (names.Contains("none") && names.Count > 1))
+            throw new ArgumentException($"--molecule-features: a comma-separated list of descriptors and fingerprint, or none (got '{text}')");
+        names.Remove("none");
+        return names;
     }
 
     /// <summary>

@@ -55,15 +55,16 @@ public sealed record Checkpoint(CheckpointModel Model, TensorData[] Trunk, Tenso
             throw new InvalidDataException($"{directory}: checkpoint format {model.FormatVersion}, this build reads {CurrentFormat}");
         var files = ChecksummedDirectory.Read(directory, [WeightsFile]);
         var tensors = TensorFile.Deserialize(files[WeightsFile], $"{directory}/{WeightsFile}");
-        if (tensors.Length != 2 * model.Spec.Model.Layers.Length + 2)
-            throw new InvalidDataException($"{directory}/{WeightsFile}: {tensors.Length} tensors for {model.Spec.Model.Layers.Length} layers");
+        var trunkTensors = Trunks.TensorCount(model.Spec.Model, model.FeatureSize);
+        if (tensors.Length != trunkTensors + 2)
+            throw new InvalidDataException($"{directory}/{WeightsFile}: {tensors.Length} tensors, a {model.Spec.Model.Trunk.ToString().ToLowerInvariant()} trunk of {model.Spec.Model.Layers.Length} layers and heads have {trunkTensors + 2}");
         return new Checkpoint(model, tensors[..^2], tensors[^2], tensors[^1]);
     }
 
     /// <summary>The trained network, ready for inference on <paramref name="device"/>.</summary>
-    public (Trunk Trunk, HeadBlock Heads) Instantiate(Device device)
+    public (ITrunk Trunk, HeadBlock Heads) Instantiate(Device device)
     {
-        var trunk = new Trunk(Model.FeatureSize, Model.Spec.Model.Layers, Model.Spec.Seed, device) { ComputeType = Model.Spec.Precision.TrunkComputeType() };
+        var trunk = Trunks.Create(Model.Spec, Model.FeatureSize, device);
         trunk.Load(Trunk);
         var heads = new HeadBlock(Enumerable.Range(0, Model.Tasks.Length).ToArray(),
             TensorCodec.Decode(HeadWeight, device), TensorCodec.Decode(HeadBias, device));

@@ -47,7 +47,11 @@ public static class CheckpointCompatibility
         if (saved.Featurizer.Counts) Check("featurizer count scale", saved.Featurizer.CountScale, run.Featurizer.CountScale);
         Check("featurizer descriptors", saved.Featurizer.Descriptors, run.Featurizer.Descriptors);
         if (saved.Featurizer.Descriptors) Check("featurizer descriptor set", saved.Featurizer.DescriptorSet, run.Featurizer.DescriptorSet);
+        Check("featurizer fingerprint", saved.Featurizer.Fingerprint, run.Featurizer.Fingerprint);
+        Check("graph features version", saved.Featurizer.GraphFeatures, run.Featurizer.GraphFeatures);
         Check("feature size", savedFeatureSize, featureSize);
+        Check("trunk", saved.Model.Trunk, run.Model.Trunk);
+        Check("graph message passing", Show(saved.Model.Graph), Show(run.Model.Graph));
         Check("layers", Show(saved.Model.Layers), Show(run.Model.Layers));
         Check("tasks", Show(savedTasks), Show(tasks.Select(t => t.Name)));
         if (savedKinds is not null && savedTasks.SequenceEqual(tasks.Select(t => t.Name)))
@@ -64,6 +68,7 @@ public static class CheckpointCompatibility
         if (model.FeatureSize != model.Spec.Featurizer.FeatureSize)
             differences.Add(new("feature size", Show(model.FeatureSize), $"{model.Spec.Featurizer.FeatureSize} (featurizer bits{(model.Spec.Featurizer.Descriptors ? " and descriptors" : "")})"));
         var layers = model.Spec.Model.Layers;
+        if (model.Spec.Model.Trunk == TrunkKind.Graph) return CompareGraphWeights(checkpoint, differences);
         if (checkpoint.Trunk.Length != 2 * layers.Length)
         {
             differences.Add(new("trunk tensors", Show(checkpoint.Trunk.Length), $"{2 * layers.Length} for layers {Show(layers)}"));
@@ -72,11 +77,28 @@ public static class CheckpointCompatibility
         var fanIn = model.FeatureSize;
         for (var layer = 0; layer < layers.Length; layer++)
         {
-            ExpectShape(differences, Trunk.ParameterName(2 * layer), checkpoint.Trunk[2 * layer], [fanIn, layers[layer]]);
-            ExpectShape(differences, Trunk.ParameterName(2 * layer + 1), checkpoint.Trunk[2 * layer + 1], [layers[layer]]);
+            ExpectShape(differences, FingerprintTrunk.ParameterName(2 * layer), checkpoint.Trunk[2 * layer], [fanIn, layers[layer]]);
+            ExpectShape(differences, FingerprintTrunk.ParameterName(2 * layer + 1), checkpoint.Trunk[2 * layer + 1], [layers[layer]]);
             fanIn = layers[layer];
         }
         ExpectShape(differences, "heads.weight", checkpoint.HeadWeight, [fanIn, model.Tasks.Length]);
+        ExpectShape(differences, "heads.bias", checkpoint.HeadBias, [model.Tasks.Length]);
+        return differences;
+    }
+
+    /// <summary>A graph trunk's weights against the shapes a fresh one of the same spec has.</summary>
+    private static IReadOnlyList<CheckpointDifference> CompareGraphWeights(Checkpoint checkpoint, List<CheckpointDifference> differences)
+    {
+        var model = checkpoint.Model;
+        using var fresh = Trunks.Create(model.Spec, model.FeatureSize, TorchSharp.torch.CPU);
+        var expected = fresh.Export();
+        if (checkpoint.Trunk.Length != expected.Length)
+        {
+            differences.Add(new("trunk tensors", Show(checkpoint.Trunk.Length), $"{expected.Length} for {Trunks.Describe(model.Spec.Model, model.FeatureSize)}"));
+            return differences;
+        }
+        for (var i = 0; i < expected.Length; i++) ExpectShape(differences, expected[i].Name, checkpoint.Trunk[i], expected[i].Shape);
+        ExpectShape(differences, "heads.weight", checkpoint.HeadWeight, [model.Spec.Model.Layers[^1], model.Tasks.Length]);
         ExpectShape(differences, "heads.bias", checkpoint.HeadBias, [model.Tasks.Length]);
         return differences;
     }
@@ -99,6 +121,7 @@ public static class CheckpointCompatibility
     {
         null => "none",
         string s => s,
+        GraphSpec g => $"depth {g.Depth}, hidden {g.Hidden}, {g.Readout.ToString().ToLowerInvariant()} readout",
         SplitSpec s => string.Create(CultureInfo.InvariantCulture, $"{s.Kind.ToString().ToLowerInvariant()} seed {s.Seed} {s.Train:G4}/{s.Valid:G4}/{s.Test:G4}"),
         IEnumerable<int> values => $"[{string.Join(',', values)}]",
         IEnumerable<string> names => Shorten(string.Join(',', names)),

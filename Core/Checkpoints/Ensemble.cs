@@ -70,7 +70,7 @@ public static class Ensemble
     /// The members' mean prediction [rows × columns] for <paramref name="rows"/> of <paramref name="features"/>, task
     /// columns <paramref name="taskColumns"/> (null: all), in the data's units. One member: its own predictions, unchanged.
     /// </summary>
-    public static float[] Predict(IReadOnlyList<Checkpoint> members, IReadOnlyList<SparseFeatures> features, IReadOnlyList<int> rows, Device device, int[]? taskColumns = null)
+    public static float[] Predict(IReadOnlyList<Checkpoint> members, MoleculeInputs features, IReadOnlyList<int> rows, Device device, int[]? taskColumns = null)
     {
         var columns = taskColumns ?? Enumerable.Range(0, members[0].Model.Tasks.Length).ToArray();
         var result = new float[rows.Count * columns.Length];
@@ -91,7 +91,7 @@ public static class Ensemble
         var rows = data.Split.Rows(split);
         var columns = Enumerable.Range(0, tasks.Length).ToArray();
         // a chunk of rows at a time, so that [rows × tasks] is never held for thousands of tasks
-        foreach (var (start, chunk) in PredictChunks(members, data.Features, rows, device, columns))
+        foreach (var (start, chunk) in PredictChunks(members, data.Inputs, rows, device, columns))
             for (var i = 0; i < chunk.Length / tasks.Length; i++)
             {
                 var row = rows[start + i];
@@ -106,12 +106,12 @@ public static class Ensemble
         return tasks.Select((t, j) => TaskMetrics.Compute(t.Name, t.Kind, split, predictions[j].ToArray(), truth[j].ToArray())).ToArray();
     }
 
-    private static IEnumerable<(int Start, float[] Mean)> PredictChunks(IReadOnlyList<Checkpoint> members, IReadOnlyList<SparseFeatures> features,
+    private static IEnumerable<(int Start, float[] Mean)> PredictChunks(IReadOnlyList<Checkpoint> members, MoleculeInputs features,
         IReadOnlyList<int> rows, Device device, int[] columns)
     {
         // the run's precision (bf16 comes with the trunk); tf32 only where there is CUDA, a CPU computes such a checkpoint in fp32
         if (device.type == TorchSharp.DeviceType.CUDA) PrecisionMode.Apply(members[0].Model.Spec.Precision, device);
-        var models = new List<(Trunk Trunk, HeadBlock Heads, TaskInfo[] Tasks, TargetScale[] Scales)>();
+        var models = new List<(ITrunk Trunk, HeadBlock Heads, TaskInfo[] Tasks, TargetScale[] Scales)>();
         try
         {
             using (var pick = tensor(columns.Select(j => (long)j).ToArray()).to(device))
@@ -125,12 +125,11 @@ public static class Ensemble
                             tasks.Select(t => new TaskInfo(t.Name, t.Kind)).ToArray(), tasks.Select(t => new TargetScale(t.Mean, t.Std)).ToArray()));
                     }
                 }
-            var featureSize = members[0].Model.FeatureSize;
             for (var start = 0; start < rows.Count; start += Inference.ChunkRows)
             {
                 var length = Math.Min(Inference.ChunkRows, rows.Count - start);
                 var sum = new double[length * columns.Length];
-                using (var x = DeviceFeatures.Create(features, rows.Skip(start).Take(length).ToArray(), featureSize, device))
+                using (var x = models[0].Trunk.Store(features, rows.Skip(start).Take(length).ToArray(), device))
                     foreach (var (trunk, heads, tasks, scales) in models)
                     {
                         var predicted = Inference.Predict(trunk, heads, x, tasks, scales);

@@ -12,7 +12,7 @@ namespace MtnnCluster.Model;
 /// their logarithms) are kept as compressed sparse rows: each set feature's index (4 bytes) and a one-byte code
 /// into a table of the values, about as compact as packed bits for an ECFP. Anything else stays dense float32.
 /// </summary>
-public sealed class DeviceFeatures : IDisposable
+public sealed class DeviceFeatures : ITrunkRows
 {
     private enum Storage { Bits, SparseCodes, Floats }
 

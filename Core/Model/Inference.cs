@@ -11,36 +11,15 @@ public static class Inference
     /// <summary>Rows per forward pass in evaluation: bounds the memory of [rows × tasks] outputs.</summary>
     public const int ChunkRows = 4096;
 
-    /// <summary>Trunk outputs for every row, without dropout or autograd (sparse first layer where it pays), in chunks to bound memory.</summary>
-    public static Tensor Embed(Trunk trunk, DeviceFeatures features)
-    {
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var rows = features.RowCount;
-        var device = trunk.Parameters[0].device;
-        if (rows == 0) return zeros([0, trunk.OutputSize], device: device).MoveToOuterDisposeScope();
-        var embeddings = empty([rows, trunk.OutputSize], device: device);
-        for (long start = 0; start < rows; start += ChunkRows)
-        {
-            using var chunkScope = NewDisposeScope();
-            var length = Math.Min(ChunkRows, rows - start);
-            // host-stored fingerprints: their set features read straight from the packed rows
-            var sparse = trunk.ComputeType == ScalarType.Float32 ? features.NonZeroSlice(start, length) : null;
-            embeddings.narrow(0, start, length).copy_(sparse is { Density: <= SparseFirstLayer.MaxDensity }
-                ? trunk.Evaluate(sparse) : trunk.Evaluate(features.Slice(start, length)));
-        }
-        return embeddings.MoveToOuterDisposeScope();
-    }
-
     /// <summary>
     /// Predictions [rows × tasks] on the CPU in the units of the data: probabilities for classification columns,
     /// de-standardised values for regression columns.
     /// </summary>
-    public static float[] Predict(Trunk trunk, HeadBlock heads, DeviceFeatures features, IReadOnlyList<TaskInfo> tasks, IReadOnlyList<TargetScale> scales)
+    public static float[] Predict(ITrunk trunk, HeadBlock heads, ITrunkRows rows, IReadOnlyList<TaskInfo> tasks, IReadOnlyList<TargetScale> scales)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var outputs = heads.Forward(Embed(trunk, features));
+        var outputs = heads.Forward(trunk.Embed(rows));
         return DataUnits(tasks, scales, outputs.device).OfColumns(outputs).cpu().contiguous().data<float>().ToArray();
     }
 

@@ -6,10 +6,17 @@ namespace MtnnCluster.Training;
 /// The features of a list of SMILES: per molecule its sparse fingerprint, or null and why it could not be parsed,
 /// and (when asked for) its Bemis-Murcko scaffold key and its own key (<see cref="MoleculeKey"/>).
 /// </summary>
-public sealed record FeaturizedMolecules(SparseFeatures?[] Features, string?[] Errors, string?[]? Scaffolds, string?[]? Keys = null)
+/// <param name="Graphs">Per molecule its graph (<see cref="GraphFeatures"/>), when the spec asks for graphs.</param>
+public sealed record FeaturizedMolecules(SparseFeatures?[] Features, string?[] Errors, string?[]? Scaffolds, string?[]? Keys = null, MoleculeGraph?[]? Graphs = null)
 {
     /// <summary>The indices of the molecules that parsed, in order.</summary>
     public int[] Valid() => Enumerable.Range(0, Features.Length).Where(i => Features[i] is not null).ToArray();
+
+    /// <summary>What a trunk reads of these molecules (an invalid one reads as no feature and no graph: never stored).</summary>
+    public Model.MoleculeInputs Inputs(int featureSize) =>
+        new(Features.Select(f => f ?? Empty).ToArray(), featureSize, Graphs?.Select(g => g ?? MoleculeGraph.Empty).ToArray());
+
+    private static readonly SparseFeatures Empty = new([], []);
 }
 
 /// <summary>A molecule's fingerprint as sparse features: set bits (value 1) or, with counts, environments per bit.</summary>
@@ -23,6 +30,7 @@ public static class FeatureEncoding
         var errors = new string?[smiles.Count];
         var keys = scaffolds ? new string?[smiles.Count] : null;
         var identities = moleculeKeys ? new string?[smiles.Count] : null;
+        var graphs = spec.GraphFeatures > 0 ? new MoleculeGraph?[smiles.Count] : null;
         Parallel.For(0, smiles.Count, row =>
         {
             if (!SmilesParser.TryParse(smiles[row], out var molecule, out var error) || molecule is null)
@@ -33,19 +41,23 @@ public static class FeatureEncoding
             features[row] = Encode(featurizer, molecule, spec);
             if (keys is not null) keys[row] = MurckoScaffold.Key(molecule);
             if (identities is not null) identities[row] = MoleculeKey.Of(molecule);
+            if (graphs is not null) graphs[row] = GraphFeatures.Of(molecule);
         });
-        return new FeaturizedMolecules(features, errors, keys, identities);
+        return new FeaturizedMolecules(features, errors, keys, identities, graphs);
     }
+
+    private static readonly SparseFeatures None = new([], []);
 
     public static SparseFeatures Encode(EcfpFeaturizer featurizer, Molecule molecule, FeaturizerSpec spec)
     {
-        var fingerprint = Fingerprint(featurizer, molecule, spec.Counts, spec.CountScale);
+        // a graph trunk may read the graph alone, or its descriptors without the fingerprint
+        var fingerprint = spec.Fingerprint ? Fingerprint(featurizer, molecule, spec.Counts, spec.CountScale) : None;
         if (!spec.Descriptors) return fingerprint;
         // the descriptors' non-zero counts follow the fingerprint's bits, on the log scale whatever --count-scale says
         // (raw heavy-atom counts of 30-100 beside bits of 1 would dominate the first layer's input)
         var counts = MoleculeDescriptors.Counts(molecule, spec.DescriptorSet);
         var set = Enumerable.Range(0, counts.Length).Where(d => counts[d] > 0).ToArray();
-        return new SparseFeatures([.. fingerprint.Indices, .. set.Select(d => spec.Bits + d)],
+        return new SparseFeatures([.. fingerprint.Indices, .. set.Select(d => spec.FingerprintSize + d)],
             [.. fingerprint.Values, .. set.Select(d => MathF.Log(1 + counts[d]))]);
     }
 

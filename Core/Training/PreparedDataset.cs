@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using MtnnCluster.Chem;
 using MtnnCluster.Data;
+using MtnnCluster.Model;
 
 namespace MtnnCluster.Training;
 
@@ -35,6 +37,8 @@ public sealed class PreparedDataset
     /// <summary>The labelled cells only, by row.</summary>
     public required SparseLabels Labels { get; init; }
     public required SparseFeatures[] Features { get; init; }
+    /// <summary>Each row's molecular graph, when the spec asks for graphs (the graph trunk); else null.</summary>
+    public MoleculeGraph[]? Graphs { get; init; }
     public required SplitAssignment Split { get; init; }
     public required TargetScale[] Scales { get; init; }
     public required int FeatureSize { get; init; }
@@ -49,6 +53,9 @@ public sealed class PreparedDataset
     public required string Fingerprint { get; init; }
 
     public int RowCount => Smiles.Length;
+
+    /// <summary>What a trunk reads of the rows (<see cref="ITrunk.Store"/>).</summary>
+    public MoleculeInputs Inputs => new(Features, FeatureSize, Graphs);
     public int TaskCount => Tasks.Length;
 
     /// <summary>Whether a task's scores count for the validation score and the headline means.</summary>
@@ -105,6 +112,7 @@ public sealed class PreparedDataset
         var warnings = new List<string>();
         var files = new DatasetRows[paths.Length];
         var features = new List<SparseFeatures[]>();
+        var graphs = new List<MoleculeGraph[]?>();
         var scaffolds = new List<string[]?>();
         var smiles = new List<string[]>();
         var invalid = 0;
@@ -126,6 +134,7 @@ public sealed class PreparedDataset
             files[f] = new DatasetRows(names[f], table.Path, table.Tasks, table.Labels.SelectRows(valid), valid.Select(r => table.LineNumbers[r]).ToArray(),
                 molecules.Keys is { } keys ? valid.Select(r => keys[r]!).ToArray() : null);
             features.Add(valid.Select(r => molecules.Features[r]!).ToArray());
+            graphs.Add(molecules.Graphs is { } moleculeGraphs ? valid.Select(r => moleculeGraphs[r]!).ToArray() : null);
             scaffolds.Add(molecules.Scaffolds is { } keysOfScaffolds ? valid.Select(r => keysOfScaffolds[r]!).ToArray() : null);
             smiles.Add(valid.Select(r => table.Smiles[r]).ToArray());
         }
@@ -150,6 +159,7 @@ public sealed class PreparedDataset
             LineNumbers = merged.Origins.Select(o => files[o.File].LineNumbers[o.Row]).ToArray(),
             Labels = merged.Labels,
             Features = merged.Origins.Select(o => features[o.File][o.Row]).ToArray(),
+            Graphs = spec.Featurizer.GraphFeatures > 0 ? merged.Origins.Select(o => graphs[o.File]![o.Row]).ToArray() : null,
             Split = split,
             Scales = ComputeScales(merged.Tasks, merged.Labels, split.Train),
             TaskWeights = ReadTaskWeights(spec, merged.Tasks),
@@ -175,6 +185,7 @@ public sealed class PreparedDataset
         var synthetic = SyntheticDataset.Parse(spec.Dataset.Paths[0], spec.Featurizer.Bits, "--data");
         if (spec.Split.Kind != SplitKind.Random) throw new ArgumentException($"--split {spec.Split.Kind.ToString().ToLowerInvariant()}: a synthetic dataset has no scaffolds; use --split random");
         if (spec.Featurizer.Descriptors) throw new ArgumentException(NoMoleculesToDescribe);
+        if (spec.Featurizer.GraphFeatures > 0) throw new ArgumentException("--trunk graph: a synthetic dataset has no molecular graphs; use --trunk fingerprint");
         var (rows, taskCount) = (synthetic.Rows, synthetic.Tasks);
         if (rows * (double)taskCount * synthetic.Density > Array.MaxLength * 0.95)
             throw new ArgumentException($"--data {synthetic.Descriptor}: about {rows * (double)taskCount * synthetic.Density:0} labelled cells expected, more than one label store holds ({Array.MaxLength})");

@@ -49,17 +49,27 @@ public sealed record DatasetSpec(
 /// after the fingerprint's bits; false in specs written before they existed.</param>
 /// <param name="DescriptorSet">Which counts (<see cref="Chem.MoleculeDescriptors.Names"/>): 1 in specs written before
 /// sets were named, which is what those runs trained on; new runs take <see cref="Chem.MoleculeDescriptors.LatestSet"/>.</param>
+/// <param name="Fingerprint">Whether the ECFP is among the features: always for the fingerprint trunk; for the graph
+/// trunk, whether it is a molecule-level feature beside the graph (<c>--molecule-features</c>).</param>
+/// <param name="GraphFeatures">The version of the graph's atom and bond features (<see cref="Chem.GraphFeatures.Version"/>);
+/// 0: no graphs are prepared (the fingerprint trunk).</param>
 public sealed record FeaturizerSpec(
     int Radius,
     int Bits,
     bool Counts,
     CountScale CountScale = CountScale.Raw,
     bool Descriptors = false,
-    int DescriptorSet = 1)
+    int DescriptorSet = 1,
+    bool Fingerprint = true,
+    int GraphFeatures = 0)
 {
-    /// <summary>The trunk's input width: the fingerprint's bits, then the descriptors when asked for.</summary>
+    /// <summary>The width of the sparse features: the fingerprint's bits (if any), then the descriptors (if any).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public int FeatureSize => Bits + (Descriptors ? Chem.MoleculeDescriptors.Count(DescriptorSet) : 0);
+    public int FeatureSize => FingerprintSize + (Descriptors ? Chem.MoleculeDescriptors.Count(DescriptorSet) : 0);
+
+    /// <summary>Where the descriptors start: after the fingerprint's bits, if it is there.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int FingerprintSize => Fingerprint ? Bits : 0;
 }
 
 /// <summary>
@@ -80,10 +90,22 @@ public sealed record SplitSpec(
 
 /// <param name="InputDropout">The fraction of each row's input features dropped in training (inverted dropout, as on
 /// the hidden layers); 0 in specs written before it existed.</param>
+/// <param name="Layers">The fingerprint trunk's hidden layers; the graph trunk's layers after the readout. The last is the embedding the heads read.</param>
+/// <param name="Trunk">Which trunk (<see cref="Model.TrunkKind"/>); specs written before the graph trunk read as the fingerprint's.</param>
+/// <param name="Graph">The graph trunk's message passing (null for the fingerprint trunk).</param>
 public sealed record ModelSpec(
     int[] Layers,
     double Dropout,
-    double InputDropout = 0);
+    double InputDropout = 0,
+    Model.TrunkKind Trunk = Model.TrunkKind.Fingerprint,
+    GraphSpec? Graph = null);
+
+/// <summary>The graph trunk's message passing: <paramref name="Depth"/> steps (chemprop's depth: the first bond
+/// states and depth − 1 updates), bond states of <paramref name="Hidden"/> values, the molecule's <paramref name="Readout"/>.</summary>
+public sealed record GraphSpec(int Depth = 3, int Hidden = 300, Model.GraphReadout Readout = Model.GraphReadout.Mean)
+{
+    public const int MaxDepth = 20;
+}
 
 /// <param name="TaskWeights">A CSV of <c>task,weight</c>: each task's loss is multiplied by its weight (unlisted tasks: 1); null: all 1.</param>
 public sealed record OptimizerSpec(
@@ -133,7 +155,10 @@ public sealed record RunSpec(
         Require(Model.Layers.Length > 0, "--layers: at least one hidden layer is needed");
         Require(Model.Layers.All(n => n is > 0 and <= MaxLayerWidth), $"--layers: every size must be 1..{MaxLayerWidth} (got {string.Join(',', Model.Layers)})");
         Require(Featurizer.Bits is >= 8 and <= 1 << 20, $"--bits must be 8..1048576 (got {Featurizer.Bits})");
-        var trunkBytes = TrunkParameterCount(Featurizer.FeatureSize, Model.Layers) * sizeof(float);
+        ValidateTrunk();
+        var trunkBytes = Model.Trunk == MtnnCluster.Model.TrunkKind.Graph
+            ? MtnnCluster.Model.GraphTrunk.ParameterCount(Model.Graph!.Hidden, Featurizer.FeatureSize, Model.Layers) * sizeof(float)
+            : TrunkParameterCount(Featurizer.FeatureSize, Model.Layers) * sizeof(float);
         Require(trunkBytes <= MaxTrunkBytes,
             $"--layers {string.Join(',', Model.Layers)} with --bits {Featurizer.Bits}{(Featurizer.Descriptors ? $" and {Chem.MoleculeDescriptors.Count(Featurizer.DescriptorSet)} descriptors" : "")}: the trunk would take {trunkBytes / (1 << 20)} MiB, "
             + $"more than the {MaxTrunkBytes >> 20} MiB one message can carry");
@@ -163,6 +188,27 @@ public sealed record RunSpec(
         Require(Dataset.Tasks is null || Dataset.Tasks.Length > 0, "--tasks: the list names no task");
         var both = (Dataset.RegressionTasks ?? []).Intersect(Dataset.ClassificationTasks ?? []).ToArray();
         Require(both.Length == 0, $"--regression-tasks and --classification-tasks both name {string.Join(", ", both.Select(t => $"'{t}'"))}");
+    }
+
+    /// <summary>The trunk and the features it reads agree: graphs for the graph trunk only, the ECFP for the fingerprint trunk always.</summary>
+    private void ValidateTrunk()
+    {
+        static void Require(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
+        Require(Enum.IsDefined(Model.Trunk), $"--trunk must be fingerprint or graph (got value {(int)Model.Trunk})");
+        if (Model.Trunk == MtnnCluster.Model.TrunkKind.Fingerprint)
+        {
+            Require(Model.Graph is null && Featurizer.GraphFeatures == 0, "--depth, --hidden-size, --readout and --molecule-features apply to --trunk graph");
+            Require(Featurizer.Fingerprint, "the fingerprint trunk reads the fingerprint: --molecule-features applies to --trunk graph");
+            return;
+        }
+        Require(Model.Graph is not null, "--trunk graph: the message passing is not described (depth, hidden size, readout)");
+        Require(Featurizer.GraphFeatures == Chem.GraphFeatures.Version,
+            $"--trunk graph: graph features version {Featurizer.GraphFeatures}, this build computes version {Chem.GraphFeatures.Version}");
+        Require(Model.Graph!.Depth is >= 1 and <= GraphSpec.MaxDepth, $"--depth must be 1..{GraphSpec.MaxDepth} (got {Model.Graph.Depth})");
+        Require(Model.Graph.Hidden is > 0 and <= MaxLayerWidth, $"--hidden-size must be 1..{MaxLayerWidth} (got {Model.Graph.Hidden})");
+        Require(Enum.IsDefined(Model.Graph.Readout), $"--readout must be mean, sum or norm (got value {(int)Model.Graph.Readout})");
+        Require(Model.InputDropout == 0, "--input-dropout applies to the fingerprint trunk (the graph trunk drops out after its feed-forward layers: --dropout)");
+        Require(Precision != Precision.Bf16, "--precision bf16 applies to the fingerprint trunk; the graph trunk computes in fp32 (or tf32 on CUDA)");
     }
 
     private void ValidateDatasets()

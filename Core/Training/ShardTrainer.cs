@@ -20,7 +20,7 @@ public sealed record ShardLoss(double LossSum, long Labels, int Rows, long Bytes
 public sealed record ShardStart(TrunkState? Trunk = null, HeadState? Heads = null, HeadState? BestHeads = null);
 
 /// <summary>
-/// The tensor math of one worker in hybrid parallelism (DESIGN.md): a replica of the trunk, run on this worker's
+/// The tensor math of one worker in hybrid parallelism: a replica of the trunk (any <see cref="ITrunk"/>), run on this worker's
 /// share of the rows (<see cref="RowPlacement"/>); the heads of its own tasks, trained on those tasks' labels of
 /// every row. A step takes one global batch (the same rows whatever the number of workers): the row owners run the
 /// trunk forward, the embeddings go to the owners of the tasks labelled on them, the head owners return the
@@ -36,7 +36,7 @@ public sealed class ShardTrainer : IDisposable
     /// it, the features of this worker's rows and the labels of this worker's tasks on every row.
     /// </summary>
     private sealed class SplitShard(int[] rows, int start, int end, int[] owners, int[][] labelledBy, bool[] labelledHere, int[] cells,
-        DeviceFeatures features, DeviceLabels labels) : IDisposable
+        ITrunkRows features, DeviceLabels labels) : IDisposable
     {
         public int[] Rows { get; } = rows;
         public int Start { get; } = start;
@@ -48,7 +48,8 @@ public sealed class ShardTrainer : IDisposable
         public bool[] LabelledHere { get; } = labelledHere;
         /// <summary>Per position: labelled cells over all tasks (a batch's mean loss divides by their sum).</summary>
         public int[] Cells { get; } = cells;
-        public DeviceFeatures Features { get; } = features;
+        /// <summary>This worker's rows of the split, as its trunk stores them.</summary>
+        public ITrunkRows Features { get; } = features;
         public DeviceLabels Labels { get; } = labels;
         public int Count => Rows.Length;
         public int Own => End - Start;
@@ -90,7 +91,7 @@ public sealed class ShardTrainer : IDisposable
     private readonly RunSpec _spec;
     private readonly Device _device;
     private readonly IProcessGroup _group;
-    private readonly Trunk _trunk;
+    private readonly ITrunk _trunk;
     private readonly AdamW _trunkOptimizer;
     private readonly HeadBlock _heads;
     private readonly HeadAdamW _headOptimizer;
@@ -146,11 +147,11 @@ public sealed class ShardTrainer : IDisposable
         TaskIndices = layout.OwnTasks();
         _column = Enumerable.Repeat(-1, data.TaskCount).ToArray();
         for (var j = 0; j < TaskIndices.Length; j++) _column[TaskIndices[j]] = j;
+        _trunk = Trunks.Create(spec, data.FeatureSize, device);
         var positiveWeights = PositiveWeights();
         foreach (var split in new[] { Split.Train, Split.Valid, Split.Test })
             _splits[split] = LoadSplit(split switch { Split.Train => data.Split.Train, Split.Valid => data.Split.Valid, _ => data.Split.Test }, layout, positiveWeights);
         TrainLabels = _splits[Split.Train].Labels.Count;
-        _trunk = new Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, device) { ComputeType = spec.Precision.TrunkComputeType() };
         _trunkOptimizer = new AdamW(_trunk.Parameters, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
         if (start.Trunk is { } trunk)
         {
@@ -202,7 +203,7 @@ public sealed class ShardTrainer : IDisposable
         }
         var regression = TaskIndices.Select(t => _data.Tasks[t].Kind == TaskKind.Regression).ToArray();
         var deviceLabels = new DeviceLabels(rowStart, columns, targets, regression, positiveWeights, _device, TaskIndices.Select(t => _data.TaskWeights[t]).ToArray());
-        var features = DeviceFeatures.Create(_data.Features, rows[start..end], _data.FeatureSize, _device);
+        var features = _trunk.Store(_data.Inputs, rows[start..end], _device);
         return new SplitShard(rows, start, end, owners, labelledBy, labelledHere, cells, features, deviceLabels);
     }
 
@@ -316,19 +317,8 @@ public sealed class ShardTrainer : IDisposable
         {
             _dropout.manual_seed(SeededInit.Mix(_spec.Seed, 0xD509, epoch, step));
             var rows = route.OwnRows == batch.Length ? null : tensor(route.OwnAt, device: _device); // alone: the whole batch
-            // the input's mask first, then the layers': with no input dropout the layers' masks are those of before it existed
-            var inputMask = Dropout.Masks(_spec.Model.InputDropout, _dropout, _device, batch.Length, [_trunk.InputSize], rows)?[0];
-            var masks = Dropout.Masks(_spec.Model.Dropout, _dropout, _device, batch.Length, _spec.Model.Layers, rows);
-            var stored = route.OwnAt.Select(at => batch[at] - train.Start).ToArray(); // positions in this worker's feature store
-            // host-stored fingerprints: the first layer sums the weight rows of the set features (forward and backward)
-            var sparse = _trunk.ComputeType == ScalarType.Float32 ? train.Features.NonZeroRows(stored) : null;
-            if (sparse is { Density: <= SparseFirstLayer.MaxDensity })
-                hidden = _trunk.Forward(inputMask is null ? sparse : sparse.Masked(inputMask), masks);
-            else
-            {
-                var features = train.Features.Rows(tensor(stored, device: _device));
-                hidden = _trunk.Forward(inputMask is null ? features : features.mul(inputMask), masks);
-            }
+            var stored = route.OwnAt.Select(at => batch[at] - train.Start).ToArray(); // positions in this worker's store
+            hidden = _trunk.Forward(train.Features, stored, new BatchDropout(_dropout, batch.Length, rows));
         }
 
         // this worker's tasks: loss on the embeddings of the batch rows they label, from whichever worker computed them
@@ -544,7 +534,7 @@ public sealed class ShardTrainer : IDisposable
         {
             using var scope = NewDisposeScope();
             var route = RouteOf(train, AllPositions(train));
-            var (inputs, positions) = SendEmbeddings(route, Inference.Embed(_trunk, train.Features));
+            var (inputs, positions) = SendEmbeddings(route, _trunk.Embed(train.Features));
             _headInputs?.Dispose();
             _headInputs = inputs.clone().DetachFromDisposeScope();
             _headInputRow = Enumerable.Repeat(-1, train.Count).ToArray();
@@ -665,7 +655,7 @@ public sealed class ShardTrainer : IDisposable
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var route = RouteOf(split, AllPositions(split));
-        var (embeddings, positions) = SendEmbeddings(route, Inference.Embed(_trunk, split.Features));
+        var (embeddings, positions) = SendEmbeddings(route, _trunk.Embed(split.Features));
         var (_, columns, truth) = CellsOf(positions.Select(p => split.Rows[p]).ToArray());
         var predictions = new float[truth.Length];
         var units = Inference.DataUnits(tasks, scales, _device);

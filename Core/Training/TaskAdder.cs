@@ -56,7 +56,7 @@ public static class TaskAdder
     /// The heads of <paramref name="tasks"/> (indices among the data's tasks) on <paramref name="trunk"/>, frozen:
     /// only the molecules labelled for them are embedded. <paramref name="seed"/>: the trained model's.
     /// </summary>
-    public static FittedHeads Fit(Trunk trunk, PreparedDataset data, int[] tasks, long seed, Device device)
+    public static FittedHeads Fit(ITrunk trunk, PreparedDataset data, int[] tasks, long seed, Device device)
     {
         var local = new Dictionary<int, int>();
         for (var k = 0; k < tasks.Length; k++)
@@ -77,8 +77,8 @@ public static class TaskAdder
                 labels.Add(values[k]);
             }
         }
-        using var features = DeviceFeatures.Create(data.Features, used, data.FeatureSize, device);
-        using var embeddings = Inference.Embed(trunk, features);
+        using var features = trunk.Store(data.Inputs, used, device);
+        using var embeddings = trunk.Embed(features);
         var (weight, bias, fits) = HeadFitter.Fit(embeddings, new SupportCells([.. rows], [.. cellTasks], [.. labels]),
             tasks.Select(t => data.Tasks[t].Kind).ToArray(), seed, tasks);
         return new FittedHeads(tasks, weight, bias, fits);

@@ -124,7 +124,7 @@ internal static class AddTasksFiles
         var spec = new RunSpec(new DatasetSpec(["pretraining.csv"], "smiles", null, null, null), new FeaturizerSpec(2, 256, false),
             new SplitSpec(SplitKind.Random, 0, 0.8, 0.1, 0.1), new ModelSpec([32, 8], 0.1), new OptimizerSpec(1e-3, 1e-4, 32, false),
             new ScheduleSpec(ScheduleKind.Joint, 1, 1, 1, 0), 5);
-        using var trunk = new Trunk(256, [32, 8], 5, CPU);
+        using var trunk = new FingerprintTrunk(256, [32, 8], 5, CPU);
         using var heads = new HeadBlock(8, [0], 5, CPU);
         var (weight, bias) = heads.Export();
         var model = new CheckpointModel(Checkpoint.CurrentFormat, "run-1", spec, [new CheckpointTask("old", TaskKind.Classification, 0, 1)],

@@ -139,9 +139,9 @@ public sealed class ModelMathTests
     [Fact]
     public void Trunk_and_heads_are_reproducible_from_the_seed()
     {
-        using var a = new Trunk(16, [8, 4], 5, CPU);
-        using var b = new Trunk(16, [8, 4], 5, CPU);
-        using var c = new Trunk(16, [8, 4], 6, CPU);
+        using var a = new FingerprintTrunk(16, [8, 4], 5, CPU);
+        using var b = new FingerprintTrunk(16, [8, 4], 5, CPU);
+        using var c = new FingerprintTrunk(16, [8, 4], 6, CPU);
         Assert.Equal(a.Export()[0].Bytes, b.Export()[0].Bytes);
         Assert.NotEqual(a.Export()[0].Bytes, c.Export()[0].Bytes);
         using var all = new HeadBlock(4, [0, 1, 2], 9, CPU);

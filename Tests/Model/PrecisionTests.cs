@@ -31,8 +31,8 @@ public sealed class PrecisionTests
     [Fact]
     public void A_bf16_trunk_gives_float32_outputs_within_bfloat16_rounding_of_fp32()
     {
-        using var exact = new Trunk(256, [64, 16], 3, CPU);
-        using var bf16 = new Trunk(256, [64, 16], 3, CPU) { ComputeType = Precision.Bf16.TrunkComputeType() };
+        using var exact = new FingerprintTrunk(256, [64, 16], 3, CPU);
+        using var bf16 = new FingerprintTrunk(256, [64, 16], 3, CPU) { ComputeType = Precision.Bf16.TrunkComputeType() };
         using var x = Fingerprints(32, 256, 11);
         using var _ = no_grad();
         using var expected = exact.Forward(x);
@@ -52,7 +52,7 @@ public sealed class PrecisionTests
     [Fact]
     public void Bf16_gradients_reach_the_float32_parameters_and_a_few_steps_reduce_the_loss()
     {
-        using var trunk = new Trunk(128, [32, 8], 5, CPU) { ComputeType = ScalarType.BFloat16 };
+        using var trunk = new FingerprintTrunk(128, [32, 8], 5, CPU) { ComputeType = ScalarType.BFloat16 };
         using var heads = new HeadBlock(8, [0, 1, 2], 5, CPU);
         using var x = Fingerprints(64, 128, 13);
         // task t is positive when feature t is set: learnable in a few steps
@@ -76,7 +76,7 @@ public sealed class PrecisionTests
                 {
                     Assert.NotNull(p.grad);
                     Assert.Equal(ScalarType.Float32, p.grad!.dtype); // the exchange and the optimizer see float32
-                    Assert.True(p.grad.abs().sum().item<float>() > 0, $"{Trunk.ParameterName(i)} received no gradient");
+                    Assert.True(p.grad.abs().sum().item<float>() > 0, $"{FingerprintTrunk.ParameterName(i)} received no gradient");
                 }
             optimizer.Step();
         }

@@ -90,9 +90,9 @@ public sealed class SparseFirstLayerTests
         using var some = DeviceFeatures.Create(rows, half, Bits, CPU);
         Assert.Equal("float32", all.Layout);
         Assert.Equal("sparse uint8 codes", some.Layout);
-        using var trunk = new Trunk(Bits, [150, 30], 5, CPU);
-        using var everyRow = Inference.Embed(trunk, all);
-        using var everyOther = Inference.Embed(trunk, some);
+        using var trunk = new FingerprintTrunk(Bits, [150, 30], 5, CPU);
+        using var everyRow = trunk.Embed(all);
+        using var everyOther = trunk.Embed(some);
         using var scope = NewDisposeScope();
         Assert.Equal(everyRow.index_select(0, tensor(half.Select(i => (long)i).ToArray())).data<float>().ToArray(), everyOther.data<float>().ToArray());
     }
@@ -117,8 +117,8 @@ public sealed class SparseFirstLayerTests
     {
         var rows = Rows(Inference.ChunkRows + 100, 40, counts, 11); // two chunks
         using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
-        using var trunk = new Trunk(Bits, [300, 50], 5, CPU);
-        using var embeddings = Inference.Embed(trunk, features);
+        using var trunk = new FingerprintTrunk(Bits, [300, 50], 5, CPU);
+        using var embeddings = trunk.Embed(features);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         AssertClose(trunk.Forward(features.Slice(0, rows.Length)), embeddings);
@@ -133,7 +133,7 @@ public sealed class SparseFirstLayerTests
     {
         var rows = Rows(97, 40, counts, 17);
         using var features = DeviceFeatures.Create(rows, Enumerable.Range(0, rows.Length).ToArray(), Bits, CPU);
-        using var trunk = new Trunk(Bits, [300, 50], 5, CPU);
+        using var trunk = new FingerprintTrunk(Bits, [300, 50], 5, CPU);
         long[] batch = [5, 90, 0, 41, 41, 7, 63]; // shuffled, one row twice, the empty row
         using var scope = NewDisposeScope();
         var generator = new Generator(9);
@@ -169,7 +169,7 @@ public sealed class SparseFirstLayerTests
     [Fact]
     public void Evaluate_refuses_to_run_under_autograd()
     {
-        using var trunk = new Trunk(16, [4], 5, CPU);
+        using var trunk = new FingerprintTrunk(16, [4], 5, CPU);
         using var input = zeros([2, 16]);
         Assert.Throws<InvalidOperationException>(() => trunk.Evaluate(input));
     }

@@ -135,7 +135,7 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
 
         var data = outcome.Data;
         using var features = DeviceFeatures.Create(data.Features, Enumerable.Range(0, data.RowCount).ToArray(), data.FeatureSize, CPU);
-        using var trunk = new Trunk(data.FeatureSize, outcome.Spec.Model.Layers, 1, CPU);
+        using var trunk = new FingerprintTrunk(data.FeatureSize, outcome.Spec.Model.Layers, 1, CPU);
         trunk.Load(outcome.Trunk);
         using var heads = new HeadBlock(Enumerable.Range(0, data.TaskCount).ToArray(), TensorCodec.Decode(outcome.HeadWeight), TensorCodec.Decode(outcome.HeadBias));
         var inMemory = Inference.Predict(trunk, heads, features, data.Tasks, data.Scales);

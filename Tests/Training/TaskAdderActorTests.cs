@@ -56,7 +56,7 @@ public sealed class TaskAdderActorTests : TestKit, IDisposable
         var moved = b.ExpectMsg<FitHeads>(TimeSpan.FromSeconds(10));
         Assert.Equal(toA.Tasks, moved.Tasks);
 
-        using var trunk = new MtnnCluster.Model.Trunk(data.FeatureSize, spec.Model.Layers, spec.Seed, CPU);
+        using var trunk = new MtnnCluster.Model.FingerprintTrunk(data.FeatureSize, spec.Model.Layers, spec.Seed, CPU);
         trunk.Load(trained.Trunk);
         foreach (var request in new[] { toB, moved })
             adder.Tell(HeadsFitted.Of("add-1", "b", TaskAdder.Fit(trunk, data, request.Tasks, spec.Seed, CPU)), b.Ref);

@@ -117,8 +117,8 @@ public sealed class TensorArrayPoolTests : IDisposable
     public void Loading_a_trunk_copies_it_so_its_arrays_can_go_back_to_the_pool()
     {
         // the worker returns a received trunk as soon as its trainer has loaded it: Trunk.Load must keep no reference
-        using var trunk = new Trunk(500, [600, 10], 3, CPU);
-        using var source = new Trunk(500, [600, 10], 4, CPU);
+        using var trunk = new FingerprintTrunk(500, [600, 10], 3, CPU);
+        using var source = new FingerprintTrunk(500, [600, 10], 4, CPU);
         var sent = source.Export();
         var expected = sent.Select(t => t.Bytes.ToArray()).ToArray();
         trunk.Load(sent);

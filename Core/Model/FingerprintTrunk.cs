@@ -4,10 +4,11 @@ using static TorchSharp.torch;
 namespace MtnnCluster.Model;
 
 /// <summary>
-/// The shared trunk: Linear → ReLU → dropout for each hidden layer. Parameters are plain tensors (weights stored
-/// [in × out]) so that they can be loaded from the wire, reduced and checkpointed without a module tree.
+/// The fingerprint trunk: Linear → ReLU → dropout for each hidden layer, on a molecule's count fingerprint and
+/// descriptors. Parameters are plain tensors (weights stored [in × out]) so that they can be loaded from the wire,
+/// reduced and checkpointed without a module tree. Its rows are <see cref="DeviceFeatures"/>.
 /// </summary>
-public sealed class Trunk : IDisposable
+public sealed class FingerprintTrunk : ITrunk
 {
     private readonly List<Tensor> _parameters = [];
     private SparseFirstLayer? _firstLayer;
@@ -15,6 +16,7 @@ public sealed class Trunk : IDisposable
     /// <summary>The first layer's weight and bias as a sum of weight rows (built at first use, kept: it shares them).</summary>
     private SparseFirstLayer FirstLayer => _firstLayer ??= new SparseFirstLayer(_parameters[0], _parameters[1]);
 
+    public TrunkKind Kind => TrunkKind.Fingerprint;
     public int InputSize { get; }
     public int[] Layers { get; }
     public int OutputSize => Layers[^1];
@@ -26,7 +28,11 @@ public sealed class Trunk : IDisposable
     /// </summary>
     public ScalarType ComputeType { get; init; } = ScalarType.Float32;
 
-    public Trunk(int inputSize, int[] layers, long seed, Device device)
+    /// <summary>Training dropout after each layer, and of the input features (inverted dropout, batch-wide masks).</summary>
+    public double LayerDropout { get; init; }
+    public double InputDropout { get; init; }
+
+    public FingerprintTrunk(int inputSize, int[] layers, long seed, Device device)
     {
         InputSize = inputSize;
         Layers = layers;
@@ -38,6 +44,52 @@ public sealed class Trunk : IDisposable
             _parameters.Add(SeededInit.Uniform([size], fanIn, generator, device));
             fanIn = size;
         }
+    }
+
+    public ITrunkRows Store(MoleculeInputs inputs, IReadOnlyList<int> rows, Device device)
+    {
+        if (inputs.FeatureSize != InputSize) throw new ArgumentException($"rows of {inputs.FeatureSize} features for a trunk of {InputSize} inputs");
+        return DeviceFeatures.Create(inputs.Features, rows, inputs.FeatureSize, device);
+    }
+
+    /// <summary>
+    /// A training batch: the input's mask is drawn first, then the layers' (with no input dropout the layers' masks
+    /// are those of before it existed). On host-stored fingerprints the first layer sums the weight rows of the set
+    /// features, forward and backward (<see cref="SparseFirstLayer"/>).
+    /// </summary>
+    public Tensor Forward(ITrunkRows rows, IReadOnlyList<long> positions, BatchDropout? dropout)
+    {
+        var features = (DeviceFeatures)rows;
+        var device = _parameters[0].device;
+        var inputMask = dropout is null ? null : Dropout.Masks(InputDropout, dropout.Generator, device, dropout.BatchRows, [InputSize], dropout.Rows)?[0];
+        var masks = dropout is null ? null : Dropout.Masks(LayerDropout, dropout.Generator, device, dropout.BatchRows, Layers, dropout.Rows);
+        var sparse = ComputeType == ScalarType.Float32 ? features.NonZeroRows(positions) : null;
+        if (sparse is { Density: <= SparseFirstLayer.MaxDensity })
+            return Forward(inputMask is null ? sparse : sparse.Masked(inputMask), masks);
+        var dense = features.Rows(tensor(positions.ToArray(), device: device));
+        return Forward(inputMask is null ? dense : dense.mul(inputMask), masks);
+    }
+
+    /// <summary>Trunk outputs for every row, without dropout or autograd (sparse first layer where it pays), in chunks to bound memory.</summary>
+    public Tensor Embed(ITrunkRows rows)
+    {
+        var features = (DeviceFeatures)rows;
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var count = features.RowCount;
+        var device = _parameters[0].device;
+        if (count == 0) return zeros([0, OutputSize], device: device).MoveToOuterDisposeScope();
+        var embeddings = empty([count, OutputSize], device: device);
+        for (long start = 0; start < count; start += Inference.ChunkRows)
+        {
+            using var chunkScope = NewDisposeScope();
+            var length = Math.Min(Inference.ChunkRows, count - start);
+            // host-stored fingerprints: their set features read straight from the packed rows
+            var sparse = ComputeType == ScalarType.Float32 ? features.NonZeroSlice(start, length) : null;
+            embeddings.narrow(0, start, length).copy_(sparse is { Density: <= SparseFirstLayer.MaxDensity }
+                ? Evaluate(sparse) : Evaluate(features.Slice(start, length)));
+        }
+        return embeddings.MoveToOuterDisposeScope();
     }
 
     public static string ParameterName(int index) => $"trunk.{index / 2}.{(index % 2 == 0 ? "weight" : "bias")}";
@@ -81,7 +133,7 @@ public sealed class Trunk : IDisposable
     /// </summary>
     public Tensor Evaluate(Tensor input)
     {
-        if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
+        if (is_grad_enabled()) throw new InvalidOperationException("FingerprintTrunk.Evaluate is for forward passes under no_grad");
         // dense rows sparse enough take the path of stored sparse rows: a row's embedding does not depend on the form
         // its worker keeps the features in (codes, or float32 when a worker's rows hold too many distinct values)
         var sparse = ComputeType == ScalarType.Float32 ? SparseFirstLayer.NonZeroRowsOf(input) : null;
@@ -91,7 +143,7 @@ public sealed class Trunk : IDisposable
     /// <summary><see cref="Evaluate(Tensor)"/> of rows given by their non-zero features (<see cref="DeviceFeatures.NonZeroSlice"/>).</summary>
     public Tensor Evaluate(SparseRows rows)
     {
-        if (is_grad_enabled()) throw new InvalidOperationException("Trunk.Evaluate is for forward passes under no_grad");
+        if (is_grad_enabled()) throw new InvalidOperationException("FingerprintTrunk.Evaluate is for forward passes under no_grad");
         if (rows.Size != InputSize) throw new ArgumentException($"rows of {rows.Size} features for a trunk of {InputSize} inputs");
         return Above(FirstLayer.Apply(rows).relu_());
     }
@@ -123,27 +175,5 @@ public sealed class Trunk : IDisposable
         _firstLayer = null;
         foreach (var p in _parameters) p.Dispose();
         _parameters.Clear();
-    }
-}
-
-public static class Dropout
-{
-    /// <summary>
-    /// Inverted-dropout masks (0 or 1/(1-p)) of a whole batch of <paramref name="batchRows"/>, one per layer, drawn
-    /// from <paramref name="generator"/>, then cut to the rows at <paramref name="rows"/> (positions in the batch).
-    /// Every worker draws the same batch's masks and takes its own rows, so a row's mask does not depend on which
-    /// worker computes it, nor on how many there are. Null when p is 0. Call inside a dispose scope.
-    /// </summary>
-    public static Tensor[]? Masks(double p, Generator generator, Device device, long batchRows, IReadOnlyList<int> widths, Tensor? rows = null)
-    {
-        if (p <= 0) return null;
-        using var dropProbability = p.ToScalar();
-        using var keepScale = (1.0 / (1.0 - p)).ToScalar();
-        return widths.Select(width =>
-        {
-            var mask = rand([batchRows, width], ScalarType.Float32, device, generator: generator);
-            if (rows is not null) mask = mask.index_select(0, rows);
-            return mask.ge(dropProbability).to(ScalarType.Float32).mul_(keepScale);
-        }).ToArray();
     }
 }
