@@ -21,4 +21,21 @@ public sealed class MoleculeGraph
     public float[] AtomMass { get; }
     public int[] BondAtoms { get; }
     public byte[] BondColumns { get; }
+
+    public float[] AtomVector(int atom)
+    {
+        var v = new float[GraphFeatures.AtomFeatureCount];
+        for (var k = 0; k < GraphFeatures.AtomColumnsPerAtom; k++)
+            if (AtomColumns[atom * GraphFeatures.AtomColumnsPerAtom + k] is var c && c != NoColumn) v[c] = 1;
+        v[^1] = AtomMass[atom];
+        return v;
+    }
+
+    public float[] BondVector(int bond)
+    {
+        var v = new float[GraphFeatures.BondFeatureCount];
+        for (var k = 0; k < GraphFeatures.BondColumnsPerBond; k++)
+            if (BondColumns[bond * GraphFeatures.BondColumnsPerBond + k] is var c && c != NoColumn) v[c] = 1;
+        return v;
+    }
 }
