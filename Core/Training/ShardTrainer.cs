@@ -27,72 +27,20 @@ public sealed record ShardStart(TrunkState? Trunk = null, HeadState? Heads = nul
 /// gradients of their loss, the row owners run the trunk backward, and the trunk gradients are summed over the
 /// workers so that every replica takes the same optimizer step. The workers talk through an
 /// <see cref="IProcessGroup"/>; with one worker nothing is copied or sent. No actors here: the worker actor drives
-/// it, and tests call it directly.
+/// it, and tests call it directly. Its parts, one job each: the trunk (<see cref="ITrunk"/>: the model and how it
+/// stores rows), the split's rows and labels (<see cref="SplitShard"/>), the embedding exchange
+/// (<see cref="EmbeddingExchange"/>), the trunk's parallelism (<see cref="DataParallelTrunk"/>), the heads
+/// (<see cref="HeadBlock"/>, <see cref="HeadLoss"/>); this class holds the batch order and the step's sequence.
 /// </summary>
 public sealed class ShardTrainer : IDisposable
 {
-    /// <summary>
-    /// One split as this worker sees it: every row's position, the rank that owns it, the ranks whose tasks label
-    /// it, the features of this worker's rows and the labels of this worker's tasks on every row.
-    /// </summary>
-    private sealed class SplitShard(int[] rows, int start, int end, int[] owners, int[][] labelledBy, bool[] labelledHere, int[] cells,
-        ITrunkRows features, DeviceLabels labels) : IDisposable
-    {
-        public int[] Rows { get; } = rows;
-        public int Start { get; } = start;
-        public int End { get; } = end;
-        public int[] Owners { get; } = owners;
-        /// <summary>Per position: the ranks with a task labelled on the row, ascending.</summary>
-        public int[][] LabelledBy { get; } = labelledBy;
-        /// <summary>Per position: whether one of this worker's tasks is labelled on the row.</summary>
-        public bool[] LabelledHere { get; } = labelledHere;
-        /// <summary>Per position: labelled cells over all tasks (a batch's mean loss divides by their sum).</summary>
-        public int[] Cells { get; } = cells;
-        /// <summary>This worker's rows of the split, as its trunk stores them.</summary>
-        public ITrunkRows Features { get; } = features;
-        public DeviceLabels Labels { get; } = labels;
-        public int Count => Rows.Length;
-        public int Own => End - Start;
-        public void Dispose() { Features.Dispose(); Labels.Dispose(); }
-    }
-
-    /// <summary>
-    /// How embeddings of some rows travel: <see cref="Send"/>[q] lists this worker's rows (indices among its rows in
-    /// the order given) that rank q's tasks label; <see cref="Receive"/>[q] lists the positions rank q sends here,
-    /// in the same order; <see cref="OwnAt"/> says where this worker's rows stand in that order. Both sides derive
-    /// it from the same data, so only floats travel.
-    /// </summary>
-    private sealed record Route(long[][] Send, long[][] Receive, long[] OwnAt)
-    {
-        public int OwnRows => OwnAt.Length;
-
-        /// <summary>The route of <paramref name="positions"/> (a global order, the same on every worker) for <paramref name="rank"/>.</summary>
-        public static Route Of(SplitShard split, int rank, int size, IReadOnlyList<long> positions)
-        {
-            var send = Enumerable.Range(0, size).Select(_ => new List<long>()).ToArray();
-            var receive = Enumerable.Range(0, size).Select(_ => new List<long>()).ToArray();
-            var ownAt = new List<long>();
-            for (var i = 0; i < positions.Count; i++)
-            {
-                var p = positions[i];
-                var owner = split.Owners[p];
-                if (owner == rank)
-                {
-                    foreach (var q in split.LabelledBy[p]) send[q].Add(ownAt.Count);
-                    ownAt.Add(i);
-                }
-                if (split.LabelledHere[p]) receive[owner].Add(p);
-            }
-            return new Route(send.Select(s => s.ToArray()).ToArray(), receive.Select(r => r.ToArray()).ToArray(), [.. ownAt]);
-        }
-    }
-
     private readonly PreparedDataset _data;
     private readonly RunSpec _spec;
     private readonly Device _device;
     private readonly IProcessGroup _group;
     private readonly ITrunk _trunk;
-    private readonly AdamW _trunkOptimizer;
+    private readonly DataParallelTrunk _replicas;
+    private readonly EmbeddingExchange _exchange;
     private readonly HeadBlock _heads;
     private readonly HeadAdamW _headOptimizer;
     private readonly Generator _dropout;
@@ -103,15 +51,12 @@ public sealed class ShardTrainer : IDisposable
     private HeadBlock? _bestHeads;
     private TensorData[]? _bestTrunk;
     private long? _bestVersion;
-    private float[]? _reduceBuffer;
     // head-only epochs: the (frozen) trunk's outputs of the rows labelled here, computed once per trunk version
     private Tensor? _headInputs;
     private int[] _headInputRow = [];
     private long _headInputsVersion = -1;
     private long[]? _order;
     private int _orderEpoch = -1;
-    // local SGD (--sync-every K > 1): labels this replica stepped on since the last average, its weight in it
-    private long _localLabels;
 
     public int[] TaskIndices { get; }
     public int Rank => _group.Rank;
@@ -152,11 +97,12 @@ public sealed class ShardTrainer : IDisposable
         foreach (var split in new[] { Split.Train, Split.Valid, Split.Test })
             _splits[split] = LoadSplit(split switch { Split.Train => data.Split.Train, Split.Valid => data.Split.Valid, _ => data.Split.Test }, layout, positiveWeights);
         TrainLabels = _splits[Split.Train].Labels.Count;
-        _trunkOptimizer = new AdamW(_trunk.Parameters, spec.Optimizer.LearningRate, spec.Optimizer.WeightDecay);
+        _replicas = new DataParallelTrunk(_trunk, group, device, spec.Optimizer, spec.Schedule.SyncEvery);
+        _exchange = new EmbeddingExchange(group, device, spec.Wire, _trunk.OutputSize);
         if (start.Trunk is { } trunk)
         {
             _trunk.Load(trunk.Parameters);
-            _trunkOptimizer.ImportMoments(trunk.Moments, trunk.OptimizerSteps);
+            _replicas.Optimizer.ImportMoments(trunk.Moments, trunk.OptimizerSteps);
             (Version, _bestTrunk, _bestVersion) = (trunk.Version, trunk.Best, trunk.BestVersion);
         }
         _heads = start.Heads is null ? new HeadBlock(spec.Model.Layers[^1], TaskIndices, spec.Seed, device) : HeadsFrom(start.Heads, device);
@@ -273,7 +219,7 @@ public sealed class ShardTrainer : IDisposable
         return _order[start..end];
     }
 
-    private Route RouteOf(SplitShard split, IReadOnlyList<long> positions) => Route.Of(split, _group.Rank, _group.Size, positions);
+    private EmbeddingRoute RouteOf(SplitShard split, IReadOnlyList<long> positions) => _exchange.RouteOf(split, positions);
 
     /// <summary>Every position of a split, in order (evaluation and head epochs send every labelled row once).</summary>
     private static long[] AllPositions(SplitShard split) => Enumerable.Range(0, split.Count).Select(p => (long)p).ToArray();
@@ -297,7 +243,7 @@ public sealed class ShardTrainer : IDisposable
             var (cells, own) = Step(epoch, s, steps, phase, every > 1, lossSum);
             labels += cells;
             rows += own;
-            if (every > 1 && ((s + 1) % every == 0 || s + 1 == steps)) AverageReplicas();
+            if (every > 1 && ((s + 1) % every == 0 || s + 1 == steps)) _replicas.AverageReplicas();
         }
         MtnnTelemetry.StepCompleted(MtnnTelemetry.PhaseName(phase), rows, started);
         return new ShardLoss(lossSum.item<double>(), labels, rows, _group.BytesSent - bytesBefore);
@@ -322,7 +268,7 @@ public sealed class ShardTrainer : IDisposable
         }
 
         // this worker's tasks: loss on the embeddings of the batch rows they label, from whichever worker computed them
-        var (input, positions) = SendEmbeddings(route, hidden?.detach());
+        var (input, positions) = _exchange.SendEmbeddings(route, hidden?.detach());
         var inputs = input.detach().requires_grad_(true);
         long batchCells = 0;
         foreach (var p in batch) batchCells += train.Cells[p];
@@ -339,7 +285,7 @@ public sealed class ShardTrainer : IDisposable
         }
 
         // the gradients with respect to the embeddings go back to the rows' owners, then the trunk's backward
-        var gradient = SendGradients(route, inputGradient ?? zeros_like(inputs));
+        var gradient = _exchange.SendGradients(route, inputGradient ?? zeros_like(inputs));
         if (hidden is not null) hidden.backward([gradient]);
         var gradients = _trunk.Parameters.Select(p => p.grad ?? zeros_like(p)).ToArray();
         if (local)
@@ -347,17 +293,9 @@ public sealed class ShardTrainer : IDisposable
             // a replica alone steps on the mean over its own rows' cells
             long ownCells = 0;
             foreach (var at in route.OwnAt) ownCells += train.Cells[batch[at]];
-            _localLabels += ownCells;
-            if (ownCells > 0)
-            {
-                if (ownCells != batchCells)
-                    using (no_grad())
-                    using (var rescale = ((double)batchCells / ownCells).ToScalar())
-                        foreach (var g in gradients) g.mul_(rescale);
-                _trunkOptimizer.Step(gradients);
-            }
+            _replicas.StepLocal(gradients, ownCells, batchCells);
         }
-        else if (batchCells > 0) ReduceAndStep(gradients); // every worker knows the batch's cells: all skip together
+        else if (batchCells > 0) _replicas.Step(gradients); // every worker knows the batch's cells: all skip together
         Version++; // every worker counts every step, stepped or not: decisions keyed on the version agree
         return (cells.Count, route.OwnRows);
     }
@@ -380,145 +318,6 @@ public sealed class ShardTrainer : IDisposable
     }
 
     /// <summary>
-    /// Sends each worker the embeddings of this worker's rows its tasks label (<paramref name="own"/>: [own rows ×
-    /// hidden], or null with none) and returns the embeddings of the rows labelled here, from every worker, with
-    /// their positions: source rank by source rank, each in the route's order. Call inside a dispose scope.
-    /// </summary>
-    private (Tensor Embeddings, long[] Positions) SendEmbeddings(Route route, Tensor? own)
-    {
-        var hidden = _trunk.OutputSize;
-        var rank = _group.Rank;
-        Tensor Own(long[] rows) => own is null || rows.Length == 0 ? zeros([0, hidden], device: _device)
-            : rows.Length == route.OwnRows ? own : own.index_select(0, tensor(rows, device: _device));
-        if (_group.Size == 1) return (Own(route.Send[0]), route.Receive[0]);
-        var send = new float[_group.Size][];
-        for (var q = 0; q < send.Length; q++) send[q] = q == rank ? [] : ToHost(Own(route.Send[q]));
-        var received = _group.AllToAll(send);
-        var parts = new List<Tensor>();
-        for (var q = 0; q < send.Length; q++)
-            parts.Add(q == rank ? Own(route.Send[q]) : FromHost(received[q], route.Receive[q].Length, hidden));
-        return (cat(parts, 0), route.Receive.SelectMany(r => r).ToArray());
-    }
-
-    /// <summary>
-    /// The reverse of <see cref="SendEmbeddings"/>: <paramref name="gradient"/> holds the loss gradient of every
-    /// embedding received; each part goes back to the worker that sent it, and this worker sums what comes back for
-    /// its own rows, in rank order. Returns [own rows × hidden]. Call inside a dispose scope.
-    /// </summary>
-    private Tensor SendGradients(Route route, Tensor gradient)
-    {
-        var hidden = _trunk.OutputSize;
-        var rank = _group.Rank;
-        var offsets = new int[_group.Size + 1];
-        for (var q = 0; q < _group.Size; q++) offsets[q + 1] = offsets[q] + route.Receive[q].Length;
-        Tensor Part(int q) => gradient.narrow(0, offsets[q], offsets[q + 1] - offsets[q]);
-        if (_group.Size == 1 && route.Send[0].Length == route.OwnRows) return gradient;
-        var back = new float[_group.Size][];
-        for (var q = 0; q < back.Length; q++) back[q] = q == rank ? [] : ToHost(Part(q));
-        var received = _group.Size == 1 ? back : _group.AllToAll(back);
-        var sum = zeros([route.OwnRows, hidden], device: _device);
-        for (var q = 0; q < back.Length; q++)
-        {
-            if (route.Send[q].Length == 0) continue;
-            var part = q == rank ? Part(q) : FromHost(received[q], route.Send[q].Length, hidden);
-            sum.index_add_(0, tensor(route.Send[q], device: _device), part, Scalars.One);
-        }
-        return sum;
-    }
-
-    /// <summary>What goes on the wire for <paramref name="t"/>: its values, or with --wire-precision bf16 their bfloat16 packing.</summary>
-    private float[] ToHost(Tensor t)
-    {
-        if (t.numel() == 0) return [];
-        var values = new float[t.numel()];
-        TensorCodec.CopyTo(t.detach().contiguous(), values);
-        return _spec.Wire == WirePrecision.Bf16 ? BFloat16Packing.Pack(values) : values;
-    }
-
-    private Tensor FromHost(float[] received, int rows, int hidden)
-    {
-        var count = checked(rows * hidden);
-        var expected = _spec.Wire == WirePrecision.Bf16 ? BFloat16Packing.PackedLength(count) : count;
-        if (received.Length != expected)
-            throw new CollectiveAbortedException($"exchange: {received.Length} floats received where {rows} rows of {hidden} were expected ({_spec.Wire})");
-        if (rows == 0) return zeros([0, hidden], device: _device);
-        var values = received;
-        if (_spec.Wire == WirePrecision.Bf16) BFloat16Packing.Unpack(received, values = new float[count]);
-        return tensor(values, [rows, hidden]).to(_device);
-    }
-
-    /// <summary>
-    /// The synchronous step's reduction and update, with the optimizer sharded as ZeRO's stage 1: the trunk
-    /// gradients are summed chunk by chunk (<see cref="GroupChunks"/>), each worker takes the AdamW step of its own
-    /// chunk of the trunk (a 1/N share of the optimizer's work; its moments of the other chunks stand still until
-    /// <see cref="SnapshotTrunk"/> gathers them), and the stepped chunks are gathered, so every replica ends with
-    /// the same bits. The same bytes travel as in an all-reduce. With one worker: one whole step in place.
-    /// </summary>
-    private void ReduceAndStep(Tensor[] gradients)
-    {
-        if (_group.Size == 1)
-        {
-            _trunkOptimizer.Step(gradients);
-            return;
-        }
-        var buffer = ReduceBuffer(gradients);
-        FlatRange.CopyTo(gradients, 0, buffer);
-        _group.ReduceScatterSum(buffer);
-        var (start, length) = GroupChunks.Of(buffer.Length, _group.Size, _group.Rank);
-        _trunkOptimizer.StepElements(start, buffer.AsSpan(start, length));
-        FlatRange.CopyTo(_trunk.Parameters, start, buffer.AsSpan(start, length));
-        _group.AllGather(buffer);
-        FlatRange.CopyFrom(buffer.AsSpan(0, start), _trunk.Parameters, 0);
-        FlatRange.CopyFrom(buffer.AsSpan(start + length), _trunk.Parameters, start + length);
-    }
-
-    /// <summary>The optimizer's moments, whole on every worker again after sharded steps (a collective: every worker calls it).</summary>
-    private void GatherOptimizerState()
-    {
-        if (_group.Size == 1 || _spec.Schedule.SyncEvery > 1) return; // local SGD steps every element on every replica
-        var first = ReduceBuffer(_trunk.Parameters);
-        var second = new float[first.Length];
-        var (start, length) = GroupChunks.Of(first.Length, _group.Size, _group.Rank);
-        _trunkOptimizer.CopyMomentsTo(start, first.AsSpan(start, length), second.AsSpan(start, length));
-        _group.AllGather(first);
-        _group.AllGather(second);
-        _trunkOptimizer.CopyMomentsFrom(0, first, second);
-    }
-
-    private float[] ReduceBuffer(IReadOnlyList<Tensor> tensors)
-    {
-        var total = tensors.Sum(t => t.numel());
-        return _reduceBuffer is { } b && b.Length == total ? b : _reduceBuffer = new float[total];
-    }
-
-    /// <summary>In place: each tensor becomes its sum over the workers (no-op with one), through one buffer: a copy each way.</summary>
-    private void SumOverWorkers(IReadOnlyList<Tensor> tensors)
-    {
-        if (_group.Size == 1) return;
-        var buffer = ReduceBuffer(tensors);
-        FlatRange.CopyTo(tensors, 0, buffer);
-        _group.AllReduceSum(buffer);
-        FlatRange.CopyFrom(buffer, tensors, 0);
-    }
-
-    /// <summary>Local SGD's reduction: the replicas averaged, weighted by the labels each stepped on since the last average.</summary>
-    private void AverageReplicas()
-    {
-        var weight = _localLabels;
-        _localLabels = 0;
-        if (_group.Size == 1) return;
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        using var scale = ((double)weight).ToScalar();
-        var weighted = _trunk.Parameters.Select(p => p.mul(scale)).Append(tensor(new[] { (float)weight }, device: _device)).ToArray();
-        SumOverWorkers(weighted);
-        var total = weighted[^1].item<float>();
-        if (total <= 0) return; // no replica saw a label since the last average: none moved
-        using var inverse = (1.0 / total).ToScalar();
-        for (var i = 0; i < _trunk.Parameters.Count; i++) _trunk.Parameters[i].copy_(weighted[i].mul(inverse));
-    }
-
-    /// <summary>
     /// One head-only epoch (ATE-SG) of <paramref name="steps"/> batches, as many as a trunk-updating epoch takes:
     /// the trunk is frozen, so the embeddings of the rows labelled here are computed (data-parallel) and sent once
     /// per trunk version; then only this worker's heads train, with no traffic. On host memory the heads train head
@@ -534,7 +333,7 @@ public sealed class ShardTrainer : IDisposable
         {
             using var scope = NewDisposeScope();
             var route = RouteOf(train, AllPositions(train));
-            var (inputs, positions) = SendEmbeddings(route, _trunk.Embed(train.Features));
+            var (inputs, positions) = _exchange.SendEmbeddings(route, _trunk.Embed(train.Features));
             _headInputs?.Dispose();
             _headInputs = inputs.clone().DetachFromDisposeScope();
             _headInputRow = Enumerable.Repeat(-1, train.Count).ToArray();
@@ -655,7 +454,7 @@ public sealed class ShardTrainer : IDisposable
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var route = RouteOf(split, AllPositions(split));
-        var (embeddings, positions) = SendEmbeddings(route, _trunk.Embed(split.Features));
+        var (embeddings, positions) = _exchange.SendEmbeddings(route, _trunk.Embed(split.Features));
         var (_, columns, truth) = CellsOf(positions.Select(p => split.Rows[p]).ToArray());
         var predictions = new float[truth.Length];
         var units = Inference.DataUnits(tasks, scales, _device);
@@ -677,8 +476,8 @@ public sealed class ShardTrainer : IDisposable
     /// <remarks>A collective: every worker calls it at the same point (the optimizer's moments are gathered first).</remarks>
     public TrunkState SnapshotTrunk()
     {
-        GatherOptimizerState();
-        return new(_trunk.Export(), _trunkOptimizer.ExportMoments(), _trunkOptimizer.StepCount, Version, _bestTrunk, _bestVersion);
+        _replicas.GatherOptimizerState();
+        return new(_trunk.Export(), _replicas.Optimizer.ExportMoments(), _replicas.Optimizer.StepCount, Version, _bestTrunk, _bestVersion);
     }
 
     /// <summary>The current trunk and heads are the best so far (early stopping): keep a copy.</summary>
@@ -710,7 +509,7 @@ public sealed class ShardTrainer : IDisposable
     {
         foreach (var split in _splits.Values) split.Dispose();
         _trunk.Dispose();
-        _trunkOptimizer.Dispose();
+        _replicas.Dispose();
         _heads.Dispose();
         _bestHeads?.Dispose();
         _headOptimizer.Dispose();
