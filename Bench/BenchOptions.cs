@@ -16,10 +16,13 @@ public sealed class BenchOptions
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "rows per step", DefaultValueFactory = _ => 128 };
     public Option<int> Seed { get; } = new("--seed") { Description = "seed", DefaultValueFactory = _ => 0 };
     public Option<bool> Json { get; } = new("--json") { Description = "end with one line holding a JSON object of the results" };
+    public Option<string> Trunk { get; } = new("--trunk") { Description = "fingerprint, or graph (D-MPNN; --layers then defaults to 300, the layers after the readout)", DefaultValueFactory = _ => "fingerprint" };
+    public Option<int> Depth { get; } = new("--depth") { Description = "--trunk graph: message-passing steps", DefaultValueFactory = _ => new GraphSpec().Depth };
+    public Option<int> HiddenSize { get; } = new("--hidden-size") { Description = "--trunk graph: width of the bond and atom states", DefaultValueFactory = _ => new GraphSpec().Hidden };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Data, Synthetic, Layers, Bits, BatchSize, Seed, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { Data, Synthetic, Layers, Bits, BatchSize, Seed, Json, Trunk, Depth, HiddenSize }) command.Options.Add(option);
     }
 
     /// <summary>The data path a run spec names: a file, or a synthetic descriptor.</summary>
@@ -38,13 +41,31 @@ public sealed class BenchOptions
         p.GetValue(Layers)!.Split(',', StringSplitOptions.TrimEntries).Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out var n) && n > 0
             ? n : throw new ArgumentException($"--layers: '{p.GetValue(Layers)}' is not a list of positive sizes")).ToArray();
 
+    /// <summary>Whether --trunk names the graph trunk (anything else than fingerprint or graph is refused).</summary>
+    public bool IsGraph(ParseResult p) => p.GetValue(Trunk)!.Trim().ToLowerInvariant() switch
+    {
+        "fingerprint" => false,
+        "graph" => true,
+        var other => throw new ArgumentException($"--trunk must be fingerprint or graph (got '{other}')"),
+    };
+
+    /// <summary>
+    /// The benchmarks' model: the fingerprint trunk on ECFP bits, or the graph trunk on the graph alone (no molecule
+    /// features, chemprop's defaults: one 300-wide layer after a mean readout, no dropout).
+    /// </summary>
     public RunSpec Spec(ParseResult p, ScheduleSpec schedule, Precision precision = Precision.Fp32)
     {
+        var graph = IsGraph(p);
+        var model = graph
+            ? new ModelSpec(p.GetResult(Layers) is { Implicit: false } ? LayerSizes(p) : [300], 0, 0, MtnnCluster.Model.TrunkKind.Graph,
+                new GraphSpec(p.GetValue(Depth), p.GetValue(HiddenSize)))
+            : new ModelSpec(LayerSizes(p), 0.25);
         var spec = new RunSpec(
             new DatasetSpec([DataPath(p)], "smiles", null, null, null),
-            new FeaturizerSpec(2, p.GetValue(Bits), false),
+            graph ? new FeaturizerSpec(2, p.GetValue(Bits), false, Fingerprint: false, GraphFeatures: MtnnCluster.Chem.GraphFeatures.Version)
+                : new FeaturizerSpec(2, p.GetValue(Bits), false),
             new SplitSpec(SplitKind.Random, p.GetValue(Seed), 0.8, 0.1, 0.1),
-            new ModelSpec(LayerSizes(p), 0.25),
+            model,
             new OptimizerSpec(1e-3, 1e-4, p.GetValue(BatchSize), false),
             schedule,
             p.GetValue(Seed),

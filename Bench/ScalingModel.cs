@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MtnnCluster.Cli.Commands;
 using MtnnCluster.Collectives;
+using MtnnCluster.Model;
 using MtnnCluster.Training;
 using MtnnCluster.Training.Run;
 using static TorchSharp.torch;
@@ -77,12 +78,12 @@ public static class ScalingModel
                     "(trunk 2 × 4 forward, ~2× backward, feature unpacking, heads, loss, 2 AdamWs of ~7 ops per tensor) at ~15 µs each from .NET.");
 
         PrintFormula(share);
-        var (trunkParameters, batchSize) = (0L, 0);
+        var (trunkParameters, batchSize, flopsPerRow) = (0L, 0, 0.0);
         foreach (var path in paths)
         {
             var stats = Stats(Spec(path, extra), counts);
             var work = stats.Work;
-            (trunkParameters, batchSize) = (work.TrunkParameters, work.BatchSize);
+            (trunkParameters, batchSize, flopsPerRow) = (work.TrunkParameters, work.BatchSize, work.FlopsPerRow);
             Console.WriteLine($"== {stats.Name}: {stats.Rows:N0} rows ({work.TrainRows:N0} train), {stats.Tasks:N0} tasks, {stats.CellsPerRow:0.##} labelled cells per row; " +
                               $"P = {work.TrunkParameters:N0} trunk parameters ({work.TrunkBytes / 1e6:0.#} MB), hidden {work.Hidden}, B = {work.BatchSize}, {work.StepsPerEpoch} steps per epoch");
             Console.WriteLine("  N: distinct workers labelling a row (mean) | busiest worker's embedding rows per own row");
@@ -119,7 +120,7 @@ public static class ScalingModel
                 }
             }
         }
-        PrintVerdict(gpuFlops, floor, trunkParameters, batchSize, links.Max(), measured.SoftwareBytesPerSecond);
+        PrintVerdict(gpuFlops, floor, trunkParameters, flopsPerRow, batchSize, links.Max(), measured.SoftwareBytesPerSecond);
         report.Finish(json);
         return 0;
     }
@@ -127,7 +128,8 @@ public static class ScalingModel
     private static void PrintFormula(double share)
     {
         Console.WriteLine("== the model (one step of ShardTrainer.Step on the busiest worker; no overlap of communication and compute)");
-        Console.WriteLine("  b = B/N rows; compute = max(floor, 6·P·b / F)");
+        Console.WriteLine("  b = B/N rows; compute = max(floor, f·b / F), f = training FLOPs per row: 6·P for the fingerprint trunk; for the graph trunk");
+        Console.WriteLine("        6 × the multiply-adds of W_i on atoms and bonds, depth−1 W_h on 2·bonds directed bonds, W_o on atoms, the layers after the readout");
         Console.WriteLine("  per byte: s = max(1/link, 1/tcp_software); latency α = network + tcp_software latency");
         Console.WriteLine("  a2a = α + b·e·hidden·4·s, twice a step (embeddings out, gradients back); e = the busiest worker's embedding rows sent or");
         Console.WriteLine("        received per own row, from each training row's labelled tasks, TaskAssignment.Balance over N and RowPlacement.Owners");
@@ -140,13 +142,13 @@ public static class ScalingModel
         Console.WriteLine("  heads (6·hidden FLOPs per labelled cell) and the embeddings' own device↔host copies (≤ 51 kB a step) are left out: < 1% here");
     }
 
-    private static void PrintVerdict(double gpuFlops, double floor, long trunkParameters, int batchSize, double fastestLink, double software)
+    private static void PrintVerdict(double gpuFlops, double floor, long trunkParameters, double flopsPerRow, int batchSize, double fastestLink, double software)
     {
         var ringOnLink = 2.0 * 4 * trunkParameters / (fastestLink * 1e9 / 8);
-        var efficientRows = gpuFlops * floor / (6.0 * trunkParameters);
+        var efficientRows = gpuFlops * floor / flopsPerRow;
         Console.WriteLine("== what breaks first");
-        Console.WriteLine($"  B/N rows per worker against the GPU's efficient batch: under F·floor/6P = {efficientRows:N0} rows a step the floor, not the");
-        Console.WriteLine($"  FLOPs, sets a GPU's step time. B = {batchSize} is under it {(batchSize < efficientRows ? "already at N = 1" : $"from N = {Math.Ceiling(batchSize / efficientRows)}")}: sharing the batch's rows");
+        Console.WriteLine($"  B/N rows per worker against the GPU's efficient batch: under F·floor/f = {efficientRows:N0} rows a step the floor, not the");
+        Console.WriteLine($"  FLOPs, sets a GPU's step time ({flopsPerRow / (4.0 * trunkParameters):0.#} FLOPs per row per gradient byte). B = {batchSize} is under it {(batchSize < efficientRows ? "already at N = 1" : $"from N = {Math.Ceiling(batchSize / efficientRows)}")}: sharing the batch's rows");
         Console.WriteLine("  out then saves no GPU time, while the ring all-reduce of the trunk gradient (2(N−1)/N × 4P per worker, at the TCP group's");
         Console.WriteLine("  software rate when that is below the link's, plus the PCIe staging) is added in full, so efficiency ≈ T1 / (N × (T1 + reduce)).");
         Console.WriteLine($"  From N > {batchSize} a worker has under one row a step and some have none. --sync-every K thins the reduction out but not the");
@@ -172,7 +174,7 @@ public static class ScalingModel
     {
         var data = PreparedDataset.Load(spec);
         var train = data.Split.Train;
-        var work = new ScaleOutWorkload(RunSpec.TrunkParameterCount(data.FeatureSize, spec.Model.Layers), spec.Model.Layers[^1], spec.Optimizer.BatchSize, train.Length);
+        var work = new ScaleOutWorkload(Trunks.ParameterCount(spec.Model, data.FeatureSize), spec.Model.Layers[^1], spec.Optimizer.BatchSize, train.Length, GraphFlops(spec, data));
         var labelsPerTask = data.Labels.CountPerTask(train);
         var peers = new Dictionary<int, (double, double)>();
         foreach (var n in counts)
@@ -205,10 +207,19 @@ public static class ScalingModel
         return new DatasetStats(Path.GetFileName(data.Path), work, data.RowCount, data.TaskCount, (double)data.Labels.Count / data.RowCount, peers);
     }
 
+    /// <summary>The graph trunk's training FLOPs per molecule at the training rows' mean atoms and bonds; null for the fingerprint trunk.</summary>
+    private static double? GraphFlops(RunSpec spec, PreparedDataset data)
+    {
+        if (data.Graphs is not { } graphs || spec.Model.Graph is not { } graph) return null;
+        var train = data.Split.Train;
+        var (atoms, bonds) = (train.Average(r => (double)graphs[r].AtomCount), train.Average(r => (double)graphs[r].BondCount));
+        return GraphTrunk.TrainingFlops(atoms, bonds, graph.Depth, graph.Hidden, data.FeatureSize, spec.Model.Layers);
+    }
+
     private static Measured Measure(RunSpec spec)
     {
         var data = PreparedDataset.Load(spec);
-        var parameters = RunSpec.TrunkParameterCount(data.FeatureSize, spec.Model.Layers);
+        var parameters = Trunks.ParameterCount(spec.Model, data.FeatureSize);
         var buffer = new float[parameters];
 
         // (a) the TCP group: 2 ranks on loopback, one listener each as one per process; TCP alone (as between

@@ -14,8 +14,9 @@ public static class FeaturizeCommand
         var radius = new Option<int>("--radius") { Description = "ECFP radius (2 = ECFP4)", DefaultValueFactory = _ => 2 };
         var bits = new Option<int>("--bits") { Description = "fingerprint length", DefaultValueFactory = _ => 2048 };
         var longColumns = new LongFormatOptions();
-        var output = new Option<FileInfo>("--out") { Description = "CSV: smiles,valid,heavy_atoms,unique_environments,bits", Required = true };
-        var command = new Command("featurize", "write the ECFP fingerprint of every molecule") { data, smilesColumn, longColumns.TaskColumn, longColumns.LabelColumn, radius, bits, output };
+        var output = new Option<FileInfo>("--out") { Description = "CSV: smiles,valid,heavy_atoms,unique_environments,bits; with --graph, JSON lines", Required = true };
+        var graph = new Option<bool>("--graph") { Description = "write each molecule's graph as the graph trunk reads it (atoms' and bonds' feature columns, bonds' ends), one JSON object a line" };
+        var command = new Command("featurize", "write the ECFP fingerprint (or, with --graph, the molecular graph) of every molecule") { data, smilesColumn, longColumns.TaskColumn, longColumns.LabelColumn, radius, bits, graph, output };
         command.SetAction((parse, _) => CommandErrors.Guard(() =>
         {
             var r = parse.GetValue(radius);
@@ -24,6 +25,12 @@ public static class FeaturizeCommand
             if (n is < 8 or > 1 << 20) throw new ArgumentException($"--bits must be 8..1048576 (got {n})");
             var table = LabelFile.Read(parse.GetValue(data)!.FullName, new CsvReadOptions(parse.GetValue(smilesColumn)!, Tasks: [],
                 TaskColumn: parse.GetValue(longColumns.TaskColumn), LabelColumn: parse.GetValue(longColumns.LabelColumn)));
+            if (parse.GetValue(graph))
+            {
+                var invalidGraphs = GraphFeaturesFile.Write(table, parse.GetValue(output)!.FullName);
+                Console.WriteLine($"wrote {table.RowCount} graphs to {parse.GetValue(output)!.FullName} ({invalidGraphs} invalid SMILES)");
+                return Task.FromResult(0);
+            }
             var featurizer = new EcfpFeaturizer(r, n);
             var lines = new string[table.RowCount];
             var invalid = 0;

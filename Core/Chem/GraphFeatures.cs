@@ -5,6 +5,8 @@ public static class GraphFeatures
 {
     public const int AtomFeatureCount = 72, BondFeatureCount = 14, AtomColumnsPerAtom = 7, BondColumnsPerBond = 4;
     public const int Version = 1;
+    public static IReadOnlyList<string> AtomFeatureNames { get; } = Enumerable.Range(0, AtomFeatureCount).Select(i => $"atom{i}").ToArray();
+    public static IReadOnlyList<string> BondFeatureNames { get; } = Enumerable.Range(0, BondFeatureCount).Select(i => $"bond{i}").ToArray();
 
     public static MoleculeGraph Of(Molecule m)
     {

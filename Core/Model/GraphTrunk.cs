@@ -86,6 +86,24 @@ public sealed class GraphTrunk : ITrunk
         return count;
     }
 
+    /// <summary>
+    /// Training FLOPs (forward and backward, 3× the forward's multiply-adds × 2) of one molecule of
+    /// <paramref name="atoms"/> atoms and <paramref name="bonds"/> bonds: W_i on atoms and bonds, depth − 1 products
+    /// of W_h on the 2·bonds directed bonds, W_o on the atoms, the layers after the readout. Gathers and sums are left out.
+    /// </summary>
+    public static double TrainingFlops(double atoms, double bonds, int depth, int hidden, int featureSize, IReadOnlyList<int> layers)
+    {
+        var multiplyAdds = atoms * AtomWidth * hidden + bonds * BondWidth * hidden + (depth - 1) * 2 * bonds * hidden * (double)hidden
+                           + atoms * (AtomWidth + hidden) * (double)hidden;
+        double fanIn = hidden + featureSize;
+        foreach (var size in layers)
+        {
+            multiplyAdds += fanIn * size;
+            fanIn = size;
+        }
+        return 3 * 2 * multiplyAdds;
+    }
+
     /// <summary>How many tensors the trunk has (a checkpoint's count is checked against it).</summary>
     public static int TensorCount(int featureSize, int layers) => 4 + (featureSize > 0 ? 3 : 2) + 2 * (layers - 1);
 

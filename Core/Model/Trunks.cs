@@ -26,6 +26,11 @@ public static class Trunks
         ? GraphTrunk.TensorCount(featureSize, model.Layers.Length)
         : 2 * model.Layers.Length;
 
+    /// <summary>Weights and biases of the trunk of <paramref name="model"/> on <paramref name="featureSize"/> features.</summary>
+    public static long ParameterCount(ModelSpec model, int featureSize) => model.Trunk == TrunkKind.Graph
+        ? GraphTrunk.ParameterCount(model.Graph!.Hidden, featureSize, model.Layers)
+        : RunSpec.TrunkParameterCount(featureSize, model.Layers);
+
     /// <summary>The trunk's name for people: what it is and its shape.</summary>
     public static string Describe(ModelSpec model, int featureSize) => model.Trunk == TrunkKind.Graph
         ? $"graph (D-MPNN depth {model.Graph!.Depth}, hidden {model.Graph.Hidden}, {model.Graph.Readout.ToString().ToLowerInvariant()} readout" +

@@ -24,10 +24,11 @@ public sealed record ScaleOutMachine(
 }
 
 /// <summary>The trunk and the batch a step computes (the global batch is the same whatever the worker count).</summary>
-public sealed record ScaleOutWorkload(long TrunkParameters, int Hidden, int BatchSize, int TrainRows)
+/// <param name="TrainingFlopsPerRow">Forward and backward FLOPs of one row where a parameter is not used once per row
+/// (the graph trunk applies its weights to every atom and bond); null: about 6 per trunk parameter (2 forward, 4 backward).</param>
+public sealed record ScaleOutWorkload(long TrunkParameters, int Hidden, int BatchSize, int TrainRows, double? TrainingFlopsPerRow = null)
 {
-    /// <summary>Forward and backward of one row: about 6 FLOPs per trunk parameter (2 forward, 4 backward).</summary>
-    public double FlopsPerRow => 6.0 * TrunkParameters;
+    public double FlopsPerRow => TrainingFlopsPerRow ?? 6.0 * TrunkParameters;
     public double TrunkBytes => 4.0 * TrunkParameters;
     public int StepsPerEpoch => RunSchedule.StepsFor(TrainRows, BatchSize);
 }
