@@ -11,6 +11,13 @@ Precision (--precision, as `mtnn train --precision`): fp32; tf32 (torch.backends
 cudnn.allow_tf32 on, CUDA only); bf16 (the trunk under torch.autocast(dtype=torch.bfloat16): float32 parameters,
 each Linear in bfloat16, the trunk's output cast back to float32 so that heads and loss run in float32).
 
+Graph mode (--trunk graph, as `mtnn train --trunk graph`): chemprop's D-MPNN written as MtnnCluster's GraphTrunk
+computes it: W_i on atoms and bonds apart, gathered onto the directed bonds; depth - 1 updates
+h = ReLU(h0 + W_h (sum of the states reaching the bond's source - the reverse bond's state)); atom states
+ReLU(W_o [x ; incoming] + b); mean readout; the layers after it (default 300); no dropout. Its input is
+`mtnn featurize --graph` (the project's own atom and bond feature columns), stored flat on the device, each batch
+assembled from index arrays, so only the training loop differs.
+
 Data: --data CSV[.gz] featurised by `mtnn featurize` (ECFP4, 2048 bits, the same features the C# trainer uses), or
 --synthetic ROWS,TASKS,DENSITY (random sparse binary features and low-rank labels, the same model family as the
 C# generator, not the same rows). Output: the same fields as `bench.sh epoch`; with --json the last line is JSON.
@@ -59,6 +66,10 @@ def parse_args():
     p.add_argument("--fingerprints", help="the output of `mtnn featurize` for --data, made beforehand (where ./mtnn cannot run, as in a separate PyTorch root)")
     p.add_argument("--first-layer", default="dense", choices=["dense", "sparse"],
                    help="sparse: the first layer as an embedding bag over each row's set features, as MtnnCluster computes it on the CPU")
+    p.add_argument("--trunk", default="fingerprint", choices=["fingerprint", "graph"])
+    p.add_argument("--graphs", help="--trunk graph: the output of `mtnn featurize --graph` for --data, made beforehand")
+    p.add_argument("--depth", type=int, default=3)
+    p.add_argument("--hidden-size", type=int, default=300)
     p.add_argument("--json", action="store_true")
     return p.parse_args()
 
@@ -97,6 +108,132 @@ def featurized(args, root):
             if cell:
                 y[r, t] = float(cell)
     return data, x, y
+
+
+ATOM_WIDTH, BOND_WIDTH = 72, 14
+
+
+def labels_of(data):
+    opener = gzip.open if data.endswith(".gz") else open
+    with opener(data, "rt", newline="") as f:
+        reader = csv.DictReader(f)
+        tasks = [c for c in reader.fieldnames if c != "smiles"]
+        return tasks, list(reader)
+
+
+def graphs_of(args, root):
+    """The molecules' graphs (`mtnn featurize --graph`) and NaN-masked labels of --data."""
+    data = os.path.abspath(args.data or os.path.join(root, "examples", "tox21.csv"))
+    if not os.path.exists(data):
+        fail(f"--data: {data} does not exist")
+    path = args.graphs
+    tmp = None
+    if not path:
+        tmp = tempfile.TemporaryDirectory()
+        path = os.path.join(tmp.name, "graphs.jsonl")
+        subprocess.run([args.mtnn or os.path.join(root, "mtnn"), "featurize", "--graph", "--data", data, "--out", path], check=True,
+                       stdout=subprocess.DEVNULL)
+    with open(path) as f:
+        header = json.loads(f.readline())
+        molecules = [json.loads(line) for line in f]
+    if tmp:
+        tmp.cleanup()
+    if len(header["atom_features"]) != ATOM_WIDTH or len(header["bond_features"]) != BOND_WIDTH:
+        fail(f"{path}: {len(header['atom_features'])} atom and {len(header['bond_features'])} bond features, the reference reads {ATOM_WIDTH} and {BOND_WIDTH}")
+    tasks, rows = labels_of(data)
+    if len(rows) != len(molecules):
+        fail(f"{data}: {len(rows)} rows but {len(molecules)} graphs")
+    keep = [i for i, m in enumerate(molecules) if m["valid"]]
+    y = np.full((len(keep), len(tasks)), np.nan, dtype=np.float32)
+    for r, i in enumerate(keep):
+        for t, name in enumerate(tasks):
+            cell = rows[i][name].strip()
+            if cell:
+                y[r, t] = float(cell)
+    return data, [molecules[i] for i in keep], y
+
+
+class GraphStore:
+    """Every molecule's atoms and bonds in flat arrays: feature columns on the device, topology on the host."""
+
+    def __init__(self, molecules, device):
+        def padded(lists, width, spare):
+            out = np.full((len(lists), width), spare, dtype=np.uint8)
+            for i, cols in enumerate(lists):
+                out[i, :len(cols)] = cols
+            return out
+        atoms = [a for m in molecules for a in m["atoms"]]
+        bond_features = [b for m in molecules for b in m["bond_features"]]
+        self.atom_start = np.concatenate([[0], np.cumsum([len(m["atoms"]) for m in molecules])]).astype(np.int64)
+        self.bond_start = np.concatenate([[0], np.cumsum([len(m["bonds"]) for m in molecules])]).astype(np.int64)
+        self.bond_atoms = np.array([b for m in molecules for b in m["bonds"]], dtype=np.int64).reshape(-1, 2)
+        self.atom_columns = torch.from_numpy(padded(atoms, 7, ATOM_WIDTH)).to(device)
+        self.bond_columns = torch.from_numpy(padded(bond_features, 4, BOND_WIDTH)).to(device)
+        self.mass = torch.tensor([x for m in molecules for x in m["mass"]], dtype=torch.float32, device=device)
+        self.device = device
+
+    @staticmethod
+    def ranges(start, ids):
+        first, count = start[ids], start[ids + 1] - start[ids]
+        total = int(count.sum())
+        begin = np.cumsum(count) - count
+        return np.repeat(first - begin, count) + np.arange(total), np.repeat(np.arange(len(ids)), count), count, begin
+
+    def batch(self, ids):
+        atom_index, atom_row, atoms_per_row, atom_offset = self.ranges(self.atom_start, ids)
+        bond_index, bond_row, _, _ = self.ranges(self.bond_start, ids)
+        ends = self.bond_atoms[bond_index] + atom_offset[bond_row][:, None]
+        source = ends.reshape(-1)  # 2b: begin -> end, 2b + 1: end -> begin
+        target = ends[:, ::-1].reshape(-1)
+        reverse = np.arange(len(source)) ^ 1
+        d = self.device
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(d)
+        atom_index, bond_index = t(atom_index), t(bond_index)
+        atom_x = torch.zeros(len(atom_index), ATOM_WIDTH + 1, device=d).scatter_(1, self.atom_columns[atom_index].long(), 1.0)[:, :ATOM_WIDTH]
+        atom_x[:, ATOM_WIDTH - 1] = self.mass[atom_index]
+        bond_x = torch.zeros(len(bond_index), BOND_WIDTH + 1, device=d).scatter_(1, self.bond_columns[bond_index].long(), 1.0)[:, :BOND_WIDTH]
+        return atom_x, bond_x, t(source), t(target), t(reverse), t(atom_row), t(atoms_per_row.astype(np.float32)), len(ids)
+
+
+class GraphModel(torch.nn.Module):
+    """The D-MPNN as GraphTrunk computes it, then the task heads as one matrix."""
+
+    def __init__(self, depth, hidden, layers, tasks):
+        super().__init__()
+        def uniform(shape, fan_in):
+            bound = 1 / math.sqrt(fan_in)
+            return torch.nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
+        self.depth, self.hidden = depth, hidden
+        self.w_input = uniform((ATOM_WIDTH + BOND_WIDTH, hidden), ATOM_WIDTH + BOND_WIDTH)
+        self.w_hidden = uniform((hidden, hidden), hidden)
+        self.w_atom = uniform((ATOM_WIDTH + hidden, hidden), ATOM_WIDTH + hidden)
+        self.b_atom = uniform((hidden,), ATOM_WIDTH + hidden)
+        sizes = [hidden] + layers
+        self.trunk = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.head_weight = torch.nn.Parameter(torch.empty(layers[-1], tasks).uniform_(-1 / math.sqrt(layers[-1]), 1 / math.sqrt(layers[-1])))
+        self.head_bias = torch.nn.Parameter(torch.zeros(tasks))
+
+    def embed(self, batch, train):
+        atom_x, bond_x, source, target, reverse, atom_row, atoms_per_row, rows = batch
+        atoms = atom_x.shape[0]
+        # index_select, not x[index]: the same ops as the C# trunk (advanced indexing's backward is an index_put_)
+        initial = (atom_x @ self.w_input[:ATOM_WIDTH]).index_select(0, source) + (bond_x @ self.w_input[ATOM_WIDTH:]).repeat_interleave(2, 0)
+        state = torch.relu(initial)
+        for _ in range(1, self.depth):
+            reaching = torch.zeros(atoms, self.hidden, device=state.device).index_add(0, target, state)
+            state = torch.relu(initial + (reaching.index_select(0, source) - state.index_select(0, reverse)) @ self.w_hidden)
+        incoming = torch.zeros(atoms, self.hidden, device=state.device).index_add(0, target, state)
+        atom_states = torch.relu(torch.addmm(self.b_atom, atom_x, self.w_atom[:ATOM_WIDTH]) + incoming @ self.w_atom[ATOM_WIDTH:])
+        x = torch.zeros(rows, self.hidden, device=state.device).index_add(0, atom_row, atom_states) / atoms_per_row.clamp_min(1).unsqueeze(1)
+        for layer in self.trunk:
+            x = torch.relu(layer(x))
+        return x
+
+    def heads(self, h):
+        return h @ self.head_weight + self.head_bias
+
+    def trunk_parameters(self):
+        return [self.w_input, self.w_hidden, self.w_atom, self.b_atom] + list(self.trunk.parameters())
 
 
 def synthetic(args):
@@ -180,15 +317,33 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
     torch.backends.cudnn.allow_tf32 = args.precision == "tf32"
     torch.manual_seed(args.seed)
-    name, x, y = synthetic(args) if args.synthetic else featurized(args, root)
-    order = np.random.default_rng(args.seed).permutation(len(x))
-    train = order[: int(0.8 * len(x))]
-    features = torch.from_numpy(x[train]).to(device)
+    graph = args.trunk == "graph"
+    if graph and (args.synthetic or args.precision == "bf16" or args.first_layer == "sparse"):
+        fail("--trunk graph reads molecules (no --synthetic) in fp32 or tf32, without --first-layer sparse")
+    if graph:
+        name, molecules, y = graphs_of(args, root)
+        count = len(molecules)
+    else:
+        name, x, y = synthetic(args) if args.synthetic else featurized(args, root)
+        count = len(x)
+    order = np.random.default_rng(args.seed).permutation(count)
+    train = order[: int(0.8 * count)]
+    if graph:
+        store = GraphStore([molecules[i] for i in train], device)
+        features = None
+    else:
+        features = torch.from_numpy(x[train]).to(device)
     labels = torch.from_numpy(y[train]).to(device)
     mask = (~torch.isnan(labels)).float()
     targets = torch.nan_to_num(labels, nan=0.0)
+    if graph and args.layers == "2000,100":
+        args.layers = "300"  # the graph trunk's default, as mtnn train --trunk graph
     layers = [int(s) for s in args.layers.split(",")]
-    rows, tasks = features.shape[0], labels.shape[1]
+    rows, tasks = len(train), labels.shape[1]
+
+    def inputs(index):
+        """A batch's trunk input: dense rows, or (graph) the batch's molecules assembled from the flat store."""
+        return store.batch(index.cpu().numpy()) if graph else features[index]
     batches = max(1, math.ceil(rows / args.batch_size))
 
     def sync():
@@ -202,11 +357,12 @@ def main():
         start = time.perf_counter()
         if kind == "heads":  # ATE-SG head epoch: trunk frozen, its outputs computed once
             with torch.no_grad():
-                embedded = model.embed(features, train=False)
+                embedded = model.embed(features, train=False) if not graph else torch.cat(
+                    [model.embed(inputs(torch.arange(s, min(s + 4096, rows))), train=False) for s in range(0, rows, 4096)])
         for b in range(batches):
             index = permutation[b * rows // batches:(b + 1) * rows // batches]
             optimizer.zero_grad(set_to_none=True)
-            hidden = embedded[index] if kind == "heads" else model.embed(features[index], train=True)
+            hidden = embedded[index] if kind == "heads" else model.embed(inputs(index), train=True)
             loss, count = masked_bce(model.heads(hidden), targets[index], mask[index])
             if count.item() == 0:
                 continue
@@ -216,9 +372,13 @@ def main():
         return time.perf_counter() - start
 
     def run(kinds):
-        model = Model(features.shape[1], layers, tasks, args.dropout, args.precision == "bf16",
-                      sparse_first_layer=args.first_layer == "sparse").to(device)
-        trunk = list(model.trunk.parameters())
+        if graph:
+            model = GraphModel(args.depth, args.hidden_size, layers, tasks).to(device)
+            trunk = model.trunk_parameters()
+        else:
+            model = Model(features.shape[1], layers, tasks, args.dropout, args.precision == "bf16",
+                          sparse_first_layer=args.first_layer == "sparse").to(device)
+            trunk = list(model.trunk.parameters())
         heads = [model.head_weight, model.head_bias]
         # One AdamW per parameter group, as the C# trainer keeps the trunk's and the heads' optimizers apart.
         optimizers = {"joint": torch.optim.AdamW(trunk + heads, lr=1e-3, weight_decay=1e-4),
@@ -245,6 +405,7 @@ def main():
         "train_rows": rows,
         "tasks": tasks,
         "layers": args.layers,
+        "trunk": args.trunk + (f" (depth {args.depth}, hidden {args.hidden_size})" if graph else ""),
         "first_layer": args.first_layer,
         "joint_epoch_seconds": mean(joint["joint"]),
         "head_epoch_seconds": mean(alternate["heads"]),
