@@ -135,7 +135,7 @@ public static class TuneCommand
 
                 // the best is judged among the trials of the last rung: they trained the whole budget
                 var best = results[HyperparameterSearch.Best(alive.Select(k => (k, results[k].ValidScore)).ToArray(), 1)[0]];
-                var train = TrainCommandLine(parse, baseOptions, best, Path.Combine(outDirectory, "best"));
+                var train = TrainCommandLine(parse, baseOptions, best, Path.Combine(outDirectory, "best"), baseSpec);
                 WriteTable(Path.Combine(outDirectory, TableFile), results);
                 WriteSummary(Path.Combine(outDirectory, SummaryFile), seed, parse.GetValue(budget), rungs, results, best, train);
                 WriteReport(Path.Combine(outDirectory, ReportFile), rungs, results, best, train);
@@ -151,12 +151,19 @@ public static class TuneCommand
     /// <summary>The default space, with every searched setting the command line gives explicitly pinned to its value.</summary>
     private static SearchSpace Space(TrainOptions options, ParseResult parse)
     {
-        var space = SearchSpace.Default;
+        var graph = options.ToSpec(parse) is { Model.Trunk: MtnnCluster.Model.TrunkKind.Graph } spec ? spec : null;
+        var space = graph is null ? SearchSpace.Default : SearchSpace.Graph;
         bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
         if (Given(options.LearningRate)) space = space.PinLearningRate(parse.GetValue(options.LearningRate));
         if (Given(options.WeightDecay)) space = space.PinWeightDecay(parse.GetValue(options.WeightDecay));
         if (Given(options.Dropout)) space = space.PinDropout(parse.GetValue(options.Dropout));
         if (Given(options.Layers)) space = space.PinLayers(options.ToSpec(parse).Model.Layers);
+        if (graph is not null)
+        {
+            if (Given(options.Depth)) space = space.PinDepth(graph.Model.Graph!.Depth);
+            if (Given(options.HiddenSize)) space = space.PinHiddenSize(graph.Model.Graph!.Hidden);
+            if (!graph.Featurizer.Fingerprint || Given(options.Bits)) space = space.PinBits(graph.Featurizer.Bits); // the graph alone reads no bits
+        }
         if (Given(options.BatchSize)) space = space.PinBatchSize(parse.GetValue(options.BatchSize));
         if (Given(options.Bits)) space = space.PinBits(parse.GetValue(options.Bits));
         if (Given(options.InputDropout)) space = space.PinInputDropout(parse.GetValue(options.InputDropout));
@@ -174,9 +181,9 @@ public static class TuneCommand
     }
 
     /// <summary>The <c>mtnn train</c> that trains the trial again: the base options as given, the trial's settings, its epochs.</summary>
-    private static string TrainCommandLine(ParseResult parse, Option[] baseOptions, TrialResult trial, string outDirectory)
+    private static string TrainCommandLine(ParseResult parse, Option[] baseOptions, TrialResult trial, string outDirectory, RunSpec spec)
     {
-        string[] searched = ["--lr", "--weight-decay", "--dropout", "--input-dropout", "--layers", "--batch-size", "--bits", "--out", "--overwrite", "--epochs"];
+        string[] searched = ["--lr", "--weight-decay", "--dropout", "--input-dropout", "--layers", "--batch-size", "--bits", "--depth", "--hidden-size", "--out", "--overwrite", "--epochs"];
         var words = new List<string> { "mtnn", "train" };
         foreach (var option in baseOptions.Where(o => !searched.Contains(o.Name)))
         {
@@ -184,9 +191,8 @@ public static class TuneCommand
             if (given.Tokens.Count == 0) words.Add(option.Name); // a flag
             foreach (var token in given.Tokens) words.AddRange([option.Name, Quote(token.Value)]);
         }
-        var p = trial.Parameters;
-        words.AddRange(["--lr", Number(p.LearningRate), "--weight-decay", Number(p.WeightDecay), "--dropout", Number(p.Dropout), "--input-dropout", Number(p.InputDropout),
-            "--layers", string.Join(',', p.Layers), "--batch-size", Number(p.BatchSize), "--bits", Number(p.Bits), "--epochs", Number(trial.Epochs), "--out", Quote(outDirectory)]);
+        foreach (var (option, value) in trial.Parameters.Options(spec)) words.AddRange([option, value]);
+        words.AddRange(["--epochs", Number(trial.Epochs), "--out", Quote(outDirectory)]);
         return string.Join(' ', words);
     }
 
@@ -205,7 +211,7 @@ public static class TuneCommand
         object Row(TrialResult r) => new
         {
             trial = r.Trial, directory = r.Directory, lr = r.Parameters.LearningRate, weight_decay = r.Parameters.WeightDecay, dropout = r.Parameters.Dropout,
-            input_dropout = r.Parameters.InputDropout, layers = r.Parameters.Layers, batch_size = r.Parameters.BatchSize, bits = r.Parameters.Bits, rung = r.Rung, epochs = r.Epochs, best_epoch = r.BestEpoch,
+            input_dropout = r.Parameters.InputDropout, layers = r.Parameters.Layers, depth = r.Parameters.Depth, hidden_size = r.Parameters.Hidden, batch_size = r.Parameters.BatchSize, bits = r.Parameters.Bits, rung = r.Rung, epochs = r.Epochs, best_epoch = r.BestEpoch,
             valid_score = double.IsNaN(r.ValidScore) ? (double?)null : r.ValidScore, test_roc_auc = r.TestRocAuc, rung_scores = r.RungScores,
         };
         var summary = new
@@ -247,7 +253,8 @@ public static class TuneCommand
     }
 
     private static string Describe(TrialParameters p) =>
-        $"--lr {Short(p.LearningRate)} --weight-decay {Short(p.WeightDecay)} --dropout {Short(p.Dropout)} --input-dropout {Short(p.InputDropout)} --layers {string.Join(',', p.Layers)} --batch-size {p.BatchSize} --bits {p.Bits}";
+        $"--lr {Short(p.LearningRate)} --weight-decay {Short(p.WeightDecay)} --dropout {Short(p.Dropout)} --input-dropout {Short(p.InputDropout)} --layers {string.Join(',', p.Layers)} --batch-size {p.BatchSize} --bits {p.Bits}" +
+        (p.Depth > 0 ? $" --depth {p.Depth} --hidden-size {p.Hidden}" : "");
 
     /// <summary>For reading; the table, tune.json and the train command have the exact values.</summary>
     private static string Short(double value) => value.ToString("G3", CultureInfo.InvariantCulture);

@@ -75,4 +75,29 @@ public sealed class HyperparameterSearchTests
         Assert.Equal([2, 4, 3], HyperparameterSearch.Best(scored, 3));
         Assert.Equal([2, 4, 3, 0, 5, 1], HyperparameterSearch.Best(scored, 10));
     }
+
+    [Fact]
+    public void The_graph_space_searches_depth_and_hidden_size_and_a_trial_names_only_its_trunk_s_options()
+    {
+        var trials = HyperparameterSearch.Sample(100, 3, SearchSpace.Graph);
+        Assert.All(trials, t =>
+        {
+            Assert.Contains(t.Depth, SearchSpace.Graph.Depths!);
+            Assert.Contains(t.Hidden, SearchSpace.Graph.HiddenSizes!);
+            Assert.Equal(0, t.InputDropout);
+        });
+        Assert.True(trials.Select(t => t.Depth).Distinct().Count() > 2);
+        var pinned = HyperparameterSearch.Sample(100, 3, SearchSpace.Graph.PinDepth(4));
+        Assert.All(pinned, t => Assert.Equal(4, t.Depth));
+        Assert.Equal(trials.Select(t => t.Hidden), pinned.Select(t => t.Hidden)); // the others as drawn
+
+        var spec = new MtnnCluster.Training.RunSpec(new(["x.csv"], "smiles", null, null, null), new(2, 2048, true, Fingerprint: false, GraphFeatures: 1),
+            new(MtnnCluster.Training.SplitKind.Random, 0, 0.8, 0.1, 0.1), new([300], 0, 0, MtnnCluster.Model.TrunkKind.Graph, new()),
+            new(1e-3, 1e-4, 64, false), new(MtnnCluster.Training.ScheduleKind.Joint, 5, 1, 1, 0), 0);
+        var trial = trials[0];
+        var options = trial.Options(spec).Select(o => o.Option).ToArray();
+        Assert.Equal(["--lr", "--weight-decay", "--dropout", "--layers", "--depth", "--hidden-size", "--batch-size"], options);
+        var applied = trial.Apply(spec, 7);
+        Assert.Equal((trial.Depth, trial.Hidden), (applied.Model.Graph!.Depth, applied.Model.Graph.Hidden));
+    }
 }

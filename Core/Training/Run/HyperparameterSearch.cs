@@ -1,16 +1,40 @@
 namespace MtnnCluster.Training.Run;
 
 /// <summary>One trial's configuration: what the search varies over the base run.</summary>
-public sealed record TrialParameters(double LearningRate, double WeightDecay, double Dropout, int[] Layers, int BatchSize, int Bits, double InputDropout = 0)
+/// <param name="Depth">The graph trunk's message-passing steps; 0 for a fingerprint run.</param>
+/// <param name="Hidden">The graph trunk's bond and atom state width; 0 for a fingerprint run.</param>
+public sealed record TrialParameters(double LearningRate, double WeightDecay, double Dropout, int[] Layers, int BatchSize, int Bits, double InputDropout = 0,
+    int Depth = 0, int Hidden = 0)
 {
     /// <summary>The base run with this trial's settings, trained for at most <paramref name="epochs"/>.</summary>
     public RunSpec Apply(RunSpec spec, int epochs) => spec with
     {
         Featurizer = spec.Featurizer with { Bits = Bits },
-        Model = spec.Model with { Layers = Layers, Dropout = Dropout, InputDropout = InputDropout },
+        Model = spec.Model with
+        {
+            Layers = Layers, Dropout = Dropout, InputDropout = InputDropout,
+            Graph = spec.Model.Graph is { } graph && Depth > 0 ? graph with { Depth = Depth, Hidden = Hidden } : spec.Model.Graph,
+        },
         Optimizer = spec.Optimizer with { LearningRate = LearningRate, WeightDecay = WeightDecay, BatchSize = BatchSize },
         Schedule = spec.Schedule with { Epochs = epochs },
     };
+
+    /// <summary>
+    /// The <c>train</c> options that give this trial's settings, in order: those of the trunk it trains (a graph run
+    /// has no input dropout, and no bits unless the fingerprint is among its molecule features).
+    /// </summary>
+    public IReadOnlyList<(string Option, string Value)> Options(RunSpec spec)
+    {
+        static string N(double v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture); // shortest round trip
+        var graph = spec.Model.Trunk == Model.TrunkKind.Graph;
+        var options = new List<(string, string)> { ("--lr", N(LearningRate)), ("--weight-decay", N(WeightDecay)), ("--dropout", N(Dropout)) };
+        if (!graph) options.Add(("--input-dropout", N(InputDropout)));
+        options.Add(("--layers", string.Join(',', Layers)));
+        if (graph) options.AddRange([("--depth", N(Depth)), ("--hidden-size", N(Hidden))]);
+        options.Add(("--batch-size", N(BatchSize)));
+        if (spec.Featurizer.Fingerprint) options.Add(("--bits", N(Bits)));
+        return options;
+    }
 }
 
 /// <summary>
@@ -23,10 +47,18 @@ public sealed record SearchSpace(
     double WeightDecayLow, double WeightDecayHigh, double WeightDecayZeroChance,
     double DropoutLow, double DropoutHigh,
     int[][] Layers, int[] BatchSizes, int[] Bits,
-    double InputDropoutLow = 0, double InputDropoutHigh = 0)
+    double InputDropoutLow = 0, double InputDropoutHigh = 0,
+    int[]? Depths = null, int[]? HiddenSizes = null)
 {
     public static readonly SearchSpace Default = new(1e-4, 3e-3, 1e-6, 1e-3, 0.25, 0.0, 0.5,
         [[1000, 100], [2000, 100], [2000, 500, 100], [4000, 100]], [64, 128, 256], [1024, 2048], 0.0, 0.3);
+
+    /// <summary>
+    /// The graph trunk's space, around chemprop's defaults (depth 3, hidden 300, one 300-wide layer after the
+    /// readout, dropout 0): depth 2-6, hidden 200-600, the layers after the readout, smaller batches; no input dropout.
+    /// </summary>
+    public static readonly SearchSpace Graph = new(1e-4, 3e-3, 1e-6, 1e-3, 0.25, 0.0, 0.4,
+        [[300], [300, 300], [600], [1000]], [32, 64, 128], [2048], 0.0, 0.0, [2, 3, 4, 5, 6], [200, 300, 400, 600]);
 
     public SearchSpace PinLearningRate(double value) => this with { LearningRateLow = value, LearningRateHigh = value };
     public SearchSpace PinWeightDecay(double value) => this with { WeightDecayLow = value, WeightDecayHigh = value, WeightDecayZeroChance = 0 };
@@ -35,6 +67,8 @@ public sealed record SearchSpace(
     public SearchSpace PinBatchSize(int value) => this with { BatchSizes = [value] };
     public SearchSpace PinBits(int value) => this with { Bits = [value] };
     public SearchSpace PinInputDropout(double value) => this with { InputDropoutLow = value, InputDropoutHigh = value };
+    public SearchSpace PinDepth(int value) => this with { Depths = [value] };
+    public SearchSpace PinHiddenSize(int value) => this with { HiddenSizes = [value] };
 }
 
 /// <summary>A round of successive halving: <see cref="Trials"/> trials each trained for at most <see cref="Epochs"/>.</summary>
@@ -59,12 +93,15 @@ public static class HyperparameterSearch
             // every setting takes its draws even when pinned, so pinning one does not change the others
             var (lr, wdZero, wd, dropout, layers, batch, bits, inputDropout) = (random.NextDouble(), random.NextDouble(), random.NextDouble(), random.NextDouble(),
                 random.Next(space.Layers.Length), random.Next(space.BatchSizes.Length), random.Next(space.Bits.Length), random.NextDouble());
+            // the graph's draws come after all of the fingerprint's, which stay what they were before the graph trunk
+            var (depth, hidden) = space.Depths is { } depths && space.HiddenSizes is { } sizes
+                ? (depths[random.Next(depths.Length)], sizes[random.Next(sizes.Length)]) : (0, 0);
             return new TrialParameters(
                 LogUniform(space.LearningRateLow, space.LearningRateHigh, lr),
                 wdZero < space.WeightDecayZeroChance ? 0 : LogUniform(space.WeightDecayLow, space.WeightDecayHigh, wd),
                 space.DropoutLow + (space.DropoutHigh - space.DropoutLow) * dropout,
                 space.Layers[layers], space.BatchSizes[batch], space.Bits[bits],
-                space.InputDropoutLow + (space.InputDropoutHigh - space.InputDropoutLow) * inputDropout);
+                space.InputDropoutLow + (space.InputDropoutHigh - space.InputDropoutLow) * inputDropout, depth, hidden);
         }).ToArray();
     }
 
