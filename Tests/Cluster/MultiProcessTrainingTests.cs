@@ -59,12 +59,33 @@ public sealed class MultiProcessTrainingTests(Tox21Slice slice, ITestOutputHelpe
         Assert.Equal(localTasks, root.GetProperty("tasks").EnumerateArray().Select(t => (t.GetProperty("name").GetString(), t.GetProperty("test_roc_auc").ToString())));
     }
 
-    private async Task<string> TrainInProcess(string schedule, string syncEvery)
+    private async Task<string> TrainInProcess(string schedule, string syncEvery, string[]? args = null)
     {
-        var outDirectory = Path.Combine(slice.Directory, $"local-{schedule}-{syncEvery}");
+        var outDirectory = Path.Combine(slice.Directory, $"local-{schedule}-{syncEvery}{(args is null ? "" : "-graph")}");
         var root = new System.CommandLine.RootCommand { MtnnCluster.Cli.Commands.TrainCommand.Create() };
-        Assert.Equal(0, await root.Parse(["train", "--out", outDirectory, "--workers", "2", .. TrainArgs(slice.Csv, schedule, syncEvery)]).InvokeAsync());
+        Assert.Equal(0, await root.Parse(["train", "--out", outDirectory, "--workers", "2", .. args ?? TrainArgs(slice.Csv, schedule, syncEvery)]).InvokeAsync());
         return outDirectory;
+    }
+
+    /// <summary>The graph trunk, with descriptors beside the graph and dropout, through the same processes and wire.</summary>
+    [Fact]
+    public async Task Three_processes_train_the_graph_trunk_like_one()
+    {
+        string[] train = ["--data", slice.Csv, "--trunk", "graph", "--hidden-size", "48", "--layers", "32", "--dropout", "0.1", "--molecule-features", "descriptors",
+            "--epochs", "3", "--batch-size", "64", "--lr", "3e-3", "--patience", "0"];
+        var port = FreePort();
+        var clusterOut = Path.Combine(slice.Directory, "cluster-graph");
+        using var processes = new ProcessGroup(output);
+        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "2", "--out", clusterOut, .. train]);
+        var workers = new[] { "worker-a", "worker-b" }
+            .Select(id => processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--bind", "127.0.0.1:0", "--id", id])).ToArray();
+        foreach (var process in workers.Prepend(coordinator))
+            Assert.Equal(0, await processes.WaitForExit(process, Limit));
+        var cluster = JsonDocument.Parse(File.ReadAllText(Path.Combine(clusterOut, "metrics.json"))).RootElement;
+        var local = JsonDocument.Parse(File.ReadAllText(Path.Combine(await TrainInProcess("joint", "1", train), "metrics.json"))).RootElement;
+        // over TCP as in memory: the same graph model, to the bit
+        Assert.Equal(local.GetProperty("mean_test_roc_auc").GetDouble(), cluster.GetProperty("mean_test_roc_auc").GetDouble());
+        Assert.True(cluster.GetProperty("history").EnumerateArray().All(e => e.GetProperty("exchange_bytes").GetInt64() > 0));
     }
 
     internal static int FreePort()
