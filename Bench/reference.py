@@ -216,15 +216,17 @@ class GraphModel(torch.nn.Module):
     def embed(self, batch, train):
         atom_x, bond_x, source, target, reverse, atom_row, atoms_per_row, rows = batch
         atoms = atom_x.shape[0]
-        # index_select, not x[index]: the same ops as the C# trunk (advanced indexing's backward is an index_put_)
-        initial = (atom_x @ self.w_input[:ATOM_WIDTH]).index_select(0, source) + (bond_x @ self.w_input[ATOM_WIDTH:]).repeat_interleave(2, 0)
+        # gathers as x[index] and sums as an accumulating index_put_ (each the other's backward), as the C# trunk:
+        # on the CPU both are vectorised, where index_add_ (index_select's backward) adds row by row
+        def sum_into(count, index, values):
+            return torch.zeros(count, self.hidden, device=values.device).index_put_((index,), values, accumulate=True)
+        initial = (atom_x @ self.w_input[:ATOM_WIDTH])[source] + (bond_x @ self.w_input[ATOM_WIDTH:]).repeat_interleave(2, 0)
         state = torch.relu(initial)
         for _ in range(1, self.depth):
-            reaching = torch.zeros(atoms, self.hidden, device=state.device).index_add(0, target, state)
-            state = torch.relu(initial + (reaching.index_select(0, source) - state.index_select(0, reverse)) @ self.w_hidden)
-        incoming = torch.zeros(atoms, self.hidden, device=state.device).index_add(0, target, state)
+            state = torch.relu(initial + (sum_into(atoms, target, state)[source] - state[reverse]) @ self.w_hidden)
+        incoming = sum_into(atoms, target, state)
         atom_states = torch.relu(torch.addmm(self.b_atom, atom_x, self.w_atom[:ATOM_WIDTH]) + incoming @ self.w_atom[ATOM_WIDTH:])
-        x = torch.zeros(rows, self.hidden, device=state.device).index_add(0, atom_row, atom_states) / atoms_per_row.clamp_min(1).unsqueeze(1)
+        x = sum_into(rows, atom_row, atom_states) / atoms_per_row.clamp_min(1).unsqueeze(1)
         for layer in self.trunk:
             x = torch.relu(layer(x))
         return x
