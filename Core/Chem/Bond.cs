@@ -31,6 +31,15 @@ public sealed class Bond
 
     public bool IsAromatic { get; internal set; }
 
+    /// <summary>Double-bond stereo as RDKit's legacy perception assigns it from '/' and '\' (E/Z or none).</summary>
+    public BondStereo Stereo { get; internal set; }
+
+    /// <summary>'/' or '\' as written, seen from <see cref="Begin"/> to <see cref="End"/>; '\0' when none.</summary>
+    internal char Direction { get; set; }
+
+    /// <summary>Closed a ring in the SMILES: RDKit numbers such bonds after all the others.</summary>
+    internal bool IsRingClosure { get; set; }
+
     public int OtherAtom(int atom) => atom == Begin ? End : Begin;
 
     /// <summary>How much this bond adds to an atom's valence (1.5 for aromatic, as RDKit counts it).</summary>
