@@ -12,6 +12,7 @@ var root = new RootCommand("MtnnCluster benchmarks: epoch, collectives, scaling,
     PrecisionBench.Create(),
     FewShotBench.Create(),
     StepBench.Create(),
+    GraphFeaturesBench.Create(),
 };
 // Bad options and files end in one line naming them, as with mtnn.
 return await CommandErrors.Guard(() => root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

@@ -37,8 +37,11 @@ public sealed class Bond
     /// <summary>'/' or '\' as written, seen from <see cref="Begin"/> to <see cref="End"/>; '\0' when none.</summary>
     internal char Direction { get; set; }
 
-    /// <summary>Closed a ring in the SMILES: RDKit numbers such bonds after all the others.</summary>
-    internal bool IsRingClosure { get; set; }
+    /// <summary>
+    /// The SMILES ring-closure number that made this bond, or -1: RDKit numbers such bonds after all the others,
+    /// by ring-closure number.
+    /// </summary>
+    internal int RingNumber { get; set; } = -1;
 
     public int OtherAtom(int atom) => atom == Begin ? End : Begin;
 

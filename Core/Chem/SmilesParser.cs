@@ -106,7 +106,7 @@ public static class SmilesParser
             }
             var (begin, end) = (newIndex[t.Begin], newIndex[t.End]);
             var order = t.Order ?? (atoms[begin].IsAromatic && atoms[end].IsAromatic ? BondOrder.Aromatic : BondOrder.Single);
-            bonds.Add(new Bond(bonds.Count, begin, end, order) { Direction = t.Direction, IsRingClosure = t.RingClosure });
+            bonds.Add(new Bond(bonds.Count, begin, end, order) { Direction = t.Direction, RingNumber = t.RingNumber });
         }
         positions = atomPositions.ToArray();
         var molecule = new Molecule(atoms, bonds);

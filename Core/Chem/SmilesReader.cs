@@ -6,10 +6,11 @@ internal sealed record AtomToken(int Position, int AtomicNumber, int Isotope, in
 
 /// <summary>
 /// A bond as written; a null order means none was written (single, or aromatic between aromatic atoms).
-/// <paramref name="Direction"/> is '/' or '\' as seen going from Begin to End, or '\0'.
+/// <paramref name="Direction"/> is '/' or '\' as seen going from Begin to End, or '\0'; <paramref name="RingNumber"/>
+/// is the ring-closure number that made the bond, or -1.
 /// </summary>
 internal sealed record BondToken(int Position, int Begin, int End, BondOrder? Order, char Direction = '\0',
-    bool RingClosure = false);
+    int RingNumber = -1);
 
 /// <summary>
 /// What the reader found: tokens, and per atom its neighbours in the order the SMILES lists them (the order
@@ -138,7 +139,7 @@ internal sealed class SmilesReader
             if (previous >= 0)
             {
                 AddBond(previous, atom, pendingBond, pendingPosition >= 0 ? pendingPosition : _atoms[atom].Position,
-                    pendingDirection, ringClosure: false);
+                    pendingDirection, ringNumber: -1);
                 _neighborOrder[previous].Add(atom);
                 _neighborOrder[atom].Add(previous);
                 _hasPreceding[atom] = true;
@@ -233,20 +234,20 @@ internal sealed class SmilesReader
         // A direction written at the opening digit points from the opening atom; one written at the closing
         // digit points from the closing atom, so it is reversed for the Begin->End sense.
         var ringDirection = opening.Direction != '\0' ? opening.Direction : Reverse(direction);
-        AddBond(opening.Atom, atom, opening.Order ?? order, position, ringDirection, ringClosure: true);
+        AddBond(opening.Atom, atom, opening.Order ?? order, position, ringDirection, number);
         _neighborOrder[opening.Atom][opening.Slot] = atom;
         _neighborOrder[atom].Add(opening.Atom);
     }
 
     private static char Reverse(char direction) => direction switch { '/' => '\\', '\\' => '/', _ => '\0' };
 
-    private void AddBond(int begin, int end, BondOrder? order, int position, char direction, bool ringClosure)
+    private void AddBond(int begin, int end, BondOrder? order, int position, char direction, int ringNumber)
     {
         if (!_bonded.Add((Math.Min(begin, end), Math.Max(begin, end))))
         {
             throw new SmilesException(position, "two bonds between the same pair of atoms");
         }
-        _bonds.Add(new BondToken(position, begin, end, order, direction, ringClosure));
+        _bonds.Add(new BondToken(position, begin, end, order, direction, ringNumber));
     }
 
     private int ReadAtom()

@@ -57,15 +57,9 @@ internal static class StereoPerception
             return written; // two hydrogens: never a stereocentre, the tag is dropped later
         }
         var rdkitOrder = new List<int>(writtenOrder.Count);
-        foreach (var closures in (ReadOnlySpan<bool>)[false, true])
+        foreach (var b in RdkitBondOrder(m, atom))
         {
-            foreach (var b in m.BondsOf(atom))
-            {
-                if (m.Bonds[b].IsRingClosure == closures)
-                {
-                    rdkitOrder.Add(m.Bonds[b].OtherAtom(atom));
-                }
-            }
+            rdkitOrder.Add(m.Bonds[b].OtherAtom(atom));
         }
         if (implicitEntries == 1)
         {
@@ -90,6 +84,25 @@ internal static class StereoPerception
             : written == ChiralTag.Clockwise ? ChiralTag.CounterClockwise : ChiralTag.Clockwise;
     }
 
+    /// <summary>The atom's bonds in RDKit's numbering: as written, then ring closures by ring-closure number.</summary>
+    private static List<int> RdkitBondOrder(Molecule m, int atom)
+    {
+        var order = new List<int>();
+        var closures = new List<int>();
+        foreach (var b in m.BondsOf(atom))
+        {
+            (m.Bonds[b].RingNumber < 0 ? order : closures).Add(b);
+        }
+        if (closures.Count > 1)
+        {
+            closures.Sort((x, y) => m.Bonds[x].RingNumber != m.Bonds[y].RingNumber
+                ? m.Bonds[x].RingNumber.CompareTo(m.Bonds[y].RingNumber)
+                : x.CompareTo(y));
+        }
+        order.AddRange(closures);
+        return order;
+    }
+
     /// <summary>Sets <see cref="Atom.ChiralTag"/> and <see cref="Bond.Stereo"/>; free when nothing stereo was written.</summary>
     public static void Assign(Molecule m)
     {
@@ -107,39 +120,125 @@ internal static class StereoPerception
         {
             return;
         }
-        var ranks = CipRanks(m);
-        if (anyTag)
+        var n = m.Atoms.Count;
+        var invariants = new long[n];
+        for (var i = 0; i < n; i++)
         {
-            AssignAtoms(m, ranks);
+            invariants[i] = ElementInvariant(m.Atoms[i]);
         }
-        if (anyDirection)
+        var ranks = CipRanks(m, invariants, seededWithInvariants: false);
+        // 0: no CIP code yet; 10 S, 20 R (RDKit's weights when it re-ranks with them)
+        var cipCodes = new int[n];
+        var atomsPending = anyTag;
+        var bondsPending = anyDirection;
+        // As RDKit's legacy loop: assigned centres and bonds re-rank the atoms, which may tell apart the
+        // neighbours of a centre still pending (pseudo-asymmetric centres, as in ribitol's C3).
+        while (true)
         {
-            AssignBonds(m, ranks);
+            var atomsChanged = false;
+            var bondsChanged = false;
+            if (atomsPending)
+            {
+                (atomsPending, atomsChanged) = AssignAtomCodes(m, ranks, cipCodes);
+            }
+            if (bondsPending)
+            {
+                (bondsPending, bondsChanged) = AssignBonds(m, ranks);
+            }
+            if (!(atomsPending || bondsPending) || !(atomsChanged || bondsChanged))
+            {
+                break;
+            }
+            ranks = Rerank(m, ranks, cipCodes);
         }
-    }
-
-    private static void AssignAtoms(Molecule m, int[] ranks)
-    {
-        var assigned = new bool[m.Atoms.Count];
+        if (!anyTag)
+        {
+            return;
+        }
+        var assigned = new bool[n];
         foreach (var atom in m.Atoms)
         {
             var tag = atom.WrittenChiralTag;
-            if (tag is ChiralTag.Unspecified or ChiralTag.Other)
-            {
-                continue;
-            }
             if (tag is ChiralTag.SquarePlanar or ChiralTag.TrigonalBipyramidal or ChiralTag.Octahedral)
             {
                 atom.ChiralTag = tag; // RDKit keeps non-tetrahedral tags as written
-                continue;
             }
-            if (IsLegalCentre(m, atom) && NeighborRanksDistinct(m, atom.Index, ranks))
+            else if (cipCodes[atom.Index] != 0)
             {
                 atom.ChiralTag = tag;
                 assigned[atom.Index] = true;
             }
         }
         KeepRingStereo(m, ranks, assigned);
+    }
+
+    /// <summary>
+    /// RDKit's assignAtomChiralCodes: a tagged legal centre whose neighbours all rank differently gets its CIP
+    /// code. Returns whether legal centres are still without one, and whether any got one now.
+    /// </summary>
+    private static (bool Pending, bool Changed) AssignAtomCodes(Molecule m, int[] ranks, int[] cipCodes)
+    {
+        var pending = 0;
+        var changed = false;
+        foreach (var atom in m.Atoms)
+        {
+            var tag = atom.WrittenChiralTag;
+            if (tag is ChiralTag.Unspecified or ChiralTag.Other || cipCodes[atom.Index] != 0 || !IsLegalCentre(m, atom))
+            {
+                continue;
+            }
+            if (!NeighborRanksDistinct(m, atom.Index, ranks))
+            {
+                pending++;
+                continue;
+            }
+            changed = true;
+            // The code follows from the tag and the parity of sorting the neighbours (RDKit's bond order) by rank.
+            var order = RdkitBondOrder(m, atom.Index);
+            var swaps = 0;
+            for (var i = 0; i < order.Count; i++)
+            {
+                for (var j = i + 1; j < order.Count; j++)
+                {
+                    if (ranks[m.Bonds[order[i]].OtherAtom(atom.Index)] > ranks[m.Bonds[order[j]].OtherAtom(atom.Index)])
+                    {
+                        swaps++;
+                    }
+                }
+            }
+            if (order.Count == 3 && atom.TotalHydrogens == 1)
+            {
+                swaps++;
+            }
+            var counterClockwise = (tag == ChiralTag.CounterClockwise) == (swaps % 2 == 0);
+            cipCodes[atom.Index] = counterClockwise ? 10 : 20;
+        }
+        return (pending > 0, changed);
+    }
+
+    /// <summary>RDKit's rerankAtoms: ranks refined again from old rank, CIP code and E/Z double bonds.</summary>
+    private static int[] Rerank(Molecule m, int[] ranks, int[] cipCodes)
+    {
+        var n = m.Atoms.Count;
+        long factor = 100;
+        while (factor < n)
+        {
+            factor *= 10;
+        }
+        var invariants = new long[n];
+        for (var i = 0; i < n; i++)
+        {
+            invariants[i] = ranks[i] * factor + cipCodes[i];
+            foreach (var b in m.BondsOf(i))
+            {
+                var bond = m.Bonds[b];
+                if (bond.Order == BondOrder.Double)
+                {
+                    invariants[i] += bond.Stereo == BondStereo.E ? 1 : bond.Stereo == BondStereo.Z ? 2 : 0;
+                }
+            }
+        }
+        return CipRanks(m, invariants, seededWithInvariants: true);
     }
 
     /// <summary>RDKit's isAtomPotentialChiralCenter, before neighbour ranks are looked at.</summary>
@@ -309,12 +408,18 @@ internal static class StereoPerception
         };
     }
 
-    /// <summary>E/Z of each double bond (outside rings smaller than 8) that has a marked single bond on both sides.</summary>
-    private static void AssignBonds(Molecule m, int[] ranks)
+    /// <summary>
+    /// E/Z of each double bond (outside rings smaller than 8) that has a marked single bond on both sides.
+    /// Returns whether candidate bonds are still unmarked, and whether any was decided now.
+    /// </summary>
+    private static (bool Pending, bool Changed) AssignBonds(Molecule m, int[] ranks)
     {
+        var pending = 0;
+        var changed = false;
+        List<int>? clear = null;
         foreach (var bond in m.Bonds)
         {
-            if (bond.Order != BondOrder.Double || !DetectableRingSize(m, bond.Index))
+            if (bond.Order != BondOrder.Double || bond.Stereo != BondStereo.None || !DetectableRingSize(m, bond.Index))
             {
                 continue;
             }
@@ -324,12 +429,41 @@ internal static class StereoPerception
             }
             var begin = MarkedNeighbor(m, bond, bond.Begin, ranks);
             var end = MarkedNeighbor(m, bond, bond.End, ranks);
-            if (begin.Atom < 0 || end.Atom < 0 || begin.Conflict || end.Conflict)
+            if (begin.Atom < 0 || end.Atom < 0)
             {
+                pending++;
+                continue;
+            }
+            changed = true;
+            if (begin.Conflict || end.Conflict)
+            {
+                // RDKit drops both directions of a side marked twice the same way
+                (clear ??= []).AddRange(SideBonds(m, bond, begin.Conflict ? bond.Begin : -1));
+                clear.AddRange(SideBonds(m, bond, end.Conflict ? bond.End : -1));
                 continue;
             }
             // Both directions are seen from the double bond outwards: the same direction means the same side.
             bond.Stereo = begin.Direction == end.Direction ? BondStereo.Z : BondStereo.E;
+        }
+        foreach (var b in clear ?? [])
+        {
+            m.Bonds[b].Direction = '\0';
+        }
+        return (pending > 0, changed);
+    }
+
+    private static IEnumerable<int> SideBonds(Molecule m, Bond doubleBond, int atom)
+    {
+        if (atom < 0)
+        {
+            yield break;
+        }
+        foreach (var b in m.BondsOf(atom))
+        {
+            if (b != doubleBond.Index)
+            {
+                yield return b;
+            }
         }
     }
 
@@ -403,33 +537,43 @@ internal static class StereoPerception
 
     private static char Flip(char direction) => direction == '/' ? '\\' : '/';
 
+    /// <summary>RDKit's buildCIPInvariants: element, then the isotope's offset from the common one.</summary>
+    private static long ElementInvariant(Atom atom)
+    {
+        var mass = 0;
+        if (atom.Isotope > 0)
+        {
+            mass = atom.Isotope - (int)Math.Round(PeriodicTable.AtomicWeight(atom.AtomicNumber));
+            if (mass >= 0)
+            {
+                mass++;
+            }
+        }
+        mass = Math.Clamp(mass + 512, 0, 1023);
+        return (long)((atom.AtomicNumber % 128) << 10 | mass) << 10;
+    }
+
     /// <summary>
-    /// RDKit's legacy CIP ranks: atoms sorted by element and isotope, then refined by their neighbours' ranks
-    /// (each repeated twice its bond order, aromatic 3) and hydrogens, for at most n/2 + 1 rounds.
+    /// RDKit's iterateCIPRanks: atoms sorted by their invariants, then refined by their neighbours' ranks (each
+    /// repeated twice its bond order, aromatic 3) and hydrogens, for at most n/2 + 1 rounds. Unseeded, the
+    /// entries start from the element and the invariants' rank; seeded, from the invariants themselves.
     /// </summary>
-    internal static int[] CipRanks(Molecule m)
+    internal static int[] CipRanks(Molecule m, long[] invariants, bool seededWithInvariants)
     {
         var n = m.Atoms.Count;
-        var entries = new List<int>[n];
+        var entries = new List<long>[n];
         for (var i = 0; i < n; i++)
         {
-            var atom = m.Atoms[i];
-            var mass = 0;
-            if (atom.Isotope > 0)
-            {
-                mass = atom.Isotope - (int)Math.Round(PeriodicTable.AtomicWeight(atom.AtomicNumber));
-                if (mass >= 0)
-                {
-                    mass++;
-                }
-            }
-            mass = Math.Clamp(mass + 512, 0, 1023);
-            entries[i] = [((atom.AtomicNumber % 128) << 10 | mass) << 10];
+            entries[i] = [invariants[i]];
         }
         var ranks = DenseRanks(entries, out var classes);
-        for (var i = 0; i < n; i++)
+        var keep = seededWithInvariants ? 1 : 2;
+        if (!seededWithInvariants)
         {
-            entries[i] = [m.Atoms[i].AtomicNumber, ranks[i]];
+            for (var i = 0; i < n; i++)
+            {
+                entries[i] = [m.Atoms[i].AtomicNumber, ranks[i]];
+            }
         }
         var maxRounds = n / 2 + 1;
         var pairs = new List<(int Rank, int Count)>();
@@ -471,14 +615,14 @@ internal static class StereoPerception
             }
             for (var i = 0; i < n; i++)
             {
-                entries[i].RemoveRange(2, entries[i].Count - 2);
+                entries[i].RemoveRange(keep, entries[i].Count - keep);
                 entries[i].Add(ranks[i]);
             }
         }
         return ranks;
     }
 
-    private static int[] DenseRanks(List<int>[] entries, out int classes)
+    private static int[] DenseRanks(List<long>[] entries, out int classes)
     {
         var n = entries.Length;
         var order = new int[n];
@@ -500,7 +644,7 @@ internal static class StereoPerception
         return ranks;
     }
 
-    private static int Compare(List<int> x, List<int> y)
+    private static int Compare(List<long> x, List<long> y)
     {
         var shared = Math.Min(x.Count, y.Count);
         for (var i = 0; i < shared; i++)
