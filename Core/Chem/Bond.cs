@@ -27,7 +27,26 @@ public sealed class Bond
 
     public int End { get; }
 
-    public BondOrder Order { get; internal set; }
+    public BondOrder Order
+    {
+        get => _order;
+        internal set
+        {
+            _order = value;
+            if (value != BondOrder.Aromatic)
+            {
+                KekuleOrder = value;
+            }
+        }
+    }
+
+    private BondOrder _order;
+
+    /// <summary>
+    /// The order in the Kekulé structure (the last order set other than aromatic): RDKit keeps the valences it
+    /// computed on that structure after perceiving aromaticity, and conjugation and hybridization read them.
+    /// </summary>
+    internal BondOrder KekuleOrder { get; private set; }
 
     public bool IsAromatic { get; internal set; }
 

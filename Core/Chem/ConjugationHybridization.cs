@@ -34,7 +34,7 @@ internal static class ConjugationHybridization
         Span<bool> candidate = n <= 256 ? stackalloc bool[n] : new bool[n];
         for (var i = 0; i < n; i++)
         {
-            totalValence[i] = ValenceModel.TotalValence(m, atoms[i]);
+            totalValence[i] = KekuleValence(m, atoms[i]) + atoms[i].ImplicitHydrogens;
             candidate[i] = IsConjugationCandidate(m, atoms[i], totalValence[i]);
         }
 
@@ -96,11 +96,34 @@ internal static class ConjugationHybridization
         }
         var lonePairElectrons = Math.Max(OuterElectrons(atom.AtomicNumber) - defaultValence - atom.FormalCharge, 0);
         var electrons = defaultValence - degree + lonePairElectrons - atom.RadicalElectrons;
-        if (electrons > 1 && ValenceModel.ExplicitValence(m, atom) - m.Degree(atom.Index) > 1)
+        if (electrons > 1 && KekuleValence(m, atom) - m.Degree(atom.Index) > 1)
         {
             electrons = 1; // a triple bond leaves one electron
         }
         return electrons;
+    }
+
+    /// <summary>
+    /// The explicit valence RDKit caches: Kekulé bond orders plus hydrogens written on the atom. Counting aromatic
+    /// bonds as 1.5 instead overcounts a ring N written with an implied H (thiouracil's N-H).
+    /// </summary>
+    public static int KekuleValence(Molecule m, Atom atom)
+    {
+        var valence = atom.ExplicitHydrogens;
+        var halves = 0;
+        foreach (var b in m.BondsOf(atom.Index))
+        {
+            var order = m.Bonds[b].KekuleOrder;
+            if (order is BondOrder.Aromatic or 0)
+            {
+                halves++; // never kekulized: count 1.5 and round up, as the valence model does
+            }
+            else
+            {
+                valence += (int)order;
+            }
+        }
+        return valence + halves + (halves + 1) / 2;
     }
 
     private static bool IsConjugationCandidate(Molecule m, Atom atom, int totalValence)

@@ -115,15 +115,16 @@ public static class SmilesParser
             if (newIndex[i] >= 0 && atomTokens[i].Chirality != ChiralTag.Unspecified)
             {
                 atoms[newIndex[i]].WrittenChiralTag = StereoPerception.TagInBondOrder(molecule, newIndex[i],
-                    atomTokens[i].Chirality, WrittenNeighbors(tokens, i, foldInto, newIndex));
+                    atomTokens[i].Chirality, WrittenNeighbors(tokens, i, foldInto, newIndex),
+                    firstWritten: !tokens.HasPreceding[i], atomTokens[i].Hydrogens);
             }
         }
         return molecule;
     }
 
     /// <summary>
-    /// The atom's neighbours in the order '@' refers to, as new atom indices, with -1 for a hydrogen counted on
-    /// the atom (written in the bracket, or a folded [H]) or for the lone pair of a three-neighbour centre.
+    /// The atom's neighbours in the order '@' refers to (preceding atom, ring closures, the rest), as new atom
+    /// indices, with -1 for a written [H] atom that was folded into the atom's hydrogen count.
     /// </summary>
     private static List<int> WrittenNeighbors(SmilesTokens tokens, int atom, int[] foldInto, int[] newIndex)
     {
@@ -131,11 +132,6 @@ public static class SmilesParser
         foreach (var neighbor in tokens.NeighborOrder[atom])
         {
             order.Add(neighbor >= 0 && foldInto[neighbor] < 0 ? newIndex[neighbor] : -1);
-        }
-        // A bracket H, or else the lone pair of a three-neighbour centre, stands right after the preceding atom.
-        if (tokens.Atoms[atom].Hydrogens > 0 || (order.Count == 3 && !order.Contains(-1)))
-        {
-            order.Insert(tokens.HasPreceding[atom] && order.Count > 0 ? 1 : 0, -1);
         }
         return order;
     }

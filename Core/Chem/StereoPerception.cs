@@ -39,9 +39,12 @@ internal static class StereoPerception
 
     /// <summary>
     /// Re-expresses a written tag, which refers to the SMILES neighbour order, in RDKit's: the atom's bonds as
-    /// RDKit numbers them (ring closures after all other bonds), then the hydrogen or lone pair.
+    /// RDKit numbers them (ring closures after all other bonds), a folded [H] last. As RDKit's SMILES parser, a
+    /// three-neighbour centre takes one more swap when it starts the SMILES with one bracket H, or has no H, one
+    /// ring closure and only single bonds.
     /// </summary>
-    public static ChiralTag TagInBondOrder(Molecule m, int atom, ChiralTag written, List<int> writtenOrder)
+    public static ChiralTag TagInBondOrder(Molecule m, int atom, ChiralTag written, List<int> writtenOrder,
+        bool firstWritten, int bracketHydrogens)
     {
         if (written is not (ChiralTag.Clockwise or ChiralTag.CounterClockwise))
         {
@@ -78,6 +81,21 @@ internal static class StereoPerception
                 {
                     swaps++;
                 }
+            }
+        }
+        if (writtenOrder.Count == 3)
+        {
+            var closures = 0;
+            var unsaturated = false;
+            foreach (var b in m.BondsOf(atom))
+            {
+                closures += m.Bonds[b].RingNumber >= 0 ? 1 : 0;
+                unsaturated |= m.Bonds[b].Order != BondOrder.Single;
+            }
+            if ((firstWritten && bracketHydrogens == 1) ||
+                (bracketHydrogens == 0 && closures == 1 && !unsaturated))
+            {
+                swaps++;
             }
         }
         return swaps % 2 == 0 ? written
@@ -272,10 +290,10 @@ internal static class StereoPerception
         }
         return atom.AtomicNumber switch
         {
-            7 => InRingOfSize(m, atom.Index, 3) && IsUnconjugatedSp3(m, atom.Index),
+            7 => (InRingOfSize(m, atom.Index, 3) || IsBridgehead(m, atom.Index)) && IsUnconjugatedSp3(m, atom.Index),
             15 or 33 => true,
-            16 or 34 => ValenceModel.ExplicitValence(m, atom) == 4 ||
-                        (ValenceModel.ExplicitValence(m, atom) == 3 && atom.FormalCharge == 1),
+            16 or 34 => ConjugationHybridization.KekuleValence(m, atom) == 4 ||
+                        (ConjugationHybridization.KekuleValence(m, atom) == 3 && atom.FormalCharge == 1),
             _ => false,
         };
     }
@@ -293,6 +311,61 @@ internal static class StereoPerception
             }
         }
         return hybridization[atom] == Hybridization.SP3;
+    }
+
+    /// <summary>
+    /// RDKit's bridgehead test: three or more ring bonds, and every ring through the atom shares at least two bonds
+    /// with another ring through it (quinuclidine's N, not a fused-ring atom).
+    /// </summary>
+    private static bool IsBridgehead(Molecule m, int atom)
+    {
+        var around = m.BondsOf(atom);
+        if (around.Count < 3)
+        {
+            return false;
+        }
+        var ringBonds = 0;
+        foreach (var b in around)
+        {
+            ringBonds += m.IsRingBond(b) ? 1 : 0;
+        }
+        if (ringBonds < 3)
+        {
+            return false;
+        }
+        var rings = m.RingBonds;
+        var overlapping = new bool[rings.Count];
+        for (var i = 0; i < rings.Count; i++)
+        {
+            if (!TouchesAtom(m, rings[i], atom))
+            {
+                continue;
+            }
+            for (var j = i + 1; j < rings.Count; j++)
+            {
+                if (TouchesAtom(m, rings[j], atom) && rings[i].Intersect(rings[j]).Count() >= 2)
+                {
+                    overlapping[i] = overlapping[j] = true;
+                }
+            }
+            if (!overlapping[i])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static bool TouchesAtom(Molecule m, IReadOnlyList<int> ringBonds, int atom)
+    {
+        foreach (var b in ringBonds)
+        {
+            if (m.Bonds[b].Begin == atom || m.Bonds[b].End == atom)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static bool InRingOfSize(Molecule m, int atom, int size)
@@ -379,7 +452,8 @@ internal static class StereoPerception
 
     private static bool IsRingStereoCandidate(Molecule m, Atom atom, int[] ranks)
     {
-        if (atom.AtomicNumber == 7 && m.TotalDegree(atom.Index) == 3 && !InRingOfSize(m, atom.Index, 3))
+        if (atom.AtomicNumber == 7 && m.TotalDegree(atom.Index) == 3 && !InRingOfSize(m, atom.Index, 3) &&
+            !IsBridgehead(m, atom.Index))
         {
             return false;
         }
