@@ -17,19 +17,23 @@ public static class GraphFeaturesBench
     {
         var smiles = new Option<string>("--smiles") { Description = "CSV whose first column is SMILES (header line skipped)", Required = true };
         var dump = new Option<string?>("--dump") { Description = "write one JSON line of columns per molecule here" };
-        var rounds = new Option<int>("--rounds") { Description = "timed passes over the molecules (the best is reported)", DefaultValueFactory = _ => 5 };
+        var rounds = new Option<int>("--rounds") { Description = "timed passes over the molecules, parsing and featurizing (the best of each is reported)", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "end with one line holding a JSON object of the results" };
         var command = new Command("graph-features", "time GraphFeatures.Of on a SMILES file and optionally dump its columns") { smiles, dump, rounds, json };
         command.SetAction(parse =>
         {
             var lines = File.ReadLines(parse.GetValue(smiles)!).Skip(1).Select(l => l.Split(',')[0]).ToList();
             var molecules = new Molecule?[lines.Count];
-            var parseClock = Stopwatch.StartNew();
-            for (var i = 0; i < lines.Count; i++)
+            var parseBest = double.MaxValue;
+            for (var round = 0; round < Math.Max(1, parse.GetValue(rounds)); round++)
             {
-                molecules[i] = SmilesParser.TryParse(lines[i], out var m, out _) ? m : null;
+                var parseClock = Stopwatch.StartNew();
+                for (var i = 0; i < lines.Count; i++)
+                {
+                    molecules[i] = SmilesParser.TryParse(lines[i], out var m, out _) ? m : null;
+                }
+                parseBest = Math.Min(parseBest, parseClock.Elapsed.TotalSeconds);
             }
-            var parseSeconds = parseClock.Elapsed.TotalSeconds;
             var parsed = molecules.Where(m => m is not null).Select(m => m!).ToArray();
 
             var best = double.MaxValue;
@@ -59,7 +63,7 @@ public static class GraphFeaturesBench
             report.Add("molecules", lines.Count);
             report.Add("parsed", parsed.Length);
             report.Add("atoms", atoms);
-            report.Add("parse_seconds", parseSeconds);
+            report.Add("parse_ms_per_1000_molecules", parseBest * 1e6 / lines.Count);
             report.Add("featurize_seconds_best", best);
             report.Add("featurize_ms_per_1000_molecules", best * 1e6 / parsed.Length);
             report.Finish(parse.GetValue(json));
