@@ -129,7 +129,7 @@ public static class SmilesParser
     private static List<int> WrittenNeighbors(SmilesTokens tokens, int atom, int[] foldInto, int[] newIndex)
     {
         var order = new List<int>();
-        foreach (var neighbor in tokens.NeighborOrder[atom])
+        foreach (var neighbor in tokens.NeighborOrder[atom]!)
         {
             order.Add(neighbor >= 0 && foldInto[neighbor] < 0 ? newIndex[neighbor] : -1);
         }

@@ -16,7 +16,7 @@ internal sealed record BondToken(int Position, int Begin, int End, BondOrder? Or
 /// What the reader found: tokens, and per atom its neighbours in the order the SMILES lists them (the order
 /// '@' and '@@' refer to) and whether the first of them is the atom written before it.
 /// </summary>
-internal sealed record SmilesTokens(List<AtomToken> Atoms, List<BondToken> Bonds, List<List<int>> NeighborOrder,
+internal sealed record SmilesTokens(List<AtomToken> Atoms, List<BondToken> Bonds, List<List<int>?> NeighborOrder,
     List<bool> HasPreceding);
 
 /// <summary>
@@ -35,7 +35,8 @@ internal sealed class SmilesReader
     private readonly List<BondToken> _bonds = [];
     private readonly HashSet<(int, int)> _bonded = [];
     private readonly Dictionary<int, (int Atom, BondOrder? Order, int Position, char Direction, int Slot)> _openRings = [];
-    private readonly List<List<int>> _neighborOrder = [];
+    // only chiral atoms need their neighbour order; the others keep null and cost nothing
+    private readonly List<List<int>?> _neighborOrder = [];
     private readonly List<bool> _hasPreceding = [];
     private int _pos;
 
@@ -140,8 +141,8 @@ internal sealed class SmilesReader
             {
                 AddBond(previous, atom, pendingBond, pendingPosition >= 0 ? pendingPosition : _atoms[atom].Position,
                     pendingDirection, ringNumber: -1);
-                _neighborOrder[previous].Add(atom);
-                _neighborOrder[atom].Add(previous);
+                _neighborOrder[previous]?.Add(atom);
+                _neighborOrder[atom]?.Add(previous);
                 _hasPreceding[atom] = true;
             }
             previous = atom;
@@ -219,8 +220,8 @@ internal sealed class SmilesReader
         if (!_openRings.Remove(number, out var opening))
         {
             // The partner is not known yet; its place in this atom's neighbour order is.
-            _openRings[number] = (atom, order, position, direction, _neighborOrder[atom].Count);
-            _neighborOrder[atom].Add(-1);
+            _openRings[number] = (atom, order, position, direction, _neighborOrder[atom]?.Count ?? -1);
+            _neighborOrder[atom]?.Add(-1);
             return;
         }
         if (opening.Atom == atom)
@@ -235,8 +236,11 @@ internal sealed class SmilesReader
         // digit points from the closing atom, so it is reversed for the Begin->End sense.
         var ringDirection = opening.Direction != '\0' ? opening.Direction : Reverse(direction);
         AddBond(opening.Atom, atom, opening.Order ?? order, position, ringDirection, number);
-        _neighborOrder[opening.Atom][opening.Slot] = atom;
-        _neighborOrder[atom].Add(opening.Atom);
+        if (_neighborOrder[opening.Atom] is { } openingOrder)
+        {
+            openingOrder[opening.Slot] = atom;
+        }
+        _neighborOrder[atom]?.Add(opening.Atom);
     }
 
     private static char Reverse(char direction) => direction switch { '/' => '\\', '\\' => '/', _ => '\0' };
@@ -255,7 +259,7 @@ internal sealed class SmilesReader
         var position = _pos;
         var token = _text[_pos] == '[' ? ReadBracketAtom() : ReadOrganicAtom();
         _atoms.Add(token with { Position = position });
-        _neighborOrder.Add([]);
+        _neighborOrder.Add(token.Chirality == ChiralTag.Unspecified ? null : []);
         _hasPreceding.Add(false);
         return _atoms.Count - 1;
     }
