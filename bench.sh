@@ -8,13 +8,14 @@
 #   precision  the trunk's training step and embedding in fp32 and bf16 (and tf32 on CUDA), interleaved, medians
 #   fewshot    FS-Mol few-shot: heads fitted on stratified support sets of new tasks (--checkpoint, --data, --support 16,32,64, --draws 10), mean ΔAUPRC per size
 #   graph-step the parts of one graph-trunk training step (assembly, forward, backward, AdamW) and the tensors it creates
+#   graph-features time GraphFeatures.Of on a SMILES file, dump its columns (--dump; Bench/graph_features_rdkit.py compares them with RDKit)
 #   graph-prep featurization time of fingerprints against graphs (default FS-Mol), bytes per molecule of a stored graph
 #   reference  the same model and loop in PyTorch (Bench/reference.py; needs python3 with torch, CUDA if present; same --precision; --trunk graph)
 # With --json the last line of output is one JSON object of the results.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 name=${1:-}
-if [[ -z "$name" || "$name" == -h || "$name" == --help ]]; then sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ -z "$name" || "$name" == -h || "$name" == --help ]]; then sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 shift
 "$root/Deploy/setup.sh"
 source "$root/Deploy/runtime-env.sh"

@@ -14,6 +14,7 @@ var root = new RootCommand("MtnnCluster benchmarks: epoch, collectives, scaling,
     StepBench.Create(),
     GraphPrepBench.Create(),
     GraphStepBench.Create(),
+    GraphFeaturesBench.Create(),
 };
 // Bad options and files end in one line naming them, as with mtnn.
 return await CommandErrors.Guard(() => root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

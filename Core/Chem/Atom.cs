@@ -44,5 +44,14 @@ public sealed class Atom
 
     public int RadicalElectrons { get; internal set; }
 
+    /// <summary>
+    /// RDKit's chiral tag, relative to the order of the atom's bonds in RDKit's numbering (the SMILES's
+    /// bonds, ring closures last, implicit H or lone pair last); cleared on atoms that are not stereocentres.
+    /// </summary>
+    public ChiralTag ChiralTag { get; internal set; }
+
+    /// <summary>The tag as written (already in RDKit's bond order), before stereocentres are checked.</summary>
+    internal ChiralTag WrittenChiralTag { get; set; }
+
     public override string ToString() => $"{(IsAromatic ? Symbol.ToLowerInvariant() : Symbol)}{Index}";
 }

@@ -16,11 +16,12 @@ public static class SmilesParser
         {
             throw new SmilesException(0, "no SMILES given");
         }
-        var (atomTokens, bondTokens) = SmilesReader.Read(smiles);
-        var molecule = Build(atomTokens, bondTokens, out var positions);
+        var tokens = SmilesReader.Read(smiles);
+        var molecule = Build(tokens, out var positions);
         try
         {
             MoleculeSanitizer.Sanitize(molecule);
+            StereoPerception.Assign(molecule);
         }
         catch (InvalidStructureException e)
         {
@@ -51,8 +52,9 @@ public static class SmilesParser
     /// Turns tokens into atoms and bonds. Plain [H] atoms hanging off one heavy atom are folded
     /// into its hydrogen count, as RDKit does; isotopic, charged or bridging hydrogens stay atoms.
     /// </summary>
-    private static Molecule Build(List<AtomToken> atomTokens, List<BondToken> bondTokens, out int[] positions)
+    private static Molecule Build(SmilesTokens tokens, out int[] positions)
     {
+        var (atomTokens, bondTokens) = (tokens.Atoms, tokens.Bonds);
         var degree = new int[atomTokens.Count];
         foreach (var bond in bondTokens)
         {
@@ -104,10 +106,34 @@ public static class SmilesParser
             }
             var (begin, end) = (newIndex[t.Begin], newIndex[t.End]);
             var order = t.Order ?? (atoms[begin].IsAromatic && atoms[end].IsAromatic ? BondOrder.Aromatic : BondOrder.Single);
-            bonds.Add(new Bond(bonds.Count, begin, end, order));
+            bonds.Add(new Bond(bonds.Count, begin, end, order) { Direction = t.Direction, RingNumber = t.RingNumber });
         }
         positions = atomPositions.ToArray();
-        return new Molecule(atoms, bonds);
+        var molecule = new Molecule(atoms, bonds);
+        for (var i = 0; i < atomTokens.Count; i++)
+        {
+            if (newIndex[i] >= 0 && atomTokens[i].Chirality != ChiralTag.Unspecified)
+            {
+                atoms[newIndex[i]].WrittenChiralTag = StereoPerception.TagInBondOrder(molecule, newIndex[i],
+                    atomTokens[i].Chirality, WrittenNeighbors(tokens, i, foldInto, newIndex),
+                    firstWritten: !tokens.HasPreceding[i], atomTokens[i].Hydrogens);
+            }
+        }
+        return molecule;
+    }
+
+    /// <summary>
+    /// The atom's neighbours in the order '@' refers to (preceding atom, ring closures, the rest), as new atom
+    /// indices, with -1 for a written [H] atom that was folded into the atom's hydrogen count.
+    /// </summary>
+    private static List<int> WrittenNeighbors(SmilesTokens tokens, int atom, int[] foldInto, int[] newIndex)
+    {
+        var order = new List<int>();
+        foreach (var neighbor in tokens.NeighborOrder[atom]!)
+        {
+            order.Add(neighbor >= 0 && foldInto[neighbor] < 0 ? newIndex[neighbor] : -1);
+        }
+        return order;
     }
 
     private static bool IsPlainHydrogen(AtomToken t) =>

@@ -2,15 +2,28 @@ namespace MtnnCluster.Chem;
 
 /// <summary>An atom as written in the SMILES, before hydrogens and valences are worked out.</summary>
 internal sealed record AtomToken(int Position, int AtomicNumber, int Isotope, int Charge, int Hydrogens, bool Aromatic,
-    bool Bracket);
+    bool Bracket, ChiralTag Chirality = ChiralTag.Unspecified);
 
-/// <summary>A bond as written; a null order means none was written (single, or aromatic between aromatic atoms).</summary>
-internal sealed record BondToken(int Position, int Begin, int End, BondOrder? Order);
+/// <summary>
+/// A bond as written; a null order means none was written (single, or aromatic between aromatic atoms).
+/// <paramref name="Direction"/> is '/' or '\' as seen going from Begin to End, or '\0'; <paramref name="RingNumber"/>
+/// is the ring-closure number that made the bond, or -1.
+/// </summary>
+internal sealed record BondToken(int Position, int Begin, int End, BondOrder? Order, char Direction = '\0',
+    int RingNumber = -1);
+
+/// <summary>
+/// What the reader found: tokens, and per atom its neighbours in the order the SMILES lists them (the order
+/// '@' and '@@' refer to) and whether the first of them is the atom written before it.
+/// </summary>
+internal sealed record SmilesTokens(List<AtomToken> Atoms, List<BondToken> Bonds, List<List<int>?> NeighborOrder,
+    List<bool> HasPreceding);
 
 /// <summary>
 /// Reads the SMILES grammar into atom and bond tokens: organic-subset and bracket atoms, bonds,
-/// branches, ring closures (0-9, %nn, %(n)) and '.' components. Stereo marks and atom classes
-/// are accepted and dropped; whitespace ends the SMILES (a name may follow, as in RDKit).
+/// branches, ring closures (0-9, %nn, %(n)) and '.' components. Chirality marks and bond
+/// directions are kept for stereo perception; atom classes are dropped; whitespace ends the SMILES (a name may
+/// follow, as in RDKit).
 /// </summary>
 internal sealed class SmilesReader
 {
@@ -21,7 +34,10 @@ internal sealed class SmilesReader
     private readonly List<AtomToken> _atoms = [];
     private readonly List<BondToken> _bonds = [];
     private readonly HashSet<(int, int)> _bonded = [];
-    private readonly Dictionary<int, (int Atom, BondOrder? Order, int Position)> _openRings = [];
+    private readonly Dictionary<int, (int Atom, BondOrder? Order, int Position, char Direction, int Slot)> _openRings = [];
+    // only chiral atoms need their neighbour order; the others keep null and cost nothing
+    private readonly List<List<int>?> _neighborOrder = [];
+    private readonly List<bool> _hasPreceding = [];
     private int _pos;
 
     private SmilesReader(string text)
@@ -31,11 +47,11 @@ internal sealed class SmilesReader
         _end = end < 0 ? text.Length : end;
     }
 
-    public static (List<AtomToken> Atoms, List<BondToken> Bonds) Read(string text)
+    public static SmilesTokens Read(string text)
     {
         var reader = new SmilesReader(text);
         reader.ReadAll();
-        return (reader._atoms, reader._bonds);
+        return new SmilesTokens(reader._atoms, reader._bonds, reader._neighborOrder, reader._hasPreceding);
     }
 
     private void ReadAll()
@@ -43,6 +59,7 @@ internal sealed class SmilesReader
         var branches = new Stack<(int Atom, int Position)>();
         var previous = -1;
         BondOrder? pendingBond = null;
+        var pendingDirection = '\0';
         var pendingPosition = -1;
         var branchJustOpened = false;
         while (_pos < _end)
@@ -102,6 +119,7 @@ internal sealed class SmilesReader
                     throw Fail("a bond symbol must follow an atom");
                 }
                 pendingBond = order;
+                pendingDirection = c is '/' or '\\' ? c : '\0';
                 pendingPosition = _pos++;
                 continue;
             }
@@ -112,18 +130,24 @@ internal sealed class SmilesReader
                     throw Fail("a ring-closure number must follow an atom");
                 }
                 var start = _pos;
-                CloseOrOpenRing(ReadRingNumber(), previous, pendingBond, start);
+                CloseOrOpenRing(ReadRingNumber(), previous, pendingBond, pendingDirection, start);
                 pendingBond = null;
+                pendingDirection = '\0';
                 pendingPosition = -1;
                 continue;
             }
             var atom = ReadAtom();
             if (previous >= 0)
             {
-                AddBond(previous, atom, pendingBond, pendingPosition >= 0 ? pendingPosition : _atoms[atom].Position);
+                AddBond(previous, atom, pendingBond, pendingPosition >= 0 ? pendingPosition : _atoms[atom].Position,
+                    pendingDirection, ringNumber: -1);
+                _neighborOrder[previous]?.Add(atom);
+                _neighborOrder[atom]?.Add(previous);
+                _hasPreceding[atom] = true;
             }
             previous = atom;
             pendingBond = null;
+            pendingDirection = '\0';
             pendingPosition = -1;
         }
 
@@ -191,11 +215,13 @@ internal sealed class SmilesReader
         return value;
     }
 
-    private void CloseOrOpenRing(int number, int atom, BondOrder? order, int position)
+    private void CloseOrOpenRing(int number, int atom, BondOrder? order, char direction, int position)
     {
         if (!_openRings.Remove(number, out var opening))
         {
-            _openRings[number] = (atom, order, position);
+            // The partner is not known yet; its place in this atom's neighbour order is.
+            _openRings[number] = (atom, order, position, direction, _neighborOrder[atom]?.Count ?? -1);
+            _neighborOrder[atom]?.Add(-1);
             return;
         }
         if (opening.Atom == atom)
@@ -206,16 +232,26 @@ internal sealed class SmilesReader
         {
             throw new SmilesException(position, $"ring {number} has two different bond orders");
         }
-        AddBond(opening.Atom, atom, opening.Order ?? order, position);
+        // A direction written at the opening digit points from the opening atom; one written at the closing
+        // digit points from the closing atom, so it is reversed for the Begin->End sense.
+        var ringDirection = opening.Direction != '\0' ? opening.Direction : Reverse(direction);
+        AddBond(opening.Atom, atom, opening.Order ?? order, position, ringDirection, number);
+        if (_neighborOrder[opening.Atom] is { } openingOrder)
+        {
+            openingOrder[opening.Slot] = atom;
+        }
+        _neighborOrder[atom]?.Add(opening.Atom);
     }
 
-    private void AddBond(int begin, int end, BondOrder? order, int position)
+    private static char Reverse(char direction) => direction switch { '/' => '\\', '\\' => '/', _ => '\0' };
+
+    private void AddBond(int begin, int end, BondOrder? order, int position, char direction, int ringNumber)
     {
         if (!_bonded.Add((Math.Min(begin, end), Math.Max(begin, end))))
         {
             throw new SmilesException(position, "two bonds between the same pair of atoms");
         }
-        _bonds.Add(new BondToken(position, begin, end, order));
+        _bonds.Add(new BondToken(position, begin, end, order, direction, ringNumber));
     }
 
     private int ReadAtom()
@@ -223,6 +259,8 @@ internal sealed class SmilesReader
         var position = _pos;
         var token = _text[_pos] == '[' ? ReadBracketAtom() : ReadOrganicAtom();
         _atoms.Add(token with { Position = position });
+        _neighborOrder.Add(token.Chirality == ChiralTag.Unspecified ? null : []);
+        _hasPreceding.Add(false);
         return _atoms.Count - 1;
     }
 
@@ -263,7 +301,7 @@ internal sealed class SmilesReader
         _pos++;
         var isotope = Math.Max(ReadNumber(999, "isotope"), 0);
         var (atomicNumber, aromatic) = ReadElement();
-        SkipChirality();
+        var chirality = ReadChirality();
         var hydrogens = 0;
         if (Peek(0) == 'H')
         {
@@ -284,7 +322,7 @@ internal sealed class SmilesReader
             throw _pos >= _end ? Fail("'[' is never closed") : Fail($"unexpected '{_text[_pos]}' in a bracket atom");
         }
         _pos++;
-        return new AtomToken(0, atomicNumber, isotope, charge, hydrogens, aromatic, Bracket: true);
+        return new AtomToken(0, atomicNumber, isotope, charge, hydrogens, aromatic, Bracket: true, chirality);
     }
 
     private (int AtomicNumber, bool Aromatic) ReadElement()
@@ -328,27 +366,38 @@ internal sealed class SmilesReader
         throw Fail("expected an element symbol in the bracket atom");
     }
 
-    private void SkipChirality()
+    /// <summary>'@' is counter-clockwise and '@@' clockwise, as RDKit tags them; @TH1/@TH2 are their long forms.</summary>
+    private ChiralTag ReadChirality()
     {
         if (Peek(0) != '@')
         {
-            return;
+            return ChiralTag.Unspecified;
         }
         _pos++;
         if (Peek(0) == '@')
         {
             _pos++;
-            return;
+            return ChiralTag.Clockwise;
         }
         var tag = _pos + 1 < _end ? _text.Substring(_pos, 2) : "";
-        if (tag is "TH" or "AL" or "SP" or "TB" or "OH")
+        if (tag is not ("TH" or "AL" or "SP" or "TB" or "OH"))
         {
-            _pos += 2;
-            if (ReadNumber(99, "chirality class") < 0)
-            {
-                throw Fail($"@{tag} must be followed by a number");
-            }
+            return ChiralTag.CounterClockwise;
         }
+        _pos += 2;
+        var number = ReadNumber(99, "chirality class");
+        if (number < 0)
+        {
+            throw Fail($"@{tag} must be followed by a number");
+        }
+        return tag switch
+        {
+            "TH" => number == 2 ? ChiralTag.Clockwise : ChiralTag.CounterClockwise,
+            "SP" => ChiralTag.SquarePlanar,
+            "TB" => ChiralTag.TrigonalBipyramidal,
+            "OH" => ChiralTag.Octahedral,
+            _ => ChiralTag.Allene,
+        };
     }
 
     private int ReadCharge()

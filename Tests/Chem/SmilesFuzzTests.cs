@@ -31,6 +31,15 @@ public sealed class SmilesFuzzTests
                 _ = new EcfpFeaturizer().SetBits(molecule);
                 _ = MurckoScaffold.Key(molecule);
                 _ = MoleculeDescriptors.Counts(molecule, MoleculeDescriptors.LatestSet);
+                var graph = GraphFeatures.Of(molecule);
+                for (var a = 0; a < graph.AtomCount; a++)
+                {
+                    _ = graph.AtomVector(a);
+                }
+                for (var b = 0; b < graph.BondCount; b++)
+                {
+                    _ = graph.BondVector(b);
+                }
                 accepted = true;
                 parsed++;
             }
