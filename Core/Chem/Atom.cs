@@ -45,8 +45,8 @@ public sealed class Atom
     public int RadicalElectrons { get; internal set; }
 
     /// <summary>
-    /// RDKit's chiral tag, relative to the order of the atom's bonds in RDKit's numbering (the SMILES's
-    /// bonds, ring closures last, implicit H or lone pair last); cleared on atoms that are not stereocentres.
+    /// RDKit's chiral tag, relative to the order of the atom's bonds in RDKit's numbering (the SMILES's bonds,
+    /// then ring closures by ring-closure number); cleared on atoms that are not stereocentres.
     /// </summary>
     public ChiralTag ChiralTag { get; internal set; }
 

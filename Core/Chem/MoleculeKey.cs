@@ -5,8 +5,8 @@ namespace MtnnCluster.Chem;
 /// (<see cref="CanonicalGraph"/>, the same ranking the scaffold keys use), each atom labelled by isotope, element,
 /// aromaticity, charge, hydrogen count and radical electrons. The project has no canonical SMILES writer; this key
 /// is equal for any two spellings of one molecule (atom order, ring-closure digits, Kekulé or aromatic rings, explicit
-/// or implied hydrogens) and is not a SMILES. The parser skips stereo marks, so stereoisomers share a key, as they
-/// share a fingerprint.
+/// or implied hydrogens) and is not a SMILES. The key leaves out stereo (chiral tags, E/Z), so stereoisomers share a
+/// key, as they share a fingerprint.
 /// </summary>
 public static class MoleculeKey
 {

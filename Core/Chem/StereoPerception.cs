@@ -27,11 +27,10 @@ public enum BondStereo
 
 /// <summary>
 /// RDKit's legacy stereo perception (the default of RDKit 2025.03's SMILES parser): chiral tags stay only on
-/// atoms whose neighbours all rank differently (or on pairs of ring atoms that make cis/trans ring stereo), and
-/// a double bond with '/' or '\' on both sides becomes E or Z from its highest-ranked marked neighbours.
-/// Ranks are RDKit's approximate CIP ranks (element and isotope, refined by neighbours weighted by bond order).
-/// Not done: the re-ranking that lets one assigned centre tell apart the neighbours of another (pseudo-asymmetric
-/// centres), and the bridgehead-N exception.
+/// legal centres whose neighbours all rank differently (or on pairs of ring atoms that make cis/trans ring
+/// stereo), and a double bond with '/' or '\' on both sides becomes E or Z from its highest-ranked neighbours.
+/// Ranks are RDKit's approximate CIP ranks (element and isotope, refined by neighbours weighted by bond order),
+/// refined again after each round of assignments, as RDKit does, so that pseudo-asymmetric centres are told apart.
 /// </summary>
 internal static class StereoPerception
 {
