@@ -43,16 +43,16 @@ public static class GraphStepBench
             long[] Batch(int n) => Enumerable.Range(0, n).Select(_ => (long)random.Next(graphs.Length)).ToArray();
             foreach (var (name, batchRows) in new[] { ("batch", rows), ("half_batch", rows / 2) })
             {
-                report.Add($"{name}_assemble_ms", Median(count, () => { using var scope = NewDisposeScope(); stored.Assemble(Batch(batchRows)); }));
-                report.Add($"{name}_forward_ms", Median(count, () => { using var scope = NewDisposeScope(); trunk.Forward(stored, Batch(batchRows), null); }));
-                report.Add($"{name}_forward_backward_ms", Median(count, () =>
+                report.Add($"{name}_assemble_ms", StepBench.Median(count, () => { using var scope = NewDisposeScope(); stored.Assemble(Batch(batchRows)); }));
+                report.Add($"{name}_forward_ms", StepBench.Median(count, () => { using var scope = NewDisposeScope(); trunk.Forward(stored, Batch(batchRows), null); }));
+                report.Add($"{name}_forward_backward_ms", StepBench.Median(count, () =>
                 {
                     using var scope = NewDisposeScope();
                     foreach (var p in trunk.Parameters) p.grad = null;
                     trunk.Forward(stored, Batch(batchRows), null).sum().backward();
                 }));
             }
-            report.Add("adamw_ms", Median(count, () =>
+            report.Add("adamw_ms", StepBench.Median(count, () =>
             {
                 using var scope = NewDisposeScope();
                 optimizer.Step(trunk.Parameters.Select(p => zeros_like(p).add_(1e-3)).ToArray());
@@ -69,19 +69,5 @@ public static class GraphStepBench
             return 0;
         });
         return command;
-    }
-
-    private static double Median(int count, Action step)
-    {
-        for (var i = 0; i < 3; i++) step();
-        var times = new double[count];
-        for (var i = 0; i < count; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            step();
-            times[i] = clock.Elapsed.TotalMilliseconds;
-        }
-        Array.Sort(times);
-        return times[count / 2];
     }
 }

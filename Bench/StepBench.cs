@@ -130,7 +130,8 @@ public static class StepBench
         return command;
     }
 
-    private static double Median(int count, Action work)
+    /// <summary>The median milliseconds of <paramref name="count"/> calls of <paramref name="work"/>, after three warm-up calls.</summary>
+    internal static double Median(int count, Action work)
     {
         for (var i = 0; i < 3; i++) work();
         var times = new double[count];
