@@ -135,12 +135,17 @@ public static class ClusterCommands
             DefaultValueFactory = _ => true,
         };
         var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };
+        var dataRoot = new Option<string?>("--data-root")
+        {
+            Description = "the only directory this worker reads data under (links followed); a run naming a file elsewhere fails on this worker. "
+                          + "Default: the directory of the first run's data, as this worker sees it",
+        };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var tlsOptions = new TlsOptions();
         var endpoints = new EndpointOptions();
         var dataPlane = DataPlaneOption();
         var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns")
-            { bind, publicHost, seeds, device, slots, id, exchangePort, sameHostMemory, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort };
+            { bind, publicHost, seeds, device, slots, id, dataRoot, exchangePort, sameHostMemory, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort };
         tlsOptions.AddTo(command);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
@@ -148,7 +153,7 @@ public static class ClusterCommands
             DeviceName.Parse(parse.GetValue(device)!);
             var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
             var worker = new WorkerOptions(ClusterNodeOptions.ValidateWorkerId(parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}"),
-                parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true);
+                parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true, DataRoot: parse.GetValue(dataRoot) is { } root ? RequireDirectory(root) : null);
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), null);
             var tls = tlsOptions.Resolve(parse);
             var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole, tls, DataPlaneOn(parse, dataPlane, tls),
@@ -274,6 +279,9 @@ public static class ClusterCommands
             throw new ArgumentException($"--worker-wait: '{text}' is not a duration (seconds, or a number with s, m or h; 0: forever)");
         return TimeSpan.FromSeconds(value * seconds);
     }
+
+    private static string RequireDirectory(string root) =>
+        Directory.Exists(root) ? Path.GetFullPath(root) : throw new ArgumentException($"--data-root: {root} is not a directory");
 
     private static string TlsNote(TlsSettings? tls) => tls is null ? "" : $" with mutual TLS (CA {tls.CaPath})";
 

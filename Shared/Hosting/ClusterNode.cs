@@ -108,6 +108,7 @@ public static class ClusterNode
               bind-host = "{{node.BindHost}}"
               public-host = "{{node.PublicHost ?? node.BindHost}}"
             }
+            {{Serialization.RefusingSerializer.Hocon}}
             akka.cluster.split-brain-resolver.stable-after = 5s
             akka.cluster.down-removal-margin = 3s
             akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = 60s
