@@ -312,9 +312,11 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
         Enter(RunPhase.Deploying);
         var layouts = ShardLayout.Of(assignment, assignment.Keys.ToDictionary(w => w, w => _workers[w].Slots), _data!.TaskCount);
         var peers = layouts.OrderBy(l => l.Value.Rank).Select(l => _workers[l.Key].Endpoint ?? "").ToArray(); // in rank order, as the layouts rank them
+        // a new secret per attempt: a connection to the attempt's group without it is refused (TcpProcessGroups)
+        var token = System.Security.Cryptography.RandomNumberGenerator.GetBytes(Collectives.TcpProcessGroups.TokenBytes);
         StartRound(RoundKind.Ready, 0, 0,
             w => new StartRun(WireId, _job.Spec, layouts[w].Rank, layouts[w].SlotsByRank, layouts[w].TaskRanks, peers, _trunk,
-                _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false), _data.Fingerprint), _ =>
+                _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false), _data.Fingerprint, token), _ =>
             {
                 if (_events.Recovered(DateTimeOffset.UtcNow) is { } seconds)
                     _observer.Info($"training again from epoch {snapshot.NextEpoch} on {assignment.Count} worker(s), {seconds:F1} s after the event");

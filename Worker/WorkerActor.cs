@@ -218,7 +218,7 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             var data = LoadData(start.Spec);
             data.RequireFingerprint(start.ExpectedFingerprint, "the coordinator's");
             // after loading: the wait is then only for the slowest worker's data
-            _group = _groups.Join(start.RunId, start.Rank, start.Peers, JoinTimeout);
+            _group = _groups.Join(start.RunId, start.Rank, start.Peers, JoinTimeout, start.GroupToken);
             _trainer = new ShardTrainer(data, start.Spec, new ShardLayout(start.Rank, start.SlotsByRank, start.TaskRanks), _group, device,
                 new ShardStart(start.Trunk, start.Heads, start.BestHeads));
             _inRun = true;
