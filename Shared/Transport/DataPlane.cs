@@ -87,6 +87,9 @@ public sealed class DataPlane : IExtension, IDisposable
         var sweep = TimeSpan.FromSeconds(Math.Clamp(Settings.Expiry.TotalSeconds / 4, 1, 30));
         _sweeper = new Timer(_ => _store.Expire(), null, sweep, sweep);
         system.RegisterOnTermination(Dispose);
+        // a declared port listens from the start (a pod's ports are then what it declares, whatever it has sent yet);
+        // any port is taken on first use only (a single-process run never opens one)
+        if (Settings.Enabled && Settings.Port != 0) _ = _server.Value;
     }
 
     /// <summary>
