@@ -215,10 +215,19 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
             _shuttingDown = true; // the epoch in flight may end, but no other begins: the checkpoint is where a resume goes on
             Sender.Tell(Done.Instance);
         });
-        ReceiveTransfers(() => WireId);
+        ReceiveTransfers(() => WireId, sender => _workers.Values.Any(w => w.Ref.Equals(sender)));
         Receive<IRunMessage>(m => m.RunId != WireId, m => { Dropped++; _log.Debug("dropped {0} from another run or attempt {1}", m.GetType().Name, m.RunId); });
+        // a failure ends the whole run: taken only from a worker of this attempt's placement, from the actor registered under its id
+        Receive<WorkerFailed>(m => !FromPlacedWorker(m.WorkerId), m =>
+        {
+            Dropped++;
+            Refused(m);
+        });
         Receive<WorkerFailed>(m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
     }
+
+    private bool FromPlacedWorker(string workerId) =>
+        _workers.TryGetValue(workerId, out var worker) && worker.Ref.Equals(Sender) && _placement?.Assignment.ContainsKey(workerId) == true;
 
     private void LoadResumeCheckpoint(ResumeFrom resume)
     {
@@ -303,9 +312,11 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
         Enter(RunPhase.Deploying);
         var layouts = ShardLayout.Of(assignment, assignment.Keys.ToDictionary(w => w, w => _workers[w].Slots), _data!.TaskCount);
         var peers = layouts.OrderBy(l => l.Value.Rank).Select(l => _workers[l.Key].Endpoint ?? "").ToArray(); // in rank order, as the layouts rank them
+        // a new secret per attempt: a connection to the attempt's group without it is refused (TcpProcessGroups)
+        var token = System.Security.Cryptography.RandomNumberGenerator.GetBytes(Collectives.TcpProcessGroups.TokenBytes);
         StartRound(RoundKind.Ready, 0, 0,
             w => new StartRun(WireId, _job.Spec, layouts[w].Rank, layouts[w].SlotsByRank, layouts[w].TaskRanks, peers, _trunk,
-                _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false), _data.Fingerprint), _ =>
+                _heads?.Extract(assignment[w]), _bestHeads?.Extract(assignment[w], withMoments: false), _data.Fingerprint, token), _ =>
             {
                 if (_events.Recovered(DateTimeOffset.UtcNow) is { } seconds)
                     _observer.Info($"training again from epoch {snapshot.NextEpoch} on {assignment.Count} worker(s), {seconds:F1} s after the event");
@@ -439,13 +450,19 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
         // a group's job that is over leaves the worker unanswered: it goes on announcing itself, and the group's
         // coordinator gives it the next job
         if (Over && _job.KeepWorkers) return;
-        Sender.Tell(new WorkerRegistered(register.WorkerId));
+        if (!Registrations.FromMember(Context.System, Sender, register.WorkerId)
+            || _workers.TryGetValue(register.WorkerId, out var holder) && !holder.Ref.Equals(Sender) && Registrations.StillHeld(Context.System, holder.Ref))
+        {
+            Refused(register); // unanswered: a worker that is only early (not up yet) or restarting announces itself again
+            return;
+        }
+        Sender.Tell(new WorkerRegistered(register.WorkerId, register.Nonce));
         if (Over) return;
         if (_suspects.Remove(register.WorkerId, out var stale)) Context.Unwatch(stale.Ref); // it came back as a new process
         if (_workers.TryGetValue(register.WorkerId, out var known))
         {
             if (known.Ref.Equals(Sender)) return;
-            // the same id from a new actor: the worker's process was restarted; its old incarnation is gone
+            // the same id from a new actor, the old one unreachable: the worker's process was restarted; its old incarnation is gone
             OnWorkerLost(w => w.WorkerId == register.WorkerId, RunEventKind.WorkerLost);
         }
         _workers[register.WorkerId] = new WorkerHandle(register.WorkerId, Sender, register.Device, Math.Max(1, register.Slots), register.ExchangeEndpoint);
@@ -572,8 +589,13 @@ public sealed class CoordinatorActor : ProtocolActor, IWithTimers
     private void Answer(RoundKind kind, int epoch, int step, string workerId, IRunMessage reply)
     {
         var round = _round;
-        if (!_workers.TryGetValue(workerId, out var from) || !from.Ref.Equals(Sender) // a reply must come from the worker it names
-            || round is null || round.Kind != kind || round.Epoch != epoch || round.Step != step || !round.Waiting.Remove(workerId))
+        if (!_workers.TryGetValue(workerId, out var from) || !from.Ref.Equals(Sender)) // a reply must come from the worker it names
+        {
+            Dropped++;
+            Refused(reply);
+            return;
+        }
+        if (round is null || round.Kind != kind || round.Epoch != epoch || round.Step != step || !round.Waiting.Remove(workerId))
         {
             Drop(reply);
             return;

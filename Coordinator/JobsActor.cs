@@ -148,6 +148,14 @@ public sealed class JobsActor : ReceiveActor, IWithTimers
 
     private void OnRegister(RegisterWorker register)
     {
+        if (!Registrations.FromMember(Context.System, Sender, register.WorkerId)
+            || _workers.TryGetValue(register.WorkerId, out var holder) && !holder.Equals(Sender) && Registrations.StillHeld(Context.System, holder))
+        {
+            MtnnCluster.Telemetry.MtnnTelemetry.Refused(nameof(JobsActor), nameof(RegisterWorker));
+            _log.Warning("refused a registration as worker {0} from {1}: not a worker member with that id, or the id is held by a reachable worker",
+                register.WorkerId, Sender.Path);
+            return;
+        }
         if (!_workers.TryGetValue(register.WorkerId, out var known)) Context.Watch(Sender);
         else if (!known.Equals(Sender))
         {
@@ -164,7 +172,12 @@ public sealed class JobsActor : ReceiveActor, IWithTimers
             var needing = Enumerable.Range(0, _jobs.Count).Where(j => !_ended[j] && Assigned(j) < _jobs[j].Job.MinWorkers).Cast<int?>().FirstOrDefault();
             if (needing is null)
             {
-                if (_released) Sender.Tell(new EndRun(_groupId));
+                if (_released)
+                {
+                    // acknowledged first (its nonce echoed): a worker takes its end only from the coordinator it registered with
+                    Sender.Tell(new WorkerRegistered(register.WorkerId, register.Nonce));
+                    Sender.Tell(new EndRun(_groupId));
+                }
                 return; // no job needs it now: unanswered, it registers again in a moment
             }
             job = needing.Value;

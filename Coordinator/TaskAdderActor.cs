@@ -56,14 +56,25 @@ public sealed class TaskAdderActor : ProtocolActor
             foreach (var t in job.Data.Labels.TasksOf(row)) _labels[t]++;
 
         Receive<RegisterWorker>(OnRegister);
-        Receive<WorkerLeaving>(m => OnLost(m.WorkerId, "left"));
+        Receive<WorkerLeaving>(m =>
+        {
+            if (FromWorker(m.WorkerId)) OnLost(m.WorkerId, "left");
+            else Refused(m);
+        });
         Receive<Terminated>(t => _workers.Values.FirstOrDefault(w => w.Ref.Equals(t.ActorRef)) is { } w, t =>
             OnLost(_workers.Values.First(w => w.Ref.Equals(t.ActorRef)).WorkerId, "lost"));
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
             foreach (var w in _workers.Values.Where(w => w.Ref.Path.Address.Equals(m.Member.Address)).ToArray()) OnLost(w.WorkerId, "lost");
         });
-        ReceiveTransfers(() => _job.RunId);
+        ReceiveTransfers(() => _job.RunId, sender => _workers.Values.Any(w => w.Ref.Equals(sender)));
+        // a worker's answers only from the worker they name: anyone else could end the job or slip in heads
+        Receive<IRunMessage>(m => m.RunId == _job.RunId && m switch
+        {
+            HeadsFitted h => !FromWorker(h.WorkerId),
+            WorkerFailed f => !FromWorker(f.WorkerId),
+            _ => false,
+        }, Refused);
         Receive<HeadsFitted>(m => m.RunId == _job.RunId, OnFitted);
         Receive<WorkerFailed>(m => m.RunId == _job.RunId, m => Fail(new InvalidOperationException($"worker {m.WorkerId} failed: {m.Reason}")));
         Receive<IRunMessage>(m => _log.Debug("dropped {0} of run {1}", m.GetType().Name, m.RunId));
@@ -80,9 +91,17 @@ public sealed class TaskAdderActor : ProtocolActor
         if (Context.System is ExtendedActorSystem { Provider: IClusterActorRefProvider }) Cluster.Get(Context.System).Unsubscribe(Self);
     }
 
+    private bool FromWorker(string workerId) => _workers.TryGetValue(workerId, out var worker) && worker.Ref.Equals(Sender);
+
     private void OnRegister(RegisterWorker register)
     {
-        Sender.Tell(new WorkerRegistered(register.WorkerId));
+        if (!Registrations.FromMember(Context.System, Sender, register.WorkerId)
+            || _workers.TryGetValue(register.WorkerId, out var holder) && !holder.Ref.Equals(Sender) && Registrations.StillHeld(Context.System, holder.Ref))
+        {
+            Refused(register);
+            return;
+        }
+        Sender.Tell(new WorkerRegistered(register.WorkerId, register.Nonce));
         if (_over) return;
         if (_workers.TryGetValue(register.WorkerId, out var known))
         {

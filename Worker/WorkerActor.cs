@@ -13,8 +13,9 @@ using MtnnCluster.Training.Run;
 namespace MtnnCluster.Worker;
 
 /// <summary>How a worker presents itself: a stable id, the device it computes on, and its capacity in slots.
-/// <see cref="ExitAfterRun"/>: a worker process of a cluster shuts its node down when its run ends.</summary>
-public sealed record WorkerOptions(string WorkerId, string Device, int Slots, bool ExitAfterRun = false);
+/// <see cref="ExitAfterRun"/>: a worker process of a cluster shuts its node down when its run ends.
+/// <see cref="DataRoot"/>: the only directory it reads data under (see <see cref="Worker.DataRoot"/>; null: its first run's).</summary>
+public sealed record WorkerOptions(string WorkerId, string Device, int Slots, bool ExitAfterRun = false, string? DataRoot = null);
 
 /// <summary>
 /// A worker: registers with the coordinator, takes the rows and tasks of each run attempt it is given, joins the
@@ -37,6 +38,9 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
     private IActorRef? _coordinatorInstance; // the coordinator itself, behind the proxy: watched, so that a new one is registered with
     private volatile bool _inRun; // read by the shutdown task, on another thread
     private IActorRef? _runCoordinator; // run messages are taken only from the coordinator that started the run
+    // echoed by the coordinator's acknowledgement: only the actor our registration reached can become our coordinator
+    private readonly string _nonce = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+    private readonly DataRoot _dataRoot;
 
     public ITimerScheduler Timers { get; set; } = null!;
     /// <summary>Messages dropped because they named another run, arrived before one started, or came from elsewhere than its coordinator.</summary>
@@ -50,10 +54,16 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
         _options = options;
         _coordinator = coordinator;
         _groups = groups;
+        _dataRoot = new DataRoot(options.DataRoot);
 
-        Receive<Register>(_ => { if (!_registered) _coordinator.Tell(new RegisterWorker(_options.WorkerId, _options.Device, _options.Slots, _groups.Endpoint)); });
-        Receive<WorkerRegistered>(_ =>
+        Receive<Register>(_ => { if (!_registered) _coordinator.Tell(new RegisterWorker(_options.WorkerId, _options.Device, _options.Slots, _groups.Endpoint, _nonce)); });
+        Receive<WorkerRegistered>(m =>
         {
+            if (!NonceMatches(m.Nonce))
+            {
+                Refused(m); // not an answer to our registration: whoever sent it would otherwise become our coordinator
+                return;
+            }
             _registered = true;
             Timers.Cancel("register");
             if (Sender.Equals(_coordinatorInstance)) return;
@@ -73,7 +83,10 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
         });
         // Large messages of any run are reassembled: a StartRun that moves tasks here (with their heads) names the
         // run's next attempt, which this worker cannot know yet. What arrives is then filtered like any message.
-        ReceiveTransfers(() => null);
+        ReceiveTransfers(() => null, FromCoordinator);
+        // The control messages: only from the coordinator that acknowledged our registration (StartRun, FitHeads,
+        // EndRun would otherwise let any process make this worker read files, fit heads on its labels, or exit).
+        Receive<IRunMessage>(m => m is StartRun or FitHeads or EndRun && !FromCoordinator(Sender), Refused);
         Receive<StartRun>(Start);
         // Before the filter below: a run that failed before or while starting here has no trainer, but must still
         // end (and, on a cluster, let this process exit).
@@ -92,7 +105,12 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
         });
         // add-tasks: heads for new tasks on a frozen trunk, no attempt, no process group; before the filter below
         Receive<FitHeads>(FitHeadsOf);
-        Receive<IRunMessage>(m => m.RunId != _runId || _trainer is null || !Sender.Equals(_runCoordinator), m =>
+        Receive<IRunMessage>(m => _trainer is not null && m.RunId == _runId && !Sender.Equals(_runCoordinator), m =>
+        {
+            Dropped++;
+            Refused(m);
+        });
+        Receive<IRunMessage>(m => m.RunId != _runId || _trainer is null, m =>
         {
             Dropped++;
             _log.Debug("dropped {0} for run {1}", m.GetType().Name, m.RunId);
@@ -140,6 +158,45 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
 
     protected override void PostStop() => EndCurrentRun();
 
+    private bool NonceMatches(string? nonce) =>
+        nonce is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.ASCII.GetBytes(nonce), System.Text.Encoding.ASCII.GetBytes(_nonce));
+
+    /// <summary>
+    /// The coordinator that acknowledged our registration, or an actor above it on its node (a group's
+    /// <c>JobsActor</c>, whose job coordinators are its children, ends the group's workers itself).
+    /// </summary>
+    private bool FromCoordinator(IActorRef sender)
+    {
+        if (_coordinatorInstance is not { } coordinator) return false;
+        if (sender.Equals(coordinator)) return true;
+        var (path, candidate) = (coordinator.Path, sender.Path);
+        if (!path.Address.Equals(candidate.Address) || candidate.Elements.Count >= path.Elements.Count) return false;
+        return candidate.Elements.SequenceEqual(path.Elements.Take(candidate.Elements.Count));
+    }
+
+    /// <summary>
+    /// Loads the run's data, under <see cref="DataRoot"/> only. A failure's message may quote the file (a line that
+    /// does not parse): it stays in this worker's log, and what goes over the wire names only its kind.
+    /// </summary>
+    private PreparedDataset LoadData(RunSpec spec)
+    {
+        try
+        {
+            _dataRoot.Require(spec);
+            return PreparedDataset.Load(spec, w => _log.Warning(w));
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "worker {0} cannot load the data", _options.WorkerId);
+            throw new DataNotLoaded(e is UnauthorizedAccessException
+                ? e.Message // names only the paths the coordinator sent and the root
+                : $"{e.GetType().Name} loading the data on worker {_options.WorkerId} (the worker's log has the details)");
+        }
+    }
+
+    private sealed class DataNotLoaded(string message) : Exception(message);
+
     /// <summary>Until a coordinator acknowledges (it may not exist yet, be moving, or be a group's), keep announcing ourselves.</summary>
     private void AnnounceUntilRegistered()
     {
@@ -158,10 +215,10 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             start.Spec.Validate(); // the spec came over the wire: refuse sizes this node should not allocate
             var device = DeviceName.Parse(_options.Device);
             PrecisionMode.Require(start.Spec.Precision, device); // before loading anything
-            var data = PreparedDataset.Load(start.Spec, w => _log.Warning(w));
+            var data = LoadData(start.Spec);
             data.RequireFingerprint(start.ExpectedFingerprint, "the coordinator's");
             // after loading: the wait is then only for the slowest worker's data
-            _group = _groups.Join(start.RunId, start.Rank, start.Peers, JoinTimeout);
+            _group = _groups.Join(start.RunId, start.Rank, start.Peers, JoinTimeout, start.GroupToken);
             _trainer = new ShardTrainer(data, start.Spec, new ShardLayout(start.Rank, start.SlotsByRank, start.TaskRanks), _group, device,
                 new ShardStart(start.Trunk, start.Heads, start.BestHeads));
             _inRun = true;
@@ -193,7 +250,7 @@ public sealed class WorkerActor : ProtocolActor, IWithTimers
             request.Spec.Validate();
             var device = DeviceName.Parse(_options.Device);
             PrecisionMode.Require(request.Spec.Precision, device);
-            var data = PreparedDataset.Load(request.Spec, w => _log.Warning(w));
+            var data = LoadData(request.Spec);
             data.RequireFingerprint(request.ExpectedFingerprint, "the coordinator's");
             using var trunk = Trunks.Create(request.Spec, data.FeatureSize, device);
             trunk.Load(request.Trunk);

@@ -8,6 +8,8 @@ using MtnnCluster.Coordinator;
 using MtnnCluster.Data;
 using MtnnCluster.Training;
 
+using MtnnCluster.Cli.Output;
+
 namespace MtnnCluster.Cli.Commands;
 
 /// <summary>
@@ -45,6 +47,8 @@ public static class AddTasksCommand
             var checkpointPath = parse.GetValue(checkpoint)!.FullName;
             var outDirectory = parse.GetValue(output)!.FullName;
             var target = Path.Combine(outDirectory, "checkpoint");
+            // one command per output directory, as train and coordinator: two add-tasks into one --out would interleave their files
+            using var runLock = RunLock.Acquire(outDirectory, "mtnn add-tasks", message => Console.Error.WriteLine(message));
             foreach (var existing in new[] { target, Path.Combine(outDirectory, "metrics.json") })
                 if (Path.Exists(existing)) throw new IOException($"--out {outDirectory}: {existing} already exists");
             var trained = Checkpoint.Read(checkpointPath);

@@ -28,6 +28,15 @@ public static class ClusterCommands
         DefaultValueFactory = _ => "on",
     };
 
+    private static Option<int> DataPlanePortOption() => new("--data-plane-port")
+    {
+        Description = $"the data plane's port (0: any free one, on first use); a fixed one listens from the start, for a network policy to admit (the Kubernetes manifests use {NodeDefaults.DataPlanePort})",
+        DefaultValueFactory = _ => 0,
+    };
+
+    private static int DataPlanePort(ParseResult parse, Option<int> option) =>
+        parse.GetValue(option) is >= 0 and <= 65535 and var port ? port : throw new ArgumentException($"--data-plane-port must be 0–65535 (got {parse.GetValue(option)})");
+
     /// <summary>The data plane's sockets are plain TCP: with TLS on, large messages stay inside Akka's TLS connections.</summary>
     private static bool DataPlaneOn(ParseResult parse, Option<string> option, TlsSettings? tls) => parse.GetValue(option)!.ToLowerInvariant() switch
     {
@@ -55,13 +64,14 @@ public static class ClusterCommands
         var tlsOptions = new TlsOptions();
         var endpoints = new EndpointOptions();
         var dataPlane = DataPlaneOption();
+        var dataPlanePort = DataPlanePortOption();
         var command = new Command("coordinator", "run the coordinator of a multi-node training run (--seeds, --ensemble: a group of runs at once on different workers)");
         options.AddTo(command);
         command.Options.Add(options.Seeds);
         command.Options.Add(options.EnsembleSize);
         command.Options.Add(startWith);
         tlsOptions.AddTo(command);
-        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, workerWait, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort }) command.Options.Add(option);
+        foreach (var option in new Option[] { bind, publicHost, seeds, minWorkers, workerWait, dataPlane, dataPlanePort, verbose }.Concat(endpoints.All)) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             var completion = RunCompletion.ForConsole();
@@ -72,7 +82,8 @@ public static class ClusterCommands
                 var self = $"{parse.GetValue(publicHost) ?? host}:{port}";
                 var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), self);
                 var tls = tlsOptions.Resolve(parse);
-                return new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole, tls, DataPlaneOn(parse, dataPlane, tls));
+                return new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.CoordinatorRole, tls, DataPlaneOn(parse, dataPlane, tls),
+                    DataPlanePort: DataPlanePort(parse, dataPlanePort));
             }
             if (options.Group(parse) is { } group)
             {
@@ -84,13 +95,14 @@ public static class ClusterCommands
                     throw new ArgumentException("--worker-wait is not taken with --seeds or --ensemble: each run waits for its own workers");
                 var groupNode = Node();
                 var groupHealth = endpoints.Health(parse);
-                using var groupTelemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole);
+                var groupHttp = endpoints.HttpHost(parse, groupNode.BindHost);
+                using var groupTelemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole, groupHttp);
                 completion.Info($"coordinator of {group.Counted}, {perJob} worker(s) each: workers join {groupNode.BindHost}:{groupNode.BindPort}{TlsNote(groupNode.Tls)}");
                 await TrainCommand.TrainGroup(options, parse, group, "cpu", perJob, (id, jobs, current) =>
                 {
                     var feed = new JobFeed(jobs, closed: true);
                     return RunCoordinatorNode<JobsActor, bool>(groupNode, Props.Create(() => new JobsActor(id, feed, parse.GetValue(startWith))),
-                        UntilReleased(feed), cancel, groupHealth, _ => ClusterProbes.Run(current()?.Summary)); // /status: the first run not yet over
+                        UntilReleased(feed), cancel, groupHealth, _ => ClusterProbes.Run(current()?.Summary, endpoints.Detail(parse)), groupHttp); // /status: the first run not yet over
                 });
                 return ExitCodes.Done;
             }
@@ -108,12 +120,13 @@ public static class ClusterCommands
             var outDirectory = run.OutDirectory;
             var job = run.ToJob(workers);
             var healthPort = endpoints.Health(parse);
-            using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole);
+            var httpHost = endpoints.HttpHost(parse, host);
+            using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole, httpHost);
             completion.Info($"coordinator listening on {host}:{port}{TlsNote(tls)}; waiting for {workers} worker(s)");
             var watch = new RunWatch(completion, outDirectory, job.Spec, message => completion.Info($"warning: {message}"));
-            var outcome = await RunNode(node, healthPort, _ => ClusterProbes.Run(watch.Summary), parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
+            var outcome = await RunNode(node, healthPort, _ => ClusterProbes.Run(watch.Summary, endpoints.Detail(parse)), parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
                 Props.Create(() => new CoordinatorActor(job, watch)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
-                host => UntilRunEnds(host, completion, new WorkerAbsence(wait), cancel));
+                host => UntilRunEnds(host, completion, new WorkerAbsence(wait), cancel), httpHost);
             RunWriter.Write(outDirectory, outcome);
             TrainCommand.PrintSummary(outcome, outDirectory);
             return ExitCodes.Done;
@@ -135,12 +148,19 @@ public static class ClusterCommands
             DefaultValueFactory = _ => true,
         };
         var id = new Option<string?>("--id") { Description = "worker id (default: host name and process id)" };
+        var dataRoot = new Option<string?>("--data-root")
+        {
+            Description = "the only directory this worker reads data under (links followed); a run naming a file elsewhere fails on this worker. "
+                          + "Default: the directory of the first run's data, as this worker sees it",
+        };
         var verbose = new Option<bool>("--verbose") { Description = "log the actor system's info messages" };
         var tlsOptions = new TlsOptions();
         var endpoints = new EndpointOptions();
         var dataPlane = DataPlaneOption();
+        var dataPlanePort = DataPlanePortOption();
         var command = new Command("worker", "join a cluster and train the tasks the coordinator assigns")
-            { bind, publicHost, seeds, device, slots, id, exchangePort, sameHostMemory, dataPlane, verbose, endpoints.MetricsPort, endpoints.HealthPort };
+            { bind, publicHost, seeds, device, slots, id, dataRoot, exchangePort, sameHostMemory, dataPlane, dataPlanePort, verbose };
+        foreach (var option in endpoints.All.Where(o => o != endpoints.StatusDetail)) command.Options.Add(option); // a worker's /status has no run summary
         tlsOptions.AddTo(command);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
@@ -148,21 +168,22 @@ public static class ClusterCommands
             DeviceName.Parse(parse.GetValue(device)!);
             var (host, port) = ClusterNodeOptions.ParseEndpoint(parse.GetValue(bind)!, "--bind");
             var worker = new WorkerOptions(ClusterNodeOptions.ValidateWorkerId(parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}"),
-                parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true);
+                parse.GetValue(device)!, parse.GetValue(slots), ExitAfterRun: true, DataRoot: parse.GetValue(dataRoot) is { } root ? RequireDirectory(root) : null);
             var seedList = ClusterNodeOptions.ResolveSeeds(parse.GetValue(seeds), Environment.GetEnvironmentVariable(ClusterNodeOptions.SeedsVariable), null);
             var tls = tlsOptions.Resolve(parse);
             var node = new ClusterNodeOptions(host, port, parse.GetValue(publicHost), seedList, ClusterNodeOptions.WorkerRole, tls, DataPlaneOn(parse, dataPlane, tls),
-                worker.WorkerId);
+                worker.WorkerId, DataPlanePort(parse, dataPlanePort));
             var healthPort = endpoints.Health(parse);
-            using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole);
+            var httpHost = endpoints.HttpHost(parse, host);
+            using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.WorkerRole, httpHost);
             Console.WriteLine($"worker {worker.WorkerId} ({worker.Device}, {worker.Slots} slot(s)) joining {string.Join(", ", node.Seeds)}{TlsNote(tls)}");
             // the workers' own exchange (embeddings, trunk gradients) listens beside remoting, TLS when remoting is
             using var groups = new TcpProcessGroups(host, parse.GetValue(publicHost) ?? host, parse.GetValue(exchangePort), tls, sameHostMemory: parse.GetValue(sameHostMemory));
-            var (joined, reason) = await RunNode(node, healthPort, ClusterProbes.Worker, parse.GetValue(verbose), akka => akka
+            var (joined, reason) = await RunNode(node, healthPort, ClusterProbes.Worker, parse.GetValue(verbose), httpHost: httpHost, actors: akka => akka
                     .WithSingletonProxy<CoordinatorActor>("coordinator", Singleton)
                     .WithWorkers([worker], (_, registry) => registry.Get<CoordinatorActor>(), groups)
                     .WithActors((system, _) => system.ActorOf(Props.Create(() => new DuplicateIdWatch(worker.WorkerId)), "duplicate-id-watch")),
-                async host =>
+                until: async host =>
                 {
                     var joined = 0;
                     var system = host.Services.GetRequiredService<ActorSystem>();
@@ -217,11 +238,11 @@ public static class ClusterCommands
     /// first is an error.
     /// </summary>
     internal static Task<T> RunCoordinatorNode<TCoordinator, T>(ClusterNodeOptions node, Props coordinator, Task<T> result, CancellationToken cancel,
-        int? healthPort = null, Func<ActorSystem, ProbeResult>? status = null) where TCoordinator : ActorBase
+        int? healthPort = null, Func<ActorSystem, ProbeResult>? status = null, string? httpHost = null) where TCoordinator : ActorBase
     {
         Console.Error.WriteLine($"coordinator listening on {node.BindHost}:{node.BindPort}{TlsNote(node.Tls)}");
-        return RunNode(node, healthPort, status ?? ClusterProbes.Worker, false,
-            akka => akka.WithSingleton<TCoordinator>("coordinator", coordinator.WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false), async host =>
+        return RunNode(node, healthPort, status ?? ClusterProbes.Worker, false, httpHost: httpHost ?? node.BindHost, actors:
+            akka => akka.WithSingleton<TCoordinator>("coordinator", coordinator.WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false), until: async host =>
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
             if (await Task.WhenAny(result, system.WhenTerminated).WaitAsync(cancel) != result)
@@ -230,9 +251,12 @@ public static class ClusterCommands
         });
     }
 
-    /// <summary>Runs a cluster node until <paramref name="until"/> completes, serving health probes and <paramref name="status"/> meanwhile when asked to.</summary>
+    /// <summary>
+    /// Runs a cluster node until <paramref name="until"/> completes, serving health probes and <paramref name="status"/>
+    /// meanwhile when asked to, on <paramref name="httpHost"/> (null: the node's bind host).
+    /// </summary>
     private static Task<T> RunNode<T>(ClusterNodeOptions node, int? healthPort, Func<ActorSystem, ProbeResult> status, bool verbose, Action<AkkaConfigurationBuilder> actors,
-        Func<IHost, Task<T>> until) =>
+        Func<IHost, Task<T>> until, string? httpHost = null) =>
         AkkaNode.RunAsync(akka =>
         {
             akka.AddMtnnBasics(logLevel: verbose ? "INFO" : "WARNING").WithMtnnCluster(node);
@@ -240,7 +264,7 @@ public static class ClusterCommands
         }, async host =>
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
-            await using var health = healthPort is { } port ? HealthEndpoint.ForClusterNode(port, system, node.Role, () => status(system)) : null;
+            await using var health = healthPort is { } port ? HealthEndpoint.ForClusterNode(port, system, node.Role, () => status(system), httpHost ?? node.BindHost) : null;
             return await until(host);
         });
 
@@ -274,6 +298,9 @@ public static class ClusterCommands
             throw new ArgumentException($"--worker-wait: '{text}' is not a duration (seconds, or a number with s, m or h; 0: forever)");
         return TimeSpan.FromSeconds(value * seconds);
     }
+
+    private static string RequireDirectory(string root) =>
+        Directory.Exists(root) ? Path.GetFullPath(root) : throw new ArgumentException($"--data-root: {root} is not a directory");
 
     private static string TlsNote(TlsSettings? tls) => tls is null ? "" : $" with mutual TLS (CA {tls.CaPath})";
 

@@ -24,16 +24,16 @@ public static class TrainCommand
         command.Options.Add(workers);
         command.Options.Add(device);
         command.Options.Add(verbose);
-        command.Options.Add(endpoints.MetricsPort);
-        command.Options.Add(endpoints.HealthPort);
+        foreach (var option in endpoints.All) command.Options.Add(option);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
             if (options.Group(parse) is { } group)
             {
                 PrecisionMode.Require(options.ToSpec(parse).Precision, DeviceName.Parse(parse.GetValue(device)!));
-                using var groupTelemetry = endpoints.StartTelemetry(parse, "train");
+                using var groupTelemetry = endpoints.StartTelemetry(parse, "train", endpoints.HttpHost(parse, null));
                 var embedded = new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!,
-                    LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: endpoints.Health(parse));
+                    LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: endpoints.Health(parse), HttpHost: endpoints.HttpHost(parse, null),
+                    StatusDetail: endpoints.Detail(parse));
                 // the workers shared out over the runs: all at once when there are enough, else in turn
                 await TrainGroup(options, parse, group, embedded.Device, Math.Max(1, embedded.Workers / group.Count),
                     (id, jobs, current) => GroupRun.RunInProcess(id, jobs, embedded, current, cancel));
@@ -51,9 +51,10 @@ public static class TrainCommand
             var outDirectory = run.OutDirectory;
             var job = run.ToJob(parse.GetValue(workers));
             var healthPort = endpoints.Health(parse);
-            using var telemetry = endpoints.StartTelemetry(parse, "train");
+            using var telemetry = endpoints.StartTelemetry(parse, "train", endpoints.HttpHost(parse, null));
             var outcome = await EmbeddedRun.RunAsync(job,
-                new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: healthPort), completion, cancel);
+                new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: healthPort,
+                    HttpHost: endpoints.HttpHost(parse, null), StatusDetail: endpoints.Detail(parse)), completion, cancel);
             PrintSummary(outcome, outDirectory);
             return 0;
         }));

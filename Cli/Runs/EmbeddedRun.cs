@@ -10,8 +10,10 @@ using MtnnCluster.Worker;
 
 namespace MtnnCluster.Cli.Runs;
 
-/// <summary>How many in-process workers, on what device, whether to verify message serialization, and the health endpoint's port (none: null).</summary>
-public sealed record EmbeddedOptions(int Workers, string Device, bool VerifySerialization = false, string LogLevel = "WARNING", int? HealthPort = null);
+/// <summary>How many in-process workers, on what device, whether to verify message serialization, and the health endpoint's port (none: null).
+/// <see cref="HttpHost"/>: where the health endpoint listens; <see cref="StatusDetail"/>: /status with paths and addresses.</summary>
+public sealed record EmbeddedOptions(int Workers, string Device, bool VerifySerialization = false, string LogLevel = "WARNING", int? HealthPort = null,
+    string HttpHost = HttpBinding.Loopback, bool StatusDetail = false);
 
 /// <summary>
 /// The single-process run: the same coordinator and worker actors as on a cluster, in one actor system. Not a
@@ -34,7 +36,8 @@ public static class EmbeddedRun
             {
                 var system = host.Services.GetRequiredService<ActorSystem>();
                 await using var health = options.HealthPort is { } port
-                    ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"), () => ClusterProbes.Run(watch.Summary))
+                    ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"),
+                        () => ClusterProbes.Run(watch.Summary, options.StatusDetail), options.HttpHost)
                     : null;
                 return await completion.Outcome.WaitAsync(cancel);
             });

@@ -22,7 +22,8 @@ public static class GroupRun
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
             await using var health = options.HealthPort is { } port
-                ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"), () => ClusterProbes.Run(current()?.Summary))
+                ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"),
+                    () => ClusterProbes.Run(current()?.Summary, options.StatusDetail), options.HttpHost)
                 : null;
             await feed.Released.WaitAsync(cancel); // every job ended (failures are the jobs' own), the workers let go
             return true;

@@ -15,6 +15,9 @@ public static class TensorFile
 {
     private const string Float32 = "F32";
 
+    /// <summary>The largest header read (upstream safetensors' cap): a length field above it is refused before any allocation.</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+
     public static byte[] Serialize(IReadOnlyList<TensorData> tensors)
     {
         var header = new Dictionary<string, object>(tensors.Count);
@@ -45,9 +48,11 @@ public static class TensorFile
     {
         if (file.Length < 8) throw new InvalidDataException($"{what}: {file.Length} bytes, too short for a tensor file");
         var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(file);
+        if (headerLength > MaxHeaderBytes) throw new InvalidDataException($"{what}: header of {headerLength} bytes, over the {MaxHeaderBytes}-byte limit");
         if (headerLength > (ulong)(file.Length - 8)) throw new InvalidDataException($"{what}: header of {headerLength} bytes in a file of {file.Length}");
         var dataStart = 8 + (int)headerLength;
         var entries = new List<(int Index, TensorData Tensor)>();
+        var ranges = new List<(long Start, long End, string Name)>();
         try
         {
             using var header = JsonDocument.Parse(file.AsMemory(8, (int)headerLength));
@@ -61,11 +66,29 @@ public static class TensorFile
                 if (dtype != Float32) throw new InvalidDataException($"{what}: tensor {entry.Name} is {dtype}, only {Float32} is read");
                 var shape = entry.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray();
                 var range = entry.Value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
-                var elements = shape.Aggregate(1L, (n, d) => d < 0 ? -1 : n * d);
+                if (shape.FirstOrDefault(d => d < 0) is var negative and < 0)
+                    throw new InvalidDataException($"{what}: tensor {entry.Name} has a negative dimension ({negative}) in shape [{string.Join(',', shape)}]");
+                long elements;
+                try
+                {
+                    elements = shape.Aggregate(1L, (n, d) => checked(n * d));
+                }
+                catch (OverflowException)
+                {
+                    throw new InvalidDataException($"{what}: tensor {entry.Name} has shape [{string.Join(',', shape)}], more elements than a file can hold");
+                }
+                if (elements > long.MaxValue / sizeof(float))
+                    throw new InvalidDataException($"{what}: tensor {entry.Name} has shape [{string.Join(',', shape)}], more elements than a file can hold");
                 if (range.Length != 2 || range[0] < 0 || range[1] < range[0] || dataStart + range[1] > file.Length || elements * sizeof(float) != range[1] - range[0])
                     throw new InvalidDataException($"{what}: tensor {entry.Name} has shape [{string.Join(',', shape)}] and bytes [{string.Join(',', range)}], which do not fit");
                 entries.Add((index, new TensorData(entry.Name[(slash + 1)..], shape, file.AsSpan(dataStart + (int)range[0], (int)(range[1] - range[0])).ToArray())));
+                ranges.Add((range[0], range[1], entry.Name));
             }
+            // two tensors over the same bytes would alias each other's values (upstream refuses them too)
+            ranges.Sort((a, b) => a.Start.CompareTo(b.Start));
+            for (var i = 1; i < ranges.Count; i++)
+                if (ranges[i].Start < ranges[i - 1].End)
+                    throw new InvalidDataException($"{what}: tensors {ranges[i - 1].Name} [{ranges[i - 1].Start},{ranges[i - 1].End}) and {ranges[i].Name} [{ranges[i].Start},{ranges[i].End}) overlap");
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
         {

@@ -57,8 +57,12 @@ public interface IProcessGroupFactory
     /// <summary>Where peers reach this node's group traffic ("host:port"), or null when groups never leave the process.</summary>
     string? Endpoint { get; }
 
-    /// <summary>Joins group <paramref name="groupId"/> (one per run attempt) as <paramref name="rank"/>; returns when every rank is connected.</summary>
-    IProcessGroup Join(string groupId, int rank, IReadOnlyList<string?> endpoints, TimeSpan timeout);
+    /// <summary>
+    /// Joins group <paramref name="groupId"/> (one per run attempt) as <paramref name="rank"/>; returns when every rank
+    /// is connected. <paramref name="token"/>: the attempt's secret (the coordinator's, in <c>StartRun</c>), which every
+    /// connection between processes must present; null only where no stranger can reach the group (one process, tests).
+    /// </summary>
+    IProcessGroup Join(string groupId, int rank, IReadOnlyList<string?> endpoints, TimeSpan timeout, byte[]? token = null);
 }
 
 /// <summary>A collective could not complete: a peer left, timed out, or the group was aborted.</summary>

@@ -26,6 +26,10 @@ public static class CsvLabelReader
         {
             return ReadTable(path, records, options);
         }
+        catch (GzipBombException e)
+        {
+            throw new DataFormatException(path, records.CurrentLine, null, e.Message, e);
+        }
         catch (InvalidDataException e)
         {
             throw new DataFormatException(path, records.CurrentLine, null,

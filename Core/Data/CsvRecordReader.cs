@@ -14,6 +14,12 @@ internal sealed class CsvRecordReader(TextReader text, string path)
     /// on a file that is not CSV (one endless line, or a quote never closed).</summary>
     public const int MaxRecordChars = 1 << 24;
 
+    /// <summary>
+    /// Most fields a record may have: ten times the widest public multitask table (FS-Mol's ~5,000 tasks) is still
+    /// far below this, and every column costs per-row state downstream; a line of commas must not decide that.
+    /// </summary>
+    public const int MaxColumns = 100_000;
+
     private const int End = -1;
     private const char Replacement = '\uFFFD';
     private static readonly SearchValues<char> UnquotedFieldEnds = SearchValues.Create(",\r\n");
@@ -140,6 +146,9 @@ internal sealed class CsvRecordReader(TextReader text, string path)
 
     private void EndField()
     {
+        if (FieldCount == MaxColumns)
+            throw new DataFormatException(path, RecordLine, null,
+                $"more than {MaxColumns} columns on this line: not a table this reader takes (a file of another format, or a separator other than ',')");
         if (FieldCount == _fieldEnds.Length)
             Array.Resize(ref _fieldEnds, _fieldEnds.Length * 2);
         _fieldEnds[FieldCount++] = _recordLength;

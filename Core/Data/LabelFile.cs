@@ -20,6 +20,10 @@ public static class LabelFile
                 ? LongLabelReader.Read(path, records, header, options)
                 : SparseLabelTable.FromWide(CsvLabelReader.ReadTable(path, records, header, options));
         }
+        catch (GzipBombException e)
+        {
+            throw new DataFormatException(path, records.CurrentLine, null, e.Message, e);
+        }
         catch (InvalidDataException e)
         {
             throw new DataFormatException(path, records.CurrentLine, null,

@@ -8,9 +8,21 @@ namespace MtnnCluster.Data;
 /// Decompresses a gzip file member by member and checks every member's CRC-32 and length trailer.
 /// <see cref="GZipStream"/> alone reports a clean end of stream for a file cut short, which would
 /// silently drop rows. Problems surface as <see cref="InvalidDataException"/>, as from the decompressor.
+/// A member that expands more than <see cref="MaxRatio"/> times its compressed bytes (past <see cref="FreeBytes"/>)
+/// is refused with <see cref="GzipBombException"/> (an IOException): a few megabytes of gzip must not become terabytes of rows.
 /// </summary>
 internal sealed class VerifiedGzipStream : ReadOnlyStream
 {
+    /// <summary>
+    /// Decompressed bytes per compressed byte a member may reach: CSV of SMILES and labels compresses 3–20×, very
+    /// sparse wide tables up to ~100×; deflate's own ceiling is ~1032×, which only crafted or degenerate data nears.
+    /// </summary>
+    public const long MaxRatio = 250;
+
+    /// <summary>What any member may expand to whatever its ratio (64 MiB): small files are never refused.</summary>
+    public const long FreeBytes = 64L << 20;
+
+    private long _memberStart, _memberBytes;
     private const int TrailerLength = 8;
     private const byte FlagHeaderCrc = 2, FlagExtra = 4, FlagName = 8, FlagComment = 16;
 
@@ -39,6 +51,11 @@ internal sealed class VerifiedGzipStream : ReadOnlyStream
             {
                 _crc = Crc32.Append(_crc, buffer[..read]);
                 _length += (uint)read;
+                _memberBytes += read;
+                var compressed = Math.Max(1, _file.Position - _memberStart);
+                if (_memberBytes > FreeBytes && _memberBytes > MaxRatio * compressed)
+                    throw new GzipBombException($"gzip member {_membersRead + 1} (from byte {_memberStart}) expands to more than {_memberBytes} bytes from " +
+                                                $"{compressed} compressed, over {MaxRatio}×: refused as a gzip bomb (decompress it yourself if the data is real)");
                 return read;
             }
             FinishMember();
@@ -61,6 +78,8 @@ internal sealed class VerifiedGzipStream : ReadOnlyStream
     {
         if (_file.Position == _file.Length && _membersRead > 0)
             return false;
+        _memberStart = _file.Position;
+        _memberBytes = 0;
         SkipHeader();
         _compressed.ForgetReads();
         _member = new DeflateStream(_compressed, CompressionMode.Decompress, leaveOpen: true);
@@ -154,3 +173,6 @@ internal sealed class VerifiedGzipStream : ReadOnlyStream
         }
     }
 }
+
+/// <summary>A gzip member that expands far more than data does (<see cref="VerifiedGzipStream.MaxRatio"/>).</summary>
+internal sealed class GzipBombException(string message) : IOException(message);

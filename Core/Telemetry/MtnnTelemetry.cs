@@ -35,6 +35,7 @@ public static class MtnnTelemetry
     private static readonly Gauge<int> Workers = Meter.CreateGauge<int>("mtnn.workers.alive", "{worker}", "workers the coordinator counts as members of the run");
     private static readonly Counter<long> Reassignments = Meter.CreateCounter<long>("mtnn.reassignments", "{reassignment}", "times the coordinator moved a lost worker's tasks to others");
     private static readonly Counter<long> ReassignedTasks = Meter.CreateCounter<long>("mtnn.reassigned.tasks", "{task}", "tasks moved from lost workers to others");
+    private static readonly Counter<long> RefusedMessages = Meter.CreateCounter<long>("mtnn.messages.refused", "{message}", "control messages and connections refused because they came from elsewhere than the actor or peer they must come from");
     private static readonly Counter<long> CheckpointFailures = Meter.CreateCounter<long>("mtnn.checkpoint.failures", "{checkpoint}", "training checkpoints the coordinator could not write (the run goes on)");
 
     /// <summary>A worker answered one request: <paramref name="kind"/> is joint, trunk, heads or local.</summary>
@@ -69,6 +70,14 @@ public static class MtnnTelemetry
         if (!double.IsNaN(trainLoss)) TrainLoss.Record(trainLoss, tag);
         if (!double.IsNaN(validScore)) ValidationScore.Record(validScore);
     }
+
+    /// <summary>
+    /// A message or connection refused as a stranger's (<paramref name="what"/>: its type, or the kind of connection), at
+    /// <paramref name="where"/> (worker, coordinator, collectives, data-plane). Meant for an alert: nothing the cluster
+    /// does itself is refused once it runs.
+    /// </summary>
+    public static void Refused(string where, string what) =>
+        RefusedMessages.Add(1, new TagList { { "at", where }, { "message", what } });
 
     public static void WorkersAlive(int count) => Workers.Record(count);
 

@@ -21,7 +21,7 @@ public sealed class InProcessGroups(TimeSpan? callTimeout = null) : IProcessGrou
     }
 
     /// <summary>Blocks until all <c>endpoints.Count</c> ranks have joined <paramref name="groupId"/> (the last one completes it).</summary>
-    public IProcessGroup Join(string groupId, int rank, IReadOnlyList<string?> endpoints, TimeSpan timeout)
+    public IProcessGroup Join(string groupId, int rank, IReadOnlyList<string?> endpoints, TimeSpan timeout, byte[]? token = null)
     {
         var size = endpoints.Count;
         if (size < 1) throw new ArgumentException("a group needs at least one rank", nameof(endpoints));

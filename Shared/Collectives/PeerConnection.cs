@@ -20,11 +20,16 @@ internal enum FrameKind
 /// direction's frame sequence number, <see cref="FrameKind"/>, float count; little-endian) and the floats' bytes as
 /// they lie in memory, so a peer that has missed or repeated a frame or a call is detected at its next header. One
 /// send and one receive may run at the same time (the stream is full duplex); each read and write is bounded by the
-/// IO timeout.
+/// IO timeout. A frame of any length is refused over <paramref name="maxFrameFloats"/>, and received into an array
+/// that grows as its bytes arrive: a header alone cannot make this rank allocate what the peer never sends.
 /// </summary>
-internal sealed class PeerConnection(int rank, string endpoint, Socket socket, Stream stream, TimeSpan ioTimeout) : IDisposable
+internal sealed class PeerConnection(int rank, string endpoint, Socket socket, Stream stream, TimeSpan ioTimeout, int maxFrameFloats = TcpProcessGroups.DefaultMaxFrameFloats)
+    : IDisposable
 {
     public const int HeaderBytes = 24;
+
+    /// <summary>The first slice of a frame of any length, in floats (4 MiB); the array doubles as each slice arrives.</summary>
+    private const int FirstSliceFloats = 1 << 20;
 
     // A payload this small goes out in the header's write: one segment and one wakeup at the peer instead of two.
     private const int CoalescedBytes = 64 << 10;
@@ -58,8 +63,14 @@ internal sealed class PeerConnection(int rank, string endpoint, Socket socket, S
     public async Task<float[]> ReceiveAsync(long call, FrameKind kind)
     {
         var count = await ReceiveHeaderAsync(call, kind, expected: null);
-        var array = count == 0 ? [] : new float[count];
-        await ReceivePayloadAsync(array, 0, count);
+        var array = new float[Math.Min(count, FirstSliceFloats)];
+        for (var filled = 0; filled < count;)
+        {
+            if (filled == array.Length) Array.Resize(ref array, (int)Math.Min(count, 2L * array.Length));
+            var slice = array.Length - filled;
+            await ReceivePayloadAsync(array, filled, slice);
+            filled += slice;
+        }
         return array;
     }
 
@@ -80,8 +91,10 @@ internal sealed class PeerConnection(int rank, string endpoint, Socket socket, S
             throw new InvalidDataException($"frame {sequence} arrived where frame {_received - 1} was due");
         if (peerCall != call || peerKind != kind)
             throw new InvalidDataException($"the peer is in call {peerCall} ({peerKind}) while this rank is in call {call} ({kind})");
-        if (count < 0 || count > Array.MaxLength || expected is { } e && count != e)
-            throw new InvalidDataException($"the peer sent {count} floats where {expected?.ToString() ?? "a length"} was due (buffers of different lengths?)");
+        if (count < 0 || count > maxFrameFloats)
+            throw new InvalidDataException($"rank {rank} at {endpoint} announced a frame of {count} floats, outside 0..{maxFrameFloats} (the frame cap)");
+        if (expected is { } e && count != e)
+            throw new InvalidDataException($"the peer sent {count} floats where {e} was due (buffers of different lengths?)");
         return count;
     }
 

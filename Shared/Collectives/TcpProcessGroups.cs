@@ -13,23 +13,45 @@ namespace MtnnCluster.Collectives;
 /// <summary>
 /// Process groups over TCP between processes: one listener per process, started here, and a full mesh of
 /// connections per group. Rank r dials every lower rank and accepts every higher one. A dialled connection opens
-/// with a handshake (magic, version, group id, size, the dialler's rank and the rank it wants); the listener hands
-/// it to that rank's pending <see cref="Join"/> and acknowledges with one byte, or closes it when no such Join
-/// comes within <see cref="UnknownGroupWait"/> (a group that is unknown, finished, or not joined yet: the dialler
-/// retries until its own timeout). With <see cref="TlsSettings"/>, every connection is mutual TLS against the
-/// cluster CA, checked as Akka remoting checks it.
+/// with a handshake (magic, version, group id, size, the dialler's rank and the rank it wants, the attempt's token);
+/// the listener hands it to that rank's pending <see cref="Join"/> and acknowledges with one byte, or closes it when
+/// no such Join comes within <see cref="UnknownGroupWait"/> (a group that is unknown, finished, or not joined yet:
+/// the dialler retries until its own timeout). With <see cref="TlsSettings"/>, every connection is mutual TLS against
+/// the cluster CA, checked as Akka remoting checks it.
+/// <para>
+/// Strangers: a connection whose token differs from the Join's (compared in constant time) is closed, and so is one
+/// for a rank already connected: an established connection is never replaced. At most <see cref="MaxHandshakes"/>
+/// handshakes are read at once, each within <see cref="HandshakeTimeout"/>; a connection over that is closed at
+/// once. A frame's length is checked against <see cref="MaxFrameFloats"/> and its floats are allocated as they arrive.
+/// Each refusal is counted (<see cref="RefusedConnections"/>, the <c>mtnn.messages.refused</c> metric).
+/// </para>
 /// </summary>
 public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
 {
     public static readonly TimeSpan DefaultIoTimeout = TimeSpan.FromSeconds(120);
     public static readonly TimeSpan UnknownGroupWait = TimeSpan.FromSeconds(1);
 
+    /// <summary>The attempt's token: random bytes from the coordinator, one per attempt.</summary>
+    public const int TokenBytes = 32;
+
+    /// <summary>Connections whose handshake is being read at once; more are closed as they come (a flood costs no memory).</summary>
+    public const int MaxHandshakes = 64;
+
+    /// <summary>The longest a handshake (TLS included) may take: a connection that sends nothing frees its slot by then.</summary>
+    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Default cap on one frame: 2^28 floats (1 GiB), above any exchange of the model sizes <c>RunSpec.Validate</c>
+    /// admits (a trunk's gradient chunk, a batch's embeddings); a header naming more is refused before anything is allocated.
+    /// </summary>
+    public const int DefaultMaxFrameFloats = 1 << 28;
+
     /// <summary>Reductions of fewer floats stay on TCP: they are latency, not bandwidth, and need no shared segments.</summary>
     public const int SameHostMinimumFloats = 1 << 16;
 
     // Big enough that a ring step of a 2.3 M-float trunk moves in few round trips of the TCP window.
     private const int SocketBufferBytes = 4 << 20;
-    private const byte Version = 1;
+    private const byte Version = 2; // 2: the handshake ends with the attempt's token
     private const byte Accepted = 1;
     private const int MaxGroupIdBytes = 1024;
     private static ReadOnlySpan<byte> Magic => "MTCG"u8;
@@ -42,6 +64,8 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<(string GroupId, int Rank), PendingJoin> _pending = new();
     private TaskCompletionSource _pendingChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _handshakes = new(MaxHandshakes);
+    private long _refused;
 
     /// <param name="bindHost">the interface the listener binds (an IP, a name, or 0.0.0.0 for all)</param>
     /// <param name="publicHost">the name or IP peers reach this process by; <see cref="Endpoint"/> is publicHost:port</param>
@@ -49,8 +73,12 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
     /// <param name="tls">mutual TLS against the cluster CA on every connection; null for plain TCP</param>
     /// <param name="ioTimeout">the longest any one read, write or handshake may take (default <see cref="DefaultIoTimeout"/>)</param>
     /// <param name="sameHostMemory">let a group whose ranks all run on this host reduce through shared memory (<see cref="SameHostMemory"/>)</param>
-    public TcpProcessGroups(string bindHost, string publicHost, int port = 0, TlsSettings? tls = null, TimeSpan? ioTimeout = null, bool sameHostMemory = true)
+    /// <param name="maxFrameFloats">the most floats one frame may carry (<see cref="DefaultMaxFrameFloats"/>)</param>
+    public TcpProcessGroups(string bindHost, string publicHost, int port = 0, TlsSettings? tls = null, TimeSpan? ioTimeout = null, bool sameHostMemory = true,
+        int maxFrameFloats = DefaultMaxFrameFloats)
     {
+        if (maxFrameFloats < 1) throw new ArgumentOutOfRangeException(nameof(maxFrameFloats), "a frame cap is at least one float");
+        MaxFrameFloats = maxFrameFloats;
         _sameHostMemory = sameHostMemory;
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("the collectives' wire format is the floats' little-endian bytes");
         _ioTimeout = ioTimeout ?? DefaultIoTimeout;
@@ -71,22 +99,30 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
 
     public string Endpoint { get; }
     public int Port { get; }
+    public int MaxFrameFloats { get; }
+
+    /// <summary>Connections closed as a stranger's: wrong token, a rank already connected, malformed, or over <see cref="MaxHandshakes"/>.</summary>
+    public long RefusedConnections => Interlocked.Read(ref _refused);
 
     /// <summary>
     /// Connects to every other rank of <paramref name="groupId"/> at <paramref name="endpoints"/>; returns when all
     /// are connected, or throws <see cref="CollectiveAbortedException"/> naming the ranks still missing after
     /// <paramref name="timeout"/>.
     /// </summary>
-    public IProcessGroup Join(string groupId, int rank, IReadOnlyList<string?> endpoints, TimeSpan timeout)
+    public IProcessGroup Join(string groupId, int rank, IReadOnlyList<string?> endpoints, TimeSpan timeout, byte[]? token = null)
     {
+        // no token: all zeros, which only tests and benchmarks use (the coordinator always sends one)
+        token ??= new byte[TokenBytes];
+        if (token.Length != TokenBytes) throw new ArgumentException($"a group token has {TokenBytes} bytes (got {token.Length})", nameof(token));
         var size = endpoints.Count;
         if (size < 1) throw new ArgumentException("a group needs at least one rank", nameof(endpoints));
         if (rank < 0 || rank >= size) throw new ArgumentOutOfRangeException(nameof(rank), $"rank {rank} is not in a group of {size}");
         if (Encoding.UTF8.GetByteCount(groupId) is 0 or > MaxGroupIdBytes) throw new ArgumentException($"a group id has 1 to {MaxGroupIdBytes} bytes", nameof(groupId));
         ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
         if (size == 1) return new TcpProcessGroup(groupId, 0, [null], _ioTimeout);
+        token = token.ToArray(); // ours: the caller's array may change
         var peerEndpoints = endpoints.Select((e, r) => r == rank ? "" : e ?? throw new ArgumentException($"rank {r} has no endpoint", nameof(endpoints))).ToArray();
-        var pending = new PendingJoin(rank, size, peerEndpoints, _ioTimeout);
+        var pending = new PendingJoin(rank, size, peerEndpoints, _ioTimeout, token, MaxFrameFloats);
         lock (_pending)
         {
             if (!_pending.TryAdd((groupId, rank), pending)) throw new ArgumentException($"rank {rank} of group '{groupId}' is already joining here", nameof(rank));
@@ -95,7 +131,7 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
         }
         using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         giveUp.CancelAfter(timeout);
-        var dials = Enumerable.Range(0, rank).Select(p => Dial(groupId, rank, size, p, peerEndpoints[p], pending, giveUp.Token)).ToArray();
+        var dials = Enumerable.Range(0, rank).Select(p => Dial(groupId, rank, size, p, peerEndpoints[p], pending, token, giveUp.Token)).ToArray();
         try
         {
             Task.WhenAll(dials).Wait(giveUp.Token);
@@ -125,7 +161,7 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
     }
 
     /// <summary>Dials rank <paramref name="peer"/> until it accepts, the join gives up, or TLS refuses (a certificate does not improve with retries).</summary>
-    private async Task Dial(string groupId, int rank, int size, int peer, string endpoint, PendingJoin pending, CancellationToken giveUp)
+    private async Task Dial(string groupId, int rank, int size, int peer, string endpoint, PendingJoin pending, byte[] token, CancellationToken giveUp)
     {
         var (host, port) = ParseEndpoint(endpoint, peer);
         var pause = TimeSpan.FromMilliseconds(50);
@@ -139,11 +175,11 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
                 timeout.CancelAfter(_ioTimeout + UnknownGroupWait);
                 await socket.ConnectAsync(host, port, timeout.Token);
                 stream = await Secure(new NetworkStream(socket, ownsSocket: true), host, timeout.Token);
-                await stream.WriteAsync(Handshake(groupId, size, rank, peer), timeout.Token);
+                await stream.WriteAsync(Handshake(groupId, size, rank, peer, token), timeout.Token);
                 var answer = new byte[1];
                 if (await stream.ReadAsync(answer, timeout.Token) == 1 && answer[0] == Accepted)
                 {
-                    pending.Dialled(new PeerConnection(peer, endpoint, socket, stream, _ioTimeout));
+                    pending.Dialled(new PeerConnection(peer, endpoint, socket, stream, _ioTimeout, MaxFrameFloats));
                     return;
                 }
                 pending.Note(peer, "the listener closed the connection (that rank has not joined yet?)");
@@ -194,18 +230,31 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
                 }
                 continue;
             }
+            if (!_handshakes.Wait(0))
+            {
+                Refuse("handshake slots full");
+                socket.Dispose();
+                continue;
+            }
             _ = Admit(NewSocket(socket));
         }
+    }
+
+    private void Refuse(string why)
+    {
+        Interlocked.Increment(ref _refused);
+        Telemetry.MtnnTelemetry.Refused("collectives", why);
     }
 
     /// <summary>Reads an accepted connection's handshake and hands it to its pending Join, or closes it.</summary>
     private async Task Admit(Socket socket)
     {
         Stream? stream = null;
+        var refusal = "malformed handshake";
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            timeout.CancelAfter(_ioTimeout);
+            timeout.CancelAfter(_ioTimeout < HandshakeTimeout ? _ioTimeout : HandshakeTimeout);
             stream = await Secure(new NetworkStream(socket, ownsSocket: true), null, timeout.Token);
             var fixedPart = new byte[Magic.Length + 1 + 4 * 3 + 2];
             await stream.ReadExactlyAsync(fixedPart.AsMemory(0, Magic.Length + 1), timeout.Token); // a stranger is closed before it must send more
@@ -219,15 +268,28 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
             if (idBytes is 0 or > MaxGroupIdBytes) throw new InvalidDataException("bad group id length");
             var id = new byte[idBytes];
             await stream.ReadExactlyAsync(id, timeout.Token);
+            var token = new byte[TokenBytes];
+            await stream.ReadExactlyAsync(token, timeout.Token);
+            refusal = "unknown group";
             var pending = await AwaitPending(Encoding.UTF8.GetString(id), to, timeout.Token);
             if (pending is null || !pending.Admits(size, from)) throw new InvalidDataException("no such pending join");
+            refusal = "wrong token";
+            if (!pending.TokenMatches(token)) throw new InvalidDataException("wrong token");
+            refusal = "rank already connected";
+            if (pending.Connected(from)) throw new InvalidDataException("rank already connected");
             await stream.WriteAsync(new[] { Accepted }, timeout.Token);
-            pending.Accepted(from, socket, stream);
+            if (!pending.Accepted(from, socket, stream)) throw new InvalidDataException("rank already connected");
+            refusal = "";
         }
         catch (Exception)
         {
             // Refused, malformed, or failed TLS: the dialler sees the connection close and retries or gives up.
+            if (refusal != "unknown group") Refuse(refusal); // an unknown group is also a rank that has not joined yet: no stranger's
             Close(socket, stream);
+        }
+        finally
+        {
+            _handshakes.Release();
         }
     }
 
@@ -275,10 +337,10 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
         return ssl;
     }
 
-    private static byte[] Handshake(string groupId, int size, int from, int to)
+    private static byte[] Handshake(string groupId, int size, int from, int to, byte[] token)
     {
         var id = Encoding.UTF8.GetBytes(groupId);
-        var handshake = new byte[Magic.Length + 1 + 4 * 3 + 2 + id.Length];
+        var handshake = new byte[Magic.Length + 1 + 4 * 3 + 2 + id.Length + TokenBytes];
         Magic.CopyTo(handshake);
         handshake[Magic.Length] = Version;
         var fields = handshake.AsSpan(Magic.Length + 1);
@@ -287,6 +349,7 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
         BinaryPrimitives.WriteInt32LittleEndian(fields[8..], to);
         BinaryPrimitives.WriteUInt16LittleEndian(fields[12..], (ushort)id.Length);
         id.CopyTo(fields[14..]);
+        token.CopyTo(fields[(14 + id.Length)..]);
         return handshake;
     }
 
@@ -313,7 +376,7 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
     }
 
     /// <summary>One rank's Join in progress: the connections dialled and accepted so far.</summary>
-    private sealed class PendingJoin(int rank, int size, string[] endpoints, TimeSpan ioTimeout)
+    private sealed class PendingJoin(int rank, int size, string[] endpoints, TimeSpan ioTimeout, byte[] token, int maxFrameFloats)
     {
         private readonly PeerConnection?[] _peers = new PeerConnection?[size];
         private readonly string?[] _lastError = new string?[size];
@@ -325,10 +388,17 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
 
         public bool Admits(int peerSize, int from) => peerSize == size && from > rank && from < size;
 
+        public bool TokenMatches(byte[] presented) => System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(presented, token);
+
+        public bool Connected(int from)
+        {
+            lock (_peers) return _peers[from] is not null;
+        }
+
         public void Dialled(PeerConnection peer) => Add(peer);
 
-        /// <summary>A higher rank's connection; one that replaces an earlier (its acknowledgement was lost) closes that.</summary>
-        public void Accepted(int from, Socket socket, Stream stream) => Add(new PeerConnection(from, endpoints[from], socket, stream, ioTimeout));
+        /// <summary>A higher rank's connection; false (and nothing kept) when that rank is already connected: the first one stays.</summary>
+        public bool Accepted(int from, Socket socket, Stream stream) => Add(new PeerConnection(from, endpoints[from], socket, stream, ioTimeout, maxFrameFloats));
 
         public void Note(int peer, string error)
         {
@@ -365,18 +435,19 @@ public sealed class TcpProcessGroups : IProcessGroupFactory, IDisposable
             }
         }
 
-        private void Add(PeerConnection peer)
+        /// <summary>Keeps <paramref name="peer"/> unless the join is over or its rank is connected already (never replaced: the first one may be carrying data).</summary>
+        private bool Add(PeerConnection peer)
         {
             lock (_peers)
             {
-                if (_closed)
+                if (_closed || _peers[peer.Rank] is not null)
                 {
                     peer.Dispose();
-                    return;
+                    return false;
                 }
-                if (_peers[peer.Rank] is { } earlier) earlier.Dispose();
-                else if (peer.Rank > rank && ++_accepted == size - 1 - rank) _allAccepted.TrySetResult();
+                if (peer.Rank > rank && ++_accepted == size - 1 - rank) _allAccepted.TrySetResult();
                 _peers[peer.Rank] = peer;
+                return true;
             }
         }
 

@@ -8,13 +8,14 @@ namespace MtnnCluster.Hosting;
 
 /// <summary>
 /// Where a node listens, whom it joins, what it is, and (when <see cref="Tls"/> is set) how it proves who it is.
-/// <see cref="DataPlane"/>: large messages travel on the TCP data plane (listening on <see cref="BindHost"/>, any
-/// free port); off, they go through Akka in 64 KiB chunks (inside TLS when it is on).
+/// <see cref="DataPlane"/>: large messages travel on the TCP data plane (listening on <see cref="BindHost"/>, port
+/// <see cref="DataPlanePort"/>, or any free port when 0: a fixed one is what a network policy can admit); off, they go
+/// through Akka in 64 KiB chunks (inside TLS when it is on).
 /// <see cref="WorkerId"/>: a worker's id, carried as a role (<see cref="IdRole"/>) so that an older node with the same id
 /// sees the newer one join and leaves (see <see cref="DuplicateIdWatch"/>).
 /// </summary>
 public sealed record ClusterNodeOptions(string BindHost, int BindPort, string? PublicHost, IReadOnlyList<string> Seeds, string Role, TlsSettings? Tls = null, bool DataPlane = true,
-    string? WorkerId = null)
+    string? WorkerId = null, int DataPlanePort = 0)
 {
     public const string SystemName = "mtnn";
     public const string CoordinatorRole = "coordinator";
@@ -106,8 +107,10 @@ public static class ClusterNode
             mtnn.data-plane {
               enabled = {{(node.DataPlane ? "on" : "off")}}
               bind-host = "{{node.BindHost}}"
+              port = {{node.DataPlanePort}}
               public-host = "{{node.PublicHost ?? node.BindHost}}"
             }
+            {{Serialization.RefusingSerializer.Hocon}}
             akka.cluster.split-brain-resolver.stable-after = 5s
             akka.cluster.down-removal-margin = 3s
             akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = 60s

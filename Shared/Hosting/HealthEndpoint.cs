@@ -56,9 +56,20 @@ public static class ClusterProbes
         return new ProbeResult(alive, new Dictionary<string, string> { ["status"] = alive ? "ready" : "terminated", ["role"] = role });
     }
 
-    /// <summary>/status where the run is coordinated: the latest summary, 503 until the coordinator has reported one.</summary>
-    public static ProbeResult Run(RunSummary? summary) =>
-        summary is null ? new ProbeResult(false, new Dictionary<string, string> { ["status"] = "starting" }) : new ProbeResult(true, summary);
+    /// <summary>
+    /// /status where the run is coordinated: the latest summary, 503 until the coordinator has reported one. Without
+    /// <paramref name="detail"/> (<c>--status-detail</c>) it says what an operator needs to watch the run and nothing
+    /// that maps the cluster for someone else: the dataset's file name, not its path; worker ids without addresses;
+    /// events without their free-text detail (a checkpoint error names directories).
+    /// </summary>
+    public static ProbeResult Run(RunSummary? summary, bool detail = false) =>
+        summary is null ? new ProbeResult(false, new Dictionary<string, string> { ["status"] = "starting" })
+        : new ProbeResult(true, detail ? summary : summary with
+        {
+            Dataset = summary.Dataset is { } path ? string.Join(", ", path.Split(", ").Select(Path.GetFileName)) : null,
+            Workers = summary.Workers.Select(w => w with { Address = "" }).ToArray(),
+            Events = summary.Events.Select(e => e with { Detail = null }).ToArray(),
+        });
 
     /// <summary>/status of a worker: the run's summary is the coordinator's to give.</summary>
     public static ProbeResult Worker(ActorSystem system) => new(true, new Dictionary<string, string>
@@ -71,9 +82,9 @@ public static class ClusterProbes
 
 /// <summary>
 /// A read-only HTTP endpoint for orchestrators and people: GET /healthz (liveness), GET /readyz (readiness) and
-/// GET /status (the run's summary), JSON, 200 when the probe passes and 503 when it does not. It listens on every
-/// interface (a kubelet probes the pod's IP) and answers nothing but these reads: any other method is 405, any
-/// other path 404.
+/// GET /status (the run's summary), JSON, 200 when the probe passes and 503 when it does not. It listens where
+/// <see cref="HttpBinding"/> says (the node's --bind host unless --http-bind names another; every interface only
+/// when that host is 0.0.0.0) and answers nothing but these reads: any other method is 405, any other path 404.
 /// </summary>
 public sealed class HealthEndpoint : IAsyncDisposable
 {
@@ -103,10 +114,10 @@ public sealed class HealthEndpoint : IAsyncDisposable
         _serving = Task.Run(ServeAsync);
     }
 
-    public static HealthEndpoint Start(int port, Func<ProbeResult> liveness, Func<ProbeResult> readiness, Func<ProbeResult> status)
+    public static HealthEndpoint Start(int port, Func<ProbeResult> liveness, Func<ProbeResult> readiness, Func<ProbeResult> status, string? host = null)
     {
         var listener = new HttpListener();
-        listener.Prefixes.Add($"http://*:{port}/"); // '*': every interface and any Host header
+        listener.Prefixes.Add(HttpBinding.Prefix(host, port, "/"));
         try
         {
             listener.Start();
@@ -120,8 +131,8 @@ public sealed class HealthEndpoint : IAsyncDisposable
     }
 
     /// <summary>The endpoint of a cluster node, with <see cref="ClusterProbes"/>; <paramref name="status"/> answers /status.</summary>
-    public static HealthEndpoint ForClusterNode(int port, ActorSystem system, string role, Func<ProbeResult> status) =>
-        Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Readiness(system, role), status);
+    public static HealthEndpoint ForClusterNode(int port, ActorSystem system, string role, Func<ProbeResult> status, string? host = null) =>
+        Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Readiness(system, role), status, host);
 
     private async Task ServeAsync()
     {

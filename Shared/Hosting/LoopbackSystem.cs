@@ -17,5 +17,6 @@ public static class LoopbackSystem
         akka.actor.serializers.mtnn = "MtnnCluster.Serialization.MtnnMessageSerializer, MtnnCluster.Shared"
         akka.actor.serialization-bindings { "MtnnCluster.Messages.IMtnnMessage, MtnnCluster.Shared" = mtnn }
         mtnn.data-plane.enabled = {{(dataPlane ? "on" : "off")}}
+        {{Serialization.RefusingSerializer.Hocon}}
         """));
 }

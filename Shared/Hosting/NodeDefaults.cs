@@ -15,6 +15,12 @@ public static class NodeDefaults
     /// </summary>
     public const int ExchangePort = 4055;
 
+    /// <summary>
+    /// The data plane (<c>--data-plane-port</c>: large messages beside Akka) in Kubernetes, where the network policy
+    /// admits it between mtnn pods; elsewhere any free port (0).
+    /// </summary>
+    public const int DataPlanePort = 4056;
+
     /// <summary>The health endpoint (<c>--health-port</c>): /healthz and /readyz.</summary>
     public const int HealthPort = 8558;
 

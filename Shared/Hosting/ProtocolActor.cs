@@ -1,5 +1,6 @@
 using Akka;
 using Akka.Actor;
+using Akka.Event;
 using MtnnCluster.Messages;
 using MtnnCluster.Serialization;
 
@@ -24,17 +25,43 @@ public abstract class ProtocolActor : ReceiveActor
     }
 
     /// <summary>
-    /// Reassembles chunks and fetches offers of the run <paramref name="expectedRunId"/> names (null: any run's).
-    /// Call it where the behaviour registers its handlers: a reassembled message is then filtered like any other.
+    /// Reassembles chunks and fetches offers of the run <paramref name="expectedRunId"/> names (null: any run's) that
+    /// come from an actor <paramref name="from"/> accepts; the others are refused (<see cref="Refused"/>) before any
+    /// byte is buffered or any connection made. Call it where the behaviour registers its handlers: a reassembled
+    /// message is then filtered like any other.
     /// </summary>
-    protected void ReceiveTransfers(Func<string?> expectedRunId)
+    protected void ReceiveTransfers(Func<string?> expectedRunId, Func<IActorRef, bool> from)
     {
         Receive<MessageChunk>(chunk =>
         {
-            if (_assembler.Add(chunk, Sender, expectedRunId()) is { } whole) Self.Tell(whole, Sender);
+            if (!from(Sender)) Refused(chunk);
+            else if (_assembler.Add(chunk, Sender, expectedRunId()) is { } whole) Self.Tell(whole, Sender);
         });
-        Receive<BlobOffer>(offer => Delivery.Fetch(offer, Self, Sender, expectedRunId()));
+        Receive<BlobOffer>(offer =>
+        {
+            if (!from(Sender)) Refused(offer);
+            else Delivery.Fetch(offer, Self, Sender, expectedRunId());
+        });
     }
+
+    /// <summary>Messages refused as a stranger's: dropped, counted here and in the <c>mtnn.messages.refused</c> metric.</summary>
+    public long RefusedCount { get; private set; }
+
+    /// <summary>
+    /// Drops <paramref name="message"/>, which came from an actor it must not come from: counted (this actor's
+    /// <see cref="RefusedCount"/> and the <c>mtnn.messages.refused</c> metric) and logged once per message type.
+    /// </summary>
+    protected void Refused(object message)
+    {
+        RefusedCount++;
+        var type = message.GetType().Name;
+        Telemetry.MtnnTelemetry.Refused(GetType().Name, type);
+        if (_loggedRefusals.Add(type))
+            Context.GetLogger().Warning("{0} refused {1} from {2}, which is not the actor it must come from (further ones are only counted: mtnn.messages.refused)",
+                Self.Path.Name, type, Sender.Path);
+    }
+
+    private readonly HashSet<string> _loggedRefusals = [];
 
     /// <summary>
     /// Runs <paramref name="task"/> in <paramref name="phase"/> of the node's coordinated shutdown (SIGTERM). Nothing

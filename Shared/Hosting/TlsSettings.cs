@@ -5,32 +5,39 @@ using System.Security.Cryptography.X509Certificates;
 namespace MtnnCluster.Hosting;
 
 /// <summary>
-/// Mutual TLS for the cluster's remoting: this node's certificate and key (PKCS#12) and the cluster's CA (PEM, one
-/// or more certificates). A peer is let in only when its certificate chains to that CA; host names are not checked,
-/// since nodes are reached by IP or by per-pod DNS names that a per-node certificate need not list.
+/// Mutual TLS for the cluster's remoting: this node's certificate and key (PKCS#12, or a PEM certificate with a PEM
+/// key in <see cref="KeyPath"/>: the tls.crt and tls.key of a Kubernetes TLS secret such as cert-manager writes) and
+/// the cluster's CA (PEM, one or more certificates). A peer is let in only when its certificate chains to that CA and
+/// may serve as both ends of a TLS connection (extended key usages serverAuth and clientAuth: every node dials and is
+/// dialled); host names are not checked, since nodes are reached by IP or by per-pod DNS names that a per-node
+/// certificate need not list.
 /// </summary>
-public sealed record TlsSettings(string CertificatePath, string? Password, string CaPath)
+public sealed record TlsSettings(string CertificatePath, string? Password, string CaPath, string? KeyPath = null)
 {
     public const string CertificateVariable = "MTNN_TLS_CERT";
     public const string PasswordVariable = "MTNN_TLS_PASSWORD";
     public const string CaVariable = "MTNN_TLS_CA";
+    public const string KeyVariable = "MTNN_TLS_KEY";
+
+    private const string ServerAuth = "1.3.6.1.5.5.7.3.1", ClientAuth = "1.3.6.1.5.5.7.3.2";
 
     /// <summary>
     /// Settings from the options, else from the environment (<see cref="CertificateVariable"/>, <see cref="PasswordVariable"/>,
     /// <see cref="CaVariable"/>: Kubernetes secrets mounted as files and named by env). Null when neither names a
     /// certificate or a CA: TLS is off. Naming only one of the two is an error, never a silent fallback to plain TCP.
     /// </summary>
-    public static TlsSettings? Resolve(string? certificate, string? password, string? ca, Func<string, string?> environment)
+    public static TlsSettings? Resolve(string? certificate, string? password, string? ca, Func<string, string?> environment, string? key = null)
     {
         certificate = NonEmpty(certificate) ?? NonEmpty(environment(CertificateVariable));
         ca = NonEmpty(ca) ?? NonEmpty(environment(CaVariable));
+        key = NonEmpty(key) ?? NonEmpty(environment(KeyVariable));
         password ??= environment(PasswordVariable);
         if (certificate is null && ca is null) return null;
         if (certificate is null)
             throw new ArgumentException($"--tls-cert: TLS needs this node's certificate (PKCS#12) as well as --tls-ca (or set {CertificateVariable})");
         if (ca is null)
             throw new ArgumentException($"--tls-ca: TLS needs the cluster's CA certificate (PEM) as well as --tls-cert (or set {CaVariable})");
-        var settings = new TlsSettings(Path.GetFullPath(certificate), password, Path.GetFullPath(ca));
+        var settings = new TlsSettings(Path.GetFullPath(certificate), password, Path.GetFullPath(ca), key is null ? null : Path.GetFullPath(key));
         settings.LoadCertificate().Dispose(); // fail now, naming the file, rather than at the first handshake
         settings.LoadAuthorities();
         return settings;
@@ -41,18 +48,38 @@ public sealed record TlsSettings(string CertificatePath, string? Password, strin
     {
         if (!File.Exists(CertificatePath)) throw new ArgumentException($"--tls-cert: {CertificatePath} does not exist");
         X509Certificate2 certificate;
-        try
+        if (KeyPath is not null)
         {
-            certificate = X509CertificateLoader.LoadPkcs12FromFile(CertificatePath, Password, X509KeyStorageFlags.EphemeralKeySet);
+            if (!File.Exists(KeyPath)) throw new ArgumentException($"--tls-key: {KeyPath} does not exist");
+            try
+            {
+                // through PKCS#12: a key attached from PEM is not one every TLS stack takes as the certificate's own
+                using var pem = X509Certificate2.CreateFromPemFile(CertificatePath, KeyPath);
+                certificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.EphemeralKeySet);
+            }
+            catch (Exception e) when (e is CryptographicException or ArgumentException) // a key of another certificate: ArgumentException
+            {
+                throw new ArgumentException($"--tls-cert/--tls-key: {CertificatePath} and {KeyPath} are not a PEM certificate and its PEM private key ({e.Message})", e);
+            }
         }
-        catch (CryptographicException e)
-        {
-            throw new ArgumentException($"--tls-cert: {CertificatePath} cannot be read as PKCS#12 with the given password ({e.Message})", e);
-        }
+        else
+            try
+            {
+                certificate = X509CertificateLoader.LoadPkcs12FromFile(CertificatePath, Password, X509KeyStorageFlags.EphemeralKeySet);
+            }
+            catch (CryptographicException e)
+            {
+                throw new ArgumentException($"--tls-cert: {CertificatePath} cannot be read as PKCS#12 with the given password ({e.Message})", e);
+            }
         if (!certificate.HasPrivateKey)
         {
             certificate.Dispose();
             throw new ArgumentException($"--tls-cert: {CertificatePath} holds no private key; mutual TLS needs the node's key");
+        }
+        if (!HasBothUsages(certificate, out var usages))
+        {
+            certificate.Dispose();
+            throw new ArgumentException($"--tls-cert: {CertificatePath}: {usages}; a node's certificate needs the extended key usages serverAuth and clientAuth");
         }
         return certificate;
     }
@@ -87,8 +114,8 @@ public sealed record TlsSettings(string CertificatePath, string? Password, strin
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck; // a private CA publishes no revocation list
         if (chain.Build(peer))
         {
-            reason = "";
-            return true;
+            // a certificate the CA issued for something else (a web server's, a client's) is not a node's
+            return HasBothUsages(peer, out reason);
         }
         reason = $"certificate '{peer.Subject}' (issuer '{peer.Issuer}') does not chain to the cluster CA: "
                  + string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
@@ -108,6 +135,15 @@ public sealed record TlsSettings(string CertificatePath, string? Password, strin
     /// <summary>Why the TLS layer itself objected, beyond the chain (which <see cref="ChainsTo"/> decides).</summary>
     public static bool OnlyChainErrors(SslPolicyErrors errors) =>
         (errors & ~(SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNameMismatch)) == SslPolicyErrors.None;
+
+    /// <summary>True when <paramref name="certificate"/> lists both serverAuth and clientAuth; otherwise the reason.</summary>
+    public static bool HasBothUsages(X509Certificate2 certificate, out string reason)
+    {
+        var usages = certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().SelectMany(e => e.EnhancedKeyUsages.Cast<Oid>()).Select(o => o.Value).ToHashSet();
+        var missing = new[] { (ServerAuth, "serverAuth"), (ClientAuth, "clientAuth") }.Where(u => !usages.Contains(u.Item1)).Select(u => u.Item2).ToArray();
+        reason = missing.Length == 0 ? "" : $"certificate '{certificate.Subject}' lacks the extended key usage {string.Join(" and ", missing)}";
+        return missing.Length == 0;
+    }
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

@@ -14,6 +14,7 @@ namespace MtnnCluster.Messages;
 /// exchange endpoint, empty in one process) and starts from <see cref="Trunk"/>, <see cref="Heads"/> and
 /// <see cref="BestHeads"/> (null: fresh, seeded). <see cref="ExpectedFingerprint"/>: the SHA-256 of the data
 /// file as the coordinator read it; a worker that reads other bytes refuses the run (null: not checked).
+/// <see cref="GroupToken"/>: the attempt's random secret, which every connection of its process group presents.
 /// </summary>
 [MessagePackObject]
 public sealed record StartRun(
@@ -26,7 +27,8 @@ public sealed record StartRun(
     [property: Key(6)] TrunkState? Trunk = null,
     [property: Key(7)] HeadState? Heads = null,
     [property: Key(8)] HeadState? BestHeads = null,
-    [property: Key(9)] string? ExpectedFingerprint = null) : IRunMessage;
+    [property: Key(9)] string? ExpectedFingerprint = null,
+    [property: Key(10)] byte[]? GroupToken = null) : IRunMessage;
 
 /// <summary>Worker → coordinator: this node is shutting down (SIGTERM); move my tasks now rather than after the failure detector.</summary>
 [MessagePackObject]

@@ -35,6 +35,8 @@ public static class ProtocolLimits
                 if (m.Rank < 0 || m.Rank >= m.SlotsByRank.Length || m.Peers.Length != m.SlotsByRank.Length || m.SlotsByRank.Any(s => s < 1)
                     || m.TaskRanks.Any(r => r < -1 || r >= m.SlotsByRank.Length))
                     throw new SerializationException($"StartRun: rank {m.Rank} of {m.SlotsByRank.Length} with {m.Peers.Length} peers is not a valid placement");
+                if (m.GroupToken is { Length: not Collectives.TcpProcessGroups.TokenBytes })
+                    throw new SerializationException($"StartRun.GroupToken: {m.GroupToken.Length} bytes where {Collectives.TcpProcessGroups.TokenBytes} are due");
                 break;
             case EvaluationResult m: Check(m.Trunk); break;
             case Evaluate m:

@@ -18,8 +18,10 @@ public static class ProtocolRegistry
     /// 5: a run's end may keep its workers for the next job of a group (<see cref="EndRun.KeepWorker"/>), and
     /// add-tasks' messages (<see cref="FitHeads"/>, <see cref="HeadsFitted"/>).
     /// 6: the run spec names its descriptor set; a worker of version 5 would read it as set 1 and featurize other counts.
+    /// 7: a registration carries a nonce its acknowledgement echoes (<see cref="RegisterWorker.Nonce"/>); a worker of
+    /// version 6 would never take a version-7 coordinator's acknowledgement as its coordinator's.
     /// </summary>
-    public const int ProtocolVersion = 6;
+    public const int ProtocolVersion = 7;
 
     private static readonly (string Code, Type Type)[] Entries =
     [

@@ -8,7 +8,7 @@ namespace MtnnCluster.Telemetry;
 
 /// <summary>
 /// Where this process's telemetry goes: a Prometheus scrape endpoint on <c>--metrics-port</c> (GET /metrics on
-/// every interface), and an OTLP exporter for metrics and traces when <see cref="OtlpEndpointVariable"/> is set
+/// the host <see cref="Hosting.HttpBinding"/> says), and an OTLP exporter for metrics and traces when <see cref="OtlpEndpointVariable"/> is set
 /// (the exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself). Neither: nothing is collected.
 /// </summary>
 public sealed class TelemetryExport : IDisposable
@@ -32,7 +32,8 @@ public sealed class TelemetryExport : IDisposable
     /// <param name="metricsPort">Prometheus scrape port, or null for none.</param>
     /// <param name="role">train, coordinator or worker: a resource attribute of every series and span.</param>
     /// <param name="otlpEndpoint">The value of <see cref="OtlpEndpointVariable"/> (null or empty: no OTLP).</param>
-    public static TelemetryExport Start(int? metricsPort, string role, string? otlpEndpoint)
+    /// <param name="host">the host the scrape endpoint listens on (<see cref="Hosting.HttpBinding"/>; null: every interface)</param>
+    public static TelemetryExport Start(int? metricsPort, string role, string? otlpEndpoint, string? host = null)
     {
         var otlp = !string.IsNullOrWhiteSpace(otlpEndpoint);
         if (metricsPort is null && !otlp) return new TelemetryExport(null, null);
@@ -52,11 +53,11 @@ public sealed class TelemetryExport : IDisposable
                 o.Port = port;
                 o.ScrapeEndpointPath = ScrapePath;
                 // The options take a host name only (default localhost, which the listener matches against the
-                // request's Host header); '*' serves every interface and any Host, as Prometheus in a cluster needs.
+                // request's Host header); the prefix binds the host asked for, '*' only for every interface.
                 o.ConfigureHttpListener = (_, listener) =>
                 {
                     listener.Prefixes.Clear();
-                    listener.Prefixes.Add($"http://*:{port}{ScrapePath}/");
+                    listener.Prefixes.Add(Hosting.HttpBinding.Prefix(host, port, $"{ScrapePath}/"));
                 };
             });
         if (otlp) meters.AddOtlpExporter();

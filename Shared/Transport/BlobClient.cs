@@ -13,6 +13,9 @@ public static class BlobClient
     /// <summary>Slices in which the received bytes are hashed, so hashing overlaps the transfer.</summary>
     private const int HashSlice = 1 << 20;
 
+    /// <summary>The buffer a transfer starts with (4 MiB); it doubles as the bytes arrive, so an offer's length alone allocates little.</summary>
+    private const int FirstBuffer = 4 << 20;
+
     /// <summary>
     /// The bytes of <paramref name="offer"/>, length and checksum verified, in a pooled buffer the caller disposes.
     /// Refuses an offer over <paramref name="maxBytes"/> before connecting. Synchronous on purpose: it reads tens
@@ -37,7 +40,7 @@ public static class BlobClient
         {
             throw new BlobFetchException($"{what}: cannot connect ({inner.Message})", inner);
         }
-        var bytes = PooledBytes.Rent((int)offer.Length);
+        PooledBytes? bytes = null;
         try
         {
             var stream = client.GetStream();
@@ -58,10 +61,18 @@ public static class BlobClient
             if (length != offer.Length) throw new BlobFetchException($"{what}: the sender has {length} bytes, the offer said {offer.Length}");
 
             var checksum = TransferChecksum.Incremental();
-            var span = bytes.Span;
-            for (var offset = 0; offset < span.Length;)
+            bytes = PooledBytes.Rent((int)Math.Min(length, FirstBuffer));
+            for (var offset = 0; offset < length;)
             {
                 if (DateTime.UtcNow > deadline) throw new BlobFetchException($"{what}: not complete within {ioTimeout.TotalSeconds:F0} s");
+                if (offset == bytes.Length)
+                {
+                    var larger = PooledBytes.Rent((int)Math.Min(length, 2L * bytes.Length));
+                    bytes.Span.CopyTo(larger.Span);
+                    bytes.Dispose();
+                    bytes = larger;
+                }
+                var span = bytes.Span;
                 var read = stream.Read(span.Slice(offset, Math.Min(HashSlice, span.Length - offset)));
                 if (read == 0) throw new BlobFetchException($"{what}: connection closed after {offset} of {length} bytes");
                 checksum.Append(span.Slice(offset, read));
@@ -74,7 +85,7 @@ public static class BlobClient
         }
         catch (Exception e)
         {
-            bytes.Dispose();
+            bytes?.Dispose();
             if (e is BlobFetchException) throw;
             throw new BlobFetchException($"{what}: {(e is IOException { InnerException: SocketException { SocketErrorCode: SocketError.TimedOut } } ? "timed out" : e.Message)}", e);
         }

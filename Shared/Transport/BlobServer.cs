@@ -20,7 +20,9 @@ public static class BlobProtocol
 
 /// <summary>
 /// Serves a <see cref="BlobStore"/> over TCP: one listener per actor system, each connection one fetch. Every read
-/// and write runs under <paramref name="ioTimeout"/>, so a silent peer cannot hold a blob or a socket.
+/// and write runs under <paramref name="ioTimeout"/>, so a silent peer cannot hold a blob or a socket; the request
+/// itself must come within <see cref="RequestTimeout"/>, and at most <see cref="MaxConnections"/> connections are
+/// served at once (one more is closed as it comes, and counted in <see cref="Refused"/>).
 /// </summary>
 public sealed class BlobServer : IDisposable
 {
@@ -30,18 +32,26 @@ public sealed class BlobServer : IDisposable
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stopping = new();
     private long _served, _refused, _acknowledged;
+    private readonly SemaphoreSlim _connections = new(MaxConnections);
+
+    /// <summary>Connections served at once: a fetch per worker and message in flight is far fewer.</summary>
+    public const int MaxConnections = 64;
+
+    /// <summary>The longest a connection may take to send its request (a connection that sends nothing frees its slot by then).</summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 
     public int Port { get; }
     public long Served => Interlocked.Read(ref _served);
     public long Refused => Interlocked.Read(ref _refused);
     public long Acknowledged => Interlocked.Read(ref _acknowledged);
 
-    public BlobServer(BlobStore store, string bindHost, TimeSpan ioTimeout, Action<string> warn)
+    /// <param name="port">the listener's port: 0 takes any free one; a fixed one is what a network policy can admit</param>
+    public BlobServer(BlobStore store, string bindHost, TimeSpan ioTimeout, Action<string> warn, int port = 0)
     {
         _store = store;
         _ioTimeout = ioTimeout;
         _warn = warn;
-        _listener = new TcpListener(ResolveBindAddress(bindHost), 0);
+        _listener = new TcpListener(ResolveBindAddress(bindHost), port);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _ = AcceptLoop();
@@ -75,6 +85,13 @@ public sealed class BlobServer : IDisposable
                 _warn($"data plane: accept failed: {e.Message}");
                 continue;
             }
+            if (!_connections.Wait(0))
+            {
+                Interlocked.Increment(ref _refused);
+                Telemetry.MtnnTelemetry.Refused("data-plane", "connection");
+                client.Dispose();
+                continue;
+            }
             _ = Serve(client);
         }
     }
@@ -83,7 +100,7 @@ public sealed class BlobServer : IDisposable
     {
         using var _ = client;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-        timeout.CancelAfter(_ioTimeout);
+        timeout.CancelAfter(_ioTimeout < RequestTimeout ? _ioTimeout : RequestTimeout);
         PooledBytes? blob = null;
         try
         {
@@ -91,6 +108,7 @@ public sealed class BlobServer : IDisposable
             var stream = client.GetStream();
             var request = new byte[BlobProtocol.RequestBytes];
             await stream.ReadExactlyAsync(request, timeout.Token);
+            timeout.CancelAfter(_ioTimeout);
             if (!request.AsSpan(0, 4).SequenceEqual(BlobProtocol.Magic) || request[4] != BlobProtocol.Version)
             {
                 Interlocked.Increment(ref _refused);
@@ -124,6 +142,7 @@ public sealed class BlobServer : IDisposable
         finally
         {
             blob?.Dispose();
+            _connections.Release();
         }
     }
 

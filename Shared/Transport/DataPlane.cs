@@ -12,7 +12,7 @@ namespace MtnnCluster.Transport;
 /// Akka binds and is announced by the name other nodes reach this node by.
 /// </summary>
 public sealed record DataPlaneSettings(bool Enabled, string BindHost, string PublicHost, long MaxBlobBytes, TimeSpan Expiry,
-    TimeSpan ConnectTimeout, TimeSpan IoTimeout, int MaxConcurrentFetches)
+    TimeSpan ConnectTimeout, TimeSpan IoTimeout, int MaxConcurrentFetches, int Port = 0)
 {
     public const string Section = "mtnn.data-plane";
 
@@ -27,7 +27,8 @@ public sealed record DataPlaneSettings(bool Enabled, string BindHost, string Pub
             config.GetTimeSpan($"{Section}.expiry", TimeSpan.FromMinutes(2)),
             config.GetTimeSpan($"{Section}.connect-timeout", TimeSpan.FromSeconds(10)),
             config.GetTimeSpan($"{Section}.io-timeout", TimeSpan.FromSeconds(60)),
-            config.GetInt($"{Section}.max-concurrent-fetches", 8));
+            config.GetInt($"{Section}.max-concurrent-fetches", 8),
+            config.GetInt($"{Section}.port", 0));
     }
 }
 
@@ -38,6 +39,12 @@ public sealed record DataPlaneSettings(bool Enabled, string BindHost, string Pub
 /// use (a single-process run never opens it); the receiver fetches, verifies length and checksum, deserializes and
 /// tells the message to its actor with the original sender, off the actor's thread. A failed fetch is logged and
 /// counted; the run's fault handling deals with the round it belonged to.
+/// <para>
+/// Bounds: an offer is fetched only from the host of the node that sent it (never wherever an offer says); at most
+/// <see cref="DataPlaneSettings.MaxConcurrentFetches"/> threads fetch, from a queue of at most
+/// <see cref="MaxQueuedOffers"/> offers (more are refused and counted); the client allocates as the bytes arrive
+/// (<see cref="BlobClient"/>), and the server holds at most <see cref="BlobServer.MaxConnections"/> connections.
+/// </para>
 /// </summary>
 public sealed class DataPlane : IExtension, IDisposable
 {
@@ -47,7 +54,18 @@ public sealed class DataPlane : IExtension, IDisposable
     private readonly Lazy<BlobServer> _server;
     private readonly Timer _sweeper;
     private readonly SemaphoreSlim _fetchSlots;
-    private long _offered, _fetched, _fetchedBytes, _failed;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(BlobOffer Offer, IActorRef Self, IActorRef Sender)> _queue = new();
+    private int _queued, _fetchers, _peakFetchers;
+    private long _offered, _fetched, _fetchedBytes, _failed, _refused;
+
+    /// <summary>Offers waiting for a fetch thread; one more is refused (a flood of offers costs neither threads nor memory).</summary>
+    public const int MaxQueuedOffers = 256;
+
+    /// <summary>Offers refused: from a host other than their sender's, or over <see cref="MaxQueuedOffers"/>.</summary>
+    public long RefusedOffers => Interlocked.Read(ref _refused);
+
+    /// <summary>The most fetch threads that ran at once in this process.</summary>
+    public int PeakFetchers => Volatile.Read(ref _peakFetchers);
 
     public DataPlaneSettings Settings { get; }
     public long Offered => Interlocked.Read(ref _offered);
@@ -64,11 +82,14 @@ public sealed class DataPlane : IExtension, IDisposable
         _serializer = new MtnnMessageSerializer(system);
         _log = Logging.GetLogger(system, nameof(DataPlane));
         _store = new BlobStore(Settings.MaxBlobBytes, Settings.Expiry);
-        _server = new Lazy<BlobServer>(() => new BlobServer(_store, Settings.BindHost, Settings.IoTimeout, m => _log.Warning(m)));
+        _server = new Lazy<BlobServer>(() => new BlobServer(_store, Settings.BindHost, Settings.IoTimeout, m => _log.Warning(m), Settings.Port));
         _fetchSlots = new SemaphoreSlim(Math.Max(1, Settings.MaxConcurrentFetches));
         var sweep = TimeSpan.FromSeconds(Math.Clamp(Settings.Expiry.TotalSeconds / 4, 1, 30));
         _sweeper = new Timer(_ => _store.Expire(), null, sweep, sweep);
         system.RegisterOnTermination(Dispose);
+        // a declared port listens from the start (a pod's ports are then what it declares, whatever it has sent yet);
+        // any port is taken on first use only (a single-process run never opens one)
+        if (Settings.Enabled && Settings.Port != 0) _ = _server.Value;
     }
 
     /// <summary>
@@ -97,10 +118,59 @@ public sealed class DataPlane : IExtension, IDisposable
             _log.Warning("data plane: offer {0} for run {1} dropped (expected run {2})", offer.TransferId, offer.RunId, expectedRunId);
             return;
         }
-        // A thread of its own: hashing and deserializing tens of megabytes must not hold the thread pool that
-        // Akka's default dispatcher (and its heartbeats) runs on.
-        Task.Factory.StartNew(() => DeliverOnThisThread(offer, self, sender), CancellationToken.None,
-            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // only from the node that offers it: an offer naming another host would make this node connect wherever a
+        // stranger says (a port scan, a request to an internal service)
+        if (sender.Path.Address.Host is { } senderHost && !string.Equals(senderHost, offer.Host, StringComparison.OrdinalIgnoreCase))
+        {
+            Refuse(offer, $"it names host {offer.Host}, its sender is on {senderHost}");
+            return;
+        }
+        if (Interlocked.Increment(ref _queued) > MaxQueuedOffers)
+        {
+            Interlocked.Decrement(ref _queued);
+            Refuse(offer, $"{MaxQueuedOffers} offers are already waiting");
+            return;
+        }
+        _queue.Enqueue((offer, self, sender));
+        StartFetcher();
+    }
+
+    private void Refuse(BlobOffer offer, string why)
+    {
+        Interlocked.Increment(ref _refused);
+        MtnnTelemetry.Refused("data-plane", "BlobOffer");
+        _log.Warning("data plane: offer {0} ({1}) refused: {2}", offer.TransferId, offer.Manifest, why);
+    }
+
+    /// <summary>
+    /// One more fetch thread, unless <see cref="DataPlaneSettings.MaxConcurrentFetches"/> run already. A thread of its
+    /// own: hashing and deserializing tens of megabytes must not hold the thread pool that Akka's default dispatcher
+    /// (and its heartbeats) runs on.
+    /// </summary>
+    private void StartFetcher()
+    {
+        var limit = Math.Max(1, Settings.MaxConcurrentFetches);
+        while (true)
+        {
+            var running = Volatile.Read(ref _fetchers);
+            if (running >= limit) return; // a running one takes the offer from the queue
+            if (Interlocked.CompareExchange(ref _fetchers, running + 1, running) != running) continue;
+            var peak = Volatile.Read(ref _peakFetchers);
+            while (running + 1 > peak && Interlocked.CompareExchange(ref _peakFetchers, running + 1, peak) != peak) peak = Volatile.Read(ref _peakFetchers);
+            Task.Factory.StartNew(Fetcher, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            return;
+        }
+    }
+
+    private void Fetcher()
+    {
+        while (_queue.TryDequeue(out var item))
+        {
+            Interlocked.Decrement(ref _queued);
+            DeliverOnThisThread(item.Offer, item.Self, item.Sender);
+        }
+        Interlocked.Decrement(ref _fetchers);
+        if (!_queue.IsEmpty) StartFetcher(); // one queued between the last look and the decrement
     }
 
     private void DeliverOnThisThread(BlobOffer offer, IActorRef self, IActorRef sender)

@@ -24,12 +24,15 @@ public sealed class TestPki : IDisposable
         MakeCa("other-ca");
         foreach (var node in new[] { "coordinator", "worker-a" }) MakeNode(node, "cluster-ca");
         MakeNode("intruder", "other-ca");
+        MakeNode("web-server", "cluster-ca", "serverAuth"); // the cluster CA's, but issued for something else
     }
 
     public string Root => _dir.Root;
     public string Ca => File("cluster-ca.pem");
     public string OtherCa => File("other-ca.pem");
     public string Pfx(string node) => File($"{node}.pfx");
+    public string Pem(string node) => File($"{node}.pem");
+    public string Key(string node) => File($"{node}.key");
     public string File(string name) => Path.Combine(_dir.Root, name);
 
     public void Dispose() => _dir.Dispose();
@@ -38,10 +41,10 @@ public sealed class TestPki : IDisposable
         OpenSsl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", $"{name}.key", "-out", $"{name}.pem",
             "-days", "2", "-subj", $"/CN={name}", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
 
-    private void MakeNode(string name, string ca)
+    private void MakeNode(string name, string ca, string usages = "serverAuth,clientAuth")
     {
         OpenSsl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", $"{name}.key", "-out", $"{name}.csr", "-subj", $"/CN={name}");
-        _dir.WriteText($"{name}.ext", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n");
+        _dir.WriteText($"{name}.ext", $"basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage={usages}\n");
         OpenSsl("x509", "-req", "-in", $"{name}.csr", "-CA", $"{ca}.pem", "-CAkey", $"{ca}.key", "-CAcreateserial", "-out", $"{name}.pem", "-days", "2", "-extfile", $"{name}.ext");
         OpenSsl("pkcs12", "-export", "-in", $"{name}.pem", "-inkey", $"{name}.key", "-out", $"{name}.pfx", "-passout", $"pass:{Password}");
     }
@@ -111,6 +114,30 @@ public sealed class TlsSettingsTests(TestPki pki) : IClassFixture<TestPki>
         Assert.False(TlsSettings.ChainsTo(null, authorities, out _));
     }
 
+    [Fact]
+    public void A_certificate_without_both_node_key_usages_is_refused_as_this_node_s_and_as_a_peer_s()
+    {
+        // a certificate the cluster CA issued for a web server (serverAuth only): before, it passed as any node's
+        var error = Assert.Throws<ArgumentException>(() => TlsSettings.Resolve(pki.Pfx("web-server"), TestPki.Password, pki.Ca, Environment()));
+        Assert.Contains("lacks the extended key usage clientAuth", error.Message);
+        var authorities = TlsSettings.Resolve(pki.Pfx("coordinator"), TestPki.Password, pki.Ca, Environment())!.LoadAuthorities();
+        using var web = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(pki.File("web-server.pem"));
+        Assert.False(TlsSettings.ChainsTo(web, authorities, out var reason));
+        Assert.Contains("CN=web-server", reason);
+    }
+
+    [Fact]
+    public void A_pem_certificate_and_key_load_as_a_kubernetes_tls_secret_holds_them()
+    {
+        var settings = TlsSettings.Resolve(pki.File("worker-a.pem"), null, pki.Ca, Environment(), pki.File("worker-a.key"))!;
+        using var certificate = settings.LoadCertificate();
+        Assert.True(certificate.HasPrivateKey);
+        Assert.Equal("CN=worker-a", certificate.Subject);
+        // the key of another node is refused, naming both files
+        var error = Assert.Throws<ArgumentException>(() => TlsSettings.Resolve(pki.File("worker-a.pem"), null, pki.Ca, Environment(), pki.File("coordinator.key")));
+        Assert.Contains("worker-a.pem", error.Message);
+    }
+
     [Theory]
     [InlineData("127.0.0.1:4053", "akka.ssl.tcp://mtnn@127.0.0.1:4053")]
     [InlineData("akka.ssl.tcp://mtnn@10.1.2.3:4053", "akka.ssl.tcp://mtnn@10.1.2.3:4053")]
@@ -173,6 +200,37 @@ public sealed class TlsClusterTests(TestPki pki, ITestOutputHelper output) : ICl
         Assert.DoesNotContain("worker plain registered", processes.Output(coordinator));
         Assert.False(intruder.HasExited && intruder.ExitCode == 0, "the intruder took part in a run");
         Assert.False(plain.HasExited && plain.ExitCode == 0, "the plain worker took part in a run");
+    }
+
+    [Fact]
+    public async Task Nodes_given_a_cert_manager_secret_s_files_train_over_mutual_tls()
+    {
+        // what the TLS component mounts: tls.crt, tls.key and ca.crt of one kubernetes.io/tls secret, named by environment
+        Dictionary<string, string> secret(string node)
+        {
+            var mount = Directory.CreateDirectory(Path.Combine(pki.Root, $"secret-{node}")).FullName;
+            System.IO.File.Copy(pki.Pem(node), Path.Combine(mount, "tls.crt"), overwrite: true);
+            System.IO.File.Copy(pki.Key(node), Path.Combine(mount, "tls.key"), overwrite: true);
+            System.IO.File.Copy(pki.Ca, Path.Combine(mount, "ca.crt"), overwrite: true);
+            return new()
+            {
+                [TlsSettings.CertificateVariable] = Path.Combine(mount, "tls.crt"),
+                [TlsSettings.KeyVariable] = Path.Combine(mount, "tls.key"),
+                [TlsSettings.CaVariable] = Path.Combine(mount, "ca.crt"),
+            };
+        }
+        var csv = Path.Combine(pki.Root, "tox21-300.csv");
+        System.IO.File.WriteAllLines(csv, System.IO.File.ReadLines(RepoPaths.File("examples/tox21.csv")).Take(301));
+        var outDirectory = Path.Combine(pki.Root, "run-pem");
+        var port = FreePort();
+        using var processes = new ProcessGroup(output);
+        var coordinator = processes.Start(["coordinator", "--bind", $"127.0.0.1:{port}", "--min-workers", "1", "--out", outDirectory,
+            "--data", csv, "--tasks", "NR-AR,NR-AhR", "--epochs", "1", "--layers", "32", "--bits", "256", "--batch-size", "64"], secret("coordinator"));
+        var worker = processes.Start(["worker", "--seed", $"127.0.0.1:{port}", "--id", "worker-a"], secret("worker-a"));
+        Assert.Equal(0, await processes.WaitForExit(worker, Limit));
+        Assert.Equal(0, await processes.WaitForExit(coordinator, Limit));
+        using var metrics = JsonDocument.Parse(System.IO.File.ReadAllText(Path.Combine(outDirectory, "metrics.json")));
+        Assert.StartsWith("akka.ssl.tcp://mtnn@127.0.0.1:", metrics.RootElement.GetProperty("workers")[0].GetProperty("address").GetString());
     }
 
     private static int FreePort()

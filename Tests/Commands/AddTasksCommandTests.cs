@@ -38,6 +38,17 @@ public sealed class AddTasksCommandTests : IDisposable
     private static string[][] ReadCsv(string path) => File.ReadAllLines(path).Select(l => l.Split(',')).ToArray();
 
     [Fact]
+    public async Task Add_tasks_refuses_an_out_another_run_holds()
+    {
+        var outDirectory = Directory.CreateDirectory(Path.Combine(_directory, "held")).FullName;
+        using var held = MtnnCluster.Cli.Output.RunLock.Acquire(outDirectory, "mtnn train", _ => { }); // a live run (this process)
+        var (code, error) = await Run("add-tasks", "--checkpoint", TrainedCheckpoint(), "--data", NewTasks(), "--out", outDirectory);
+        Assert.Equal(2, code); // before: it wrote its checkpoint beside the running one's files
+        Assert.Contains($"--out: {outDirectory} is in use by another run (mtnn train, pid {Environment.ProcessId}", error);
+        Assert.False(Directory.Exists(Path.Combine(outDirectory, "checkpoint")));
+    }
+
+    [Fact]
     public async Task Two_in_process_workers_fit_the_heads_one_fits()
     {
         var trained = TrainedCheckpoint();

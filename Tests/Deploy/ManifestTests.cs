@@ -193,6 +193,8 @@ public sealed partial class ManifestTests
         {
             ["remoting"] = NodeDefaults.RemotingPort, ["health"] = NodeDefaults.HealthPort, ["metrics"] = NodeDefaults.MetricsPort,
         };
+        var service = new Dictionary<string, int>(expected);
+        expected["data-plane"] = NodeDefaults.DataPlanePort;
         foreach (var job in Both)
         {
             var container = Container(job);
@@ -203,6 +205,7 @@ public sealed partial class ManifestTests
             Assert.Equal($"0.0.0.0:{NodeDefaults.RemotingPort}", Arg(container, "--bind"));
             Assert.Equal($"{NodeDefaults.HealthPort}", Arg(container, "--health-port"));
             Assert.Equal($"{NodeDefaults.MetricsPort}", Arg(container, "--metrics-port"));
+            Assert.Equal($"{NodeDefaults.DataPlanePort}", Arg(container, "--data-plane-port"));
 
             Assert.Equal(HealthEndpoint.ReadinessPath, container.ReadinessProbe.HttpGet.Path);
             Assert.Equal(HealthEndpoint.LivenessPath, container.LivenessProbe.HttpGet.Path);
@@ -214,7 +217,7 @@ public sealed partial class ManifestTests
             Assert.Equal($"{NodeDefaults.MetricsPort}", annotations["prometheus.io/port"]);
             Assert.Equal(TelemetryExport.ScrapePath, annotations["prometheus.io/path"]);
         }
-        Assert.Equal(expected, Service.Spec.Ports.ToDictionary(p => p.Name, p => p.Port));
+        Assert.Equal(service, Service.Spec.Ports.ToDictionary(p => p.Name, p => p.Port));
         foreach (var port in Service.Spec.Ports)
             Assert.Equal(port.Port, PortNumber(Container(Coordinator), port.TargetPort));
     }
@@ -330,9 +333,10 @@ public sealed partial class ManifestTests
         Assert.All(Both, job => Assert.True(Selects(policy.Spec.PodSelector.MatchLabels, job.Spec.Template.Metadata.Labels)));
         Assert.Equal(["Ingress"], policy.Spec.PolicyTypes);
         var rules = policy.Spec.Ingress.ToDictionary(r => Assert.Single(r.Ports).Port.Value, r => r);
-        Assert.Equal(new[] { NodeDefaults.RemotingPort, NodeDefaults.ExchangePort, NodeDefaults.HealthPort, NodeDefaults.MetricsPort }.Select(p => $"{p}").Order(), rules.Keys.Order());
+        Assert.Equal(new[] { NodeDefaults.RemotingPort, NodeDefaults.ExchangePort, NodeDefaults.DataPlanePort, NodeDefaults.HealthPort, NodeDefaults.MetricsPort }
+            .Select(p => $"{p}").Order(), rules.Keys.Order());
 
-        foreach (var port in new[] { NodeDefaults.RemotingPort, NodeDefaults.ExchangePort })
+        foreach (var port in new[] { NodeDefaults.RemotingPort, NodeDefaults.ExchangePort, NodeDefaults.DataPlanePort })
         {
             var members = Assert.Single(rules[$"{port}"].FromProperty);
             Assert.Null(members.NamespaceSelector); // this namespace only
