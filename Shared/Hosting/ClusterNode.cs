@@ -80,7 +80,7 @@ public static class ClusterNode
     /// replaceable, so the side that holds the coordinator always survives: a coordinator that loses every worker
     /// downs them and waits for new ones (down-if-alone would have it down itself, ending the run), and workers cut
     /// off from the coordinator (dead, frozen or partitioned) down themselves and exit 1, so that an orchestrator
-    /// restarts them and they join again. Timings from DESIGN.md: stable-after 5 s and down-removal-margin 3 s move
+    /// restarts them and they join again. Timings (Akka.NET's split-brain resolver guidance): stable-after 5 s and down-removal-margin 3 s move
     /// a lost worker's state in ~11 s; the 3 s heartbeat pause stays (busy nodes were wrongly downed below it).
     /// </summary>
     public static AkkaConfigurationBuilder WithMtnnCluster(this AkkaConfigurationBuilder builder, ClusterNodeOptions node)

@@ -20,8 +20,10 @@ public static class ProtocolRegistry
     /// 6: the run spec names its descriptor set; a worker of version 5 would read it as set 1 and featurize other counts.
     /// 7: a registration carries a nonce its acknowledgement echoes (<see cref="RegisterWorker.Nonce"/>); a worker of
     /// version 6 would never take a version-7 coordinator's acknowledgement as its coordinator's.
+    /// 8: the run spec names its trunk (<see cref="Training.ModelSpec.Trunk"/>, <see cref="Training.ModelSpec.Graph"/>)
+    /// and its graph features; a worker of version 7 would read a graph run as a fingerprint run and train another model.
     /// </summary>
-    public const int ProtocolVersion = 7;
+    public const int ProtocolVersion = 8;
 
     private static readonly (string Code, Type Type)[] Entries =
     [
