@@ -34,7 +34,7 @@ public sealed record DataPlaneSettings(bool Enabled, string BindHost, string Pub
 
 /// <summary>
 /// The TCP data plane of one actor system: Akka carries a small <see cref="BlobOffer"/>, the bytes of the large
-/// message travel over a plain TCP stream (Akka remoting moved 80–290 MB/s, a socket over 1 GB/s: BENCHMARKS.md). The
+/// message travel over a plain TCP stream (measured on loopback: Akka remoting 80–290 MB/s, a plain socket over 1 GB/s). The
 /// sender keeps the serialized message in its <see cref="BlobStore"/>, served by one listener started on first
 /// use (a single-process run never opens it); the receiver fetches, verifies length and checksum, deserializes and
 /// tells the message to its actor with the original sender, off the actor's thread. A failed fetch is logged and
