@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests, the RDKit oracle comparison, training and predict round trips.
+# For developers: runs every test (unit tests, the RDKit oracle comparison, training and predict round trips,
+# multi-process and deployment tests), one at a time: under an hour on 2 cores. Not needed to use mtnn.
+# First installs, when missing, the tools the tests use (see MTNN_TEST_TOOLS in Deploy/setup.sh): chromium,
+# openssl, procps, prometheus, fonts-dejavu-core, nodejs and npm packages, kubectl; and builds Tests and Bench.
 # Extra arguments go to `dotnet test` (for example: ./test.sh --filter FullyQualifiedName~Chem).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
