@@ -25,18 +25,30 @@ public static class EmbeddedRun
         job.Spec.Validate();
         var workers = Enumerable.Range(0, options.Workers)
             .Select(i => new WorkerOptions($"local-{i}", options.Device, 1)).ToArray();
-        var watch = new RunWatch(completion, job.OutDirectory, job.Spec, message => Console.Error.WriteLine($"warning: {message}"));
-        var outcome = await AkkaNode.RunAsync(akka => akka
-                .AddMtnnBasics(options.VerifySerialization, options.LogLevel)
-                .WithCoordinator(job, watch)
-                .WithWorkers(workers, (_, registry) => registry.Get<CoordinatorActor>(), new InProcessGroups()),
+        var verbose = options.LogLevel is "INFO" or "DEBUG";
+        using var log = new RunLog(job.OutDirectory, completion.Info, verbose);
+        var watch = new RunWatch(completion, job.OutDirectory, job.Spec, message => completion.Info($"warning: {message}"), log);
+        var outcome = await AkkaNode.RunAsync(akka =>
+            {
+                akka.AddMtnnBasics(options.VerifySerialization, RunLog.Level(verbose))
+                    .WithCoordinator(job, watch)
+                    .WithWorkers(workers, (_, registry) => registry.Get<CoordinatorActor>(), new InProcessGroups());
+                RunLog.Configure(akka);
+            },
             async host =>
             {
                 var system = host.Services.GetRequiredService<ActorSystem>();
                 await using var health = options.HealthPort is { } port
                     ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"), () => ClusterProbes.Run(watch.Summary))
                     : null;
-                return await completion.Outcome.WaitAsync(cancel);
+                try
+                {
+                    return await completion.Outcome.WaitAsync(cancel);
+                }
+                finally
+                {
+                    log.End(); // the actor system stopping is no news for the terminal
+                }
             });
         RunWriter.Write(job.OutDirectory, outcome);
         return outcome;
