@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export MTNN_TEST_TOOLS=1 # setup.sh also installs every tool the tests use (chromium, kubectl, prometheus, ...)
-"$root/Deploy/setup.sh"
+MTNN_BUILD=all "$root/Deploy/setup.sh" # the tests and benchmarks too, not only the command line
 source "$root/Deploy/runtime-env.sh" # the test host and the processes it starts run as ./mtnn does
 log=$(mktemp -t mtnn-test.XXXXXX.log)
 trap 'rm -f "$log"' EXIT

@@ -115,7 +115,7 @@ public static class ClusterCommands
             var outcome = await RunNode(node, healthPort, _ => ClusterProbes.Run(watch.Summary), parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
                 Props.Create(() => new CoordinatorActor(job, watch)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
                 host => UntilRunEnds(host, completion, new WorkerAbsence(wait), cancel), log);
-            RunWriter.Write(outDirectory, outcome);
+            RunWriter.Write(outDirectory, outcome, message => completion.Info($"warning: {message}"), removeTrainingCheckpoints: !TrainCommand.KeepsCheckpoints(options, parse));
             TrainCommand.PrintSummary(outcome, outDirectory);
             return ExitCodes.Done;
         }));

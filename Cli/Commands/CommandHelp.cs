@@ -33,8 +33,8 @@ public static class CommandHelp
         ],
         ["add-tasks"] =
         [
-            "mtnn add-tasks --checkpoint runs/tox21 --data new-assays.csv --out runs/tox21-plus",
-            "mtnn add-tasks --checkpoint runs/tox21 --data new-assays.csv --out runs/tox21-plus --bind 10.0.0.1:4053 --min-workers 2",
+            "mtnn add-tasks --checkpoint runs/tox21 --data examples/new-assays.csv --out runs/tox21-plus",
+            "mtnn add-tasks --checkpoint runs/tox21 --data examples/new-assays.csv --out runs/tox21-plus --bind 10.0.0.1:4053 --min-workers 2",
         ],
         ["featurize"] =
         [

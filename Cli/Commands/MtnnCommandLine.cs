@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Parsing;
 using System.Text.RegularExpressions;
+using MtnnCluster.Cli.Output;
 
 namespace MtnnCluster.Cli.Commands;
 
@@ -34,6 +35,7 @@ public static partial class MtnnCommandLine
     public static async Task<int> InvokeAsync(string[] args, InvocationConfiguration? configuration = null)
     {
         var root = Create();
+        RunOutputs.CommandLine = RunOutputs.Quote(args.Prepend("mtnn"));
         var parse = root.Parse(args);
         if (parse.Action is HelpAction || parse.Action?.GetType().DeclaringType == typeof(CommandHelp))
             return await parse.InvokeAsync(configuration);

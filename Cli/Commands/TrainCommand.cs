@@ -53,7 +53,8 @@ public static class TrainCommand
             var healthPort = endpoints.Health(parse);
             using var telemetry = endpoints.StartTelemetry(parse, "train");
             var outcome = await EmbeddedRun.RunAsync(job,
-                new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: healthPort), completion, cancel);
+                new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: healthPort,
+                    KeepTrainingCheckpoints: KeepsCheckpoints(options, parse)), completion, cancel);
             PrintSummary(outcome, outDirectory);
             return 0;
         }));
@@ -116,7 +117,7 @@ public static class TrainCommand
                 try
                 {
                     var outcome = await completion.Outcome;
-                    RunWriter.Write(directory, outcome);
+                    RunWriter.Write(directory, outcome, removeTrainingCheckpoints: !KeepsCheckpoints(options, parse));
                     Console.WriteLine($"{members[index].Name}:");
                     PrintSummary(outcome, directory);
                     runs[index] = RunMetrics.From(outcome);
@@ -151,6 +152,9 @@ public static class TrainCommand
         Console.WriteLine(metrics.Summary(group.Counted));
         Console.WriteLine($"wrote {path}{(ensemble is null ? "" : $", {Path.Combine(outDirectory, Ensemble.FileName)} (mtnn predict --checkpoint {outDirectory})")}");
     }
+
+    /// <summary>A finished run's training checkpoints are removed unless --keep-checkpoints is given (they serve resuming only).</summary>
+    internal static bool KeepsCheckpoints(TrainOptions options, ParseResult parse) => parse.GetResult(options.KeepCheckpoints) is { Implicit: false };
 
     public static void PrintSummary(MtnnCluster.Training.RunOutcome outcome, string outDirectory)
     {

@@ -11,7 +11,9 @@ using MtnnCluster.Worker;
 namespace MtnnCluster.Cli.Runs;
 
 /// <summary>How many in-process workers, on what device, whether to verify message serialization, and the health endpoint's port (none: null).</summary>
-public sealed record EmbeddedOptions(int Workers, string Device, bool VerifySerialization = false, string LogLevel = "WARNING", int? HealthPort = null);
+/// <see cref="KeepTrainingCheckpoints"/>: false removes them once the finished run's model is written.
+public sealed record EmbeddedOptions(int Workers, string Device, bool VerifySerialization = false, string LogLevel = "WARNING", int? HealthPort = null,
+    bool KeepTrainingCheckpoints = true);
 
 /// <summary>
 /// The single-process run: the same coordinator and worker actors as on a cluster, in one actor system. Not a
@@ -50,7 +52,7 @@ public static class EmbeddedRun
                     log.End(); // the actor system stopping is no news for the terminal
                 }
             });
-        RunWriter.Write(job.OutDirectory, outcome);
+        RunWriter.Write(job.OutDirectory, outcome, message => completion.Info($"warning: {message}"), removeTrainingCheckpoints: !options.KeepTrainingCheckpoints);
         return outcome;
     }
 }

@@ -25,7 +25,7 @@ public sealed partial class RunLog : IDisposable
     private static RunLog? _current;
 
     private readonly object _gate = new(); // Monitor.Wait: the invalid SMILES awaited
-    private readonly StreamWriter? _file;
+    private StreamWriter? _file;
     private readonly Action<string> _console;
     private readonly bool _verbose;
     private readonly List<InvalidSmilesRow> _invalid = [];
@@ -70,7 +70,17 @@ public sealed partial class RunLog : IDisposable
     {
         End();
         Interlocked.CompareExchange(ref _current, null, this);
-        lock (_gate) _file?.Dispose();
+        lock (_gate)
+        {
+            try
+            {
+                _file?.Dispose();
+            }
+            catch (IOException)
+            {
+                // the last lines of a log on a full disk
+            }
+        }
     }
 
     private void Write(LogEvent e)
@@ -79,11 +89,22 @@ public sealed partial class RunLog : IDisposable
         var level = e.LogLevel();
         lock (_gate)
         {
-            _file?.WriteLine($"{e.Timestamp.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture)} {LevelName(level),-7} {e.LogSource} {message}" +
-                             (e.Cause is { } cause ? $" ({cause.GetType().Name}: {cause.Message})" : ""));
-            if (InvalidSmilesLine().Match(message) is { Success: true } m)
+            try
             {
-                _invalid.Add(new InvalidSmilesRow(m.Groups["path"].Value, int.Parse(m.Groups["line"].Value, CultureInfo.InvariantCulture), m.Groups["smiles"].Value, m.Groups["reason"].Value));
+                _file?.WriteLine($"{e.Timestamp.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture)} {LevelName(level),-7} {e.LogSource} {message}" +
+                                 (e.Cause is { } cause ? $" ({cause.GetType().Name}: {cause.Message})" : ""));
+            }
+            catch (IOException failure)
+            {
+                // a full disk: the run's checkpoints matter more than its log, which stops here (said once)
+                _console($"warning: {Path}: the log is not written further ({failure.Message})");
+                try { _file?.Dispose(); } catch (IOException) { }
+                _file = null;
+            }
+            if (TryParseInvalid(message, out var invalid))
+            {
+                if (!_invalid.Any(r => r.Line == invalid.Line && r.Path == invalid.Path)) _invalid.Add(invalid); // the runs of a group read one file each
+                else if (!_verbose) return;
                 Monitor.PulseAll(_gate);
                 if (!_verbose) return;
             }
@@ -160,9 +181,24 @@ public sealed partial class RunLog : IDisposable
         {
             return line.Replace(m.Groups["note"].Value, $"({count} invalid SMILES skipped; {file} not written: {e.Message})");
         }
+        return line.Replace(m.Groups["note"].Value, $"({Describe(rows, file, count)})");
+    }
+
+    /// <summary><c>K invalid SMILES skipped: line L 'SMILES', … ; all in FILE</c>: the count, the first three, where the rest are.</summary>
+    public static string Describe(IReadOnlyList<InvalidSmilesRow> rows, string file, int? count = null)
+    {
         var multipleFiles = rows.Select(r => r.Path).Distinct().Count() > 1;
         var first = rows.Take(3).Select(r => $"{(multipleFiles ? System.IO.Path.GetFileName(r.Path) + ":" : "")}line {r.Line} '{Shorten(r.Smiles)}'");
-        return line.Replace(m.Groups["note"].Value, $"({count} invalid SMILES skipped: {string.Join(", ", first)}{(count > 3 ? ", …" : "")}; all in {file})");
+        var total = count ?? rows.Count;
+        return $"{total} invalid SMILES skipped: {string.Join(", ", first)}{(total > 3 ? ", …" : "")}; all in {file}";
+    }
+
+    /// <summary>A data warning about one invalid SMILES (<c>FILE:LINE: invalid SMILES '…' skipped (why)</c>), parsed.</summary>
+    public static bool TryParseInvalid(string message, out InvalidSmilesRow row)
+    {
+        var m = InvalidSmilesLine().Match(message);
+        row = m.Success ? new InvalidSmilesRow(m.Groups["path"].Value, int.Parse(m.Groups["line"].Value, CultureInfo.InvariantCulture), m.Groups["smiles"].Value, m.Groups["reason"].Value) : null!;
+        return m.Success;
     }
 
     public static void WriteInvalid(string path, IEnumerable<InvalidSmilesRow> rows)

@@ -18,7 +18,7 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
 
     private static string[] TrainArgs(string data, string schedule, int epochs) =>
         ["--data", data, "--schedule", schedule, "--epochs", epochs.ToString(), "--layers", "64,1500", "--bits", "1024", "--batch-size", "64",
-         "--lr", "3e-3", "--patience", "0", "--head-epochs", "3"];
+         "--lr", "3e-3", "--patience", "0", "--head-epochs", "3", "--keep-checkpoints", "3"]; // finished runs keep theirs: some are resumed
 
     private static bool EpochLine(string line, int epoch) => line.StartsWith($"epoch {epoch,3}/", StringComparison.Ordinal);
 

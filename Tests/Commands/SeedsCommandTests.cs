@@ -133,7 +133,7 @@ public sealed class SeedsCommandTests : IDisposable
             memberCsvs.Add(ReadCsv(csv));
         }
         var ensemble = ReadCsv(ensembleCsv);
-        Assert.Equal(memberCsvs[0][0], ensemble[0]); // header: smiles, valid, the tasks
+        Assert.Equal(memberCsvs[0][0], ensemble[0]); // header: the input's columns, error, the tasks
         var (compared, differs) = (0, false);
         for (var row = 1; row < ensemble.Length; row++)
             for (var column = 2; column < ensemble[row].Length; column++)
