@@ -38,8 +38,8 @@ public static class CommandHelp
         ],
         ["featurize"] =
         [
-            "mtnn featurize --data examples/molecules.csv --out fingerprints.csv",
-            "mtnn featurize --data examples/tox21.csv --radius 3 --bits 1024 --out fingerprints.csv",
+            "mtnn featurize --data examples/molecules.csv --from-checkpoint runs/tox21 --out features.csv",
+            "mtnn featurize --data examples/tox21.csv --bits 1024 --descriptors false --format svmlight --out tox21.svm",
         ],
         ["report"] = ["mtnn report --run runs/tox21"],
         ["coordinator"] =
