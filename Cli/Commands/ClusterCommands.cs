@@ -236,8 +236,9 @@ public static class ClusterCommands
     private static async Task<T> RunNode<T>(ClusterNodeOptions node, int? healthPort, Func<ActorSystem, ProbeResult> status, bool verbose, Action<AkkaConfigurationBuilder> actors,
         Func<IHost, Task<T>> until, RunLog? log = null)
     {
-        using var own = log is null ? new RunLog(null, Console.Error.WriteLine, verbose) : null;
-        var used = log ?? own!;
+        // a group's coordinator node logs where the group does (its runs' watches summarise from that log)
+        using var own = log is null && RunLog.Active is null ? new RunLog(null, Console.Error.WriteLine, verbose) : null;
+        var used = log ?? RunLog.Active ?? own!;
         return await AkkaNode.RunAsync(akka =>
         {
             akka.AddMtnnBasics(logLevel: RunLog.Level(verbose)).WithMtnnCluster(node);

@@ -50,6 +50,9 @@ public sealed partial class RunLog : IDisposable
 
     public string? Path { get; }
 
+    /// <summary>The log the actor system's logger writes to now, if any (a group's runs share theirs).</summary>
+    public static RunLog? Active => Volatile.Read(ref _current);
+
     /// <summary>The level the actor system logs at: everything useful for the file; the terminal is filtered here.</summary>
     public static string Level(bool verbose) => verbose ? "DEBUG" : "INFO";
 
@@ -137,7 +140,7 @@ public sealed partial class RunLog : IDisposable
         var ours = e.LogClass?.Namespace?.StartsWith("MtnnCluster", StringComparison.Ordinal) == true;
         // a run's failure is the command's own `error:` line; printed here too it would be said twice
         if (ours && level == LogLevel.ErrorLevel && RunFailed().IsMatch(message)) return false;
-        return ours || _file is null && level == LogLevel.ErrorLevel;
+        return ours || level == LogLevel.ErrorLevel; // Akka's own errors during a run are real problems
     }
 
     private static string LevelName(LogLevel level) => level switch
@@ -172,6 +175,7 @@ public sealed partial class RunLog : IDisposable
         var count = int.Parse(m.Groups["count"].Value, CultureInfo.InvariantCulture);
         if (count == 0) return line.Replace(m.Groups["note"].Value, "");
         var rows = InvalidSmiles(count, TimeSpan.FromSeconds(2));
+        if (rows.Count == 0) return line; // logged elsewhere (another process's log): the count alone is what is known
         var file = System.IO.Path.Combine(outDirectory, InvalidSmilesFile);
         try
         {

@@ -129,4 +129,36 @@ public sealed class HelpAndUsageTests
     }
 
     private static string[] Lines(string text) => text.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    [Fact]
+    public async Task Outputs_and_models_that_are_not_what_an_option_needs_are_named_with_the_option()
+    {
+        var directory = Directory.CreateTempSubdirectory("mtnn-usage-").FullName;
+        try
+        {
+            var file = Path.Combine(directory, "a-file");
+            File.WriteAllText(file, "");
+            var molecules = RepoPaths.File("examples/molecules.csv");
+            var (code, _, error) = await Run("train", "--data", RepoPaths.File("examples/tox21.csv"), "--out", file);
+            Assert.Equal(ExitCodes.BadInput, code);
+            Assert.Contains($"error: --out: {file} is a file, not a directory", error);
+
+            (code, _, error) = await Run("predict", "--checkpoint", Path.Combine(directory, "nowhere"), "--data", molecules, "--out", Path.Combine(directory, "p.csv"));
+            Assert.Equal(ExitCodes.BadInput, code);
+            Assert.Contains($"error: --checkpoint: {Path.Combine(directory, "nowhere")} does not exist", error);
+
+            (code, _, error) = await Run("predict", "--checkpoint", directory, "--data", molecules, "--out", Path.Combine(directory, "p.csv"));
+            Assert.Equal(ExitCodes.BadInput, code);
+            Assert.Contains($"error: --checkpoint: {directory} is not a model", error); // exists, holds none: another message
+
+            (code, _, error) = await Run("predict", "--checkpoint", directory, "--data", molecules, "--out", directory);
+            Assert.Equal(ExitCodes.BadInput, code);
+            Assert.Contains($"error: --out: {directory} is a directory", error);
+            Assert.DoesNotContain("Exception", error);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }
