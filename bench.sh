@@ -17,7 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 name=${1:-}
 if [[ -z "$name" || "$name" == -h || "$name" == --help ]]; then sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 shift
-"$root/Deploy/setup.sh"
+MTNN_BUILD=all "$root/Deploy/setup.sh" # the benchmark harness too, not only the command line
 source "$root/Deploy/runtime-env.sh"
 if [[ "$name" == reference ]]; then
   if ! command -v python3 >/dev/null; then

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests, the RDKit oracle comparison, training and predict round trips.
+# For developers: runs every test (unit tests, the RDKit oracle comparison, training and predict round trips,
+# multi-process and deployment tests), one at a time: under an hour on 2 cores. Not needed to use mtnn.
+# First installs, when missing, the tools the tests use (see MTNN_TEST_TOOLS in Deploy/setup.sh): chromium,
+# openssl, procps, prometheus, fonts-dejavu-core, nodejs and npm packages, kubectl; and builds Tests and Bench.
 # Extra arguments go to `dotnet test` (for example: ./test.sh --filter FullyQualifiedName~Chem).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export MTNN_TEST_TOOLS=1 # setup.sh also installs every tool the tests use (chromium, kubectl, prometheus, ...)
-"$root/Deploy/setup.sh"
+MTNN_BUILD=all "$root/Deploy/setup.sh" # the tests and benchmarks too, not only the command line
 source "$root/Deploy/runtime-env.sh" # the test host and the processes it starts run as ./mtnn does
 log=$(mktemp -t mtnn-test.XXXXXX.log)
 trap 'rm -f "$log"' EXIT

@@ -12,7 +12,9 @@
 #   3. Only when MTNN_TEST_TOOLS=1 (./test.sh sets it): every tool the tests use, when missing: chromium, kubectl
 #      (1.21+: kustomize components), openssl, procps, prometheus (promtool), fonts-dejavu-core, node and npm,
 #      and the npm packages kubernetes-models and yaml in .tools/npm.
-#   4. dotnet build (Release) when the hash of the source files differs from the last build's, or an output is missing.
+#   4. dotnet build (Release) when the hash of the source files differs from the last build's, or an output is missing:
+#      the command line alone (Cli and what it references) for ./mtnn, the whole solution (Tests, Bench) when
+#      MTNN_BUILD=all (./test.sh, ./bench.sh). One build at a time: a second waits for the first (.build/build.lock).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$root/.tools"
@@ -191,18 +193,26 @@ else
 fi
 # a file listed but gone (deleted, not yet committed) leaves sha256sum's complaint in the hash
 hash=$(cd "$root" && { printf '%s\n' "$sources" | xargs -d '\n' sha256sum -- 2>&1 || true; } | sha256sum | cut -d' ' -f1)
-stamp="$root/.build/sources.sha256"
+# ./mtnn needs the command line only: three copies of libtorch (Cli, Tests, Bench) are 2 GB a user never runs
+if [[ ${MTNN_BUILD:-cli} == all ]]; then
+  target="$root/MtnnCluster.sln"; stamp="$root/.build/sources-all.sha256"; projects=$(printf '%s\n' "$sources" | grep '\.csproj$' || true)
+else
+  target="$root/Cli/MtnnCluster.Cli.csproj"; stamp="$root/.build/sources-cli.sha256"; projects="Cli/MtnnCluster.Cli.csproj"
+fi
 outputs_present() {
-  local project dir
+  local project
   while IFS= read -r project; do
-    [[ $project == *.csproj && -f $root/$project ]] || continue
-    dir=$root/$(dirname "$project")
-    compgen -G "$dir/bin/Release/*/*.dll" >/dev/null || return 1
-  done <<< "$sources"
+    [[ -n $project && -f $root/$project ]] || continue
+    compgen -G "$root/$(dirname "$project")/bin/Release/*/*.dll" >/dev/null || return 1
+  done <<< "$projects"
 }
+mkdir -p "$root/.build"
+# two commands started at once (two terminals, a test starting processes) must not build into one bin/ together
+exec 9>"$root/.build/build.lock"
+flock 9
 if [[ $(cat "$stamp" 2>/dev/null) != "$hash" ]] || ! outputs_present; then
-  say "building (dotnet build -c Release)"
-  mkdir -p "$root/.build"
-  dotnet build "$root/MtnnCluster.sln" -c Release -nologo -v quiet -clp:ErrorsOnly >&2
+  say "building $(basename "$target") (dotnet build -c Release)"
+  dotnet build "$target" -c Release -nologo -v quiet -clp:ErrorsOnly >&2
   echo "$hash" > "$stamp"
 fi
+flock -u 9

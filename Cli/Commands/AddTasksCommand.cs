@@ -22,7 +22,7 @@ public static class AddTasksCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "checkpoint directory written by train (…/checkpoint)", Required = true };
+        var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "the trained model: a run's --out directory or a checkpoint directory", Required = true };
         var data = new Option<FileInfo>("--data") { Description = "CSV (or .csv.gz), wide or long, with labels of the new tasks only", Required = true };
         var smilesColumn = new Option<string?>("--smiles-column") { Description = "SMILES column (default: the one the model was trained with)" };
         var longColumns = new LongFormatOptions();
@@ -34,7 +34,7 @@ public static class AddTasksCommand
         var minWorkers = new Option<int>("--min-workers") { Description = "with --bind: workers to wait for before the tasks are shared out", DefaultValueFactory = _ => 1 };
         var tlsOptions = new TlsOptions();
         var command = new Command("add-tasks", "train heads for new tasks on a trained trunk (frozen) and write a checkpoint with old and new tasks")
-            { checkpoint, data, smilesColumn, longColumns.TaskColumn, longColumns.LabelColumn, output, device, workers, bind, publicHost, minWorkers };
+            { checkpoint, data, smilesColumn, longColumns.TaskColumn, longColumns.LabelColumn, longColumns.LabelConflicts, output, device, workers, bind, publicHost, minWorkers };
         tlsOptions.AddTo(command);
         command.SetAction((parse, cancel) => CommandErrors.Guard(async () =>
         {
@@ -44,23 +44,38 @@ public static class AddTasksCommand
             if (cluster is null && inProcess < 1) throw new ArgumentException($"--workers must be ≥ 1 (got {inProcess})");
             if (cluster is not null && parse.GetValue(minWorkers) < 1) throw new ArgumentException($"--min-workers must be ≥ 1 (got {parse.GetValue(minWorkers)})");
             if (cluster is not null && parse.GetResult(workers) is { Implicit: false }) throw new ArgumentException("--workers names in-process workers; with --bind the workers are `mtnn worker` processes (--min-workers)");
-            var checkpointPath = parse.GetValue(checkpoint)!.FullName;
             var outDirectory = parse.GetValue(output)!.FullName;
+            if (File.Exists(outDirectory)) throw new ArgumentException($"--out: {outDirectory} is a file; give a directory for checkpoint/ and metrics.json");
             var target = Path.Combine(outDirectory, "checkpoint");
             // one command per output directory, as train and coordinator: two add-tasks into one --out would interleave their files
             using var runLock = RunLock.Acquire(outDirectory, "mtnn add-tasks", message => Console.Error.WriteLine(message));
             foreach (var existing in new[] { target, Path.Combine(outDirectory, "metrics.json") })
                 if (Path.Exists(existing)) throw new IOException($"--out {outDirectory}: {existing} already exists");
-            var trained = Checkpoint.Read(checkpointPath);
-            CheckpointCompatibility.Require(CheckpointCompatibility.CompareWeights(trained), checkpointPath, "its own model.json");
+            var source = ModelSource.Load(parse.GetValue(checkpoint)!.FullName);
+            var trained = source.Single();
+            var checkpointPath = source.Path;
+            Console.Error.WriteLine($"adding tasks to {source.Description}");
             var spec = trained.Model.Spec with
             {
                 Dataset = new DatasetSpec([parse.GetValue(data)!.FullName], parse.GetValue(smilesColumn) ?? trained.Model.Spec.Dataset.SmilesColumn,
-                    null, null, null, parse.GetValue(longColumns.TaskColumn), parse.GetValue(longColumns.LabelColumn)),
+                    null, null, null, parse.GetValue(longColumns.TaskColumn), parse.GetValue(longColumns.LabelColumn), LongFormatOptions.ParseConflicts(parse.GetValue(longColumns.LabelConflicts)!)),
             };
             var deviceName = parse.GetValue(device)!;
             DeviceName.Parse(deviceName);
-            var prepared = PreparedDataset.Load(spec, message => Console.Error.WriteLine($"warning: {message}"));
+            // invalid SMILES: one line and a file, as train says them; other warnings as they come
+            var invalid = new List<InvalidSmilesRow>();
+            var prepared = PreparedDataset.Load(spec, message =>
+            {
+                if (RunLog.TryParseInvalid(message, out var row)) invalid.Add(row);
+                else Console.Error.WriteLine($"warning: {message}");
+            });
+            if (invalid.Count > 0)
+            {
+                Directory.CreateDirectory(outDirectory);
+                var file = Path.Combine(outDirectory, RunLog.InvalidSmilesFile);
+                RunLog.WriteInvalid(file, invalid);
+                Console.Error.WriteLine($"{spec.Dataset.Paths[0]}: {RunLog.Describe(invalid, file)}");
+            }
             TaskAdder.Require(trained, prepared);
             var job = new TaskAdderJob(ClusterCommands.NewRunId().Replace("run-", "add-tasks-"), trained, prepared, spec, cluster is null ? inProcess : parse.GetValue(minWorkers));
             var completion = new TaskAdderCompletion();

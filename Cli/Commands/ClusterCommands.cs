@@ -102,8 +102,8 @@ public static class ClusterCommands
                 {
                     var feed = new JobFeed(jobs, closed: true);
                     return RunCoordinatorNode<JobsActor, bool>(groupNode, Props.Create(() => new JobsActor(id, feed, parse.GetValue(startWith))),
-                        UntilReleased(feed), cancel, groupHealth, _ => ClusterProbes.Run(current()?.Summary, endpoints.Detail(parse)), groupHttp); // /status: the first run not yet over
-                });
+                        UntilReleased(feed), cancel, groupHealth, _ => ClusterProbes.Run(current()?.Summary, endpoints.Detail(parse)), groupHttp, parse.GetValue(verbose)); // /status: the first run not yet over
+                }, parse.GetValue(verbose));
                 return ExitCodes.Done;
             }
             using var runLock = options.OutPath(parse) is { } outPath ? RunLock.Acquire(outPath, "mtnn coordinator", completion.Info) : null;
@@ -123,11 +123,12 @@ public static class ClusterCommands
             var httpHost = endpoints.HttpHost(parse, host);
             using var telemetry = endpoints.StartTelemetry(parse, ClusterNodeOptions.CoordinatorRole, httpHost);
             completion.Info($"coordinator listening on {host}:{port}{TlsNote(tls)}; waiting for {workers} worker(s)");
-            var watch = new RunWatch(completion, outDirectory, job.Spec, message => completion.Info($"warning: {message}"));
+            using var log = new RunLog(outDirectory, completion.Info, parse.GetValue(verbose));
+            var watch = new RunWatch(completion, outDirectory, job.Spec, message => completion.Info($"warning: {message}"), log);
             var outcome = await RunNode(node, healthPort, _ => ClusterProbes.Run(watch.Summary, endpoints.Detail(parse)), parse.GetValue(verbose), akka => akka.WithSingleton<CoordinatorActor>("coordinator",
                 Props.Create(() => new CoordinatorActor(job, watch)).WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false),
-                host => UntilRunEnds(host, completion, new WorkerAbsence(wait), cancel), httpHost);
-            RunWriter.Write(outDirectory, outcome);
+                host => UntilRunEnds(host, completion, new WorkerAbsence(wait), cancel), httpHost, log);
+            RunWriter.Write(outDirectory, outcome, message => completion.Info($"warning: {message}"), removeTrainingCheckpoints: !TrainCommand.KeepsCheckpoints(options, parse));
             TrainCommand.PrintSummary(outcome, outDirectory);
             return ExitCodes.Done;
         }));
@@ -238,10 +239,10 @@ public static class ClusterCommands
     /// first is an error.
     /// </summary>
     internal static Task<T> RunCoordinatorNode<TCoordinator, T>(ClusterNodeOptions node, Props coordinator, Task<T> result, CancellationToken cancel,
-        int? healthPort = null, Func<ActorSystem, ProbeResult>? status = null, string? httpHost = null) where TCoordinator : ActorBase
+        int? healthPort = null, Func<ActorSystem, ProbeResult>? status = null, string? httpHost = null, bool verbose = false) where TCoordinator : ActorBase
     {
         Console.Error.WriteLine($"coordinator listening on {node.BindHost}:{node.BindPort}{TlsNote(node.Tls)}");
-        return RunNode(node, healthPort, status ?? ClusterProbes.Worker, false, httpHost: httpHost ?? node.BindHost, actors:
+        return RunNode(node, healthPort, status ?? ClusterProbes.Worker, verbose, httpHost: httpHost ?? node.BindHost, actors:
             akka => akka.WithSingleton<TCoordinator>("coordinator", coordinator.WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), Singleton, false), until: async host =>
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
@@ -255,18 +256,32 @@ public static class ClusterCommands
     /// Runs a cluster node until <paramref name="until"/> completes, serving health probes and <paramref name="status"/>
     /// meanwhile when asked to, on <paramref name="httpHost"/> (null: the node's bind host).
     /// </summary>
-    private static Task<T> RunNode<T>(ClusterNodeOptions node, int? healthPort, Func<ActorSystem, ProbeResult> status, bool verbose, Action<AkkaConfigurationBuilder> actors,
-        Func<IHost, Task<T>> until, string? httpHost = null) =>
-        AkkaNode.RunAsync(akka =>
+    /// <paramref name="log"/>: where the actor system's log goes (null: the terminal alone, filtered as a worker's).
+    private static async Task<T> RunNode<T>(ClusterNodeOptions node, int? healthPort, Func<ActorSystem, ProbeResult> status, bool verbose, Action<AkkaConfigurationBuilder> actors,
+        Func<IHost, Task<T>> until, string? httpHost = null, RunLog? log = null)
+    {
+        // a group's coordinator node logs where the group does (its runs' watches summarise from that log)
+        using var own = log is null && RunLog.Active is null ? new RunLog(null, Console.Error.WriteLine, verbose) : null;
+        var used = log ?? RunLog.Active ?? own!;
+        return await AkkaNode.RunAsync(akka =>
         {
-            akka.AddMtnnBasics(logLevel: verbose ? "INFO" : "WARNING").WithMtnnCluster(node);
+            akka.AddMtnnBasics(logLevel: RunLog.Level(verbose)).WithMtnnCluster(node);
+            RunLog.Configure(akka);
             actors(akka);
         }, async host =>
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
             await using var health = healthPort is { } port ? HealthEndpoint.ForClusterNode(port, system, node.Role, () => status(system), httpHost ?? node.BindHost) : null;
-            return await until(host);
+            try
+            {
+                return await until(host);
+            }
+            finally
+            {
+                used.End(); // peers leaving, the singleton handing over: the end of a healthy run says nothing
+            }
         });
+    }
 
     /// <summary>
     /// The coordinator's run, until it ends, or until the node stops under it (downed, removed: the run cannot go on

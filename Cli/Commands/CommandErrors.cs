@@ -3,7 +3,7 @@ using MtnnCluster.Data;
 namespace MtnnCluster.Cli.Commands;
 
 /// <summary>
-/// What an mtnn process's exit code means, one thing each (README "Exit codes"; Kubernetes restarts a pod on any
+/// What an mtnn process's exit code means, one thing each (docs/fault-tolerance.md, "Exit codes"; Kubernetes restarts a pod on any
 /// code but 0).
 /// </summary>
 public static class ExitCodes

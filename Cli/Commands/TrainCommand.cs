@@ -36,7 +36,7 @@ public static class TrainCommand
                     StatusDetail: endpoints.Detail(parse));
                 // the workers shared out over the runs: all at once when there are enough, else in turn
                 await TrainGroup(options, parse, group, embedded.Device, Math.Max(1, embedded.Workers / group.Count),
-                    (id, jobs, current) => GroupRun.RunInProcess(id, jobs, embedded, current, cancel));
+                    (id, jobs, current) => GroupRun.RunInProcess(id, jobs, embedded, current, cancel), parse.GetValue(verbose));
                 return 0;
             }
             var completion = RunCompletion.ForConsole();
@@ -54,7 +54,7 @@ public static class TrainCommand
             using var telemetry = endpoints.StartTelemetry(parse, "train", endpoints.HttpHost(parse, null));
             var outcome = await EmbeddedRun.RunAsync(job,
                 new EmbeddedOptions(parse.GetValue(workers), parse.GetValue(device)!, LogLevel: parse.GetValue(verbose) ? "INFO" : "WARNING", HealthPort: healthPort,
-                    HttpHost: endpoints.HttpHost(parse, null), StatusDetail: endpoints.Detail(parse)), completion, cancel);
+                    HttpHost: endpoints.HttpHost(parse, null), StatusDetail: endpoints.Detail(parse), KeepTrainingCheckpoints: KeepsCheckpoints(options, parse)), completion, cancel);
             PrintSummary(outcome, outDirectory);
             return 0;
         }));
@@ -69,11 +69,12 @@ public static class TrainCommand
     /// metrics.json and, for an ensemble, ensemble.json and the ensemble's own test scores.
     /// </summary>
     internal static async Task TrainGroup(TrainOptions options, ParseResult parse, RunGroup group, string device, int workersPerJob,
-        Func<string, IReadOnlyList<GroupJob>, Func<RunWatch?>, Task> runJobs)
+        Func<string, IReadOnlyList<GroupJob>, Func<RunWatch?>, Task> runJobs, bool verbose = false)
     {
         var outPath = options.OutPath(parse) ?? throw new ArgumentException("--out is required");
         using var groupLock = RunLock.Acquire(outPath, "mtnn train", Console.WriteLine);
         var outDirectory = OutputDirectory.ClaimGroup(outPath, parse.GetValue(options.Overwrite), parse.GetValue(options.Resume) == "auto");
+        using var log = new RunLog(outDirectory, Console.WriteLine, verbose); // the group's one actor system logs here
         var members = Enumerable.Range(0, group.Count).Select(i => group.Member(i, outDirectory)).ToArray();
         var runs = new RunMetrics?[group.Count];
         var locks = new List<IDisposable>();
@@ -94,14 +95,21 @@ public static class TrainCommand
                     runs[i] = ReportWriter.ReadMetrics(run.OutDirectory);
                     continue;
                 }
-                var watch = new RunWatch(completion, run.OutDirectory, run.Spec, message => completion.Info($"warning: {message}"));
+                var watch = new RunWatch(completion, run.OutDirectory, run.Spec, message => completion.Info($"warning: {message}"), log);
                 pending.Add((i, run.OutDirectory, completion, watch));
                 jobs.Add(new GroupJob(run.ToJob(workersPerJob) with { KeepWorkers = true }, watch));
             }
             if (jobs.Count > 0)
             {
                 RunWatch? Current() => pending.FirstOrDefault(p => !p.Completion.Outcome.IsCompleted).Watch;
-                await runJobs($"group-{ClusterCommands.NewRunId()}", jobs, Current);
+                try
+                {
+                    await runJobs($"group-{ClusterCommands.NewRunId()}", jobs, Current);
+                }
+                finally
+                {
+                    log.End();
+                }
             }
             Exception? failure = null;
             foreach (var (index, directory, completion, _) in pending)
@@ -109,7 +117,7 @@ public static class TrainCommand
                 try
                 {
                     var outcome = await completion.Outcome;
-                    RunWriter.Write(directory, outcome);
+                    RunWriter.Write(directory, outcome, removeTrainingCheckpoints: !KeepsCheckpoints(options, parse));
                     Console.WriteLine($"{members[index].Name}:");
                     PrintSummary(outcome, directory);
                     runs[index] = RunMetrics.From(outcome);
@@ -144,6 +152,9 @@ public static class TrainCommand
         Console.WriteLine(metrics.Summary(group.Counted));
         Console.WriteLine($"wrote {path}{(ensemble is null ? "" : $", {Path.Combine(outDirectory, Ensemble.FileName)} (mtnn predict --checkpoint {outDirectory})")}");
     }
+
+    /// <summary>A finished run's training checkpoints are removed unless --keep-checkpoints is given (they serve resuming only).</summary>
+    internal static bool KeepsCheckpoints(TrainOptions options, ParseResult parse) => parse.GetResult(options.KeepCheckpoints) is { Implicit: false };
 
     public static void PrintSummary(MtnnCluster.Training.RunOutcome outcome, string outDirectory)
     {

@@ -106,7 +106,7 @@ public sealed class TrainOptions
     public Option<DirectoryInfo?> Out { get; } = new("--out") { Description = "output directory: metrics.json, report.html, checkpoint/ and checkpoints/" };
     public Option<bool> Overwrite { get; } = new("--overwrite") { Description = "let --out hold another run's outputs, and replace them" };
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "write a training checkpoint every N epochs (and at the end)", DefaultValueFactory = _ => 1 };
-    public Option<int> KeepCheckpoints { get; } = new("--keep-checkpoints") { Description = "training checkpoints kept (the newest)", DefaultValueFactory = _ => 3 };
+    public Option<int> KeepCheckpoints { get; } = new("--keep-checkpoints") { Description = "training checkpoints kept while the run trains (the newest); given, they also stay when it finishes (else a finished run's are removed: its model is checkpoint/)", DefaultValueFactory = _ => 3 };
     public Option<string?> Resume { get; } = new("--resume") { Description = "DIR: continue the run whose output is DIR, from its newest valid checkpoint; auto: continue --out's run if it has one, else start" };
 
     public void AddTo(Command command)
@@ -146,7 +146,7 @@ public sealed class TrainOptions
                 }
                 return new ResolvedRun(newRunId(), spec, claimed, policy, null);
             }
-            var previous = OutputDirectory.CheckpointedRunIn(outDirectory);
+            var previous = OutputDirectory.CheckpointedRunIn(outDirectory) ?? OutputDirectory.FinishedRunIn(outDirectory); // a finished run's checkpoints are removed
             if (previous is not null && OutputDirectory.FinishedRunIn(outDirectory) == previous)
                 return new ResolvedRun(previous, spec, outDirectory, policy, null, AlreadyFinished: true);
             return new ResolvedRun(newRunId(), spec, OutputDirectory.Claim(outDirectory, overwrite, previous), policy, new ResumeFrom(outDirectory, Required: false));

@@ -129,7 +129,30 @@ public static class ReportPlots
     /// </summary>
     public const string FontDirectory = "/usr/share/fonts";
 
-    private static readonly string[] Families = SkiaSharp.SKFontManager.Default.FontFamilies.ToArray();
+    /// <summary>
+    /// A folder of .ttf/.otf files the plots take their fonts from instead of <see cref="FontDirectory"/>: for a
+    /// machine where fonts cannot be installed system-wide (no root), and for tests of a machine without any.
+    /// </summary>
+    public const string FontDirectoryVariable = "MTNN_FONT_DIRECTORY";
+
+    private static readonly string? OwnFonts = Environment.GetEnvironmentVariable(FontDirectoryVariable) is { Length: > 0 } own ? own : null;
+    private static readonly string[] Families = OwnFonts is null ? SkiaSharp.SKFontManager.Default.FontFamilies.ToArray() : LoadFonts(OwnFonts);
+
+    /// <summary>The families of the font files under <paramref name="directory"/>, made known to ScottPlot by name.</summary>
+    private static string[] LoadFonts(string directory)
+    {
+        var families = new List<string>();
+        if (!Directory.Exists(directory)) return [];
+        foreach (var file in Directory.EnumerateFiles(directory, "*.*", SearchOption.AllDirectories)
+                     .Where(f => f.EndsWith(".ttf", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".otf", StringComparison.OrdinalIgnoreCase)))
+        {
+            using var face = SkiaSharp.SKTypeface.FromFile(file);
+            if (face is null) continue;
+            ScottPlot.Fonts.AddFontFile(face.FamilyName, file, face.IsBold, face.IsItalic);
+            families.Add(face.FamilyName);
+        }
+        return families.Distinct().ToArray();
+    }
     private static int _fontWarned;
 
     private static Plot NewPlot()
@@ -148,8 +171,8 @@ public static class ReportPlots
     /// one family without a name (an empty face of no glyphs).
     /// </summary>
     public static string? MissingFontWarning(IReadOnlyCollection<string> families) => families.Any(f => f.Length > 0) ? null :
-        $"no font found under {FontDirectory}: the report's plots will have no text (titles, axes, ticks, legends); " +
-        $"install a TrueType font there, such as {SansFamily} (Debian and Ubuntu: apt-get install fonts-dejavu-core)";
+        $"no font found under {OwnFonts ?? FontDirectory}: the report's plots will have no text (titles, axes, ticks, legends); " +
+        $"install a TrueType font there, such as {SansFamily} (Debian and Ubuntu: apt-get install fonts-dejavu-core), or name a folder of .ttf files in {FontDirectoryVariable}";
 
     private static ScottPlot.TickGenerators.NumericAutomatic WholeNumbers() => new() { IntegerTicksOnly = true };
 

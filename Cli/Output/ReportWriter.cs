@@ -92,6 +92,9 @@ public static class ReportWriter
             schedule <b>{E(m.Schedule)}</b> · split {E(m.Split)} · {m.EpochsRun} epochs, best {m.BestEpoch} · {m.WallSeconds:F1} s</p>
 
             """);
+        if (m.CommandLine is not null) html.Append($"<p class=\"facts\">command: <code>{E(m.CommandLine)}</code></p>\n");
+        if (m.Options is not null)
+            html.Append($"<details><summary>options (every setting, defaults included)</summary><pre>{E(System.Text.Json.JsonSerializer.Serialize(m.Options, MtnnCluster.Checkpoints.Checkpoint.Json))}</pre></details>\n");
         AppendSummary(html, m);
         html.Append("<h2>Learning curves</h2>\n");
         if (m.History.Count == 0)

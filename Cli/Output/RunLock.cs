@@ -38,6 +38,8 @@ public sealed class RunLock : IDisposable
 
     public static RunLock Acquire(string outDirectory, string command, Action<string> info)
     {
+        // said here, first thing: creating the directory would fail with .NET's "The file '…' already exists."
+        if (File.Exists(outDirectory)) throw new ArgumentException($"--out: {Path.GetFullPath(outDirectory)} is a file, not a directory");
         Directory.CreateDirectory(outDirectory);
         var path = Path.Combine(outDirectory, FileName);
         using var self = Process.GetCurrentProcess();

@@ -19,7 +19,8 @@ public static class RunWriter
     /// the run. The model and metrics.json are retried; if they still cannot be written, nothing is removed (the
     /// training checkpoints hold the finished run) and <see cref="OutputsNotWrittenException"/> says where it is.
     /// </summary>
-    public static void Write(string outDirectory, RunOutcome outcome, Action<string>? warn = null)
+    /// <param name="removeTrainingCheckpoints">The run finished: its training checkpoints go once the model is written (unless --keep-checkpoints).</param>
+    public static void Write(string outDirectory, RunOutcome outcome, Action<string>? warn = null, bool removeTrainingCheckpoints = false)
     {
         warn ??= message => Console.Error.WriteLine($"warning: {message}");
         var metrics = RunMetrics.From(outcome);
@@ -37,7 +38,9 @@ public static class RunWriter
                 Thread.Sleep(RetryDelay);
             }
         }
+        RunOutputs.TryWrite(outDirectory, outcome, warn);
         ReportWriter.TryWrite(outDirectory, metrics, warn);
+        if (removeTrainingCheckpoints) RunOutputs.RemoveTrainingCheckpoints(outDirectory, warn);
     }
 
     private static void WriteModelAndMetrics(string outDirectory, RunOutcome outcome, RunMetrics metrics)
@@ -112,7 +115,9 @@ public sealed record RunMetrics(
     IReadOnlyList<RunEvent> Events,
     int MinClassCount = MetricSummary.DefaultMinClassCount,
     IReadOnlyList<SplitScoring>? Scoring = null,
-    IReadOnlyList<DatasetReport>? Datasets = null)
+    IReadOnlyList<DatasetReport>? Datasets = null,
+    string? CommandLine = null,
+    RunSpec? Options = null)
 {
     /// <summary>The headline means are over the tasks of the evaluated datasets (<c>--eval-datasets</c>; default all).</summary>
     public static RunMetrics From(RunOutcome outcome)
@@ -145,7 +150,8 @@ public sealed record RunMetrics(
             tasks,
             outcome.Workers.Select(w => new WorkerReport(w.WorkerId, w.Address, w.Device, w.Slots, w.Tasks.Select(t => outcome.Data.Tasks[t].Name).ToArray())).ToArray(),
             outcome.History.Select(EpochHistory.Of).ToArray(),
-            outcome.Events, minClassCount, scoring, outcome.Data.Datasets.Select(d => DatasetReport.Of(d, outcome.Data, bySplit, minClassCount)).ToArray());
+            outcome.Events, minClassCount, scoring, outcome.Data.Datasets.Select(d => DatasetReport.Of(d, outcome.Data, bySplit, minClassCount)).ToArray(),
+            RunOutputs.CommandLine, outcome.Spec); // how the model was trained: every resolved option, and what was typed
     }
 
     /// <summary>
@@ -159,7 +165,7 @@ public sealed record RunMetrics(
             spec.Split.Kind.ToString().ToLowerInvariant(), status.Data?.RowCount ?? 0, status.Data?.InvalidSmiles ?? 0, status.History.Count,
             status.BestEpoch, Math.Round(wallSeconds, 3), null, null, null, null, null, null, null, [],
             status.Workers.Select(w => new WorkerReport(w.WorkerId, w.Address, w.Device, w.Slots, w.Tasks.Select(t => names[t]).ToArray())).ToArray(),
-            status.History.Select(EpochHistory.Of).ToArray(), status.Events, spec.MinClassCount);
+            status.History.Select(EpochHistory.Of).ToArray(), status.Events, spec.MinClassCount, CommandLine: RunOutputs.CommandLine, Options: spec);
     }
 
     internal static double? Nullable(double? value) => value is { } v && double.IsFinite(v) ? v : null;

@@ -26,12 +26,15 @@ public static class AkkaNode
     /// workers exchanging in memory, until <paramref name="until"/> completes.
     /// </summary>
     public static Task<T> RunWithLocalWorkers<T>(Props coordinator, IReadOnlyList<WorkerOptions> workers, Func<IHost, Task<T>> until,
-        bool verifySerialization = false, string logLevel = "WARNING") =>
-        RunAsync(akka => akka
-            .AddMtnnBasics(verifySerialization, logLevel)
-            .WithActors((system, registry) => registry.Register<LocalCoordinator>(
-                system.ActorOf(coordinator.WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), "coordinator")))
-            .WithWorkers(workers, (_, registry) => registry.Get<LocalCoordinator>(), new InProcessGroups()), until);
+        bool verifySerialization = false, string logLevel = "WARNING", Action<AkkaConfigurationBuilder>? logging = null) =>
+        RunAsync(akka =>
+        {
+            akka.AddMtnnBasics(verifySerialization, logLevel)
+                .WithActors((system, registry) => registry.Register<LocalCoordinator>(
+                    system.ActorOf(coordinator.WithDispatcher(MtnnAkkaExtensions.ComputeDispatcher), "coordinator")))
+                .WithWorkers(workers, (_, registry) => registry.Get<LocalCoordinator>(), new InProcessGroups());
+            logging?.Invoke(akka);
+        }, until);
 
     /// <summary>The registry's key for the coordinator of <see cref="RunWithLocalWorkers{T}"/>, whatever actor it is.</summary>
     private sealed class LocalCoordinator;

@@ -11,9 +11,10 @@ using MtnnCluster.Worker;
 namespace MtnnCluster.Cli.Runs;
 
 /// <summary>How many in-process workers, on what device, whether to verify message serialization, and the health endpoint's port (none: null).
-/// <see cref="HttpHost"/>: where the health endpoint listens; <see cref="StatusDetail"/>: /status with paths and addresses.</summary>
+/// <see cref="HttpHost"/>: where the health endpoint listens; <see cref="StatusDetail"/>: /status with paths and addresses;
+/// <see cref="KeepTrainingCheckpoints"/>: false removes them once the finished run's model is written.</summary>
 public sealed record EmbeddedOptions(int Workers, string Device, bool VerifySerialization = false, string LogLevel = "WARNING", int? HealthPort = null,
-    string HttpHost = HttpBinding.Loopback, bool StatusDetail = false);
+    string HttpHost = HttpBinding.Loopback, bool StatusDetail = false, bool KeepTrainingCheckpoints = true);
 
 /// <summary>
 /// The single-process run: the same coordinator and worker actors as on a cluster, in one actor system. Not a
@@ -27,11 +28,16 @@ public static class EmbeddedRun
         job.Spec.Validate();
         var workers = Enumerable.Range(0, options.Workers)
             .Select(i => new WorkerOptions($"local-{i}", options.Device, 1)).ToArray();
-        var watch = new RunWatch(completion, job.OutDirectory, job.Spec, message => Console.Error.WriteLine($"warning: {message}"));
-        var outcome = await AkkaNode.RunAsync(akka => akka
-                .AddMtnnBasics(options.VerifySerialization, options.LogLevel)
-                .WithCoordinator(job, watch)
-                .WithWorkers(workers, (_, registry) => registry.Get<CoordinatorActor>(), new InProcessGroups()),
+        var verbose = options.LogLevel is "INFO" or "DEBUG";
+        using var log = new RunLog(job.OutDirectory, completion.Info, verbose);
+        var watch = new RunWatch(completion, job.OutDirectory, job.Spec, message => completion.Info($"warning: {message}"), log);
+        var outcome = await AkkaNode.RunAsync(akka =>
+            {
+                akka.AddMtnnBasics(options.VerifySerialization, RunLog.Level(verbose))
+                    .WithCoordinator(job, watch)
+                    .WithWorkers(workers, (_, registry) => registry.Get<CoordinatorActor>(), new InProcessGroups());
+                RunLog.Configure(akka);
+            },
             async host =>
             {
                 var system = host.Services.GetRequiredService<ActorSystem>();
@@ -39,9 +45,16 @@ public static class EmbeddedRun
                     ? HealthEndpoint.Start(port, () => ClusterProbes.Liveness(system), () => ClusterProbes.Standalone(system, "train"),
                         () => ClusterProbes.Run(watch.Summary, options.StatusDetail), options.HttpHost)
                     : null;
-                return await completion.Outcome.WaitAsync(cancel);
+                try
+                {
+                    return await completion.Outcome.WaitAsync(cancel);
+                }
+                finally
+                {
+                    log.End(); // the actor system stopping is no news for the terminal
+                }
             });
-        RunWriter.Write(job.OutDirectory, outcome);
+        RunWriter.Write(job.OutDirectory, outcome, message => completion.Info($"warning: {message}"), removeTrainingCheckpoints: !options.KeepTrainingCheckpoints);
         return outcome;
     }
 }

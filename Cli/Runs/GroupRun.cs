@@ -27,6 +27,6 @@ public static class GroupRun
                 : null;
             await feed.Released.WaitAsync(cancel); // every job ended (failures are the jobs' own), the workers let go
             return true;
-        }, options.VerifySerialization, options.LogLevel);
+        }, options.VerifySerialization, RunLog.Level(options.LogLevel is "INFO" or "DEBUG"), RunLog.Configure);
     }
 }

@@ -12,7 +12,7 @@ namespace MtnnCluster.Cli.Runs;
 /// the run's end is passed on only once no write is left, so the final report written after it is never overwritten.
 /// A live report that cannot be written is a warning.
 /// </summary>
-public sealed class RunWatch(ITrainingObserver inner, string outDirectory, RunSpec spec, Action<string> warn) : ITrainingObserver
+public sealed class RunWatch(ITrainingObserver inner, string outDirectory, RunSpec spec, Action<string> warn, RunLog? log = null) : ITrainingObserver
 {
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private readonly object _gate = new();
@@ -25,7 +25,8 @@ public sealed class RunWatch(ITrainingObserver inner, string outDirectory, RunSp
     /// <summary>The run's latest summary; null until the coordinator has reported. Read from any thread.</summary>
     public RunSummary? Summary => Volatile.Read(ref _summary);
 
-    public void Info(string message) => inner.Info(message);
+    // the data line names the invalid SMILES once, with the file that lists them all (RunLog collected them)
+    public void Info(string message) => inner.Info(log is null ? message : log.Summarise(message, outDirectory));
 
     public void EpochCompleted(EpochReport report) => inner.EpochCompleted(report);
 

@@ -25,7 +25,7 @@ internal sealed class CsvColumnLayout
         var fieldOf = IndexNames(path, header);
         if (!fieldOf.TryGetValue(options.SmilesColumn, out var smilesField))
             throw new DataFormatException(path, HeaderLine, options.SmilesColumn,
-                $"there is no SMILES column '{options.SmilesColumn}'; the columns are: {List(header)}");
+                $"there is no SMILES column '{options.SmilesColumn}'; the columns are: {List(header)}{SeparatorHint(header)}");
 
         var taskNames = options.Tasks?.ToArray() ?? AllOtherColumns(path, header, smilesField);
         CheckRequestedTasks(path, header, options, fieldOf, taskNames);
@@ -86,6 +86,12 @@ internal sealed class CsvColumnLayout
     }
 
     /// <summary>Quoted names, cut short for files with hundreds of columns.</summary>
+    /// <summary>A header read as one column that holds another separator: say which files are read.</summary>
+    internal static string SeparatorHint(string[] header) =>
+        header.Length == 1 && header[0].IndexOfAny([';', '\t', '|']) >= 0
+            ? $" (one column: the file seems separated by '{(header[0].Contains(';') ? ";" : header[0].Contains('\t') ? "\\t" : "|")}'; mtnn reads comma-separated files, and tab-separated ones named .tsv or with tabs and no comma in the header)"
+            : "";
+
     internal static string List(IEnumerable<string> names)
     {
         var all = names.ToArray();

@@ -3,12 +3,12 @@ using System.Buffers;
 namespace MtnnCluster.Data;
 
 /// <summary>
-/// Streams RFC 4180 records from text: comma-separated fields, double-quoted fields that may hold
+/// Streams RFC 4180 records from text: comma-separated fields (or tab-separated, <paramref name="separator"/>), double-quoted fields that may hold
 /// commas, quotes (doubled) and line breaks, CRLF or LF line ends. Only the current record is held,
 /// so memory does not grow with the file. Blank lines are skipped. The text comes from a decoder that
 /// replaces invalid bytes with U+FFFD; meeting that character here reports the exact line and column.
 /// </summary>
-internal sealed class CsvRecordReader(TextReader text, string path)
+internal sealed class CsvRecordReader(TextReader text, string path, char separator = ',')
 {
     /// <summary>Longest record accepted: far beyond a row of tens of thousands of tasks, short of exhausting memory
     /// on a file that is not CSV (one endless line, or a quote never closed).</summary>
@@ -22,7 +22,7 @@ internal sealed class CsvRecordReader(TextReader text, string path)
 
     private const int End = -1;
     private const char Replacement = '\uFFFD';
-    private static readonly SearchValues<char> UnquotedFieldEnds = SearchValues.Create(",\r\n");
+    private readonly SearchValues<char> UnquotedFieldEnds = SearchValues.Create($"{separator}\r\n");
 
     private readonly char[] _buffer = new char[1 << 16];
     private int _bufferPos;
@@ -84,7 +84,7 @@ internal sealed class CsvRecordReader(TextReader text, string path)
         EndField();
 
         var next = Next();
-        if (next is ',')
+        if (next == separator)
             return true;
         if (next is '\r' or '\n' or End)
             return false;

@@ -12,7 +12,7 @@ public static class LabelFile
     {
         using var stream = DataFile.OpenRead(path);
         using var text = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
-        var records = new CsvRecordReader(text, path);
+        var records = new CsvRecordReader(text, path, DataFile.Separator(path));
         try
         {
             var header = CsvLabelReader.ReadHeader(path, records);

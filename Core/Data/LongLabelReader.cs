@@ -16,7 +16,7 @@ internal static class LongLabelReader
         var fieldOf = CsvColumnLayout.IndexNames(path, header);
         if (!fieldOf.TryGetValue(options.SmilesColumn, out var smilesField))
             throw new DataFormatException(path, CsvColumnLayout.HeaderLine, options.SmilesColumn,
-                $"there is no SMILES column '{options.SmilesColumn}'; the columns are: {CsvColumnLayout.List(header)}");
+                $"there is no SMILES column '{options.SmilesColumn}'; the columns are: {CsvColumnLayout.List(header)}{CsvColumnLayout.SeparatorHint(header)}");
         var taskColumn = options.TaskColumn ?? CsvReadOptions.DefaultTaskColumn;
         var labelColumn = options.LabelColumn ?? CsvReadOptions.DefaultLabelColumn;
         var (taskField, labelField) = (fieldOf[taskColumn], fieldOf[labelColumn]);

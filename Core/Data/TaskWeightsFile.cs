@@ -23,7 +23,7 @@ public static class TaskWeightsFile
 
         using var stream = DataFile.OpenRead(path);
         using var text = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        var records = new CsvRecordReader(text, path);
+        var records = new CsvRecordReader(text, path, DataFile.Separator(path));
         var header = CsvLabelReader.ReadHeader(path, records);
         var fieldOf = CsvColumnLayout.IndexNames(path, header);
         foreach (var column in new[] { TaskColumn, WeightColumn })

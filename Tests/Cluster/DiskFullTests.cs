@@ -21,7 +21,7 @@ public sealed class DiskFullTests(Tox21Slice slice, ITestOutputHelper output) : 
 
     private string[] Train(string outDirectory) =>
         ["train", "--out", outDirectory, "--workers", "2", "--data", slice.Csv, "--epochs", "3", "--layers", "64", "--bits", "1024",
-         "--batch-size", "64", "--lr", "3e-3", "--patience", "0"];
+         "--batch-size", "64", "--lr", "3e-3", "--patience", "0", "--keep-checkpoints", "3"]; // the reference's give the sizes
 
     private static long Pages(string directory) =>
         Directory.GetFiles(directory, "*", SearchOption.AllDirectories).Sum(f => (new FileInfo(f).Length + Page - 1) / Page * Page);

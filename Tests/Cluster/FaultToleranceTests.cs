@@ -19,9 +19,9 @@ public sealed class FaultToleranceTests(Tox21Slice slice, ITestOutputHelper outp
     /// <summary>The run's options; a schedule named "joint-graph" trains the graph trunk (with dropout) on the joint schedule.</summary>
     private static string[] TrainArgs(string data, string schedule, int epochs) => schedule.EndsWith("-graph", StringComparison.Ordinal)
         ? ["--data", data, "--schedule", schedule[..^"-graph".Length], "--epochs", epochs.ToString(), "--trunk", "graph", "--hidden-size", "48", "--layers", "32",
-           "--dropout", "0.1", "--batch-size", "64", "--lr", "3e-3", "--patience", "0", "--head-epochs", "3"]
+           "--dropout", "0.1", "--batch-size", "64", "--lr", "3e-3", "--patience", "0", "--head-epochs", "3", "--keep-checkpoints", "3"]
         : ["--data", data, "--schedule", schedule, "--epochs", epochs.ToString(), "--layers", "64,1500", "--bits", "1024", "--batch-size", "64",
-         "--lr", "3e-3", "--patience", "0", "--head-epochs", "3"];
+         "--lr", "3e-3", "--patience", "0", "--head-epochs", "3", "--keep-checkpoints", "3"]; // finished runs keep theirs: some are resumed
 
     private static bool EpochLine(string line, int epoch) => line.StartsWith($"epoch {epoch,3}/", StringComparison.Ordinal);
 

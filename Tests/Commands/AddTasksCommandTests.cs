@@ -85,7 +85,7 @@ public sealed class AddTasksCommandTests : IDisposable
         (code, error) = await Run("predict", "--checkpoint", Path.Combine(output, "checkpoint"), "--data", data, "--out", predictions, "--tasks", "oxygen");
         Assert.True(code == 0, error);
         var rows = ReadCsv(predictions);
-        Assert.Equal(["smiles", "valid", "oxygen"], rows[0]);
+        Assert.Equal(["smiles", "error", "oxygen"], rows[0]); // a long file: one row per molecule, no input columns to keep
         Assert.Equal(34, rows.Length); // 33 molecules, once each (one labelled for both tasks), and the header
         var labelled = File.ReadAllLines(data).Skip(1).Select(l => l.Split(',')).Where(l => l[1] == "oxygen").ToDictionary(l => l[0], l => l[2] == "1");
         var scored = rows.Skip(1).Where(r => labelled.ContainsKey(r[0])).Select(r => (Positive: labelled[r[0]], P: double.Parse(r[2], CultureInfo.InvariantCulture))).ToArray();

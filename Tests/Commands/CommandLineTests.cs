@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MtnnCluster.Cli.Commands;
+using MtnnCluster.Training;
 using Xunit;
 
 namespace MtnnCluster.Tests.Commands;
@@ -31,7 +32,7 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
-    public async Task Featurize_writes_one_row_per_molecule_with_the_documented_columns()
+    public async Task Featurize_writes_the_features_training_computes_one_row_per_molecule()
     {
         var csv = Path.Combine(_directory, "in.csv");
         File.WriteAllLines(csv, ["smiles,y", "c1ccccc1,1", "C1CC,0", "CCO,"]);
@@ -39,11 +40,26 @@ public sealed class CommandLineTests : IDisposable
         var (code, _) = await Run("featurize", "--data", csv, "--out", output, "--bits", "64");
         Assert.Equal(0, code);
         var lines = File.ReadAllLines(output);
-        Assert.Equal("smiles,valid,heavy_atoms,unique_environments,bits", lines[0]);
+        var spec = new FeaturizerSpec(2, 64, true, CountScale.Log, true, MtnnCluster.Chem.MoleculeDescriptors.LatestSet); // train's defaults at 64 bits
+        Assert.Equal(["smiles", "error", .. FeaturizeCommand.FeatureNames(spec)], lines[0].Split(','));
         Assert.Equal(4, lines.Length);
-        Assert.StartsWith("c1ccccc1,true,6,3,", lines[1]); // benzene: one atom type at each radius 0, 1, 2
-        Assert.Equal("C1CC,false,,,", lines[2]);            // unclosed ring: kept in place, marked invalid
-        Assert.All(lines[3].Split(',')[4].Split(' '), bit => Assert.InRange(int.Parse(bit), 0, 63));
+        var trained = FeatureEncoding.Featurize(["c1ccccc1", "CCO"], spec).Features;
+        foreach (var (line, features) in new[] { (lines[1], trained[0]!), (lines[3], trained[1]!) })
+        {
+            var cells = line.Split(',');
+            var dense = new float[spec.FeatureSize];
+            for (var k = 0; k < features.Indices.Length; k++) dense[features.Indices[k]] = features.Values[k];
+            Assert.Equal(dense, cells[2..].Select(c => float.Parse(c, System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        Assert.Matches("^C1CC,[^,]*ring 1 is never closed[^,]*,{" + spec.FeatureSize + "}$", lines[2]); // kept in place, saying why
+
+        var svm = Path.Combine(_directory, "fp.svm");
+        (code, _) = await Run("featurize", "--data", csv, "--out", svm, "--bits", "64", "--format", "svmlight");
+        Assert.Equal(0, code);
+        var sparse = File.ReadAllLines(svm);
+        Assert.Equal(3, sparse.Length);
+        Assert.Equal("0 " + string.Join(' ', trained[0]!.Indices.Zip(trained[0]!.Values, (i, v) => $"{i}:{v.ToString("G9", System.Globalization.CultureInfo.InvariantCulture)}")) + " # c1ccccc1", sparse[0]);
+        Assert.StartsWith("0 # C1CC invalid: ", sparse[1]);
     }
 
     [Theory]

@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 namespace MtnnCluster.Tests.Commands;
 
 /// <summary>
-/// The exit-code table (README "Exit codes") through the real executable: input that is not a readable regular
+/// The exit-code table (docs/fault-tolerance.md, "Exit codes") through the real executable: input that is not a readable regular
 /// file, an invalid worker id, and a second run on a held --out are refused with 2 and one line, before anything
 /// starts; a stale lock is taken over.
 /// </summary>

@@ -39,7 +39,8 @@ public sealed class PrecisionCommandTests(ITestOutputHelper output) : IDisposabl
     public async Task A_resumed_run_may_change_its_precision_and_records_it()
     {
         var outDirectory = Path.Combine(_dir.Root, "run");
-        var (code, _) = await Mtnn(["train", "--data", SmallData(), "--out", outDirectory, .. Small]);
+        // kept: a finished run's training checkpoints are removed otherwise, and this one is to be resumed
+        var (code, _) = await Mtnn(["train", "--data", SmallData(), "--out", outDirectory, "--keep-checkpoints", "3", .. Small]);
         Assert.Equal(0, code);
         Assert.Equal("fp32", CheckpointPrecision(outDirectory));
         // as if the run had died after its first epoch

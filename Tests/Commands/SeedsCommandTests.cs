@@ -133,10 +133,12 @@ public sealed class SeedsCommandTests : IDisposable
             memberCsvs.Add(ReadCsv(csv));
         }
         var ensemble = ReadCsv(ensembleCsv);
-        Assert.Equal(memberCsvs[0][0], ensemble[0]); // header: smiles, valid, the tasks
+        Assert.Equal(memberCsvs[0][0], ensemble[0]); // header: the input's columns, error, the tasks
         var (compared, differs) = (0, false);
+        var firstTask = Array.IndexOf(ensemble[0], "error") + 1; // the input's columns and the error come first
+        Assert.True(firstTask > 1);
         for (var row = 1; row < ensemble.Length; row++)
-            for (var column = 2; column < ensemble[row].Length; column++)
+            for (var column = firstTask; column < ensemble[row].Length; column++)
             {
                 if (ensemble[row][column].Length == 0)
                 {

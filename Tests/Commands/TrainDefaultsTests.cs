@@ -6,7 +6,7 @@ namespace MtnnCluster.Tests.Commands;
 
 /// <summary>
 /// The defaults of <c>train</c> (and <c>coordinator</c>, <c>tune</c>'s base): what a run given only --data and --out
-/// trains. BENCHMARKS.md ("Defaults searched, not adopted", "Log-scaled count fingerprints as the default",
+/// trains. docs/benchmark-history.md ("Defaults searched, not adopted", "Log-scaled count fingerprints as the default",
 /// "Whole-molecule counts beside the fingerprint") says
 /// which runs chose them.
 /// </summary>

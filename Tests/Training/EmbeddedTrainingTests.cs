@@ -152,7 +152,7 @@ public sealed class EmbeddedTrainingTests(Tox21Slice slice) : IClassFixture<Tox2
         var csv = Path.Combine(outDirectory, "predictions.csv");
         Predictor.WriteCsv(csv, checkpoint, rows);
         var header = File.ReadLines(csv).First().Split(',');
-        Assert.Equal(["smiles", "valid", .. data.Tasks.Select(t => t.Name)], header);
+        Assert.Equal(["smiles", "error", .. data.Tasks.Select(t => t.Name)], header);
         Assert.Equal(rows.Count + 1, File.ReadLines(csv).Count());
     }
 
