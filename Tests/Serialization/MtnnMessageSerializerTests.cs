@@ -113,11 +113,11 @@ public sealed class MtnnMessageSerializerTests : IDisposable
         // version 2 changed what offers and chunks carry (XxHash128 instead of SHA-256), version 3 the trunk step
         // and the wire form of core types, version 4 the step itself (hybrid parallelism), version 5 a run's end
         // (workers kept for a group's next job), version 6 the run spec (its descriptor set), version 7 the registration's
-        // nonce: mixed nodes must not talk
-        Assert.Equal(7, ProtocolRegistry.ProtocolVersion);
+        // nonce, version 8 the run spec (its trunk and graph features): mixed nodes must not talk
+        Assert.Equal(8, ProtocolRegistry.ProtocolVersion);
         var offer = new BlobOffer("r", 13, "tstep.3", "10.0.0.2", 40123, 17_190_400, new byte[16], new byte[32]);
-        foreach (var old in new[] { "offer.1", "offer.2", "offer.3", "offer.4", "offer.5", "offer.6" })
-            Assert.Contains("version 7", Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), old)).Message);
+        foreach (var old in new[] { "offer.1", "offer.2", "offer.3", "offer.4", "offer.5", "offer.6", "offer.7" })
+            Assert.Contains("version 8", Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(offer), old)).Message);
     }
 
     [Fact]

@@ -50,7 +50,8 @@ public sealed class DatasetFingerprintTests : TestKit, IDisposable
         var path = _dir.WriteText("data.csv", "smiles,a\n" + string.Join('\n', Rows) + "\n");
         var coordinator = CreateTestProbe();
         var worker = Sys.ActorOf(Props.Create(() => new WorkerActor(new WorkerOptions("w", "cpu", 1, false), coordinator.Ref, new MtnnCluster.Collectives.InProcessGroups())));
-        coordinator.ExpectMsg<RegisterWorker>();
+        var nonce = coordinator.ExpectMsg<RegisterWorker>().Nonce;
+        worker.Tell(new WorkerRegistered("w", nonce), coordinator.Ref); // the probe is the worker's coordinator: it echoes the nonce
         coordinator.IgnoreMessages(m => m is RegisterWorker);
         var theirs = new string('0', 64);
 
