@@ -21,7 +21,7 @@ public static class CsvLabelReader
     public static LabelTable Read(Stream stream, string path, CsvReadOptions options)
     {
         using var text = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16, leaveOpen: true);
-        var records = new CsvRecordReader(text, path, DataFile.Separator(path) is '\t' && File.Exists(path) ? '\t' : ',');
+        var records = new CsvRecordReader(text, path, File.Exists(path) ? DataFile.Separator(path) : ','); // a stream named by a label: comma-separated
         try
         {
             return ReadTable(path, records, options);
