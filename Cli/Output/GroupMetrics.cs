@@ -90,9 +90,7 @@ public sealed record GroupMetrics(
     public string Write(string directory)
     {
         var path = Path.Combine(directory, OutputDirectory.MetricsFile);
-        var temporary = path + ".tmp";
-        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(this, Checkpoint.Json));
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(this, Checkpoint.Json));
         return path;
     }
 

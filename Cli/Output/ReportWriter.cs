@@ -47,9 +47,7 @@ public static class ReportWriter
     public static string Write(string outDirectory, RunMetrics metrics, Unfinished? unfinished = null)
     {
         var path = Path.Combine(outDirectory, FileName);
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, Render(metrics, unfinished), new UTF8Encoding(false));
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.WriteText(path, Render(metrics, unfinished));
         return path;
     }
 

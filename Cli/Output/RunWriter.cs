@@ -52,16 +52,7 @@ public static class RunWriter
             data.FeatureSize, data.Fingerprint, outcome.BestEpoch, DateTimeOffset.UtcNow);
         new Checkpoint(model, outcome.Trunk, outcome.HeadWeight, outcome.HeadBias).Write(Path.Combine(outDirectory, "checkpoint"));
         var path = Path.Combine(outDirectory, "metrics.json");
-        var temporary = path + ".tmp";
-        try
-        {
-            File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(metrics, Checkpoint.Json));
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary); // a half-written one would hold space the next try needs
-        }
+        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(metrics, Checkpoint.Json));
     }
 }
 

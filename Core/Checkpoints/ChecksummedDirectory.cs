@@ -17,6 +17,7 @@ public static class ChecksummedDirectory
         var parent = Path.GetDirectoryName(full) ?? throw new IOException($"{directory}: no parent directory");
         Directory.CreateDirectory(parent);
         var temporary = Path.Combine(parent, $".{Path.GetFileName(full)}.tmp-{Guid.NewGuid():N}");
+        if (Path.Exists(temporary) || new FileInfo(temporary).LinkTarget is not null) throw new IOException($"{temporary} already exists"); // never write through a planted name
         Directory.CreateDirectory(temporary);
         try
         {
@@ -31,7 +32,11 @@ public static class ChecksummedDirectory
                 }
                 manifest[name] = Convert.ToHexStringLower(SHA256.HashData(bytes));
             }
-            File.WriteAllBytes(Path.Combine(temporary, ManifestFile), JsonSerializer.SerializeToUtf8Bytes(manifest, Checkpoint.Json));
+            using (var stream = new FileStream(Path.Combine(temporary, ManifestFile), FileMode.CreateNew, FileAccess.Write))
+            {
+                stream.Write(JsonSerializer.SerializeToUtf8Bytes(manifest, Checkpoint.Json));
+                stream.Flush(flushToDisk: true); // on disk before the rename publishes the directory
+            }
             if (Directory.Exists(full))
             {
                 var old = $"{temporary}.old";

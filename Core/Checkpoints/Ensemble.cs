@@ -27,9 +27,7 @@ public static class Ensemble
     public static void Write(string directory, EnsembleModel model)
     {
         var path = System.IO.Path.Combine(directory, FileName);
-        var temporary = path + ".tmp";
-        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(model, Checkpoint.Json));
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(model, Checkpoint.Json));
     }
 
     /// <summary>
