@@ -77,6 +77,9 @@ public static class OptionGroups
         ["--device"] = Training,
 
         ["--bind"] = Cluster,
+        ["--data-root"] = Cluster,
+        ["--data-plane-port"] = Cluster,
+        ["--tls-key"] = Cluster,
         ["--public-host"] = Cluster,
         ["--seed-node"] = Cluster,
         ["worker --seed"] = Cluster,
@@ -103,6 +106,8 @@ public static class OptionGroups
 
         ["--metrics-port"] = Observability,
         ["--health-port"] = Observability,
+        ["--http-bind"] = Observability,
+        ["--status-detail"] = Observability,
         ["--verbose"] = Observability,
     };
 

@@ -115,7 +115,9 @@ public sealed record RunMetrics(
     {
         var metrics = outcome.FinalScores;
         var minClassCount = outcome.Spec.MinClassCount;
-        var evaluated = metrics.Where(m => outcome.Data.IsEvaluated(m.Task)).ToArray();
+        // in the data's task order, whichever worker answered first: a mean over floats depends on the order summed
+        var order = outcome.Data.Tasks.Select((t, i) => (t.Name, i)).ToDictionary(p => p.Name, p => p.i);
+        var evaluated = metrics.Where(m => outcome.Data.IsEvaluated(m.Task)).OrderBy(m => order.GetValueOrDefault(m.Task, int.MaxValue)).ToArray();
         double? Mean(Data.Split split, Func<TaskMetrics, double> pick) => Nullable(MetricSummary.MeanScored(evaluated.Where(m => m.Split == split), pick, minClassCount));
         var bySplit = metrics.ToLookup(m => (m.Task, m.Split));
         var datasetOf = outcome.Data.Datasets.SelectMany(d => d.Tasks.Select(t => (t, d.Name))).ToDictionary(p => p.t, p => p.Name);

@@ -137,7 +137,9 @@ public sealed partial class RunLog : IDisposable
     {
         if (_verbose) return level >= LogLevel.InfoLevel;
         if (level < LogLevel.WarningLevel || _ended) return false;
-        var ours = e.LogClass?.Namespace?.StartsWith("MtnnCluster", StringComparison.Ordinal) == true;
+        // the TLS validator runs inside Akka's transport and logs through its logger: a refused peer is still ours to say
+        var ours = e.LogClass?.Namespace?.StartsWith("MtnnCluster", StringComparison.Ordinal) == true
+                   || message.StartsWith("TLS: refused", StringComparison.Ordinal);
         // a run's failure is the command's own `error:` line; printed here too it would be said twice
         if (ours && level == LogLevel.ErrorLevel && RunFailed().IsMatch(message)) return false;
         return ours || level == LogLevel.ErrorLevel; // Akka's own errors during a run are real problems
