@@ -26,4 +26,22 @@ internal static class CommandRun
             Console.SetError(originalError);
         }
     }
+
+    /// <summary>The whole <c>mtnn</c> command line (every command, as Program builds it), capturing what it prints.</summary>
+    public static async Task<(int Code, string Output, string Error)> RunMtnn(params string[] args)
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+        var (originalOut, originalError) = (Console.Out, Console.Error);
+        Console.SetOut(output);
+        Console.SetError(error);
+        try
+        {
+            return (await MtnnCommandLine.InvokeAsync(args, new InvocationConfiguration { Output = output, Error = error }), output.ToString(), error.ToString());
+        }
+        finally
+        {
+            Console.SetOut(originalOut);
+            Console.SetError(originalError);
+        }
+    }
 }

@@ -81,20 +81,5 @@ public sealed class DataOptionsTests : IDisposable
         Assert.Contains("separated by ';'", error);
     }
 
-    private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
-    {
-        var (output, error) = (new StringWriter(), new StringWriter());
-        var (originalOut, originalError) = (Console.Out, Console.Error);
-        Console.SetOut(output);
-        Console.SetError(error);
-        try
-        {
-            return (await MtnnCommandLine.InvokeAsync(args), output.ToString(), error.ToString());
-        }
-        finally
-        {
-            Console.SetOut(originalOut);
-            Console.SetError(originalError);
-        }
-    }
+    private static Task<(int Code, string Output, string Error)> Run(params string[] args) => CommandRun.RunMtnn(args);
 }

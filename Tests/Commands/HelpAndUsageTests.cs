@@ -13,22 +13,7 @@ public sealed class HelpAndUsageTests
 {
     private static IEnumerable<Command> Commands() => MtnnCommandLine.Create().Subcommands.Where(c => !c.Hidden);
 
-    private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
-    {
-        var (output, error) = (new StringWriter(), new StringWriter());
-        var (originalOut, originalError) = (Console.Out, Console.Error);
-        Console.SetOut(output);
-        Console.SetError(error);
-        try
-        {
-            return (await MtnnCommandLine.InvokeAsync(args, new InvocationConfiguration { Output = output, Error = error }), output.ToString(), error.ToString());
-        }
-        finally
-        {
-            Console.SetOut(originalOut);
-            Console.SetError(originalError);
-        }
-    }
+    private static Task<(int Code, string Output, string Error)> Run(params string[] args) => CommandRun.RunMtnn(args);
 
     [Fact]
     public void Docs_options_md_is_what_the_definitions_generate()
